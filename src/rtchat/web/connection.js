@@ -1,0 +1,43 @@
+// Connection state and acknowledged emits. Socket.IO reconnects on its own with
+// backoff; this module only turns its events into one status for the header.
+
+export const ACK_TIMEOUT_MS = 5000;
+
+/**
+ * Emit with an acknowledgement, resolving (never rejecting) to one of
+ * {ok: true, data} | {ok: false, error: {code, message}} | {timeout: true}.
+ * A timeout is its own case because the seed server never acks: callers
+ * decide whether silence means failure.
+ */
+export function emitWithAck(socket, event, ...args) {
+  return new Promise((resolve) => {
+    socket.timeout(ACK_TIMEOUT_MS).emit(event, ...args, (err, res) => {
+      if (err) resolve({ timeout: true });
+      else if (res && typeof res === 'object' && 'ok' in res) resolve(res);
+      else resolve({ ok: true, data: res }); // tolerate a bare ack
+    });
+  });
+}
+
+/**
+ * Report "connected" / "reconnecting" / "offline" to onStatus.
+ * Manager events (socket.io) cover retries; socket events cover the session.
+ */
+export function watchConnection(socket, onStatus) {
+  socket.on('connect', () => onStatus('connected'));
+  socket.on('disconnect', (reason) => {
+    // The manager retries after a transport loss but not after an explicit
+    // server or client disconnect, so only the former is "reconnecting".
+    const willRetry = socket.active;
+    onStatus(willRetry && reason !== 'io client disconnect' ? 'reconnecting' : 'offline');
+  });
+  socket.on('connect_error', () => {
+    if (!socket.active) onStatus('offline');
+  });
+  socket.io.on('reconnect_attempt', () => onStatus('reconnecting'));
+  socket.io.on('reconnect', () => onStatus('connected'));
+  socket.io.on('reconnect_failed', () => onStatus('offline'));
+  // While the browser itself is offline, retries are pointless: say so.
+  window.addEventListener('offline', () => onStatus('offline'));
+  window.addEventListener('online', () => onStatus(socket.connected ? 'connected' : 'reconnecting'));
+}
