@@ -25,11 +25,10 @@ export function emitWithAck(socket, event, ...args) {
  */
 export function watchConnection(socket, onStatus) {
   socket.on('connect', () => onStatus('connected'));
-  socket.on('disconnect', (reason) => {
-    // The manager retries after a transport loss but not after an explicit
-    // server or client disconnect, so only the former is "reconnecting".
-    const willRetry = socket.active;
-    onStatus(willRetry && reason !== 'io client disconnect' ? 'reconnecting' : 'offline');
+  socket.on('disconnect', () => {
+    // socket.active stays true only when the manager will retry (a lost
+    // transport); a server- or client-initiated disconnect is final.
+    onStatus(socket.active ? 'reconnecting' : 'offline');
   });
   socket.on('connect_error', () => {
     if (!socket.active) onStatus('offline');

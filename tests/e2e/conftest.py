@@ -1,0 +1,159 @@
+"""Fixtures for the browser tests: a real `rtchat serve` subprocess and headless Chromium.
+
+The server is started the way a user starts it (``python -m rtchat serve``) on port 0,
+and the bound port is read from the line it prints once it is ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED_CLIENT_DIR = Path(__file__).resolve().parent / "seed_client"
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts"
+
+READY_TIMEOUT_S = 15
+STOP_TIMEOUT_S = 10
+READY_LINE = re.compile(r"rtchat listening on (http://127\.0\.0\.1:\d+)")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+# Socket.IO events cross two processes and a browser; allow more than the 5 s default.
+expect.set_options(timeout=10_000)
+
+NewPage = Callable[..., Awaitable[Page]]
+StartServer = Callable[..., AbstractAsyncContextManager[str]]
+
+
+async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    # Keep reading after start-up so a chatty server never blocks on a full pipe;
+    # the lines are shown if the test fails.
+    while line := await stream.readline():
+        lines.append(line.decode(errors="replace").rstrip())
+
+
+@contextlib.asynccontextmanager
+async def run_server(
+    tmp_path: Path, *, static_dir: Path | None = None, port: int = 0
+) -> AsyncIterator[str]:
+    """Start `python -m rtchat serve` and yield its base URL.
+
+    Port 0 picks a free port; a restart test passes the previous one to come back on it.
+    The database lives in tmp_path, so a restart keeps it.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RTCHAT_")}
+    env["RTCHAT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'chat.db'}"
+    env["PYTHONUNBUFFERED"] = "1"
+    cmd = [sys.executable, "-m", "rtchat", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if static_dir is not None:
+        cmd += ["--static-dir", str(static_dir)]
+    proc = await asyncio.create_subprocess_exec(
+        *cmd,
+        cwd=REPO_ROOT,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    output: list[str] = []
+    drain: asyncio.Task[None] | None = None
+    try:
+        url = await asyncio.wait_for(_read_url(proc.stdout, output), READY_TIMEOUT_S)
+        drain = asyncio.create_task(_drain(proc.stdout, output))
+        yield url
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if drain is not None:
+            # The pipe closes when the process exits; collect its last words.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drain, STOP_TIMEOUT_S)
+        # Captured by pytest and shown only when a test fails.
+        print("rtchat server output:\n" + "\n".join(output))
+
+
+async def _read_url(stdout: asyncio.StreamReader, output: list[str]) -> str:
+    while line := await stdout.readline():
+        text = line.decode(errors="replace").rstrip()
+        output.append(text)
+        if match := READY_LINE.search(text):
+            return match.group(1)
+    raise RuntimeError("rtchat exited before it was ready")
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> StartServer:
+    """`async with start_server() as url:` for tests that stop and start the server."""
+    return functools.partial(run_server, tmp_path)
+
+
+@pytest.fixture
+async def server_url(tmp_path: Path) -> AsyncIterator[str]:
+    """rtchat serving its own browser client."""
+    async with run_server(tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def seed_server_url(tmp_path: Path) -> AsyncIterator[str]:
+    """rtchat serving the seed tutorial's client, unchanged."""
+    async with run_server(tmp_path, static_dir=SEED_CLIENT_DIR) as url:
+        yield url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
+    """Open a page in its own context (own cookies, own socket); fail on any JS error."""
+    errors: list[str] = []
+
+    async def open_page(url: str, *, width: int = 900, height: int = 700) -> Page:
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{url}: {exc}"))
+        await page.goto(url)
+        return page
+
+    yield open_page
+    assert errors == [], "uncaught errors in the page"
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR
