@@ -1,0 +1,478 @@
+// rtchat load generator: many Socket.IO v5 clients over raw WebSocket (Engine.IO v4),
+// in one Node process, cheap enough per message to measure fast servers.
+//
+//   node loadgen.js '<json config>'      (benchmarks/run.py builds the config)
+//
+// Modes:
+//   idle     S1: open idle clients in stages (namespace connect only), RSS per stage.
+//   session  S4 join storm, then S2 broadcast throughput, then S3 latency, on the same
+//            joined clients.
+//
+// Every message text is "bm:<phase>:<id>:<sender>:<seq>:<sentUs>", so each receiver checks
+// exactly-once per sender with a counter and reads the latency without JSON.parse.
+// Only 127.0.0.1; every loop and wait is bounded; progress on stderr, one "RESULT {json}"
+// line on stdout.
+'use strict';
+
+const fs = require('fs');
+const WebSocket = require('ws');
+
+const cfg = JSON.parse(process.argv[2]);
+const URL = `ws://127.0.0.1:${cfg.port}/socket.io/?EIO=4&transport=websocket`;
+const T0 = performance.now();
+
+const log = (...a) => process.stderr.write(`[loadgen] ${a.join(' ')}\n`);
+const nowMs = () => performance.now();
+const nowUs = () => Math.round((performance.now() - T0) * 1000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- /proc readings
+function serverCpuSeconds() {
+  const s = fs.readFileSync(`/proc/${cfg.serverPid}/stat`, 'latin1');
+  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / cfg.clkTck; // utime + stime, all threads
+}
+function serverRssKb() {
+  const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${cfg.serverPid}/status`, 'latin1'));
+  return m ? Number(m[1]) : NaN;
+}
+function genCpuSeconds() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+// Wall time, server CPU and generator CPU over one measured interval.
+function meter() {
+  const start = { t: nowMs(), s: serverCpuSeconds(), g: genCpuSeconds() };
+  return (endT) => {
+    const t = endT ?? nowMs();
+    const wall = (t - start.t) / 1000;
+    const s = serverCpuSeconds() - start.s;
+    const g = genCpuSeconds() - start.g;
+    return { wall_s: wall, server_cpu_s: s, server_cpu_pct: (100 * s) / wall,
+      gen_cpu_pct: (100 * g) / wall };
+  };
+}
+
+// ---------------------------------------------------------------- clients
+const B = (s) => Buffer.from(s);
+const MARK_MSG = B('"bm:');
+const MARK_USER = B('"bench');
+const errors = []; // first few problems, for the report
+const counters = { disconnects: 0, connect_failures: 0, server_errors: 0, other_events: 0 };
+function problem(msg) {
+  if (errors.length < 20) errors.push(msg);
+}
+
+let phase = null; // the running phase receives onMessage / onJoin
+const clients = [];
+
+class Client {
+  constructor(idx) {
+    this.idx = idx;
+    this.ws = null;
+    this.connected = false;
+    this.ackOrder = -1;
+    this.closedExpected = false;
+  }
+
+  open(onReady, onFail) {
+    const ws = new WebSocket(URL, { perMessageDeflate: false, skipUTF8Validation: true,
+      handshakeTimeout: 30000 });
+    this.ws = ws;
+    let settled = false;
+    const fail = (why) => {
+      if (!settled) {
+        settled = true;
+        counters.connect_failures += 1;
+        problem(`client ${this.idx}: connect failed: ${why}`);
+        onFail();
+      } else if (!this.closedExpected) {
+        counters.disconnects += 1;
+        problem(`client ${this.idx}: disconnected: ${why}`);
+      }
+    };
+    ws.on('error', (e) => fail(e.message));
+    ws.on('close', (code) => fail(`close ${code}`));
+    ws.on('message', (d) => {
+      const c0 = d[0];
+      if (c0 === 0x34) { // '4' Engine.IO message -> Socket.IO packet
+        const c1 = d[1];
+        if (c1 === 0x32) this.onEvent(d); // '2' EVENT
+        else if (c1 === 0x30) { // '0' CONNECT: namespace joined
+          if (!settled) {
+            settled = true;
+            this.connected = true;
+            onReady(this);
+          }
+        } else if (c1 === 0x34) { problem(`client ${this.idx}: CONNECT_ERROR ${d}`); }
+        else if (c1 === 0x31) { problem(`client ${this.idx}: server DISCONNECT`); }
+      } else if (c0 === 0x32 && d.length === 1) {
+        ws.send('3'); // ping -> pong
+      } else if (c0 === 0x30) {
+        ws.send('40'); // Engine.IO OPEN -> Socket.IO CONNECT to "/"
+      } else if (c0 === 0x31) {
+        problem(`client ${this.idx}: Engine.IO close`);
+      }
+    });
+  }
+
+  onEvent(d) {
+    // d = 42["event-name",{...}]; d[4] is the first letter of the event name.
+    const e = d[4];
+    if (e === 0x72 && d[5] === 0x65 && d[11] === 0x2d) { // "receive-message"
+      const i = d.indexOf(MARK_MSG, 20);
+      if (i < 0) { counters.other_events += 1; return; }
+      let p = i + 4;
+      let ch;
+      let ph = 0; while ((ch = d[p++]) !== 0x3a) ph = ph * 10 + ch - 48;
+      let g = 0; while ((ch = d[p++]) !== 0x3a) g = g * 10 + ch - 48;
+      let s = 0; while ((ch = d[p++]) !== 0x3a) s = s * 10 + ch - 48;
+      let q = 0; while ((ch = d[p++]) !== 0x3a) q = q * 10 + ch - 48;
+      let t = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) t = t * 10 + ch - 48;
+      if (phase !== null && phase.id === ph) phase.onMessage(this, g, s, q, t);
+      else { counters.stray = (counters.stray || 0) + 1; problem(`stray message phase ${ph}`); }
+    } else if (e === 0x75 && d[9] === 0x63) { // "user-connected"
+      const i = d.indexOf(MARK_USER, 20);
+      let p = i + 6;
+      let ch;
+      let u = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) u = u * 10 + ch - 48;
+      if (i >= 0 && phase !== null && phase.onJoin) phase.onJoin(this, u);
+      else { counters.stray = (counters.stray || 0) + 1; problem(`stray user-connected ${d}`); }
+    } else if (e === 0x75 && d[9] === 0x74) { // "user-typing": not used
+      counters.other_events += 1;
+    } else if (e === 0x65 && d[5] === 0x72) { // "error"
+      counters.server_errors += 1;
+      problem(`client ${this.idx}: server error event ${String(d).slice(0, 300)}`);
+    } else {
+      counters.other_events += 1;
+      if (e === 0x75 && d[9] === 0x64) problem(`unexpected ${String(d).slice(0, 200)}`);
+    }
+  }
+
+  emit(event, arg) {
+    this.ws.send(`42${JSON.stringify([event, arg])}`);
+  }
+}
+
+// Open `n` more clients, at most cfg.inflight handshakes at a time. Resolves when every one
+// is connected to the namespace or has failed.
+function openClients(n, onEachReady) {
+  return new Promise((resolve) => {
+    let started = 0;
+    let done = 0;
+    const startNext = () => {
+      if (started >= n) return;
+      const c = new Client(clients.length);
+      clients.push(c);
+      started += 1;
+      c.open((cl) => { if (onEachReady) onEachReady(cl); finish(); }, finish);
+    };
+    const finish = () => {
+      done += 1;
+      if (done === n) resolve();
+      else startNext();
+    };
+    if (n === 0) { resolve(); return; }
+    for (let k = 0; k < Math.min(cfg.inflight, n); k++) startNext();
+  });
+}
+
+// Resolve when cond() is true, checked every `every` ms; false after `timeoutMs`.
+async function waitFor(cond, timeoutMs, every = 5) {
+  const end = nowMs() + timeoutMs;
+  while (nowMs() < end) {
+    if (cond()) return true;
+    await sleep(every);
+  }
+  return cond();
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  const k = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[k];
+}
+
+// ---------------------------------------------------------------- message phases
+let phaseCounter = 0;
+
+// Tracks exactly-once delivery of messages broadcast to every client. Per receiver and
+// sender the next expected seq is a counter (in-order fast path); out-of-order arrivals
+// wait in a small Set, duplicates are counted, and whatever is missing at the end is lost.
+class BroadcastPhase {
+  constructor(name, nSenders, maxMessages, wantLatency) {
+    this.id = ++phaseCounter;
+    this.name = name;
+    this.n = clients.length;
+    this.nSenders = nSenders;
+    this.sent = 0;
+    this.sentAt = new Float64Array(maxMessages);
+    this.recvCount = new Int32Array(maxMessages);
+    this.seqSent = new Int32Array(nSenders);
+    this.complete = 0; // messages delivered to every client
+    this.oldest = 0; // lowest message id not yet complete
+    this.delivered = 0;
+    this.dups = 0;
+    this.reordered = 0;
+    this.lastDeliveryMs = 0;
+    this.lat = wantLatency ? new Float64Array(maxMessages * this.n) : null;
+    this.nLat = 0;
+    this.onOwnReceipt = null;
+    for (const c of clients) {
+      c.next = new Int32Array(nSenders);
+      c.ahead = null;
+    }
+  }
+
+  send(senderIdx) {
+    const g = this.sent++;
+    const q = this.seqSent[senderIdx]++;
+    const t = nowUs();
+    this.sentAt[g] = t;
+    clients[senderIdx].ws.send(`42["send-message","bm:${this.id}:${g}:${senderIdx}:${q}:${t}"]`);
+  }
+
+  onMessage(c, g, s, q, t) {
+    const nowU = nowUs();
+    if (s >= this.nSenders || g >= this.sent) { problem(`bad message ids ${g}/${s}`); return; }
+    const exp = c.next[s];
+    if (q === exp) {
+      c.next[s] = exp + 1;
+      if (c.ahead !== null && c.ahead[s] !== undefined) this.pullAhead(c, s);
+    } else if (q < exp) { this.dups += 1; return; }
+    else {
+      if (c.ahead === null) c.ahead = [];
+      if (c.ahead[s] === undefined) c.ahead[s] = new Set();
+      if (c.ahead[s].has(q)) { this.dups += 1; return; }
+      c.ahead[s].add(q);
+      this.reordered += 1;
+    }
+    this.delivered += 1;
+    this.lastDeliveryMs = nowU / 1000;
+    if (this.lat !== null) this.lat[this.nLat++] = (nowU - t) / 1000;
+    if (++this.recvCount[g] === this.n) {
+      this.complete += 1;
+      while (this.oldest < this.sent && this.recvCount[this.oldest] === this.n) this.oldest++;
+    }
+    if (this.onOwnReceipt !== null && c.idx === s) this.onOwnReceipt();
+  }
+
+  pullAhead(c, s) {
+    const set = c.ahead[s];
+    while (set.delete(c.next[s])) c.next[s] += 1;
+  }
+
+  // Server lag: age of the oldest message not yet delivered everywhere (0 if none).
+  lagMs() {
+    return this.oldest < this.sent ? nowMs() - T0 - this.sentAt[this.oldest] / 1000 : 0;
+  }
+
+  // Exactly-once verdict for this phase.
+  verify() {
+    let lost = 0;
+    for (const c of clients) {
+      for (let s = 0; s < this.nSenders; s++) {
+        const got = c.next[s] + (c.ahead && c.ahead[s] ? c.ahead[s].size : 0);
+        lost += this.seqSent[s] - got;
+      }
+    }
+    return { sent: this.sent, expected: this.sent * this.n, delivered: this.delivered,
+      lost, duplicated: this.dups, reordered: this.reordered,
+      ok: lost === 0 && this.dups === 0 };
+  }
+
+  latency() {
+    if (this.lat === null || this.nLat === 0) return null;
+    const a = this.lat.subarray(0, this.nLat).sort();
+    return { p50_ms: percentile(a, 50), p99_ms: percentile(a, 99), p999_ms: percentile(a, 99.9),
+      max_ms: a[a.length - 1], samples: a.length };
+  }
+}
+
+// ---------------------------------------------------------------- S1: idle connections
+async function runIdle() {
+  const out = { stages: [] };
+  // Warm-up: one connection opened and closed, so the baseline includes a loaded code path.
+  await openClients(1);
+  clients[0].closedExpected = true;
+  clients[0].ws.close();
+  clients.length = 0;
+  await sleep(cfg.settleMs);
+  out.rss_base_kb = serverRssKb();
+  for (const target of cfg.stages) {
+    const m = meter();
+    const before = counters.connect_failures;
+    await openClients(target - clients.length);
+    const r = m();
+    await sleep(cfg.settleMs);
+    const rss = serverRssKb();
+    const open = clients.filter((c) => c.connected).length;
+    out.stages.push({ connections: target, open, failed: counters.connect_failures - before,
+      seconds: r.wall_s, accepted_per_s: (target - (out.stages.at(-1)?.connections ?? 0)) / r.wall_s,
+      rss_kb: rss, rss_per_conn_kb: (rss - out.rss_base_kb) / target,
+      server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct });
+    log(`S1 ${target}: ${(target / r.wall_s).toFixed(0)} conn/s, rss ${rss} kB`);
+    if (open < target) break;
+  }
+  out.ok = counters.connect_failures === 0 && counters.disconnects === 0 && !counters.stray;
+  return out;
+}
+
+// ---------------------------------------------------------------- S4: join storm
+async function runJoinStorm(n) {
+  const joinOrder = new Int32Array(n).fill(-1);
+  let order = 0;
+  let ownEchoes = 0;
+  let deliveries = 0;
+  let dups = 0;
+  const seen = new Uint8Array(n * n); // seen[receiver * n + joiner]
+  const onJoin = (c, u) => {
+    if (u >= n) { problem(`unknown username bench${u}`); return; }
+    const k = c.idx * n + u;
+    if (seen[k]) { dups += 1; return; }
+    seen[k] = 1;
+    deliveries += 1;
+    if (u === c.idx) ownEchoes += 1;
+  };
+  phase = { id: -1, onJoin, onMessage: () => problem('S4: message before the sentinel') };
+  const m = meter();
+  await openClients(n, (c) => {
+    c.ackOrder = order++;
+    joinOrder[c.idx] = order++;
+    c.emit('user-joined', `bench${c.idx}`);
+  });
+  // Every join has been processed once every client saw its own; then one message, and
+  // per-connection FIFO means a client that has it has every join meant for it.
+  const joined = await waitFor(() => ownEchoes === n, cfg.drainTimeoutMs);
+  const sentinel = new BroadcastPhase('S4-sentinel', 1, 1, false);
+  sentinel.onJoin = onJoin; // copies of the last joins may still be on their way
+  phase = sentinel;
+  if (joined) sentinel.send(0);
+  const drained = joined && await waitFor(() => sentinel.complete === 1, cfg.drainTimeoutMs);
+  const r = m();
+  // Required: every join sent after this client's namespace ack. Earlier joins are optional.
+  let missing = 0;
+  for (const c of clients) {
+    for (let j = 0; j < n; j++) {
+      if (joinOrder[j] > c.ackOrder && !seen[c.idx * n + j]) missing += 1;
+    }
+  }
+  const v = sentinel.verify();
+  const ok = drained && missing === 0 && dups === 0 && v.ok && counters.connect_failures === 0;
+  if (!drained) problem(`S4 did not drain: own echoes ${ownEchoes}/${n}`);
+  log(`S4: ${r.wall_s.toFixed(2)} s, ${deliveries} deliveries, missing ${missing}, dups ${dups}`);
+  return { clients: n, drain_s: r.wall_s, deliveries, deliveries_per_s: deliveries / r.wall_s,
+    missing, duplicated: dups, server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
+    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / deliveries, ok };
+}
+
+// ---------------------------------------------------------------- S2: broadcast throughput
+async function runThroughput(windowSize) {
+  const maxMsgs = cfg.s2MaxMessages;
+  const ph = new BroadcastPhase(`S2-w${windowSize}`, 1, maxMsgs, false);
+  phase = ph;
+  let inflight = 0;
+  let stopAt = 0;
+  const pump = () => {
+    while (inflight < windowSize && ph.sent < maxMsgs && nowMs() < stopAt) {
+      inflight += 1;
+      ph.send(0);
+    }
+  };
+  ph.onOwnReceipt = () => { inflight -= 1; pump(); };
+  const m = meter();
+  stopAt = nowMs() + cfg.s2Seconds * 1000;
+  pump();
+  await waitFor(() => nowMs() >= stopAt || ph.sent >= maxMsgs, cfg.s2Seconds * 1000 + 1000, 20);
+  stopAt = 0;
+  const drained = await waitFor(() => ph.complete === ph.sent, cfg.drainTimeoutMs, 2);
+  const r = m(drained ? ph.lastDeliveryMs + T0 : undefined);
+  const v = ph.verify();
+  if (!drained) problem(`S2 window ${windowSize}: not drained (${ph.complete}/${ph.sent})`);
+  log(`S2 w${windowSize}: ${(ph.delivered / r.wall_s).toFixed(0)} deliveries/s, ` +
+    `server ${r.server_cpu_pct.toFixed(0)}%, gen ${r.gen_cpu_pct.toFixed(0)}%`);
+  return { window: windowSize, messages: ph.sent, ...v, ok: v.ok && drained,
+    seconds: r.wall_s, deliveries_per_s: ph.delivered / r.wall_s,
+    server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
+    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / ph.delivered };
+}
+
+// ---------------------------------------------------------------- S3: latency at fixed rate
+async function runLatency(rate) {
+  const nSenders = Math.min(cfg.s3Senders, clients.length);
+  const total = Math.round(rate * cfg.s3Seconds);
+  const ph = new BroadcastPhase(`S3-${rate}`, nSenders, total, true);
+  phase = ph;
+  const interval = 1000 / rate;
+  let stoppedEarly = false;
+  let maxLag = 0;
+  const m = meter();
+  const start = nowMs();
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const t = nowMs();
+      while (ph.sent < total && start + ph.sent * interval <= t) ph.send(ph.sent % nSenders);
+      const lag = ph.lagMs();
+      if (lag > maxLag) maxLag = lag;
+      if (lag > cfg.s3MaxLagMs) stoppedEarly = true; // the server fell too far behind
+      if (ph.sent >= total || stoppedEarly || t - start > cfg.s3Seconds * 1000 + 5000) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  const lastSend = nowMs();
+  const drained = await waitFor(() => ph.complete === ph.sent, cfg.drainTimeoutMs, 2);
+  const r = m();
+  const v = ph.verify();
+  const drainMs = drained ? Math.max(0, ph.lastDeliveryMs + T0 - lastSend) : null;
+  const keptUp = drained && !stoppedEarly && drainMs <= cfg.s3KeptUpDrainMs;
+  if (!drained) problem(`S3 rate ${rate}: not drained (${ph.complete}/${ph.sent})`);
+  const lat = ph.latency();
+  log(`S3 ${rate}/s: p50 ${lat && lat.p50_ms.toFixed(1)} ms p99 ${lat && lat.p99_ms.toFixed(1)} ms,` +
+    ` kept up ${keptUp}, gen ${r.gen_cpu_pct.toFixed(0)}%`);
+  return { rate_msgs_per_s: rate, target_deliveries_per_s: rate * clients.length,
+    messages: ph.sent, planned: total, ...v, ok: v.ok && drained, kept_up: keptUp,
+    stopped_early: stoppedEarly, max_lag_ms: maxLag, drain_after_last_send_ms: drainMs,
+    ...lat, deliveries_per_s: ph.delivered / r.wall_s,
+    server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
+    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / ph.delivered };
+}
+
+async function runSession() {
+  const out = {};
+  out.s4 = await runJoinStorm(cfg.clients);
+  if (!out.s4.ok && clients.filter((c) => c.connected).length < cfg.clients) return out;
+  await sleep(cfg.pauseMs);
+  out.s2 = [];
+  for (const w of cfg.s2Windows) {
+    out.s2.push(await runThroughput(w));
+    await sleep(cfg.pauseMs);
+  }
+  out.s3 = [];
+  for (const rate of cfg.s3Rates) {
+    out.s3.push(await runLatency(rate));
+    await sleep(cfg.pauseMs);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  const deadline = setTimeout(() => {
+    process.stdout.write(`RESULT ${JSON.stringify({ ok: false, errors: ['generator deadline'],
+      counters })}\n`);
+    process.exit(3);
+  }, cfg.deadlineS * 1000);
+  const result = cfg.mode === 'idle' ? await runIdle() : await runSession();
+  clearTimeout(deadline);
+  result.counters = counters;
+  result.errors = errors;
+  result.rss_end_kb = serverRssKb();
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0));
+}
+
+main().catch((e) => {
+  process.stdout.write(`RESULT ${JSON.stringify({ ok: false, errors: [String(e.stack)] })}\n`,
+    () => process.exit(4));
+});
