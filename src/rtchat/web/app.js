@@ -15,6 +15,7 @@ const socket = window.io();
 const session = {
   name: null, // set once a join succeeds; drives the automatic re-join
   userId: null,
+  live: false, // joined on the current connection (false while re-joining)
   pendingJoin: null, // {name, confirm} while a user-joined is in flight
 };
 const online = new OnlineUsers();
@@ -23,7 +24,8 @@ const ownEchoes = new Set(); // texts we saw come back, for ack-less servers
 
 const typingOut = createTypingSender((isTyping) => {
   // volatile: a stale "typing" is worse than none, so never buffer it offline.
-  socket.volatile.emit('typing', isTyping);
+  // Not before the re-join: the server would answer not_joined.
+  if (session.live) socket.volatile.emit('typing', isTyping);
 });
 const typingIn = createTypingTracker((names) => ui.setTyping(typingText(names)));
 
@@ -65,17 +67,36 @@ async function join(name) {
   }
   session.name = res.data?.username ?? name;
   session.userId = res.data?.userId ?? session.userId;
+  session.live = true;
   ui.showChat(session.name);
 }
 
+// The server may still hold our old connection after a network blip (until its
+// ping timeout), and refuse the name as taken; that clears up on its own.
+const REJOIN_RETRY_MS = [1000, 2000, 4000, 8000, 15000];
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 // After a reconnect the server has a new session that does not know us.
 async function rejoin() {
-  const res = await attemptJoin(session.name);
+  const connection = socket.id;
+  let res = await attemptJoin(session.name);
+  for (const delay of REJOIN_RETRY_MS) {
+    if (res.ok || res.error?.code !== 'username_taken') break;
+    await sleep(delay);
+    if (socket.id !== connection) return; // reconnected again: that connect re-joins
+    res = await attemptJoin(session.name);
+  }
+  if (socket.id !== connection) return;
   if (res.ok) {
     session.userId = res.data?.userId ?? session.userId;
+    session.live = true;
     return;
   }
-  ui.renderNotice(`Could not rejoin: ${res.error?.message ?? 'unknown error'}`, null, 'error');
+  // Staying in the chat without a session would only produce not_joined errors.
+  const name = session.name;
+  session.name = null;
+  session.userId = null;
+  ui.showJoin(name, `Could not rejoin: ${res.error?.message ?? 'unknown error'}`);
 }
 
 // ---- sending -------------------------------------------------------------
@@ -83,10 +104,14 @@ async function rejoin() {
 async function send() {
   const text = el.messageInput.value.trim();
   if (!text) return;
-  if (!socket.connected) {
+  if (!socket.connected || !session.live) {
     // Socket.IO would buffer it, but the buffer is flushed before we re-join,
     // so the server would refuse it: better to keep it in the box.
-    ui.setSendError("You're offline; the message will stay here until you're back.");
+    ui.setSendError(
+      socket.connected
+        ? 'Rejoining the chat… press Send again in a moment.'
+        : "You're offline; press Send again once you're back.",
+    );
     return;
   }
   ui.setSendError('');
@@ -124,11 +149,16 @@ function showMessage(data) {
 watchConnection(socket, ui.setStatus);
 
 socket.on('connect', () => {
+  if (!session.name) return;
   // With connection-state recovery the server kept our session: no re-join.
-  if (session.name && !socket.recovered) rejoin();
+  if (socket.recovered) session.live = true;
+  else rejoin();
 });
 
-socket.on('disconnect', () => typingIn.reset());
+socket.on('disconnect', () => {
+  session.live = false;
+  typingIn.reset(); // their "stopped typing" may be lost with the connection
+});
 
 socket.on('online-users', (data) => {
   online.reset(data?.users);
@@ -180,6 +210,7 @@ el.messageForm.addEventListener('submit', (event) => {
 });
 
 el.messageInput.addEventListener('input', () => {
+  ui.setSendError('');
   if (!session.name) return;
   if (el.messageInput.value.trim()) typingOut.keystroke();
   else typingOut.stopped();

@@ -79,6 +79,15 @@ export function showChat(username) {
   el.messageInput.focus();
 }
 
+/** Back to the join screen (a failed re-join), name filled in, reason shown. */
+export function showJoin(name, error) {
+  el.chatScreen.hidden = true;
+  el.joinScreen.hidden = false;
+  el.usernameInput.value = name ?? '';
+  setJoinError(error ?? '');
+  el.usernameInput.focus();
+}
+
 export function setJoinError(text) {
   el.joinError.textContent = text;
   el.usernameInput.setAttribute('aria-invalid', text ? 'true' : 'false');
