@@ -44,12 +44,13 @@ function timeNode(iso) {
 }
 
 // Follow new items only when the reader is already at the bottom; someone
-// scrolled up to read history should not be yanked away.
-function append(item) {
+// scrolled up to read history should not be yanked away, unless they just
+// sent a message and expect to see it.
+function append(item, follow = false) {
   const list = el.messages;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
   list.append(item);
-  if (atBottom) list.scrollTop = list.scrollHeight;
+  if (atBottom || follow) list.scrollTop = list.scrollHeight;
 }
 
 /** A chat message; `own` sets it apart on the right. */
@@ -61,7 +62,7 @@ export function renderMessage({ id, username, message, userId, timestamp }, own)
   const meta = node('div', 'msg__meta');
   meta.append(node('span', 'msg__author', own ? `${username} (you)` : username), timeNode(timestamp));
   li.append(meta, node('p', 'msg__text', String(message ?? '')));
-  append(li);
+  append(li, own);
 }
 
 /** A system line: "alice joined", "alice left", errors from the server. */
