@@ -1,5 +1,6 @@
-// rtchat load generator: many Socket.IO v5 clients over raw WebSocket (Engine.IO v4),
-// in one Node process, cheap enough per message to measure fast servers.
+// rtchat load generator: many Socket.IO v5 clients over WebSocket (Engine.IO v4), spoken
+// by hand on raw TCP sockets (wsclient.js) in one Node process, cheap enough per message
+// to measure fast servers.
 //
 //   node loadgen.js '<json config>'      (benchmarks/run.py builds the config)
 //
@@ -15,10 +16,10 @@
 'use strict';
 
 const fs = require('fs');
-const WebSocket = require('ws');
+const { RawWebSocket } = require('./wsclient');
 
 const cfg = JSON.parse(process.argv[2]);
-const URL = `ws://127.0.0.1:${cfg.port}/socket.io/?EIO=4&transport=websocket`;
+const PATH = '/socket.io/?EIO=4&transport=websocket';
 const T0 = performance.now();
 
 const log = (...a) => process.stderr.write(`[loadgen] ${a.join(' ')}\n`);
@@ -76,11 +77,9 @@ class Client {
   }
 
   open(onReady, onFail) {
-    const ws = new WebSocket(URL, { perMessageDeflate: false, skipUTF8Validation: true,
-      handshakeTimeout: 30000 });
-    this.ws = ws;
     let settled = false;
-    const fail = (why) => {
+    const onClose = (why) => {
+      this.connected = false;
       if (!settled) {
         settled = true;
         counters.connect_failures += 1;
@@ -91,9 +90,7 @@ class Client {
         problem(`client ${this.idx}: disconnected: ${why}`);
       }
     };
-    ws.on('error', (e) => fail(e.message));
-    ws.on('close', (code) => fail(`close ${code}`));
-    ws.on('message', (d) => {
+    const onMessage = (d) => {
       const c0 = d[0];
       if (c0 === 0x34) { // '4' Engine.IO message -> Socket.IO packet
         const c1 = d[1];
@@ -107,13 +104,14 @@ class Client {
         } else if (c1 === 0x34) { problem(`client ${this.idx}: CONNECT_ERROR ${d}`); }
         else if (c1 === 0x31) { problem(`client ${this.idx}: server DISCONNECT`); }
       } else if (c0 === 0x32 && d.length === 1) {
-        ws.send('3'); // ping -> pong
+        this.ws.send('3'); // ping -> pong
       } else if (c0 === 0x30) {
-        ws.send('40'); // Engine.IO OPEN -> Socket.IO CONNECT to "/"
+        this.ws.send('40'); // Engine.IO OPEN -> Socket.IO CONNECT to "/"
       } else if (c0 === 0x31) {
         problem(`client ${this.idx}: Engine.IO close`);
       }
-    });
+    };
+    this.ws = new RawWebSocket(cfg.port, PATH, { onOpen: () => {}, onMessage, onClose }, 30000);
   }
 
   onEvent(d) {
