@@ -35,7 +35,9 @@ def environment(
     model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
     lock = json.loads((BENCH / "package-lock.json").read_text())["packages"]
     npm = {
-        p: lock[f"node_modules/{p}"]["version"] for p in ("express", "socket.io", "engine.io", "ws")
+        path.rsplit("node_modules/", 1)[1]: info["version"]
+        for path, info in lock.items()
+        if path.rsplit("node_modules/", 1)[-1] in ("express", "socket.io", "engine.io", "ws")
     }
     py = {}
     for p in PY_PACKAGES:

@@ -170,7 +170,7 @@ def prepare_machine() -> Machine:
 
 def ensure_npm_deps() -> None:
     """Install the pinned npm packages (benchmarks/package-lock.json) if missing."""
-    if all((BENCH / "node_modules" / p).is_dir() for p in ("express", "socket.io", "ws")):
+    if all((BENCH / "node_modules" / p).is_dir() for p in ("express", "socket.io")):
         return
     cmd = ["npm", "ci", "--prefix", str(BENCH), "--no-audit", "--no-fund", "--loglevel=error"]
     subprocess.run(cmd, check=True, timeout=600)

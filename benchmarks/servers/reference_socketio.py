@@ -57,8 +57,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args()
-    # Access and connection logs off (warning level): we measure the server, not its logging.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", loop="uvloop")
+    # uvicorn's defaults, as a user would run it (INFO logs a line per connection, like the
+    # seed's console.log and rtchat serve).
+    uvicorn.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":
