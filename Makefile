@@ -1,0 +1,59 @@
+# The front door: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+# The newest CPython >= 3.11 on the machine (3.13 and 3.12 run asyncio faster).
+PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
+	for p in python$$v $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v 2>/dev/null); do \
+	  if $$p -c 'import sys' >/dev/null 2>&1; then echo $$p; exit 0; fi; done; done)
+STAMP_PY := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+
+.PHONY: run test lint types unit integration e2e install clean bench bench-smoke
+
+$(STAMP_PY): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP_PY) $(STAMP_NPM)
+
+run: install
+	$(BIN)/rtchat serve
+
+lint: $(STAMP_PY)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: $(STAMP_PY)
+	$(BIN)/mypy
+
+unit: $(STAMP_PY)
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration tests/interop
+
+e2e: install
+	$(BIN)/pytest tests/e2e
+
+test: install lint types
+	$(BIN)/pytest tests
+	$(MAKE) bench-smoke
+
+bench: install
+	npm ci --prefix benchmarks --no-audit --no-fund --loglevel=error
+	$(BIN)/python benchmarks/run.py
+
+bench-smoke: install
+	test -d benchmarks/node_modules || npm ci --prefix benchmarks --no-audit --no-fund --loglevel=error
+	$(BIN)/python benchmarks/run.py --smoke
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts
