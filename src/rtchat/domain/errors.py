@@ -1,0 +1,46 @@
+"""The one list of error codes a client can receive, and the exception that carries them.
+
+Codes are part of the wire contract: clients switch on them, so they are never
+renamed. `docs/protocol.md` is generated from `ERROR_CODES`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_PAYLOAD = "invalid_payload"
+    INVALID_USERNAME = "invalid_username"
+    USERNAME_TAKEN = "username_taken"
+    INVALID_MESSAGE = "invalid_message"
+    NOT_JOINED = "not_joined"
+    RATE_LIMITED = "rate_limited"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNKNOWN_EVENT = "unknown_event"
+    INTERNAL = "internal"
+
+
+ERROR_CODES: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_PAYLOAD: "The event's payload has the wrong shape or type.",
+    ErrorCode.INVALID_USERNAME: "The username is empty, too long or not a string.",
+    ErrorCode.USERNAME_TAKEN: "Another live session holds this username.",
+    ErrorCode.INVALID_MESSAGE: "The message is empty, too long or not a string.",
+    ErrorCode.NOT_JOINED: "The connection must send `user-joined` first.",
+    ErrorCode.RATE_LIMITED: "Too many events; the excess was dropped, slow down.",
+    ErrorCode.PAYLOAD_TOO_LARGE: "The payload exceeds the size limit for this event.",
+    ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
+    ErrorCode.INTERNAL: "The server failed; the failure was logged.",
+}
+
+
+class ChatError(Exception):
+    """A failure the client caused or must know about, with a stable code."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+        self.code = code
+        self.message = message or ERROR_CODES[code]
+        super().__init__(f"{code}: {self.message}")
+
+    def to_wire(self) -> dict[str, str]:
+        return {"code": str(self.code), "message": self.message}
