@@ -1,0 +1,3 @@
+from rtchat.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""One frozen `Settings`, read from `RTCHAT_*` variables (and `PORT`, as the seed reads it).
+
+Precedence: command-line flags, then the environment, then the defaults here. The
+environment is passed in as a mapping, so tests never touch `os.environ`. Every
+field carries its help text, which feeds `rtchat serve --help` and the README.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "RTCHAT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names the setting."""
+
+
+def _setting(default: Any, help: str, *, env: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "env": env})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = _setting("127.0.0.1", "Interface to listen on (0.0.0.0 for every interface).")
+    port: int = _setting(
+        3000, "TCP port to listen on; `PORT` is honoured too, as in the seed. 0 picks a free port."
+    )
+    static_dir: Path | None = _setting(
+        None, "Folder of browser files to serve at `/` instead of rtchat's own client."
+    )
+    socketio_client_dir: Path | None = _setting(
+        None,
+        "Folder holding npm's `socket.io-client/dist` files, served at `/socket.io/`. "
+        "Default: `node_modules/socket.io-client/dist` in the working folder or the checkout.",
+    )
+    rate_limit: float = _setting(
+        10.0,
+        "Messages per second one connection may send (a token bucket); 0 turns every "
+        "rate limit off. Other events are limited to five times this rate.",
+    )
+    rate_burst: float = _setting(20.0, "Messages one connection may send in a burst.")
+    max_payload_bytes: int = _setting(
+        65536, "Largest Socket.IO packet a client may send; a larger one closes its connection."
+    )
+    cors_origins: str = _setting(
+        "", "Comma-separated origins allowed to connect from other sites; empty: same origin only."
+    )
+    log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
+
+    @classmethod
+    def from_sources(
+        cls, environ: Mapping[str, str], overrides: Mapping[str, object] | None = None
+    ) -> Settings:
+        """Build settings from an environment mapping and (already typed) flag overrides."""
+        values: dict[str, Any] = {}
+        if "PORT" in environ:
+            values["port"] = _parse_field("port", environ["PORT"], "PORT")
+        for f in dataclasses.fields(cls):
+            name = ENV_PREFIX + f.name.upper()
+            if name in environ:
+                values[f.name] = _parse_field(f.name, environ[name], name)
+        for key, value in (overrides or {}).items():
+            if value is not None:
+                values[key] = value
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
+        if self.rate_limit < 0 or self.rate_burst < 1:
+            raise SettingsError("rate_limit must be >= 0 and rate_burst >= 1")
+        if self.max_payload_bytes < 1024:
+            raise SettingsError("max_payload_bytes must be at least 1024")
+        if self.static_dir is not None and not self.static_dir.is_dir():
+            raise SettingsError(f"static_dir {self.static_dir} is not a folder")
+        if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
+            raise SettingsError(
+                f"log_level must be debug, info, warning or error, not {self.log_level!r}"
+            )
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def _parse_field(name: str, raw: str, source: str) -> object:
+    parser = _PARSERS[_field_types()[name]]
+    try:
+        return parser(raw)
+    except ValueError:
+        raise SettingsError(f"{source}={raw!r} is not a valid value for {name}") from None
+
+
+_PARSERS: dict[str, Callable[[str], object]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "Path | None": lambda raw: Path(raw) if raw else None,
+}
+
+
+def _field_types() -> dict[str, str]:
+    return {f.name: str(f.type) for f in dataclasses.fields(Settings)}
+
+
+def setting_help() -> dict[str, str]:
+    """Each setting's help text, by field name (feeds the CLI and the docs)."""
+    return {f.name: f.metadata["help"] for f in dataclasses.fields(Settings)}

@@ -1,0 +1,1 @@
+"""The edge: Socket.IO handlers, HTTP routes and the payload codec. Thin by design."""
