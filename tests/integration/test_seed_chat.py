@@ -1,0 +1,107 @@
+"""The seed's chat over real connections: every event, payload and recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from tests.support import ChatClient
+
+Connect = Callable[..., Awaitable[ChatClient]]
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+TRANSPORTS = [pytest.param(None, id="websocket"), pytest.param(["polling"], id="polling")]
+
+
+@pytest.mark.parametrize("transports", TRANSPORTS)
+async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] | None) -> None:
+    alice = await clients(transports=transports)
+    bob = await clients(transports=transports)
+    carol = await clients(transports=transports)
+
+    alice_user = await alice.join("alice")
+    for client in (alice, bob, carol):
+        joined = await client.wait_for("user-connected", lambda d: d["username"] == "alice")
+        assert joined["userId"] == alice_user["userId"]
+        assert ISO_UTC.match(joined["timestamp"])
+    await bob.join("bob")
+    await carol.join("carol")
+    online = await carol.wait_for("online-users")
+    assert sorted(u["username"] for u in online["users"]) == ["alice", "bob", "carol"]
+
+    ack = await alice.call("send-message", "  hello everyone  ")
+    assert ack["ok"]
+    assert ack["data"]["message"] == "hello everyone"
+    for client in (alice, bob, carol):
+        got = await client.wait_for("receive-message", lambda d: d["message"] == "hello everyone")
+        assert got["username"] == "alice"
+        assert got["userId"] == alice_user["userId"]
+        assert got["id"] == ack["data"]["id"]
+        assert ISO_UTC.match(got["timestamp"])
+
+    # The typist does not hear its own typing; we know it has seen everything sent before
+    # the sentinel message once the sentinel arrives, since one connection is in order.
+    await bob.sio.emit("typing", True)
+    for client in (alice, carol):
+        typing = await client.wait_for("user-typing")
+        assert typing["username"] == "bob"
+        assert typing["isTyping"] is True
+    await bob.sio.emit("send-message", "sentinel")
+    await bob.wait_for("receive-message", lambda d: d["message"] == "sentinel")
+    assert bob.events("user-typing") == []
+    await bob.sio.emit("typing", False)
+    stopped = await alice.wait_for("user-typing", lambda d: d["isTyping"] is False)
+    assert stopped["username"] == "bob"
+
+    await carol.close()
+    for client in (alice, bob):
+        left = await client.wait_for("user-disconnected")
+        assert left["username"] == "carol"
+        assert ISO_UTC.match(left["timestamp"])
+    for event in ("user-connected", "receive-message"):
+        assert len(alice.events(event)) == len(bob.events(event))
+
+
+async def test_every_message_arrives_once_and_in_order(clients: Connect) -> None:
+    # Over WebSocket: python-engineio's long-polling drops packets in fast bursts to
+    # python-socketio's polling client (the Node client is fine); our own engine fixes it.
+    sender = await clients()
+    receiver = await clients()
+    await sender.join("sender")
+    texts = [f"message {i}" for i in range(20)]  # the default burst
+    for text in texts:
+        await sender.sio.emit("send-message", text)
+    await receiver.wait_for("receive-message", lambda d: d["message"] == texts[-1])
+    assert [d["message"] for d in receiver.events("receive-message")] == texts
+
+
+async def test_unjoined_connections_hear_the_room_like_the_seed(clients: Connect) -> None:
+    lurker = await clients()
+    speaker = await clients()
+    await speaker.join("speaker")
+    await speaker.sio.emit("send-message", "anyone there?")
+    got = await lurker.wait_for("receive-message")
+    assert got["message"] == "anyone there?"
+
+
+async def test_joining_twice_under_the_same_name_announces_once(clients: Connect) -> None:
+    alice = await clients()
+    first = await alice.join("alice")
+    second = await alice.join("alice")
+    assert first == second
+    await alice.sio.emit("send-message", "sentinel")
+    await alice.wait_for("receive-message")
+    assert len(alice.events("user-connected")) == 1
+
+
+async def test_disconnect_of_an_unjoined_connection_is_silent(clients: Connect) -> None:
+    watcher = await clients()
+    await watcher.join("watcher")
+    silent = await clients()
+    await silent.close()
+    await watcher.sio.emit("send-message", "sentinel")
+    await watcher.wait_for("receive-message")
+    await asyncio.sleep(0.05)
+    assert watcher.events("user-disconnected") == []

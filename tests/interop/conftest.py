@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from rtchat.settings import Settings
+from tests.support import ChatClient, running_server
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[str]:
+    async with running_server(Settings()) as (url, _):
+        yield url
+
+
+@pytest.fixture
+async def clients(server: str) -> AsyncIterator[Callable[..., Awaitable[ChatClient]]]:
+    """Connects clients to `server` and disconnects them all afterwards."""
+    made: list[ChatClient] = []
+
+    async def connect(**options: Any) -> ChatClient:
+        client = await ChatClient(server, **options).connect()
+        made.append(client)
+        return client
+
+    yield connect
+    for client in made:
+        if client.sio.connected:
+            await client.close()

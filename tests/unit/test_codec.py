@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rtchat.domain.events import MessagePosted, OnlineUsers, UserConnected, UserTyping
+from rtchat.domain.models import Message, User
+from rtchat.transport import codec
+
+ALICE = User(id="u1", username="alice")
+WHEN = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def test_timestamps_match_javascript_to_iso_string() -> None:
+    assert codec.iso_timestamp(WHEN) == "2026-01-02T03:04:05.678Z"
+
+
+def test_receive_message_keeps_the_seed_fields() -> None:
+    message = Message(id="m1", room="general", author=ALICE, text="hi", timestamp=WHEN)
+    name, payload = codec.encode(MessagePosted(message))
+    assert name == "receive-message"
+    assert payload == {
+        "id": "m1",
+        "room": "general",
+        "username": "alice",
+        "message": "hi",
+        "userId": "u1",
+        "timestamp": "2026-01-02T03:04:05.678Z",
+    }
+
+
+def test_seed_events_names_and_fields() -> None:
+    assert codec.encode(UserConnected(ALICE, WHEN)) == (
+        "user-connected",
+        {"userId": "u1", "username": "alice", "timestamp": "2026-01-02T03:04:05.678Z"},
+    )
+    name, payload = codec.encode(UserTyping(ALICE, "general", True))
+    assert name == "user-typing"
+    assert payload["username"] == "alice"
+    assert payload["isTyping"] is True
+    assert codec.encode(OnlineUsers((ALICE,))) == (
+        "online-users",
+        {"users": [{"userId": "u1", "username": "alice"}]},
+    )
+
+
+def test_orjson_module_round_trips_unicode() -> None:
+    text = codec.OrjsonModule.dumps({"message": "héllo ✓", "n": [1, 2]})
+    assert isinstance(text, str)
+    assert codec.OrjsonModule.loads(text) == {"message": "héllo ✓", "n": [1, 2]}

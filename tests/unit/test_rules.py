@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import pytest
+
+from rtchat.domain import rules
+from rtchat.domain.errors import ERROR_CODES, ChatError, ErrorCode
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"), [("alice", "alice"), ("  bob ", "bob"), ("é" * 32, "é" * 32)]
+)
+def test_usernames_are_trimmed(raw: str, clean: str) -> None:
+    assert rules.clean_username(raw) == clean
+
+
+@pytest.mark.parametrize("raw", [None, 5, ["a"], "", "   ", "x" * 33, "a\nb", "a\u200bb"])
+def test_bad_usernames(raw: object) -> None:
+    with pytest.raises(ChatError) as caught:
+        rules.clean_username(raw)
+    assert caught.value.code is ErrorCode.INVALID_USERNAME
+
+
+def test_messages_are_trimmed_and_keep_inner_lines() -> None:
+    assert rules.clean_message("  line one\nline two \n") == "line one\nline two"
+
+
+@pytest.mark.parametrize("raw", [None, 1.5, {"text": "x"}, "", "\n\t", "m" * 4001])
+def test_bad_messages(raw: object) -> None:
+    with pytest.raises(ChatError) as caught:
+        rules.clean_message(raw)
+    assert caught.value.code is ErrorCode.INVALID_MESSAGE
+
+
+@pytest.mark.parametrize("raw", [1, 0, "true", None])
+def test_typing_takes_only_booleans(raw: object) -> None:
+    with pytest.raises(ChatError):
+        rules.clean_typing(raw)
+    assert rules.clean_typing(True) is True
+
+
+def test_every_code_is_documented_and_wire_shaped() -> None:
+    assert set(ERROR_CODES) == set(ErrorCode)
+    error = ChatError(ErrorCode.RATE_LIMITED)
+    assert error.to_wire() == {
+        "code": "rate_limited",
+        "message": ERROR_CODES[ErrorCode.RATE_LIMITED],
+    }

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtchat.settings import Settings, SettingsError, setting_help
+
+
+def test_defaults() -> None:
+    settings = Settings.from_sources({})
+    assert settings.port == 3000
+    assert settings.rate_limit == 10
+
+
+def test_port_from_seed_variable_then_prefixed_then_flag() -> None:
+    assert Settings.from_sources({"PORT": "4000"}).port == 4000
+    assert Settings.from_sources({"PORT": "4000", "RTCHAT_PORT": "5000"}).port == 5000
+    assert Settings.from_sources({"RTCHAT_PORT": "5000"}, {"port": 6000}).port == 6000
+
+
+def test_types_are_parsed(tmp_path: Path) -> None:
+    settings = Settings.from_sources(
+        {"RTCHAT_RATE_LIMIT": "0", "RTCHAT_STATIC_DIR": str(tmp_path), "RTCHAT_HOST": "::1"}
+    )
+    assert settings.rate_limit == 0.0
+    assert settings.static_dir == tmp_path
+    assert settings.host == "::1"
+
+
+@pytest.mark.parametrize(
+    ("environ", "words"),
+    [
+        ({"PORT": "http"}, "PORT='http'"),
+        ({"RTCHAT_PORT": "70000"}, "port must be"),
+        ({"RTCHAT_RATE_LIMIT": "-1"}, "rate_limit"),
+        ({"RTCHAT_STATIC_DIR": "/no/such/dir"}, "not a folder"),
+        ({"RTCHAT_LOG_LEVEL": "loud"}, "log_level"),
+    ],
+)
+def test_bad_values_name_the_setting(environ: dict[str, str], words: str) -> None:
+    with pytest.raises(SettingsError, match=words):
+        Settings.from_sources(environ)
+
+
+def test_every_setting_has_help_and_is_in_the_readme() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for name, text in setting_help().items():
+        assert text
+        assert f"RTCHAT_{name.upper()}" in readme, f"README does not document {name}"
