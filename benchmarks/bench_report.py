@@ -147,8 +147,8 @@ def run_problems(run: dict[str, Any]) -> list[str]:
                     f"S2 window {s['window']}" if "window" in s else f"S3 {s['rate_msgs_per_s']}/s"
                 )
                 probs.append(f"{name}: lost {s['lost']}, duplicated {s['duplicated']}")
-        if s4 is not None and s4["ok"] and (not r.get("s2") or not r.get("s3")):
-            probs.append("session stopped early")
+        if r.get("stopped_after"):
+            probs.append(f"session stopped after {r['stopped_after']}: later scenarios skipped")
     if probs or not r.get("ok", True):
         probs.extend(r.get("errors", [])[:5])
     return probs

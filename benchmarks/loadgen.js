@@ -185,6 +185,27 @@ async function waitFor(cond, timeoutMs, every = 5) {
   return cond();
 }
 
+// Like waitFor, but also gives up once progress() has not changed for cfg.stallMs: a server
+// that stopped delivering does not hold the run for the whole drain timeout.
+async function waitProgress(cond, progress, timeoutMs, every = 2) {
+  const end = nowMs() + timeoutMs;
+  let last = progress();
+  let lastChange = nowMs();
+  while (nowMs() < end) {
+    if (cond()) return true;
+    await sleep(every);
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      lastChange = nowMs();
+    } else if (nowMs() - lastChange > cfg.stallMs) {
+      problem(`stalled: nothing delivered for ${cfg.stallMs} ms`);
+      break;
+    }
+  }
+  return cond();
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return null;
   const k = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -341,12 +362,13 @@ async function runJoinStorm(n) {
   });
   // Every join has been processed once every client saw its own; then one message, and
   // per-connection FIFO means a client that has it has every join meant for it.
-  const joined = await waitFor(() => ownEchoes === n, cfg.drainTimeoutMs);
+  const joined = await waitProgress(() => ownEchoes === n, () => deliveries, cfg.drainTimeoutMs);
   const sentinel = new BroadcastPhase('S4-sentinel', 1, 1, false);
   sentinel.onJoin = onJoin; // copies of the last joins may still be on their way
   phase = sentinel;
   if (joined) sentinel.send(0);
-  const drained = joined && await waitFor(() => sentinel.complete === 1, cfg.drainTimeoutMs);
+  const drained = joined &&
+    await waitProgress(() => sentinel.complete === 1, () => sentinel.delivered, cfg.drainTimeoutMs);
   const r = m();
   // Required: every join sent after this client's namespace ack. Earlier joins are optional.
   let missing = 0;
@@ -383,7 +405,8 @@ async function runThroughput(windowSize) {
   pump();
   await waitFor(() => nowMs() >= stopAt || ph.sent >= maxMsgs, cfg.s2Seconds * 1000 + 1000, 20);
   stopAt = 0;
-  const drained = await waitFor(() => ph.complete === ph.sent, cfg.drainTimeoutMs, 2);
+  const drained = await waitProgress(() => ph.complete === ph.sent, () => ph.delivered,
+    cfg.drainTimeoutMs);
   const r = m(drained ? ph.lastDeliveryMs + T0 : undefined);
   const v = ph.verify();
   if (!drained) problem(`S2 window ${windowSize}: not drained (${ph.complete}/${ph.sent})`);
@@ -420,7 +443,8 @@ async function runLatency(rate) {
     }, 1);
   });
   const lastSend = nowMs();
-  const drained = await waitFor(() => ph.complete === ph.sent, cfg.drainTimeoutMs, 2);
+  const drained = await waitProgress(() => ph.complete === ph.sent, () => ph.delivered,
+    cfg.drainTimeoutMs);
   const r = m();
   const v = ph.verify();
   const drainMs = drained ? Math.max(0, ph.lastDeliveryMs + T0 - lastSend) : null;
@@ -437,20 +461,21 @@ async function runLatency(rate) {
     server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / ph.delivered };
 }
 
+// S4, then S2 and S3 on the same joined clients; stops at the first failed phase (the
+// state after a loss is not worth measuring).
 async function runSession() {
-  const out = {};
+  const out = { s2: [], s3: [] };
   out.s4 = await runJoinStorm(cfg.clients);
-  if (!out.s4.ok && clients.filter((c) => c.connected).length < cfg.clients) return out;
-  await sleep(cfg.pauseMs);
-  out.s2 = [];
-  for (const w of cfg.s2Windows) {
-    out.s2.push(await runThroughput(w));
+  if (!out.s4.ok) return { ...out, stopped_after: 'S4' };
+  const phases = [
+    ...cfg.s2Windows.map((w) => ['s2', () => runThroughput(w)]),
+    ...cfg.s3Rates.map((r) => ['s3', () => runLatency(r)]),
+  ];
+  for (const [key, run] of phases) {
     await sleep(cfg.pauseMs);
-  }
-  out.s3 = [];
-  for (const rate of cfg.s3Rates) {
-    out.s3.push(await runLatency(rate));
-    await sleep(cfg.pauseMs);
+    const res = await run();
+    out[key].push(res);
+    if (!res.ok) return { ...out, stopped_after: `${key} ${res.window ?? res.rate_msgs_per_s}` };
   }
   return out;
 }

@@ -45,15 +45,16 @@ FULL: dict[str, Any] = {
         "clients": 1000,
         "inflight": 200,
         "s2Windows": [1, 50],
-        "s2Seconds": 5,
+        "s2Seconds": 4,
         "s2MaxMessages": 200_000,
         "s3Rates": [20, 100],
-        "s3Seconds": 10,
+        "s3Seconds": 8,
         "s3Senders": 10,
         "s3MaxLagMs": 2000,
         "s3KeptUpDrainMs": 1000,
-        "drainTimeoutMs": 120_000,
-        "pauseMs": 1000,
+        "drainTimeoutMs": 90_000,
+        "stallMs": 10_000,
+        "pauseMs": 500,
         "deadlineS": 900,
     },
 }
@@ -68,6 +69,7 @@ SMOKE: dict[str, Any] = {
         "s2MaxMessages": 5000,
         "s3Seconds": 1,
         "drainTimeoutMs": 20_000,
+        "stallMs": 5_000,
         "pauseMs": 100,
         "deadlineS": 120,
     },
@@ -254,6 +256,10 @@ def run_generator(
     except subprocess.TimeoutExpired:
         gen.kill()
         out, _ = gen.communicate(timeout=10)
+    finally:
+        if gen.poll() is None:  # interrupted: do not leave the generator behind
+            gen.kill()
+            gen.wait(timeout=10)
     wall = time.monotonic() - t0
     gen_s = sum(os.times()[2:4]) - children0  # the generator, now that it has been waited for
     result: dict[str, Any] = {"ok": False, "errors": [f"generator exited with {gen.returncode}"]}
@@ -301,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(s.name for s in SERVERS),
         help="comma-separated subset of: " + ", ".join(s.name for s in SERVERS),
     )
+    parser.add_argument(
+        "--modes",
+        default="idle,session",
+        help="idle (S1) and/or session (S4, S2, S3 on the same 1,000 joined clients)",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default: results/ or .work/)")
     args = parser.parse_args(argv)
 
@@ -324,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     env_info = bench_report.environment(m.nofile, m.server_cpu, m.gen_cpu)
     runs: list[dict[str, Any]] = []
     for rep in range(1, reps + 1):
-        for mode in ("idle", "session"):
+        for mode in args.modes.split(","):
             for server in servers:
                 print(f"== rep {rep}/{reps} {mode} {server.name}", file=sys.stderr, flush=True)
                 res = run_one(server, mode, plan[mode], m, log_dir / f"{server.name}.log")
