@@ -1,0 +1,50 @@
+"""Storage backends behind the `Storage` port, chosen by a database URL.
+
+`open_storage` creates no rooms: the service creates `general` itself (guarded by
+`rooms.get`), so every backend starts empty and behaves the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rtchat.ports import Storage
+from rtchat.storage.memory import MemoryStorage
+from rtchat.storage.sqlite import SqliteStorage
+
+__all__ = ["MemoryStorage", "SqliteStorage", "open_storage", "sqlite_path"]
+
+ACCEPTED_URLS = (
+    "memory://, sqlite:///relative/path.db (from the working folder) or sqlite:////absolute/path.db"
+)
+
+_SQLITE_PREFIX = "sqlite:///"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a `sqlite:///` URL names, or None if `url` is not one.
+
+    Three slashes then a relative path, or four slashes for an absolute one, as
+    SQLAlchemy reads them.
+    """
+    if not url.startswith(_SQLITE_PREFIX):
+        return None
+    rest = url[len(_SQLITE_PREFIX) :]
+    if not rest or rest.endswith("/"):
+        return None
+    return Path(rest)
+
+
+async def open_storage(url: str) -> Storage:
+    """Open the backend `url` names, ready to use; the caller closes it.
+
+    Raises:
+        ValueError: `url` is not one of the accepted forms.
+    """
+    if url == "memory://":
+        return MemoryStorage()
+    path = sqlite_path(url)
+    if path is None:
+        raise ValueError(f"Unsupported database URL {url!r}: use {ACCEPTED_URLS}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return await SqliteStorage.open(path)

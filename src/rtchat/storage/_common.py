@@ -1,0 +1,39 @@
+"""Rules every storage backend applies the same way, so the contract suite can hold them to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def name_key(username: str) -> str:
+    """The form two usernames share when they count as the same name.
+
+    `casefold` rather than `lower` (or SQLite's ASCII-only NOCASE) so that names
+    differing only in case, in any script, cannot both be held.
+    """
+    return username.casefold()
+
+
+def to_micros(timestamp: datetime) -> int:
+    """Microseconds since the Unix epoch; exact, unlike a float."""
+    if timestamp.tzinfo is None:
+        raise ValueError("Message timestamps must be timezone-aware (UTC).")
+    return (timestamp - _EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The timezone-aware UTC datetime `to_micros` was given."""
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def as_utc(timestamp: datetime) -> datetime:
+    """The same instant in UTC, which is how every backend hands timestamps back."""
+    return from_micros(to_micros(timestamp))
+
+
+def window(limit: int) -> int:
+    """A page size never below zero: SQL reads `LIMIT -1` as "no limit"."""
+    return max(limit, 0)

@@ -1,0 +1,216 @@
+"""The in-memory backend: the reference every other backend is tested against, and the fake.
+
+Each method runs to completion without awaiting anything, so on one event loop it is
+atomic: two concurrent appends can never take the same sequence number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.storage._common import as_utc, name_key, window
+
+
+@dataclass
+class _UserRecord:
+    id: str
+    username: str | None
+    token_hash: str | None
+
+
+@dataclass
+class _State:
+    """What the three stores share: rooms count members and read the messages' last seq."""
+
+    users: dict[str, _UserRecord] = field(default_factory=dict)
+    user_by_key: dict[str, str] = field(default_factory=dict)
+    user_by_token: dict[str, str] = field(default_factory=dict)
+    rooms: dict[str, Room] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    messages: dict[str, list[Message]] = field(default_factory=dict)
+    message_ids: set[str] = field(default_factory=set)
+    by_client_id: dict[tuple[str, str], Message] = field(default_factory=dict)
+
+    def named_user(self, user_id: str) -> User | None:
+        record = self.users.get(user_id)
+        if record is None or record.username is None:
+            return None
+        return User(id=record.id, username=record.username)
+
+    def summary(self, room: Room) -> RoomSummary:
+        count = sum(1 for uid in self.members[room.name] if self.named_user(uid) is not None)
+        return RoomSummary(room=room, member_count=count, last_seq=len(self.messages[room.name]))
+
+
+class MemoryMessageStore:
+    """Messages per room in a list; a message's sequence number is its position plus one."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
+        state = self._state
+        if draft.client_id is not None:
+            stored = state.by_client_id.get((draft.author.id, draft.client_id))
+            if stored is not None:
+                return stored, False
+        log = state.messages.get(draft.room)
+        if log is None:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+        if draft.id in state.message_ids:
+            raise ChatError(ErrorCode.INTERNAL, f"Message id {draft.id!r} is stored already.")
+        message = Message(
+            id=draft.id,
+            room=draft.room,
+            seq=len(log) + 1,
+            author=draft.author,
+            text=draft.text,
+            timestamp=as_utc(draft.timestamp),
+            client_id=draft.client_id,
+        )
+        log.append(message)
+        state.message_ids.add(message.id)
+        if message.client_id is not None:
+            state.by_client_id[(message.author.id, message.client_id)] = message
+        return message, True
+
+    async def latest(self, room: str, limit: int) -> list[Message]:
+        log = self._state.messages.get(room, [])
+        count = window(limit)
+        return log[len(log) - count :] if count else []
+
+    async def before(self, room: str, seq: int, limit: int) -> list[Message]:
+        log = self._state.messages.get(room, [])
+        end = min(max(seq - 1, 0), len(log))  # messages 1..seq-1 sit at indexes 0..seq-2
+        return log[max(end - window(limit), 0) : end]
+
+    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
+        log = self._state.messages.get(room, [])
+        start = max(seq, 0)
+        return log[start : start + window(limit)]
+
+    async def last_seq(self, room: str) -> int:
+        return len(self._state.messages.get(room, []))
+
+
+class MemoryUserStore:
+    """Users by id, with indexes by name key and by token hash."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def create(self, user: User, token_hash: str) -> None:
+        state = self._state
+        key = name_key(user.username)
+        if key in state.user_by_key:
+            raise ChatError(ErrorCode.USERNAME_TAKEN)
+        if user.id in state.users:
+            raise ChatError(ErrorCode.INTERNAL, f"User id {user.id!r} is stored already.")
+        if token_hash in state.user_by_token:
+            raise ChatError(ErrorCode.INTERNAL, "This token hash belongs to another user.")
+        state.users[user.id] = _UserRecord(user.id, user.username, token_hash)
+        state.user_by_key[key] = user.id
+        state.user_by_token[token_hash] = user.id
+
+    async def by_token(self, token_hash: str) -> User | None:
+        user_id = self._state.user_by_token.get(token_hash)
+        return None if user_id is None else self._state.named_user(user_id)
+
+    async def by_name(self, username: str) -> User | None:
+        user_id = self._state.user_by_key.get(name_key(username))
+        return None if user_id is None else self._state.named_user(user_id)
+
+    async def by_id(self, user_id: str) -> User | None:
+        return self._state.named_user(user_id)
+
+    async def release(self, user_id: str) -> None:
+        state = self._state
+        record = state.users.get(user_id)
+        if record is None:
+            return
+        if record.username is not None:
+            del state.user_by_key[name_key(record.username)]
+        if record.token_hash is not None:
+            del state.user_by_token[record.token_hash]
+        state.users[user_id] = replace(record, username=None, token_hash=None)
+
+
+class MemoryRoomStore:
+    """Rooms by name and their member ids."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def create(self, room: Room, members: tuple[str, ...] = ()) -> None:
+        state = self._state
+        if room.name in state.rooms:
+            raise ChatError(ErrorCode.ROOM_EXISTS)
+        for user_id in members:
+            self._require_user(user_id)
+        state.rooms[room.name] = room
+        state.members[room.name] = set(members)
+        state.messages[room.name] = []
+
+    async def get(self, name: str) -> Room | None:
+        return self._state.rooms.get(name)
+
+    async def list_rooms(self) -> list[RoomSummary]:
+        rooms = sorted(self._state.rooms.values(), key=lambda r: r.name)
+        return [self._state.summary(r) for r in rooms if r.kind is RoomKind.ROOM]
+
+    async def summary(self, name: str) -> RoomSummary | None:
+        room = self._state.rooms.get(name)
+        return None if room is None else self._state.summary(room)
+
+    async def add_member(self, room: str, user_id: str) -> bool:
+        members = self._state.members.get(room)
+        if members is None:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+        self._require_user(user_id)
+        if user_id in members:
+            return False
+        members.add(user_id)
+        return True
+
+    async def remove_member(self, room: str, user_id: str) -> bool:
+        members = self._state.members.get(room, set())
+        if user_id not in members:
+            return False
+        members.remove(user_id)
+        return True
+
+    async def is_member(self, room: str, user_id: str) -> bool:
+        return user_id in self._state.members.get(room, set())
+
+    async def members(self, room: str) -> list[User]:
+        users = [self._state.named_user(uid) for uid in self._state.members.get(room, set())]
+        return sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+
+    async def rooms_of(self, user_id: str) -> list[RoomSummary]:
+        state = self._state
+        names = sorted(name for name, ids in state.members.items() if user_id in ids)
+        return [state.summary(state.rooms[name]) for name in names]
+
+    def _require_user(self, user_id: str) -> None:
+        if user_id not in self._state.users:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, f"No user has the id {user_id!r}.")
+
+
+class MemoryStorage:
+    """All three stores over one in-process state; nothing survives `close`."""
+
+    messages: MessageStore
+    users: UserStore
+    rooms: RoomStore
+
+    def __init__(self) -> None:
+        state = _State()
+        self.messages = MemoryMessageStore(state)
+        self.users = MemoryUserStore(state)
+        self.rooms = MemoryRoomStore(state)
+
+    async def close(self) -> None:
+        """Nothing to release; present so callers treat every backend alike."""

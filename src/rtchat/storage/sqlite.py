@@ -1,0 +1,323 @@
+"""The embedded default backend: one SQLite file, driven through one thread.
+
+Built on the standard library's `sqlite3`, not aiosqlite: aiosqlite also runs the
+connection on a thread, but executes one call at a time, one transaction each. Owning the
+thread ourselves lets it take every waiting request and commit them together (group
+commit, see `sqlite_thread`), which is what makes 1,000+ appends/s into one room cheap.
+It also keeps the dependency list as it is.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.storage._common import from_micros, name_key, to_micros, window
+from rtchat.storage.sqlite_thread import SqliteThread
+
+_MESSAGE_COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id"
+
+# Members who still own a name, as `members` lists them; `member_count` counts the same.
+_SUMMARY_SELECT = """
+SELECT r.name, r.kind, r.topic, r.last_seq,
+       (SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id
+         WHERE m.room = r.name AND u.username IS NOT NULL)
+  FROM rooms r
+"""
+
+_Row = tuple[object, ...]
+
+
+def _message(row: _Row) -> Message:
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id = row
+    return Message(
+        id=str(msg_id),
+        room=str(room),
+        seq=int(str(seq)),
+        author=User(id=str(author_id), username=str(author_name)),
+        text=str(text),
+        timestamp=from_micros(int(str(ts_us))),
+        client_id=None if client_id is None else str(client_id),
+    )
+
+
+def _summary(row: _Row) -> RoomSummary:
+    name, kind, topic, last_seq, member_count = row
+    return RoomSummary(
+        room=Room(name=str(name), kind=RoomKind(str(kind)), topic=str(topic)),
+        member_count=int(str(member_count)),
+        last_seq=int(str(last_seq)),
+    )
+
+
+def _user(row: _Row | None) -> User | None:
+    return None if row is None else User(id=str(row[0]), username=str(row[1]))
+
+
+class SqliteMessageStore:
+    """Messages in one table, numbered per room by the `rooms.last_seq` counter."""
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+
+    async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
+        ts_us = to_micros(draft.timestamp)
+
+        def job(conn: sqlite3.Connection) -> tuple[Message, bool]:
+            # Safe without locks: this thread is the only writer, and runs jobs one by one.
+            if draft.client_id is not None:
+                row = conn.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+                    " WHERE author_id = ? AND client_id = ?",
+                    (draft.author.id, draft.client_id),
+                ).fetchone()
+                if row is not None:
+                    return _message(row), False
+            bumped = conn.execute(
+                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?", (draft.room,)
+            )
+            if bumped.rowcount != 1:
+                raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+            if conn.execute("SELECT 1 FROM messages WHERE id = ?", (draft.id,)).fetchone():
+                raise ChatError(ErrorCode.INTERNAL, f"Message id {draft.id!r} is stored already.")
+            (seq,) = conn.execute(
+                "SELECT last_seq FROM rooms WHERE name = ?", (draft.room,)
+            ).fetchone()
+            row = (
+                draft.id,
+                draft.room,
+                seq,
+                draft.author.id,
+                draft.author.username,
+                draft.text,
+                ts_us,
+                draft.client_id,
+            )
+            conn.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", row)
+            return _message(row), True
+
+        return await self._thread.run(job)
+
+    async def latest(self, room: str, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? ORDER BY seq DESC LIMIT ?", (room, window(limit)), newest_first=True
+        )
+
+    async def before(self, room: str, seq: int, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (room, seq, window(limit)),
+            newest_first=True,
+        )
+
+    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (room, seq, window(limit)),
+            newest_first=False,
+        )
+
+    async def last_seq(self, room: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._thread.run(job)
+
+    async def _page(
+        self, where: str, params: tuple[object, ...], *, newest_first: bool
+    ) -> list[Message]:
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages {where}", params)
+            messages = [_message(row) for row in rows]
+            if newest_first:
+                messages.reverse()  # the port hands pages back oldest first
+            return messages
+
+        return await self._thread.run(job)
+
+
+class SqliteUserStore:
+    """Users with a casefolded name key and a token hash, both unique and both nullable."""
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+
+    async def create(self, user: User, token_hash: str) -> None:
+        key = name_key(user.username)
+
+        def job(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
+                raise ChatError(ErrorCode.USERNAME_TAKEN)
+            if conn.execute("SELECT 1 FROM users WHERE id = ?", (user.id,)).fetchone():
+                raise ChatError(ErrorCode.INTERNAL, f"User id {user.id!r} is stored already.")
+            if conn.execute("SELECT 1 FROM users WHERE token_hash = ?", (token_hash,)).fetchone():
+                raise ChatError(ErrorCode.INTERNAL, "This token hash belongs to another user.")
+            conn.execute(
+                "INSERT INTO users (id, username, name_key, token_hash) VALUES (?, ?, ?, ?)",
+                (user.id, user.username, key, token_hash),
+            )
+
+        await self._thread.run(job)
+
+    async def by_token(self, token_hash: str) -> User | None:
+        return await self._one("token_hash = ?", token_hash)
+
+    async def by_name(self, username: str) -> User | None:
+        return await self._one("name_key = ?", name_key(username))
+
+    async def by_id(self, user_id: str) -> User | None:
+        return await self._one("id = ? AND username IS NOT NULL", user_id)
+
+    async def release(self, user_id: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE users SET username = NULL, name_key = NULL, token_hash = NULL WHERE id = ?",
+                (user_id,),
+            )
+
+        await self._thread.run(job)
+
+    async def _one(self, where: str, value: str) -> User | None:
+        def job(conn: sqlite3.Connection) -> User | None:
+            return _user(
+                conn.execute(f"SELECT id, username FROM users WHERE {where}", (value,)).fetchone()
+            )
+
+        return await self._thread.run(job)
+
+
+class SqliteRoomStore:
+    """Rooms and the `members` join table."""
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+
+    async def create(self, room: Room, members: tuple[str, ...] = ()) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM rooms WHERE name = ?", (room.name,)).fetchone():
+                raise ChatError(ErrorCode.ROOM_EXISTS)
+            for user_id in members:
+                _require_user(conn, user_id)
+            conn.execute(
+                "INSERT INTO rooms (name, kind, topic) VALUES (?, ?, ?)",
+                (room.name, str(room.kind), room.topic),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)",
+                [(room.name, user_id) for user_id in members],
+            )
+
+        await self._thread.run(job)
+
+    async def get(self, name: str) -> Room | None:
+        def job(conn: sqlite3.Connection) -> Room | None:
+            row = conn.execute(
+                "SELECT name, kind, topic FROM rooms WHERE name = ?", (name,)
+            ).fetchone()
+            return None if row is None else Room(row[0], RoomKind(row[1]), row[2])
+
+        return await self._thread.run(job)
+
+    async def list_rooms(self) -> list[RoomSummary]:
+        return await self._summaries("WHERE r.kind = 'room' ORDER BY r.name", ())
+
+    async def summary(self, name: str) -> RoomSummary | None:
+        found = await self._summaries("WHERE r.name = ?", (name,))
+        return found[0] if found else None
+
+    async def add_member(self, room: str, user_id: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            if not conn.execute("SELECT 1 FROM rooms WHERE name = ?", (room,)).fetchone():
+                raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+            _require_user(conn, user_id)
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO members (room, user_id) VALUES (?, ?)", (room, user_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._thread.run(job)
+
+    async def remove_member(self, room: str, user_id: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "DELETE FROM members WHERE room = ? AND user_id = ?", (room, user_id)
+            )
+            return cursor.rowcount == 1
+
+        return await self._thread.run(job)
+
+    async def is_member(self, room: str, user_id: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM members WHERE room = ? AND user_id = ?", (room, user_id)
+            ).fetchone()
+            return row is not None
+
+        return await self._thread.run(job)
+
+    async def members(self, room: str) -> list[User]:
+        def job(conn: sqlite3.Connection) -> list[User]:
+            rows = conn.execute(
+                "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id"
+                " WHERE m.room = ? AND u.username IS NOT NULL ORDER BY u.name_key",
+                (room,),
+            )
+            return [User(id=row[0], username=row[1]) for row in rows]
+
+        return await self._thread.run(job)
+
+    async def rooms_of(self, user_id: str) -> list[RoomSummary]:
+        return await self._summaries(
+            "WHERE r.name IN (SELECT room FROM members WHERE user_id = ?) ORDER BY r.name",
+            (user_id,),
+        )
+
+    async def _summaries(self, where: str, params: tuple[object, ...]) -> list[RoomSummary]:
+        def job(conn: sqlite3.Connection) -> list[RoomSummary]:
+            return [_summary(row) for row in conn.execute(f"{_SUMMARY_SELECT} {where}", params)]
+
+        return await self._thread.run(job)
+
+
+def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
+    # Checked here rather than left to the foreign key so the caller gets our error code.
+    if not conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone():
+        raise ChatError(ErrorCode.USER_NOT_FOUND, f"No user has the id {user_id!r}.")
+
+
+class SqliteStorage:
+    """All three stores over one SQLite file. Open with `SqliteStorage.open(path)`."""
+
+    messages: MessageStore
+    users: UserStore
+    rooms: RoomStore
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+        self.messages = SqliteMessageStore(thread)
+        self.users = SqliteUserStore(thread)
+        self.rooms = SqliteRoomStore(thread)
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteStorage:
+        """Open (creating if needed) and migrate the file at `path`."""
+        thread = SqliteThread(Path(path))
+        await thread.start()
+        return cls(thread)
+
+    @property
+    def path(self) -> Path:
+        return self._thread.path
+
+    @property
+    def batches(self) -> int:
+        """Transactions committed so far; appends / batches is the group-commit factor."""
+        return self._thread.batches
+
+    async def close(self) -> None:
+        """Let queued work finish, then close the file. Later calls raise `internal`."""
+        await self._thread.close()

@@ -1,0 +1,96 @@
+"""The SQLite schema as a list of migrations; `PRAGMA user_version` records how many ran.
+
+Append new scripts to `MIGRATIONS`; never edit one that has shipped, since files in the
+field have run it already. Each script runs in one transaction together with the
+version bump, so a file is always at exactly one version.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rtchat.domain.errors import ChatError, ErrorCode
+
+_V1_TABLES = """
+CREATE TABLE users (
+    id          TEXT PRIMARY KEY,
+    username    TEXT,             -- NULL once released: the user stays for old messages
+    name_key    TEXT UNIQUE,      -- casefolded username; SQLite's NOCASE folds ASCII only
+    token_hash  TEXT UNIQUE       -- only a hash: a stolen file holds no usable token
+);
+
+CREATE TABLE rooms (
+    name   TEXT PRIMARY KEY,
+    kind   TEXT NOT NULL CHECK (kind IN ('room', 'dm')),
+    topic  TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE members (
+    room     TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id  TEXT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
+CREATE INDEX members_by_user ON members (user_id, room);
+
+-- author_name is the name when the message was written: released users lose theirs.
+-- No foreign key on author_id, so history never depends on the users table.
+CREATE TABLE messages (
+    id           TEXT NOT NULL UNIQUE,
+    room         TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    author_id    TEXT NOT NULL,
+    author_name  TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    ts_us        INTEGER NOT NULL,  -- microseconds since the epoch, UTC
+    client_id    TEXT,
+    UNIQUE (room, seq)
+);
+CREATE UNIQUE INDEX messages_by_client_id
+    ON messages (author_id, client_id) WHERE client_id IS NOT NULL;
+"""
+
+# Version 1 found the next sequence number with MAX(seq) + 1. A counter on the room
+# gives the same number with one row update, and lets room summaries read the last
+# sequence number without touching messages.
+_V2_ROOM_COUNTER = """
+ALTER TABLE rooms ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+UPDATE rooms SET last_seq = coalesce(
+    (SELECT max(seq) FROM messages WHERE messages.room = rooms.name), 0
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
+    """Bring the file up to `target` (the latest by default) and return its old version.
+
+    `conn` must be in autocommit mode (`isolation_level=None`): each step is its own
+    explicit transaction.
+    """
+    found = user_version(conn)
+    if found > LATEST_VERSION:
+        raise ChatError(
+            ErrorCode.INTERNAL,
+            f"The database is at schema version {found}, newer than this rtchat "
+            f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
+        )
+    for version in range(found + 1, target + 1):
+        # executescript commits anything pending first, then runs the whole script;
+        # the BEGIN/COMMIT inside make the script and its version bump one transaction.
+        script = MIGRATIONS[version - 1]
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+    return found

@@ -1,0 +1,40 @@
+"""Builders for the contract tests: users, rooms and drafts with predictable values."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from rtchat.domain.models import MessageDraft, Room, RoomKind, User
+from rtchat.ports import Storage
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+_ids = itertools.count(1)
+
+
+async def add_user(storage: Storage, name: str) -> User:
+    user = User(id=f"user-{name.lower()}", username=name)
+    await storage.users.create(user, token_hash=f"hash-{name.lower()}")
+    return user
+
+
+async def add_room(
+    storage: Storage, name: str, *members: User, kind: RoomKind = RoomKind.ROOM
+) -> Room:
+    room = Room(name=name, kind=kind)
+    await storage.rooms.create(room, tuple(m.id for m in members))
+    return room
+
+
+def draft(
+    room: str, author: User, text: str = "hello", *, client_id: str | None = None
+) -> MessageDraft:
+    n = next(_ids)
+    return MessageDraft(
+        id=f"msg-{n}",
+        room=room,
+        author=author,
+        text=text,
+        timestamp=T0 + timedelta(microseconds=n),
+        client_id=client_id,
+    )

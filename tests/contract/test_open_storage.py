@@ -1,0 +1,58 @@
+"""open_storage: which URL opens which backend, and a clear refusal for the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rtchat.storage import MemoryStorage, SqliteStorage, open_storage
+
+
+async def test_memory_url() -> None:
+    storage = await open_storage("memory://")
+    try:
+        assert isinstance(storage, MemoryStorage)
+    finally:
+        await storage.close()
+
+
+async def test_absolute_sqlite_url_creates_the_folder(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "chat.db"
+    storage = await open_storage(f"sqlite:///{path}")  # an absolute path adds the 4th slash
+    try:
+        assert isinstance(storage, SqliteStorage)
+        assert storage.path == path
+    finally:
+        await storage.close()
+    assert path.is_file()
+
+
+async def test_relative_sqlite_url_is_from_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage = await open_storage("sqlite:///data/chat.db")
+    await storage.close()
+    assert (tmp_path / "data" / "chat.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "memory",
+        "sqlite://chat.db",
+        "sqlite:///",
+        "sqlite:///data/",
+        "postgresql://localhost/chat",
+        "chat.db",
+    ],
+)
+async def test_other_urls_are_refused_in_one_sentence(url: str) -> None:
+    with pytest.raises(ValueError, match="Unsupported database URL") as caught:
+        await open_storage(url)
+    message = str(caught.value)
+    assert repr(url) in message
+    assert "memory://" in message
+    assert "sqlite:////absolute/path.db" in message

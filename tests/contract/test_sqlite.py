@@ -1,0 +1,182 @@
+"""What only the SQLite backend has: a file that survives restarts, migrations, driver errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import Room, User
+from rtchat.storage import SqliteStorage
+from rtchat.storage._common import to_micros
+from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
+from tests.contract.support import T0, add_room, add_user, draft
+
+
+def version_of(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        return user_version(conn)
+
+
+async def test_everything_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    storage = await SqliteStorage.open(path)
+    try:
+        alice = await add_user(storage, "Alice")
+        bob = await add_user(storage, "Bob")
+        await add_room(storage, "general", alice, bob)
+        sent = [
+            (await storage.messages.append(draft("general", alice, f"m{i}")))[0] for i in range(3)
+        ]
+        retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
+        await storage.users.release(bob.id)
+        before = await storage.rooms.list_rooms()
+    finally:
+        await storage.close()
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert await storage.messages.after("general", 0, 10) == [*sent, retried]
+        assert await storage.users.by_token("hash-alice") == alice
+        assert await storage.users.by_name("bob") is None
+        assert await storage.rooms.members("general") == [alice]
+        assert await storage.rooms.list_rooms() == before
+        # Sequence numbers go on from where they were; a retry is still recognised.
+        message, created = await storage.messages.append(draft("general", alice))
+        assert (message.seq, created) == (5, True)
+        again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
+        assert (again, created) == (retried, False)
+    finally:
+        await storage.close()
+
+
+async def test_opening_records_the_version_and_reopening_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    for _ in range(2):
+        storage = await SqliteStorage.open(path)
+        await storage.close()
+        assert version_of(path) == LATEST_VERSION
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        assert migrate(conn) == LATEST_VERSION  # nothing left to run
+
+
+async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
+        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
+        conn.execute("INSERT INTO members VALUES ('general', 'u1')")
+        for seq in (1, 2):
+            conn.execute(
+                "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL)",
+                (f"old-{seq}", seq, to_micros(T0)),
+            )
+    assert version_of(path) == 1
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        assert await storage.messages.last_seq("general") == 2
+        summary = await storage.rooms.summary("general")
+        assert summary is not None
+        assert (summary.member_count, summary.last_seq) == (1, 2)
+        alice = User(id="u1", username="Alice")
+        message, _ = await storage.messages.append(draft("general", alice))
+        assert message.seq == 3
+        assert [m.id for m in await storage.messages.latest("general", 3)] == [
+            "old-1",
+            "old-2",
+            message.id,
+        ]
+    finally:
+        await storage.close()
+
+
+async def test_a_file_from_a_newer_rtchat_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(f"PRAGMA user_version = {LATEST_VERSION + 1}")
+    with pytest.raises(ChatError, match="newer than this rtchat knows") as caught:
+        await SqliteStorage.open(path)
+    assert caught.value.code is ErrorCode.INTERNAL
+
+
+async def test_a_file_that_is_not_a_database_is_our_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"this is not a database, just some bytes " * 100)
+    with pytest.raises(ChatError) as caught:
+        await SqliteStorage.open(path)
+    assert caught.value.code is ErrorCode.INTERNAL
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+async def test_driver_errors_become_internal_and_spoil_only_their_job(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "chat.db")
+    try:
+        alice = await add_user(storage, "Alice")
+        await add_room(storage, "general")
+        # Bypass the store's own checks to reach a constraint the driver enforces.
+        with closing(sqlite3.connect(storage.path)) as conn:
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute(
+                "INSERT INTO messages VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0, NULL)"
+            )
+            conn.commit()
+        with pytest.raises(ChatError) as caught:
+            await storage.messages.append(draft("general", alice))  # seq 1 is taken
+        assert caught.value.code is ErrorCode.INTERNAL
+        assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
+        # The failed append rolled back its counter bump; the store still works.
+        assert await storage.messages.last_seq("general") == 0
+        assert await storage.rooms.get("general") == Room(name="general")
+    finally:
+        await storage.close()
+
+
+async def test_a_closed_storage_refuses_work(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "chat.db")
+    await storage.close()
+    await storage.close()  # twice is fine
+    with pytest.raises(ChatError) as caught:
+        await storage.rooms.get("general")
+    assert caught.value.code is ErrorCode.INTERNAL
+
+
+async def test_close_finishes_queued_work(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    storage = await SqliteStorage.open(path)
+    alice = await add_user(storage, "Alice")
+    await add_room(storage, "general")
+    pending = [
+        asyncio.ensure_future(storage.messages.append(draft("general", alice))) for _ in range(50)
+    ]
+    await asyncio.sleep(0)  # let every append queue its job
+    await storage.close()
+    assert all(task.done() for task in pending)
+    assert sorted(task.result()[0].seq for task in pending) == list(range(1, 51))
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert await storage.messages.last_seq("general") == 50
+    finally:
+        await storage.close()
+
+
+async def test_appends_are_committed_in_groups(tmp_path: Path) -> None:
+    storage = await SqliteStorage.open(tmp_path / "chat.db")
+    try:
+        alice = await add_user(storage, "Alice")
+        await add_room(storage, "general")
+        start = storage.batches
+        await asyncio.gather(
+            *(storage.messages.append(draft("general", alice)) for _ in range(500))
+        )
+        # The thread takes all that is waiting; 500 appends need far fewer than 500 commits.
+        assert storage.batches - start < 100
+    finally:
+        await storage.close()
