@@ -16,6 +16,11 @@ class ErrorCode(StrEnum):
     INVALID_MESSAGE = "invalid_message"
     NOT_JOINED = "not_joined"
     RATE_LIMITED = "rate_limited"
+    ROOM_NOT_FOUND = "room_not_found"
+    ROOM_EXISTS = "room_exists"
+    INVALID_ROOM_NAME = "invalid_room_name"
+    FORBIDDEN = "forbidden"
+    USER_NOT_FOUND = "user_not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNKNOWN_EVENT = "unknown_event"
     INTERNAL = "internal"
@@ -28,6 +33,11 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_MESSAGE: "The message is empty, too long or not a string.",
     ErrorCode.NOT_JOINED: "The connection must send `user-joined` first.",
     ErrorCode.RATE_LIMITED: "Too many events; the excess was dropped, slow down.",
+    ErrorCode.ROOM_NOT_FOUND: "No room has this name.",
+    ErrorCode.ROOM_EXISTS: "A room with this name exists already.",
+    ErrorCode.INVALID_ROOM_NAME: "Room names are 1-32 lowercase letters, digits, - or _.",
+    ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this.",
+    ErrorCode.USER_NOT_FOUND: "No user has this name.",
     ErrorCode.PAYLOAD_TOO_LARGE: "The payload exceeds the size limit for this event.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",

@@ -5,17 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rtchat.domain.models import Message, User
+from rtchat.domain.models import Message, RoomSummary, User
 
 
 @dataclass(frozen=True, slots=True)
 class UserConnected:
+    """A user came online: their first connection."""
+
     user: User
     timestamp: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class UserDisconnected:
+    """A user went offline: their last connection closed."""
+
     user: User
     timestamp: datetime
 
@@ -37,4 +41,38 @@ class OnlineUsers:
     users: tuple[User, ...]
 
 
-ServerEvent = UserConnected | UserDisconnected | MessagePosted | UserTyping | OnlineUsers
+@dataclass(frozen=True, slots=True)
+class MemberJoined:
+    room: str
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLeft:
+    room: str
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class RoomCreated:
+    summary: RoomSummary
+
+
+@dataclass(frozen=True, slots=True)
+class RoomAdded:
+    """The receiving user was made a member of a room (someone opened a DM with them)."""
+
+    summary: RoomSummary
+
+
+ServerEvent = (
+    UserConnected
+    | UserDisconnected
+    | MessagePosted
+    | UserTyping
+    | OnlineUsers
+    | MemberJoined
+    | MemberLeft
+    | RoomCreated
+    | RoomAdded
+)

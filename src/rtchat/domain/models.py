@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import NewType
 
 ConnectionId = NewType("ConnectionId", str)
 """An opaque handle the transport gives each connection; the service never looks inside."""
 
 DEFAULT_ROOM = "general"
+
+
+class RoomKind(StrEnum):
+    ROOM = "room"
+    DM = "dm"
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,9 +25,47 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
+class Room:
+    """A conversation. Direct-message rooms are named `dm:<user id>:<user id>`, ids sorted."""
+
+    name: str
+    kind: RoomKind = RoomKind.ROOM
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    room: Room
+    member_count: int
+    last_seq: int
+    peer: User | None = None
+    """For a direct-message room: the other person, as seen by whoever asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDraft:
+    """A message before the store has given it its place in the room."""
+
     id: str
     room: str
     author: User
     text: str
     timestamp: datetime
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    room: str
+    seq: int
+    """Position in the room: 1, 2, 3... with no gaps, assigned by the store."""
+    author: User
+    text: str
+    timestamp: datetime
+    client_id: str | None = None
+
+
+def dm_room_name(a: str, b: str) -> str:
+    first, second = sorted((a, b))
+    return f"dm:{first}:{second}"

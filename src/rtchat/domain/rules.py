@@ -49,3 +49,67 @@ def clean_typing(value: object) -> bool:
     if not isinstance(value, bool):
         raise ChatError(ErrorCode.INVALID_PAYLOAD, "`typing` takes true or false.")
     return value
+
+
+MAX_ROOM_NAME_LENGTH = 32
+MAX_TOPIC_LENGTH = 200
+MAX_CLIENT_ID_LENGTH = 64
+_ROOM_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def clean_room_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise ChatError(ErrorCode.INVALID_ROOM_NAME, "Room name must be a string.")
+    name = value.strip().lower()
+    if not 1 <= len(name) <= MAX_ROOM_NAME_LENGTH or not set(name) <= _ROOM_NAME_CHARS:
+        raise ChatError(
+            ErrorCode.INVALID_ROOM_NAME,
+            f"Room names are 1-{MAX_ROOM_NAME_LENGTH} characters of a-z, 0-9, - and _.",
+        )
+    return name
+
+
+def clean_room_ref(value: object) -> str:
+    """A room named in a request: a public room's name or a direct-message room's id."""
+    if isinstance(value, str) and value.startswith("dm:") and len(value) <= 80:
+        return value
+    return clean_room_name(value)
+
+
+def clean_topic(value: object) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value.strip()) > MAX_TOPIC_LENGTH:
+        raise ChatError(
+            ErrorCode.INVALID_PAYLOAD, f"Topic must be a string of at most {MAX_TOPIC_LENGTH}."
+        )
+    if _has_control_chars(value.strip()):
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "Topic must not contain control characters.")
+    return value.strip()
+
+
+def clean_client_id(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_CLIENT_ID_LENGTH:
+        raise ChatError(
+            ErrorCode.INVALID_PAYLOAD,
+            f"clientId must be a string of 1-{MAX_CLIENT_ID_LENGTH} characters.",
+        )
+    return value
+
+
+def clean_seq(value: object, name: str) -> int:
+    # bool is an int subclass; `true` is not a sequence number.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, f"`{name}` must be a whole number >= 0.")
+    return value
+
+
+def clean_limit(value: object, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    limit = clean_seq(value, "limit")
+    if not 1 <= limit <= maximum:
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, f"`limit` must be between 1 and {maximum}.")
+    return limit

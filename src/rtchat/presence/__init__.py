@@ -1,0 +1,1 @@
+"""Presence implementations: who is online."""
