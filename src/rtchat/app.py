@@ -1,7 +1,10 @@
-"""The composition root: reads Settings, builds the service and the ASGI application."""
+"""The composition root: reads Settings, opens storage, builds the service and the ASGI app."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,13 +12,16 @@ import socketio
 from starlette.types import ASGIApp
 
 from rtchat.clock import SystemClock
+from rtchat.presence.memory import MemoryPresence
 from rtchat.service import ChatService, Limits
 from rtchat.settings import Settings
+from rtchat.storage import open_storage
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
 from rtchat.transport.socketio_server import ChatHandlers, SocketIOBroadcaster, create_server
 
 WEB_DIR = Path(__file__).parent / "web"
 _CLIENT_DIST = Path("node_modules") / "socket.io-client" / "dist"
+TYPING_SWEEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,32 +41,58 @@ def find_socketio_client(settings: Settings) -> Path | None:
     return None
 
 
-def build_app(settings: Settings) -> Application:
-    clock = SystemClock()
-    sio = create_server(
-        max_payload_bytes=settings.max_payload_bytes,
-        cors_origins=settings.cors_origin_list or [],
-    )
-    service = ChatService(
-        SocketIOBroadcaster(sio),
-        clock,
-        Limits(send_rate=settings.rate_limit, send_burst=settings.rate_burst),
-    )
-    ChatHandlers(
-        sio,
-        service,
-        clock,
-        event_rate=settings.rate_limit * 5,
-        event_burst=settings.rate_burst * 5,
-    )
-    http = create_http_app(
-        settings.static_dir or WEB_DIR,
-        lambda: {
-            "connections": service.connection_count(),
-            "users": len(service.online_users()),
-        },
-    )
-    asgi = SocketIOClientFiles(
-        socketio.ASGIApp(sio, other_asgi_app=http), find_socketio_client(settings)
-    )
-    return Application(asgi=asgi, service=service, sio=sio)
+@contextlib.asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[Application]:
+    """Open storage, build the app, and close everything on the way out."""
+    storage = await open_storage(settings.database_url)
+    try:
+        clock = SystemClock()
+        sio = create_server(
+            max_payload_bytes=settings.max_payload_bytes,
+            cors_origins=settings.cors_origin_list or [],
+        )
+        service = ChatService(
+            storage,
+            MemoryPresence(),
+            SocketIOBroadcaster(sio),
+            clock,
+            Limits(
+                send_rate=settings.rate_limit,
+                send_burst=settings.rate_burst,
+                name_grace=settings.name_grace,
+            ),
+        )
+        await service.start()
+        ChatHandlers(
+            sio,
+            service,
+            clock,
+            event_rate=settings.rate_limit * 5,
+            event_burst=settings.rate_burst * 5,
+        )
+        http = create_http_app(
+            settings.static_dir or WEB_DIR,
+            lambda: {
+                "connections": service.connection_count(),
+                "users": service.online_count(),
+            },
+        )
+        asgi = SocketIOClientFiles(
+            socketio.ASGIApp(sio, other_asgi_app=http), find_socketio_client(settings)
+        )
+        sweeper = asyncio.create_task(_sweep_typing(service))
+        try:
+            yield Application(asgi=asgi, service=service, sio=sio)
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+    finally:
+        await storage.close()
+
+
+async def _sweep_typing(service: ChatService) -> None:
+    # One timer for every connection: expire typing reports nobody stopped.
+    while True:
+        await asyncio.sleep(TYPING_SWEEP_SECONDS)
+        await service.expire_typing()

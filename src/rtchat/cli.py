@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import logging
 import os
@@ -15,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
+import uvloop
 
 from rtchat.settings import Settings, SettingsError
 
@@ -61,12 +61,9 @@ class _Server(uvicorn.Server):
 
 
 def serve(settings: Settings) -> int:
-    from rtchat.app import build_app
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    application = build_app(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -75,19 +72,29 @@ def serve(settings: Settings) -> int:
     except OSError as error:
         print(f"rtchat: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(
-        application.asgi,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        ws="websockets-sansio",
-        lifespan="off",
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=3,
-    )
-    server = _Server(config)
-    asyncio.run(server.serve(sockets=[sock]))
+    try:
+        # uvloop: a faster event loop, the same one uvicorn would pick.
+        uvloop.run(_serve(settings, sock))
+    except ValueError as error:  # storage refused the URL or file
+        print(f"rtchat: {error}", file=sys.stderr)
+        return 2
     return 0
+
+
+async def _serve(settings: Settings, sock: socket.socket) -> None:
+    from rtchat.app import running_app
+
+    async with running_app(settings) as application:
+        config = uvicorn.Config(
+            application.asgi,
+            http="httptools",
+            ws="websockets-sansio",
+            lifespan="off",
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=3,
+        )
+        await _Server(config).serve(sockets=[sock])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

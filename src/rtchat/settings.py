@@ -38,6 +38,16 @@ class Settings:
         "Folder holding npm's `socket.io-client/dist` files, served at `/socket.io/`. "
         "Default: `node_modules/socket.io-client/dist` in the working folder or the checkout.",
     )
+    database_url: str = _setting(
+        "sqlite:///data/rtchat.db",
+        "Where messages, users and rooms live: `sqlite:///relative/path.db`, "
+        "`sqlite:////absolute/path.db`, or `memory://` (nothing kept after a stop).",
+    )
+    name_grace: float = _setting(
+        60.0,
+        "Seconds a username stays reserved for its owner after their last connection "
+        "closes (or after a server start), so reloads and restarts keep it.",
+    )
     rate_limit: float = _setting(
         10.0,
         "Messages per second one connection may send (a token bucket); 0 turns every "
@@ -76,6 +86,12 @@ class Settings:
             raise SettingsError(f"port must be between 0 and 65535, not {self.port}")
         if self.rate_limit < 0 or self.rate_burst < 1:
             raise SettingsError("rate_limit must be >= 0 and rate_burst >= 1")
+        if self.name_grace < 0:
+            raise SettingsError("name_grace must be >= 0")
+        if not self.database_url.startswith(("sqlite:///", "memory://")):
+            raise SettingsError(
+                f"database_url {self.database_url!r} must start with sqlite:/// or memory://"
+            )
         if self.max_payload_bytes < 1024:
             raise SettingsError("max_payload_bytes must be at least 1024")
         if self.static_dir is not None and not self.static_dir.is_dir():

@@ -1,4 +1,4 @@
-"""Turns domain events into the wire's (event name, payload) pairs.
+"""Turns domain objects and events into wire payloads.
 
 The seed's payload fields (username, message, userId, timestamp, isTyping) are the
 contract; fields are added, never renamed or removed.
@@ -12,14 +12,18 @@ from typing import Any
 import orjson
 
 from rtchat.domain.events import (
+    MemberJoined,
+    MemberLeft,
     MessagePosted,
     OnlineUsers,
+    RoomAdded,
+    RoomCreated,
     ServerEvent,
     UserConnected,
     UserDisconnected,
     UserTyping,
 )
-from rtchat.domain.models import Message, User
+from rtchat.domain.models import Message, RoomSummary, User
 from rtchat.transport import events
 
 Payload = dict[str, object]
@@ -38,11 +42,26 @@ def message_payload(message: Message) -> Payload:
     return {
         "id": message.id,
         "room": message.room,
+        "seq": message.seq,
+        "clientId": message.client_id,
         "username": message.author.username,
         "message": message.text,
         "userId": message.author.id,
         "timestamp": iso_timestamp(message.timestamp),
     }
+
+
+def room_payload(summary: RoomSummary) -> Payload:
+    payload: Payload = {
+        "name": summary.room.name,
+        "kind": str(summary.room.kind),
+        "topic": summary.room.topic,
+        "memberCount": summary.member_count,
+        "lastSeq": summary.last_seq,
+    }
+    if summary.peer is not None:
+        payload["peer"] = user_payload(summary.peer)
+    return payload
 
 
 def encode(event: ServerEvent) -> tuple[str, Payload]:
@@ -68,6 +87,14 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
             }
         case OnlineUsers(users):
             return events.ONLINE_USERS, {"users": [user_payload(u) for u in users]}
+        case MemberJoined(room, user):
+            return events.MEMBER_JOINED, {"room": room, "user": user_payload(user)}
+        case MemberLeft(room, user):
+            return events.MEMBER_LEFT, {"room": room, "user": user_payload(user)}
+        case RoomCreated(summary):
+            return events.ROOM_CREATED, {"room": room_payload(summary)}
+        case RoomAdded(summary):
+            return events.ROOM_ADDED, {"room": room_payload(summary)}
 
 
 class OrjsonModule:

@@ -1,17 +1,26 @@
 """Every wire event, in both directions, with its payload and acknowledgement.
 
-`docs/protocol.md` is generated from these definitions (`python -m rtchat docs`), and a
-test fails when the file is out of date, so the two cannot drift.
+`docs/protocol.md` is generated from these definitions (`rtchat protocol`), and a test
+fails when the file is out of date, so the two cannot drift.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Client -> server (the seed's names).
+# Client -> server: the seed's three, then ours.
 USER_JOINED = "user-joined"
 SEND_MESSAGE = "send-message"
 TYPING = "typing"
+SESSION = "session"
+LIST_ROOMS = "list-rooms"
+CREATE_ROOM = "create-room"
+JOIN_ROOM = "join-room"
+LEAVE_ROOM = "leave-room"
+OPEN_DM = "open-dm"
+HISTORY = "history"
+SYNC = "sync"
+LIST_ONLINE = "list-online"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -19,7 +28,15 @@ RECEIVE_MESSAGE = "receive-message"
 USER_TYPING = "user-typing"
 USER_DISCONNECTED = "user-disconnected"
 ONLINE_USERS = "online-users"
+MEMBER_JOINED = "member-joined"
+MEMBER_LEFT = "member-left"
+ROOM_CREATED = "room-created"
+ROOM_ADDED = "room-added"
 ERROR = "error"
+
+ROOM_INFO = "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?}`"
+MESSAGE = "`Message` = `{id, room, seq, clientId, username, message, userId, timestamp}`"
+USER = "`User` = `{userId, username}`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,28 +48,100 @@ class EventSpec:
     errors: tuple[str, ...] = ()
 
 
+_JOINED = ("not_joined",)
+_ROOM = ("invalid_room_name", "room_not_found", "forbidden")
+
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_JOINED,
         "`username`: string, 1-32 characters after trimming",
-        "Join the chat under a name. Everyone receives `user-connected`; "
-        "the joiner also receives `online-users`.",
-        ack="`{userId, username}`",
-        errors=("invalid_username",),
+        "Join under a name (the seed's event). A new user is made, with a session token "
+        "to present as `auth: {token}` when connecting again. If the user came online, "
+        "everyone receives `user-connected`; the joiner also receives `online-users`. "
+        "A name is held while its owner has a connection open and for `RTCHAT_NAME_GRACE` "
+        "seconds after the last one closes (or after a server start); then the next "
+        "person to join with it gets it, and the old token stops working.",
+        ack="`{user: User, token, rooms: [RoomInfo], online: [User]}`",
+        errors=("invalid_username", "username_taken"),
+    ),
+    EventSpec(
+        SESSION,
+        "none",
+        "Who this connection is: the user its `auth.token` named, or `null` if none.",
+        ack="`{user: User | null, rooms: [RoomInfo], online: [User]}`",
     ),
     EventSpec(
         SEND_MESSAGE,
-        "`text`: string, 1-4000 characters after trimming",
-        "Post a message. Everyone, the sender included, receives `receive-message`.",
-        ack="the stored message, as in `receive-message`",
-        errors=("not_joined", "invalid_message", "rate_limited"),
+        "`text` (the seed's form: posts to `general`) or `{room, text, clientId}`; text "
+        "1-4000 characters after trimming, `clientId` an optional string of 1-64",
+        "Post a message. It is stored, then every member of the room, the sender "
+        "included, receives `receive-message`. A retry with the same `clientId` answers "
+        "the stored message again and is not broadcast twice.",
+        ack="`Message`",
+        errors=(*_JOINED, "invalid_message", "invalid_payload", "rate_limited", *_ROOM),
     ),
     EventSpec(
         TYPING,
-        "`isTyping`: boolean",
-        "Say whether you are typing. Everyone else receives `user-typing`.",
+        "`isTyping` (boolean, for `general`) or `{room, isTyping}`",
+        "Say whether you are typing. The room's other members receive `user-typing`, "
+        "at most once a second per user and room; a `true` not refreshed within 5 "
+        "seconds is followed by `isTyping: false` from the server.",
         ack="`null`",
-        errors=("not_joined", "invalid_payload"),
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
+    ),
+    EventSpec(LIST_ROOMS, "none", "The public rooms.", ack="`{rooms: [RoomInfo]}`"),
+    EventSpec(
+        CREATE_ROOM,
+        "`{name, topic?}`: name 1-32 of a-z 0-9 - _ (lowercased), topic up to 200",
+        "Create a room and become its first member. Everyone receives `room-created`.",
+        ack="`{room: RoomInfo}`",
+        errors=(*_JOINED, "invalid_room_name", "room_exists", "invalid_payload"),
+    ),
+    EventSpec(
+        JOIN_ROOM,
+        "`{room}`",
+        "Become a member (members receive `member-joined`) and get the last 50 messages.",
+        ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
+        errors=(*_JOINED, *_ROOM),
+    ),
+    EventSpec(
+        LEAVE_ROOM,
+        "`{room}`",
+        "Stop being a member; members receive `member-left`. `general` and direct "
+        "messages cannot be left.",
+        ack="`{room}`",
+        errors=(*_JOINED, *_ROOM),
+    ),
+    EventSpec(
+        OPEN_DM,
+        "`{username}`",
+        "Open (or reopen) the direct-message room with someone; only the two of you can "
+        "read or post in it. The other person's connections receive `room-added`.",
+        ack="`{room: RoomInfo}`",
+        errors=(*_JOINED, "invalid_username", "user_not_found", "forbidden"),
+    ),
+    EventSpec(
+        HISTORY,
+        "`{room, before, limit?}`: `before` a sequence number, `limit` 1-100 (50)",
+        "An older page: the messages just before `before`, oldest first.",
+        ack="`{messages: [Message], hasMore}`",
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
+    ),
+    EventSpec(
+        SYNC,
+        "`{rooms: {room: lastSeq}}`, up to 200 rooms",
+        "What came after the last sequence number seen in each room, in order, up to 500 "
+        "per room (ask again from the new last one while `hasMore`). Send it after every "
+        "reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice.",
+        ack="`{rooms: {room: {messages: [Message], hasMore}}}`",
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
+    ),
+    EventSpec(
+        LIST_ONLINE,
+        "`{room}`",
+        "The room's members who are online (several tabs count once).",
+        ack="`{users: [User]}`",
+        errors=(*_JOINED, *_ROOM),
     ),
 )
 
@@ -60,27 +149,36 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_CONNECTED,
         "`{username, userId, timestamp}`",
-        "Someone joined. Sent to every connection.",
+        "A user came online (their first connection). Sent to every connection.",
     ),
     EventSpec(
         RECEIVE_MESSAGE,
-        "`{id, room, username, message, userId, timestamp}`",
-        "A message was posted. Sent to every connection, the sender's included.",
+        MESSAGE,
+        "A message was posted. Sent to the room's members, the sender's connections "
+        "included (and, for `general`, to every connection, as the seed does).",
     ),
     EventSpec(
         USER_TYPING,
         "`{username, isTyping, userId, room}`",
-        "Someone started or stopped typing. Sent to everyone but the typist.",
+        "Someone started or stopped typing. Sent to the room but the typist's connections.",
     ),
     EventSpec(
         USER_DISCONNECTED,
         "`{username, userId, timestamp}`",
-        "A joined user's connection closed. Sent to every connection.",
+        "A user went offline (their last connection closed). Sent to every connection.",
     ),
     EventSpec(
         ONLINE_USERS,
-        "`{users: [{userId, username}]}`",
+        "`{users: [User]}`",
         "Who is online, sent to a connection right after its `user-joined` succeeds.",
+    ),
+    EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
+    EventSpec(MEMBER_LEFT, "`{room, user: User}`", "Someone left the room."),
+    EventSpec(ROOM_CREATED, "`{room: RoomInfo}`", "A public room was created. Sent to all."),
+    EventSpec(
+        ROOM_ADDED,
+        "`{room: RoomInfo}`",
+        "You were made a member of a room: someone opened a direct message with you.",
     ),
     EventSpec(
         ERROR,

@@ -10,7 +10,7 @@ see another client's failure.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import socketio
@@ -20,7 +20,7 @@ from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.domain.ratelimit import TokenBucket
 from rtchat.ports import Clock
-from rtchat.service import ChatService
+from rtchat.service import ChatService, SessionView
 from rtchat.transport import codec, events
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,14 @@ class SocketIOBroadcaster:
     async def subscribe(self, conn: ConnectionId, room: str) -> None:
         await self._sio.enter_room(conn, room)
 
+    async def unsubscribe(self, conn: ConnectionId, room: str) -> None:
+        await self._sio.leave_room(conn, room)
+
     async def to_room(
-        self, room: str, event: ServerEvent, *, exclude: ConnectionId | None = None
+        self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
     ) -> None:
         name, payload = codec.encode(event)
-        await self._sio.emit(name, payload, to=room, skip_sid=exclude)
+        await self._sio.emit(name, payload, to=room, skip_sid=list(exclude) or None)
 
     async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
         name, payload = codec.encode(event)
@@ -102,8 +105,17 @@ class ChatHandlers:
         self._floods: dict[ConnectionId, TokenBucket] = {}
         self._handlers: dict[str, Handler] = {
             events.USER_JOINED: self._user_joined,
+            events.SESSION: self._session,
             events.SEND_MESSAGE: self._send_message,
             events.TYPING: self._typing,
+            events.LIST_ROOMS: self._list_rooms,
+            events.CREATE_ROOM: self._create_room,
+            events.JOIN_ROOM: self._join_room,
+            events.LEAVE_ROOM: self._leave_room,
+            events.OPEN_DM: self._open_dm,
+            events.HISTORY: self._history,
+            events.SYNC: self._sync,
+            events.LIST_ONLINE: self._list_online,
         }
         sio.on("connect", self._connect)
         sio.on("disconnect", self._disconnect)
@@ -112,7 +124,8 @@ class ChatHandlers:
     async def _connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
         conn = ConnectionId(sid)
         self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
-        await self._service.connect(conn)
+        token = auth.get("token") if isinstance(auth, dict) else None
+        await self._service.connect(conn, token)
 
     async def _disconnect(self, sid: str, reason: object = None) -> None:
         conn = ConnectionId(sid)
@@ -141,17 +154,97 @@ class ChatHandlers:
         return None
 
     async def _user_joined(self, conn: ConnectionId, args: list[Any]) -> object:
-        user = await self._service.join(conn, _first(args))
-        return codec.user_payload(user)
+        view = await self._service.join(conn, _first(args))
+        return _session_payload(view)
+
+    async def _session(self, conn: ConnectionId, args: list[Any]) -> object:
+        return _session_payload(await self._service.session(conn))
 
     async def _send_message(self, conn: ConnectionId, args: list[Any]) -> object:
-        message = await self._service.post(conn, _first(args))
+        payload = _first(args)
+        if isinstance(payload, dict):
+            room, text, client_id = _fields(payload, "room", "text", "clientId")
+            message = await self._service.post(conn, room, text, client_id)
+        else:  # the seed's form: the text alone, for the default room
+            message = await self._service.post(conn, None, payload)
         return codec.message_payload(message)
 
     async def _typing(self, conn: ConnectionId, args: list[Any]) -> object:
-        await self._service.typing(conn, _first(args))
+        payload = _first(args)
+        if isinstance(payload, dict):
+            room, flag = _fields(payload, "room", "isTyping")
+            await self._service.typing(conn, room, flag)
+        else:  # the seed's form: the flag alone, for the default room
+            await self._service.typing(conn, None, payload)
         return None
+
+    async def _list_rooms(self, conn: ConnectionId, args: list[Any]) -> object:
+        return {"rooms": [codec.room_payload(s) for s in await self._service.list_rooms()]}
+
+    async def _create_room(self, conn: ConnectionId, args: list[Any]) -> object:
+        name, topic = _fields(_object(args), "name", "topic")
+        return {"room": codec.room_payload(await self._service.create_room(conn, name, topic))}
+
+    async def _join_room(self, conn: ConnectionId, args: list[Any]) -> object:
+        (room,) = _fields(_object(args), "room")
+        view = await self._service.join_room(conn, room)
+        return {
+            "room": codec.room_payload(view.summary),
+            "messages": [codec.message_payload(m) for m in view.messages],
+            "hasMore": view.has_more,
+            "members": [codec.user_payload(u) for u in view.members],
+        }
+
+    async def _leave_room(self, conn: ConnectionId, args: list[Any]) -> object:
+        (room,) = _fields(_object(args), "room")
+        return {"room": await self._service.leave_room(conn, room)}
+
+    async def _open_dm(self, conn: ConnectionId, args: list[Any]) -> object:
+        (username,) = _fields(_object(args), "username")
+        return {"room": codec.room_payload(await self._service.open_dm(conn, username))}
+
+    async def _history(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, before, limit = _fields(_object(args), "room", "before", "limit")
+        messages, has_more = await self._service.history(conn, room, before, limit)
+        return {"messages": [codec.message_payload(m) for m in messages], "hasMore": has_more}
+
+    async def _sync(self, conn: ConnectionId, args: list[Any]) -> object:
+        (rooms,) = _fields(_object(args), "rooms")
+        missed = await self._service.sync(conn, rooms)
+        return {
+            "rooms": {
+                room: {"messages": [codec.message_payload(m) for m in page], "hasMore": more}
+                for room, (page, more) in missed.items()
+            }
+        }
+
+    async def _list_online(self, conn: ConnectionId, args: list[Any]) -> object:
+        (room,) = _fields(_object(args), "room")
+        users = await self._service.online_members(conn, room)
+        return {"users": [codec.user_payload(u) for u in users]}
+
+
+def _session_payload(view: SessionView) -> dict[str, object]:
+    payload: dict[str, object] = {
+        "user": codec.user_payload(view.user) if view.user else None,
+        "rooms": [codec.room_payload(s) for s in view.rooms],
+        "online": [codec.user_payload(u) for u in view.online],
+    }
+    if view.token is not None:
+        payload["token"] = view.token
+    return payload
 
 
 def _first(args: list[Any]) -> object:
     return args[0] if args else None
+
+
+def _object(args: list[Any]) -> dict[str, Any]:
+    payload = _first(args)
+    if not isinstance(payload, dict):
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "This event takes an object.")
+    return payload
+
+
+def _fields(payload: dict[str, Any], *names: str) -> tuple[object, ...]:
+    return tuple(payload.get(name) for name in names)
