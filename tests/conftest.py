@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,8 +11,14 @@ from tests.support import ChatClient, running_server
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[str]:
-    async with running_server(Settings()) as (url, _):
+def settings(tmp_path: Path) -> Settings:
+    """Defaults as a user gets them, with the SQLite file in this test's folder."""
+    return Settings(database_url=f"sqlite:///{tmp_path}/rtchat.db")
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[str]:
+    async with running_server(settings) as (url, _):
         yield url
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,10 +43,10 @@ class RecordingBroadcaster:
         self.rooms.get(room, set()).discard(conn)
 
     async def to_room(
-        self, room: str, event: ServerEvent, *, exclude: ConnectionId | None = None
+        self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
     ) -> None:
         for conn in self.rooms.get(room, set()):
-            if conn != exclude:
+            if conn not in exclude:
                 self.inbox[conn].append(event)
 
     async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import socketio
 import uvicorn
 
-from rtchat.app import Application, build_app
+from rtchat.app import Application, running_app
 from rtchat.settings import Settings
 
 WAIT = 5.0
@@ -20,8 +20,14 @@ WAIT = 5.0
 
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings) -> AsyncIterator[tuple[str, Application]]:
-    """Serve `build_app(settings)` with uvicorn on 127.0.0.1 and a free port, in this loop."""
-    application = build_app(settings)
+    """Serve rtchat with uvicorn on 127.0.0.1 and a free port, in this loop."""
+    async with running_app(settings) as application:
+        async with _serving(application) as url:
+            yield url, application
+
+
+@contextlib.asynccontextmanager
+async def _serving(application: Application) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -43,7 +49,7 @@ async def running_server(settings: Settings) -> AsyncIterator[tuple[str, Applica
         await asyncio.sleep(0.01)
     assert server.started, "server did not start"
     try:
-        yield f"http://127.0.0.1:{port}", application
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 10)

@@ -67,7 +67,9 @@ async def test_bad_request_gets_its_error(
     ("payload", "code"),
     [
         (42, "invalid_message"),
-        ({"text": "hi"}, "invalid_message"),
+        ({"room": "general", "text": 7}, "invalid_message"),
+        ({"room": "general"}, "invalid_message"),
+        (["hi"], "invalid_message"),
         ("", "invalid_message"),
         (" \n\t ", "invalid_message"),
         ("x" * (MAX_MESSAGE_LENGTH + 1), "invalid_message"),

@@ -21,7 +21,7 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
     bob = await clients(transports=transports)
     carol = await clients(transports=transports)
 
-    alice_user = await alice.join("alice")
+    alice_user = (await alice.join("alice"))["user"]
     for client in (alice, bob, carol):
         joined = await client.wait_for("user-connected", lambda d: d["username"] == "alice")
         assert joined["userId"] == alice_user["userId"]

@@ -38,7 +38,8 @@ async def test_node_and_python_clients_chat(server: str, transport: str) -> None
         seen = [json.loads(line) for line in stdout.decode().splitlines()]
         joined = next(e["data"] for e in seen if e["event"] == "joined")
         assert joined["ok"] is True
-        assert joined["data"]["username"] == "node"
+        assert joined["data"]["user"]["username"] == "node"
+        assert joined["data"]["token"]
         ping = next(e["data"] for e in seen if e["event"] == "receive-message")
         assert ping["username"] == "python"
         assert ping["message"] == "ping from python"

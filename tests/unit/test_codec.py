@@ -15,12 +15,16 @@ def test_timestamps_match_javascript_to_iso_string() -> None:
 
 
 def test_receive_message_keeps_the_seed_fields() -> None:
-    message = Message(id="m1", room="general", author=ALICE, text="hi", timestamp=WHEN)
+    message = Message(
+        id="m1", room="general", seq=7, author=ALICE, text="hi", timestamp=WHEN, client_id="c1"
+    )
     name, payload = codec.encode(MessagePosted(message))
     assert name == "receive-message"
     assert payload == {
         "id": "m1",
         "room": "general",
+        "seq": 7,
+        "clientId": "c1",
         "username": "alice",
         "message": "hi",
         "userId": "u1",
