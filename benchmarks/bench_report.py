@@ -170,7 +170,13 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
     stats: dict[str, dict[str, dict[str, float]]] = {}
     for name, figures in per_server.items():
         stats[name] = {
-            k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+            k: {
+                "median": statistics.median(v),
+                "min": min(v),
+                "max": max(v),
+                "sum": sum(v),
+                "n": len(v),
+            }
             for k, v in figures.items()
             if v and all(x == x for x in v)  # skip NaN
         }
@@ -213,25 +219,48 @@ def fmt(x: float) -> str:
     return f"{x:.2f}"
 
 
-def cell(s: dict[str, float] | None) -> str:
+def cell(s: dict[str, float] | None, key: str = "") -> str:
     if s is None:
         return "—"
+    if "kept up" in key:
+        return f"{round(s['sum'])}/{s['n']} reps"
     if s["n"] == 1 or s["min"] == s["max"]:
         return fmt(s["median"])
     return f"{fmt(s['median'])} ({fmt(s['min'])}-{fmt(s['max'])})"
 
 
-HEADLINE = [
-    ("S1 10000 idle: KB per connection", "S1 RSS per idle connection at 10,000, KB"),
-    ("S1 10000 idle: connections accepted/s", "S1 connections accepted/s (5,000→10,000)"),
-    ("S2 window 1: deliveries/s", "S2 deliveries/s, window 1"),
-    ("S2 window 50: deliveries/s", "S2 deliveries/s, window 50"),
-    ("S2 window 50: server CPU us/delivery", "S2 server CPU µs/delivery, window 50"),
-    ("S3 20 msg/s: latency p99, ms", "S3 p99 latency at 20,000 deliveries/s, ms"),
-    ("S3 100 msg/s: latency p99, ms", "S3 p99 latency at 100,000 deliveries/s, ms"),
-    ("S3 100 msg/s: kept up (1 = yes)", "S3 kept up at 100,000 deliveries/s (share of reps)"),
-    ("S4 join storm: time to drain, s", "S4 join storm (1,000 clients): time to drain, s"),
-]
+def headline_rows(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary's figures, named after the sizes this run actually used."""
+    rows: list[tuple[str, str]] = []
+    stages = plan["idle"]["stages"]
+    if stages:
+        n = stages[-1]
+        prev = f"{stages[-2]:,}" if len(stages) > 1 else "0"
+        rows += [
+            (f"S1 {n} idle: KB per connection", f"S1 RSS per idle connection at {n:,}, KB"),
+            (f"S1 {n} idle: connections accepted/s", f"S1 connections accepted/s ({prev}-{n:,})"),
+        ]
+    ses = plan["session"]
+    for w in ses["s2Windows"]:
+        rows.append((f"S2 window {w}: deliveries/s", f"S2 deliveries/s, window {w}"))
+    for w in ses["s2Windows"]:
+        rows.append(
+            (f"S2 window {w}: server CPU us/delivery", f"S2 server CPU µs per delivery, window {w}")
+        )
+    for r in ses["s3Rates"]:
+        d = f"{r * ses['clients']:,}"
+        rows.append((f"S3 {r} msg/s: latency p99, ms", f"S3 p99 latency at {d} deliveries/s, ms"))
+    for r in ses["s3Rates"]:
+        d = f"{r * ses['clients']:,}"
+        rows.append((f"S3 {r} msg/s: kept up (1 = yes)", f"S3 kept up at {d} deliveries/s"))
+    rows += [
+        (
+            "S4 join storm: time to drain, s",
+            f"S4 join storm ({ses['clients']:,} clients): time to drain, s",
+        ),
+        ("S4 join storm: deliveries/s", "S4 join storm: deliveries/s"),
+    ]
+    return rows
 
 
 def table(data: dict[str, Any], rows: list[tuple[str, str]]) -> list[str]:
@@ -241,26 +270,28 @@ def table(data: dict[str, Any], rows: list[tuple[str, str]]) -> list[str]:
     head = ["Figure", *names, *(f"{n} / node" for n in rt)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, label in rows:
-        gb = [n for n in names if key.split(":")[0] in summary["generator_bound"].get(n, [])]
+        # CPU per delivery stays fair when the generator is the limit: never marked.
+        gb = [
+            n
+            for n in names
+            if key.split(":")[0] in summary["generator_bound"].get(n, [])
+            and not key.endswith(("us/delivery", "generator CPU %"))
+        ]
         cells = [label + (" †" if gb else "")]
         for n in names:
             s = summary["stats"].get(n, {}).get(key)
-            cells.append(cell(s) + (" †" if n in gb else ""))
+            cells.append(cell(s, key) + (" †" if n in gb else ""))
         for n in rt:
             r = summary["ratios_vs_node"].get(n, {}).get(key)
-            cells.append(f"{r:.2f}x" if r is not None else "—")
+            ok = r is not None and "kept up" not in key and "generator CPU" not in key
+            cells.append(f"{r:.2f}x" if ok else "—")
         if any(summary["stats"].get(n, {}).get(key) for n in names):
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def summary_table(data: dict[str, Any]) -> str:
-    rows = list(HEADLINE)
-    stages = data["plan"]["idle"]["stages"]
-    if stages and stages[-1] != 10000:  # S1 capped by the machine
-        rows[0] = (f"S1 {stages[-1]} idle: KB per connection", rows[0][1])
-        rows[1] = (f"S1 {stages[-1]} idle: connections accepted/s", rows[1][1])
-    return "\n".join(table(data, rows))
+    return "\n".join(table(data, headline_rows(data["plan"])))
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -270,8 +301,10 @@ def markdown(data: dict[str, Any]) -> str:
         f"# rtchat benchmark — {data['started_utc']} on {env['machine']} ({data['kind']})",
         "",
         "Medians over repetitions, (min-max) in brackets. Ratios are rtchat's median over the "
-        "Node seed's. † = the generator used more than 70% of its core in at least one "
-        "repetition: a lower bound on the server, not a measurement of it.",
+        "Node seed's (for deliveries/s and connections/s higher is better; for latency, time, "
+        "memory and CPU per delivery lower is better). † = the generator used more than 70% "
+        "of its core in at least one repetition: a lower bound on the server, not a "
+        "measurement of it.",
         "",
         "## Summary",
         "",
