@@ -359,6 +359,15 @@ def markdown(data: dict[str, Any]) -> str:
             "and scenario) while servers were measured"
             + (": the machine was shared, so figures are noisy." if max(other) > 0.1 else "."),
         ]
+    quiet = [r["result"]["quiet_before"] for r in data["runs"] if r["result"].get("quiet_before")]
+    if quiet:
+        busy = [q for q in quiet if q["busy_cores"] >= 0.3]
+        out.append(
+            f"Before each server run the runner waited up to "
+            f"{data['plan']['session'].get('quietWaitS', 0)} s for other work to drop below "
+            f"0.3 cores: {sum(q['waited_s'] for q in quiet):.0f} s waited in all; "
+            f"{len(busy)} of {len(quiet)} runs started with the machine still busier than that."
+        )
     logs = data.get("server_logs", {})
     if any(v["problem_lines"] for v in logs.values()):
         out += ["", "## Server log problems", ""]

@@ -40,7 +40,13 @@ RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0"}
 
 FULL: dict[str, Any] = {
     "reps": 3,
-    "idle": {"stages": [1000, 5000, 10000], "settleMs": 2000, "inflight": 200, "deadlineS": 300},
+    "idle": {
+        "stages": [1000, 5000, 10000],
+        "settleMs": 2000,
+        "inflight": 200,
+        "deadlineS": 300,
+        "quietWaitS": 10,
+    },
     "session": {
         "clients": 1000,
         "inflight": 200,
@@ -56,11 +62,18 @@ FULL: dict[str, Any] = {
         "stallMs": 10_000,
         "pauseMs": 500,
         "deadlineS": 900,
+        "quietWaitS": 10,
     },
 }
 SMOKE: dict[str, Any] = {
     "reps": 1,
-    "idle": {"stages": [100, 200], "settleMs": 200, "inflight": 50, "deadlineS": 60},
+    "idle": {
+        "stages": [100, 200],
+        "settleMs": 200,
+        "inflight": 50,
+        "deadlineS": 60,
+        "quietWaitS": 0,
+    },
     "session": {
         **FULL["session"],
         "clients": 100,
@@ -72,6 +85,7 @@ SMOKE: dict[str, Any] = {
         "stallMs": 5_000,
         "pauseMs": 100,
         "deadlineS": 120,
+        "quietWaitS": 0,
     },
 }
 
@@ -283,9 +297,27 @@ def run_generator(
     return result
 
 
+def wait_for_quiet(max_wait_s: float, busy_limit: float = 0.3) -> dict[str, float]:
+    """On a shared machine, wait (bounded) until other work uses less than busy_limit cores.
+
+    Sampled over 0.5 s windows while nothing of ours runs; returns how long it waited and the
+    last busy level seen, for the report.
+    """
+    clk = os.sysconf("SC_CLK_TCK")
+    start = time.monotonic()
+    busy = 0.0
+    while True:
+        b0, t0 = machine_busy_jiffies(), time.monotonic()
+        time.sleep(0.5)
+        busy = (machine_busy_jiffies() - b0) / clk / (time.monotonic() - t0)
+        if busy < busy_limit or time.monotonic() - start >= max_wait_s:
+            return {"waited_s": time.monotonic() - start, "busy_cores": busy}
+
+
 def run_one(
     server: Server, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path
 ) -> dict[str, Any]:
+    quiet = wait_for_quiet(cfg["quietWaitS"]) if cfg.get("quietWaitS") else None
     with tempfile.TemporaryDirectory(prefix=f"rtchat-bench-{server.name}-") as tmp:
         try:
             proc = start_server(server, m, Path(tmp), log_path)
@@ -293,7 +325,9 @@ def run_one(
             return {"ok": False, "errors": [str(e)], "start_failed": True}
         try:
             time.sleep(0.3)
-            return run_generator(mode, cfg, proc, m)
+            result = run_generator(mode, cfg, proc, m)
+            result["quiet_before"] = quiet
+            return result
         finally:
             stop_server(proc)
 
