@@ -21,9 +21,8 @@ WAIT = 5.0
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings) -> AsyncIterator[tuple[str, Application]]:
     """Serve rtchat with uvicorn on 127.0.0.1 and a free port, in this loop."""
-    async with running_app(settings) as application:
-        async with _serving(application) as url:
-            yield url, application
+    async with running_app(settings) as application, _serving(application) as url:
+        yield url, application
 
 
 @contextlib.asynccontextmanager
@@ -62,6 +61,7 @@ class ChatClient:
 
     url: str
     transports: list[str] | None = None
+    auth: dict[str, Any] | None = None  # sent in the CONNECT packet, e.g. {"token": ...}
     sio: socketio.AsyncClient = field(init=False)
     received: list[tuple[str, Any]] = field(default_factory=list)
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -75,7 +75,9 @@ class ChatClient:
             self._changed.set()
 
     async def connect(self) -> ChatClient:
-        await self.sio.connect(self.url, transports=self.transports, wait_timeout=WAIT)
+        await self.sio.connect(
+            self.url, transports=self.transports, auth=self.auth, wait_timeout=WAIT
+        )
         return self
 
     async def call(self, event: str, *args: Any) -> Any:
