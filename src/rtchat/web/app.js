@@ -1,54 +1,122 @@
-// Entry point: owns the session state and wires socket events to the UI.
-// The wire contract is the seed tutorial's events; acks and `online-users`
-// are rtchat extras, so every path also works against the seed's server.
+// Entry point: owns the session and wires socket events to the stores and the view.
+//
+// After every (re)connect: `session` (who am I, which rooms) -> `sync` every room
+// from the last seq we hold -> `join-room` the open room (latest page + members)
+// -> resend the outbox with the same clientIds. Live messages that land while a
+// room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
-import { emitWithAck, watchConnection } from './connection.js';
+import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
+import { MessageView } from './messageview.js';
+import { Outbox } from './outbox.js';
 import { OnlineUsers } from './presence.js';
+import { GENERAL, Rooms } from './rooms.js';
+import { renderBrowse, renderRoomLists } from './sidebar.js';
+import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
 const { el } = ui;
 
-// autoConnect as the seed: broadcasts reach the page even before joining.
-const socket = window.io();
+// The function form: every reconnect presents the token we hold now.
+const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
 
-const session = {
-  name: null, // set once a join succeeds; drives the automatic re-join
-  userId: null,
-  live: false, // joined on the current connection (false while re-joining)
-  pendingJoin: null, // {name, confirm} while a user-joined is in flight
+const state = {
+  user: null, // {userId, username} once the server knows us
+  ready: false, // identified on the current connection
+  synced: false, // rooms resynced on the current connection: the outbox may go
+  current: null, // the open room's name
+  publicRooms: [], // last list-rooms answer
+  browseLoaded: false,
 };
+const rooms = new Rooms();
 const online = new OnlineUsers();
-const seenIds = new Set(); // a message can come by ack and by broadcast
-const ownEchoes = new Set(); // texts we saw come back, for ack-less servers
+const outbox = new Outbox();
+const view = new MessageView(el.messages);
+const request = (event, ...args) => emitWithAck(socket, event, ...args);
+const myId = () => state.user?.userId ?? null;
+const currentRoom = () => (state.current ? rooms.get(state.current) : null);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const typingOut = createTypingSender((isTyping) => {
-  // volatile: a stale "typing" is worse than none, so never buffer it offline.
-  // Not before the re-join: the server would answer not_joined.
-  if (session.live) socket.volatile.emit('typing', isTyping);
-});
-const typingIn = createTypingTracker((names) => ui.setTyping(typingText(names)));
+const ERROR_TEXT = {
+  username_taken: 'Someone online is using that name right now. Pick another one.',
+  invalid_room_name: 'Room names are 1–32 characters: a–z, 0–9, - and _.',
+  room_exists: 'That room already exists: find it under “Browse rooms”.',
+  user_not_found: 'Nobody by that name has been here.',
+  rate_limited: "You're sending messages too fast. Slowing down…",
+};
+const errorText = (error, fallback) => ERROR_TEXT[error?.code] ?? error?.message ?? fallback;
 
-const isOwn = (data) =>
-  session.userId != null ? data.userId === session.userId : data.username === session.name;
+// ---- rendering -------------------------------------------------------------
 
-// ---- joining -------------------------------------------------------------
+let pendingRender = null;
 
-/** Resolve to {ok, data} or {ok: false, error}, whatever the server supports. */
-function attemptJoin(name) {
-  // The seed's server never acks, but it does broadcast user-connected to us,
-  // which confirms the join just as well.
-  const broadcast = new Promise((confirm) => {
-    session.pendingJoin = { name, confirm };
+/** Re-render once after the current task, however many events asked for it. */
+function invalidate(opts = {}) {
+  if (!pendingRender) {
+    pendingRender = {};
+    queueMicrotask(() => {
+      const flags = pendingRender;
+      pendingRender = null;
+      render(flags);
+    });
+  }
+  pendingRender.follow ||= Boolean(opts.follow);
+  pendingRender.prepended ||= Boolean(opts.prepended);
+}
+
+function render({ follow = false, prepended = false } = {}) {
+  if (!state.user) return;
+  const room = currentRoom();
+  if (room) rooms.markRead(room);
+  ui.setRoomHeader(room);
+  view.render(room, {
+    myId: myId(),
+    username: state.user.username,
+    pending: room ? outbox.forRoom(room.name) : [],
+    follow,
+    prepended,
   });
-  const ack = emitWithAck(socket, 'user-joined', name).then((res) => {
-    if (!res.timeout) return res;
-    if (socket.connected) return { ok: true, data: { username: name, userId: null } };
-    return { ok: false, error: { message: "Can't reach the server. Try again in a moment." } };
-  });
-  return Promise.race([ack, broadcast]).finally(() => {
-    session.pendingJoin = null;
-  });
+  renderRoomLists(rooms, state.current);
+  let unread = 0;
+  for (const r of rooms.all()) if (r.name !== state.current) unread += rooms.unread(r);
+  ui.setUnreadTotal(unread);
+  ui.setOnline(room ? onlineIn(room) : [], myId());
+  ui.setTyping(typingText(typingNames.get(state.current) ?? []));
+  if (state.browseLoaded) renderBrowse(state.publicRooms, (name) => rooms.has(name));
+  // A short first page does not fill the box, so no scroll could ask for more.
+  const list = el.messages;
+  if (room?.timeline.hasMore && list.scrollHeight <= list.clientHeight + 80) loadOlder();
+}
+
+/** Presence of a room: its members who are online. Everyone is in general. */
+function onlineIn(room) {
+  if (room.name === GENERAL) return online.among(online.users);
+  return online.among(room.members ?? new Map());
+}
+
+// ---- session ---------------------------------------------------------------
+
+async function startSession() {
+  const conn = socket.id;
+  const res = await request('session');
+  if (socket.id !== conn || !socket.connected) return; // a newer connect takes over
+  if (!res.ok) {
+    if (res.timeout) {
+      await sleep(1000);
+      if (socket.id === conn && socket.connected) startSession();
+      return;
+    }
+    ui.showJoin(storage.lastUsername(), errorText(res.error, 'The server refused the session.'));
+    return;
+  }
+  if (!res.data?.user) {
+    // No token, or one the server no longer knows: sign in again.
+    const wasIn = state.user != null;
+    state.ready = false;
+    ui.showJoin(storage.lastUsername(), wasIn ? 'Your session ended. Join again to continue.' : '');
+    return;
+  }
+  await enter(res.data, conn);
 }
 
 async function join(name) {
@@ -56,148 +124,418 @@ async function join(name) {
     ui.setJoinError('Please enter a name.');
     return;
   }
+  if (!socket.connected) {
+    ui.setJoinError("Can't reach the server. Try again in a moment.");
+    return;
+  }
   ui.setJoinError('');
   ui.setJoinBusy(true);
-  const res = await attemptJoin(name);
+  const conn = socket.id;
+  const res = await request('user-joined', name);
   ui.setJoinBusy(false);
   if (!res.ok) {
-    ui.setJoinError(res.error?.message || 'Could not join.');
+    const fallback = res.timeout ? "Can't reach the server. Try again in a moment." : 'Could not join.';
+    ui.setJoinError(errorText(res.error, fallback));
     el.usernameInput.focus();
     return;
   }
-  session.name = res.data?.username ?? name;
-  session.userId = res.data?.userId ?? session.userId;
-  session.live = true;
-  ui.showChat(session.name);
+  if (res.data?.token) storage.setToken(res.data.token);
+  await enter(res.data, conn);
 }
 
-// The server may still hold our old connection after a network blip (until its
-// ping timeout), and refuse the name as taken; that clears up on its own.
-const REJOIN_RETRY_MS = [1000, 2000, 4000, 8000, 15000];
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// After a reconnect the server has a new session that does not know us.
-async function rejoin() {
-  const connection = socket.id;
-  let res = await attemptJoin(session.name);
-  for (const delay of REJOIN_RETRY_MS) {
-    if (res.ok || res.error?.code !== 'username_taken') break;
-    await sleep(delay);
-    if (socket.id !== connection) return; // reconnected again: that connect re-joins
-    res = await attemptJoin(session.name);
+/** We know who we are on this connection: restore rooms, resync, resend. */
+async function enter(data, conn) {
+  const user = data.user;
+  if (state.user?.userId !== user.userId) {
+    rooms.load(user.userId);
+    outbox.load(user.userId);
+    typingNames.clear();
+    state.current = null;
   }
-  if (socket.id !== connection) return;
-  if (res.ok) {
-    session.userId = res.data?.userId ?? session.userId;
-    session.live = true;
+  state.user = user;
+  state.ready = true;
+  storage.setLastUsername(user.username);
+  rooms.replaceAll(data.rooms);
+  if (!rooms.has(GENERAL)) rooms.upsert({ name: GENERAL, kind: 'room' });
+  online.reset(data.online);
+  ui.showChat(user.username);
+
+  const wanted = state.current ?? storage.openRoom(user.userId);
+  showRoom(rooms.has(wanted) ? wanted : GENERAL);
+  invalidate();
+
+  await resync(conn);
+  if (socket.id !== conn) return;
+  await loadRoom(state.current);
+  if (socket.id !== conn) return;
+  state.synced = true;
+  flushOutbox();
+  refreshBrowse();
+}
+
+// ---- rooms and messages ------------------------------------------------------
+
+/**
+ * Ask for everything after the last seq we hold, for every room (or `names`).
+ * Rooms never opened have no timeline; their answer only moves lastSeq (unread).
+ */
+async function resync(conn, names = null) {
+  const targets = (names ?? rooms.all().map((r) => r.name)).map((n) => rooms.get(n)).filter(Boolean);
+  if (targets.length === 0) return;
+  const from = {};
+  const syncing = [];
+  for (const room of targets) {
+    if (room.timeline.loaded) {
+      from[room.name] = room.timeline.beginSync();
+      syncing.push(room);
+    } else from[room.name] = room.info.lastSeq ?? 0;
+  }
+  const res = await request('sync', { rooms: from });
+  const answers = (res.ok && res.data?.rooms) || {};
+  const again = [];
+  for (const room of targets) {
+    const answer = answers[room.name];
+    const messages = Array.isArray(answer?.messages) ? answer.messages : [];
+    noteMessages(room, messages);
+    if (!syncing.includes(room)) continue;
+    room.timeline.endSync(messages);
+    if (!answer?.hasMore) continue;
+    // Far behind: page on in the open room; elsewhere load the latest page on open.
+    if (room.name === state.current) again.push(room.name);
+    else room.timeline.reset();
+  }
+  invalidate();
+  if (!res.ok) return; // disconnected: the next connect resyncs
+  if (again.length > 0 && socket.id === conn) await resync(conn, again);
+  for (const room of syncing) if (room.timeline.hasGap) fillGap(room);
+}
+
+const gapTries = new Map();
+
+/** A live message skipped a seq: fetch what is missing before showing it. */
+async function fillGap(room) {
+  if (room.timeline.syncing > 0 || !socket.connected) return; // that sync drains it
+  const tries = (gapTries.get(room.name) ?? 0) + 1;
+  if (tries > 3) {
+    // The server keeps answering without the missing seqs: show what we have.
+    room.timeline.flushBuffer();
+    gapTries.delete(room.name);
+    invalidate();
     return;
   }
-  // Staying in the chat without a session would only produce not_joined errors.
-  const name = session.name;
-  session.name = null;
-  session.userId = null;
-  ui.showJoin(name, `Could not rejoin: ${res.error?.message ?? 'unknown error'}`);
+  gapTries.set(room.name, tries);
+  await resync(socket.id, [room.name]);
+  if (!room.timeline.hasGap) gapTries.delete(room.name);
 }
 
-// ---- sending -------------------------------------------------------------
+/** Bookkeeping for any message we learn of: lastSeq, our outbox, our own reads. */
+function noteMessages(room, messages) {
+  for (const m of messages ?? []) {
+    if (typeof m?.seq !== 'number') continue;
+    const wasRead = rooms.lastRead(room) >= (room.info.lastSeq ?? 0);
+    room.seen(m.seq);
+    if (m.userId === myId()) {
+      if (m.clientId) outbox.remove(m.clientId);
+      // Sent from another tab: it does not make the room unread.
+      if (wasRead) rooms.markRead(room, m.seq);
+    }
+  }
+}
 
-async function send() {
+function acceptLive(msg) {
+  if (!msg || typeof msg.seq !== 'number') return;
+  const room = rooms.get(msg.room ?? GENERAL);
+  if (!room) return;
+  noteMessages(room, [msg]);
+  if (room.timeline.addLive(msg) === 'gap') fillGap(room);
+  invalidate({ follow: msg.userId === myId() && room.name === state.current });
+}
+
+/** Switch the view (from what we hold); loadRoom fetches the rest. */
+function showRoom(name) {
+  if (state.current === name) return;
+  typingOut.stopped(); // tells the room we leave, not the next one
+  state.current = name;
+  if (state.user) storage.setOpenRoom(state.user.userId, name);
+  ui.setSendError('');
+  ui.setSidebarOpen(false);
+  invalidate({ follow: true });
+}
+
+async function openRoom(name, info = null) {
+  if (!rooms.has(name)) rooms.upsert(info ?? { name, kind: 'room' });
+  showRoom(name);
+  const ok = await loadRoom(name);
+  if (ok && state.current === name && window.matchMedia('(min-width: 700px)').matches) {
+    el.messageInput.focus();
+  }
+}
+
+/** join-room: joins if needed, and answers the latest page and the members. */
+async function loadRoom(name) {
+  const room = rooms.get(name);
+  if (!room) return false;
+  const res = await request('join-room', { room: name });
+  if (!res.ok) {
+    if (res.timeout) return false;
+    rooms.remove(name);
+    if (state.current === name) {
+      showRoom(GENERAL);
+      loadRoom(GENERAL);
+    }
+    ui.setSendError(errorText(res.error, `Could not open ${room.title}.`));
+    invalidate();
+    return false;
+  }
+  const data = res.data ?? {};
+  const fresh = rooms.upsert(data.room ?? room.info) ?? room;
+  fresh.members = new Map((data.members ?? []).map((u) => [u.userId, u.username]));
+  const messages = Array.isArray(data.messages) ? data.messages : [];
+  fresh.timeline.loadTail(messages, data.hasMore);
+  noteMessages(fresh, messages);
+  if (fresh.timeline.hasGap) fillGap(fresh);
+  invalidate();
+  return true;
+}
+
+async function loadOlder() {
+  const room = currentRoom();
+  const tl = room?.timeline;
+  if (!tl?.loaded || !tl.hasMore || tl.loadingOlder || tl.lo == null) return;
+  tl.loadingOlder = true;
+  const res = await request('history', { room: room.name, before: tl.lo, limit: 50 });
+  tl.loadingOlder = false;
+  if (!res.ok) return; // the next scroll asks again
+  const messages = Array.isArray(res.data?.messages) ? res.data.messages : [];
+  tl.prependHistory(messages, res.data?.hasMore);
+  noteMessages(room, messages);
+  if (room.name === state.current) invalidate({ prepended: true });
+}
+
+async function refreshBrowse() {
+  const res = await request('list-rooms');
+  if (!res.ok) return;
+  state.publicRooms = Array.isArray(res.data?.rooms) ? res.data.rooms : [];
+  state.browseLoaded = true;
+  invalidate();
+}
+
+function roomNotice(room, text, timestamp, user) {
+  if (!room) return;
+  // Keep it modest: a quick offline/online flap of one person reads as one line.
+  const last = room.notices.at(-1);
+  const recent = last && last.userId === user?.userId && Date.now() - last.at < 15_000;
+  if (recent && last.afterSeq === (room.timeline.hi ?? 0)) room.notices.pop();
+  rooms.addNotice(room, text, timestamp ?? new Date().toISOString());
+  Object.assign(room.notices.at(-1), { userId: user?.userId, at: Date.now() });
+  if (room.name === state.current) invalidate();
+}
+
+// ---- sending -----------------------------------------------------------------
+
+function send() {
   const text = el.messageInput.value.trim();
-  if (!text) return;
-  if (!socket.connected || !session.live) {
-    // Socket.IO would buffer it, but the buffer is flushed before we re-join,
-    // so the server would refuse it: better to keep it in the box.
-    ui.setSendError(
-      socket.connected
-        ? 'Rejoining the chat… press Send again in a moment.'
-        : "You're offline; press Send again once you're back.",
-    );
+  const room = currentRoom();
+  if (!text || !room || !state.user) return;
+  if (text.length > 4000) {
+    ui.setSendError('Messages can be at most 4000 characters.');
     return;
   }
   ui.setSendError('');
   el.messageInput.value = '';
   typingOut.stopped();
-  const res = await emitWithAck(socket, 'send-message', text);
-  if (res.ok) {
-    if (res.data?.id != null) showMessage(res.data);
+  outbox.add(room.name, text);
+  invalidate({ follow: true });
+  flushOutbox();
+}
+
+let flushing = false;
+let flushAgain = false;
+let flushTimer = null;
+
+function flushSoon(ms) {
+  clearTimeout(flushTimer);
+  flushTimer = setTimeout(flushOutbox, ms);
+}
+
+/** Send the outbox in order, one at a time, with each entry's own clientId. */
+async function flushOutbox() {
+  if (flushing) {
+    flushAgain = true;
     return;
   }
-  if (res.timeout && ownEchoes.has(text)) return; // seed server: delivered, just no ack
-  ui.setSendError(
-    res.timeout
-      ? 'No answer from the server; your message may not have been sent.'
-      : res.error?.message || 'Message not sent.',
-  );
-  if (!el.messageInput.value) el.messageInput.value = text; // let them retry
+  flushing = true;
+  try {
+    do {
+      flushAgain = false;
+      for (const entry of outbox.pending()) {
+        if (!state.synced || !socket.connected) return; // the next connect flushes
+        if (!outbox.get(entry.clientId)) continue; // delivered by broadcast meanwhile
+        const payload = { room: entry.room, text: entry.text, clientId: entry.clientId };
+        const res = await request('send-message', payload);
+        if (res.ok) {
+          outbox.remove(entry.clientId);
+          const room = rooms.get(entry.room);
+          if (room && res.data) {
+            noteMessages(room, [res.data]);
+            if (room.timeline.addLive(res.data) === 'gap') fillGap(room);
+          }
+          if (el.sendError.dataset.code === 'rate_limited') setSendError(null);
+          invalidate();
+          continue;
+        }
+        if (res.timeout) {
+          // Maybe stored, maybe not: the same clientId makes a retry safe.
+          if (socket.connected) flushSoon(2000);
+          return;
+        }
+        outbox.fail(entry.clientId, res.error ?? { code: 'internal', message: 'Not sent.' });
+        setSendError(res.error);
+        invalidate();
+        if (res.error?.code === 'rate_limited') {
+          flushSoon(1500);
+          return;
+        }
+      }
+    } while (flushAgain);
+  } finally {
+    flushing = false;
+  }
 }
 
-function showMessage(data) {
-  if (data.id != null) {
-    if (seenIds.has(data.id)) return;
-    seenIds.add(data.id);
-  }
-  const own = isOwn(data);
-  if (own) {
-    ownEchoes.add(data.message);
-    if (ownEchoes.size > 50) ownEchoes.delete(ownEchoes.values().next().value);
-  }
-  ui.renderMessage(data, own);
+function setSendError(error) {
+  el.sendError.dataset.code = error?.code ?? '';
+  ui.setSendError(error ? errorText(error, 'Message not sent.') : '');
 }
 
-// ---- socket events -------------------------------------------------------
+// ---- typing ------------------------------------------------------------------
+
+let typingRoom = null;
+const typingOut = createTypingSender((isTyping) => {
+  if (isTyping) typingRoom = state.current;
+  if (!typingRoom || !state.ready || !socket.connected) return;
+  // volatile: a stale "typing" is worse than none, so never buffer it offline.
+  socket.volatile
+    .timeout(ACK_TIMEOUT_MS)
+    .emit('typing', { room: typingRoom, isTyping }, () => {});
+});
+
+const typingNames = new Map(); // room -> sorted names typing there
+const typingIn = new Map(); // room -> tracker
+
+function trackerFor(roomName) {
+  let tracker = typingIn.get(roomName);
+  if (!tracker) {
+    tracker = createTypingTracker((names) => {
+      typingNames.set(roomName, names);
+      if (roomName === state.current) ui.setTyping(typingText(names));
+    });
+    typingIn.set(roomName, tracker);
+  }
+  return tracker;
+}
+
+// ---- socket events -----------------------------------------------------------
 
 watchConnection(socket, ui.setStatus);
 
 socket.on('connect', () => {
-  if (!session.name) return;
-  // With connection-state recovery the server kept our session: no re-join.
-  if (socket.recovered) session.live = true;
-  else rejoin();
+  state.ready = false;
+  state.synced = false;
+  startSession();
 });
 
 socket.on('disconnect', () => {
-  session.live = false;
-  typingIn.reset(); // their "stopped typing" may be lost with the connection
+  state.ready = false;
+  state.synced = false;
+  socket.sendBuffer = []; // nothing may go out before the next resync
+  for (const tracker of typingIn.values()) tracker.reset(); // their "stopped" may be lost
 });
 
-socket.on('online-users', (data) => {
-  online.reset(data?.users);
-  ui.setOnlineCount(online.size);
-});
-
-socket.on('user-connected', (data) => {
-  const pending = session.pendingJoin;
-  const mine = pending && data.username === pending.name;
-  if (mine) pending.confirm({ ok: true, data: { username: data.username, userId: data.userId } });
-  online.add(data.userId, data.username);
-  ui.setOnlineCount(online.size);
-  const you = mine || (session.userId != null && data.userId === session.userId);
-  ui.renderNotice(you ? 'you joined' : `${data.username} joined`, data.timestamp, 'join');
-});
-
-socket.on('user-disconnected', (data) => {
-  online.remove(data.userId);
-  ui.setOnlineCount(online.size);
-  typingIn.clear(data.username);
-  ui.renderNotice(`${data.username} left`, data.timestamp, 'leave');
-});
-
-socket.on('receive-message', (data) => {
-  typingIn.clear(data.username); // they sent it, so they are no longer typing
-  showMessage(data);
+socket.on('receive-message', (msg) => {
+  if (msg?.username) trackerFor(msg.room ?? GENERAL).clear(msg.username);
+  acceptLive(msg);
 });
 
 socket.on('user-typing', (data) => {
-  // The seed server sends typing from people who never joined (no username).
-  if (!data?.username || data.username === session.name) return;
-  typingIn.set(data.username, Boolean(data.isTyping));
+  if (!data?.username || data.userId === myId()) return;
+  trackerFor(data.room ?? GENERAL).set(data.username, Boolean(data.isTyping));
+});
+
+socket.on('user-connected', (data) => {
+  if (!data || data.userId == null) return;
+  online.add(data.userId, data.username);
+  const room = currentRoom();
+  const member = room && (room.name === GENERAL || room.members?.has(data.userId));
+  if (member && data.userId !== myId()) {
+    roomNotice(room, `${data.username} is online`, data.timestamp, data);
+  }
+  invalidate();
+});
+
+socket.on('user-disconnected', (data) => {
+  if (!data || data.userId == null) return;
+  online.remove(data.userId);
+  for (const tracker of typingIn.values()) tracker.clear(data.username);
+  const room = currentRoom();
+  const member = room && (room.name === GENERAL || room.members?.has(data.userId));
+  if (member && data.userId !== myId()) {
+    roomNotice(room, `${data.username} went offline`, data.timestamp, data);
+  }
+  invalidate();
+});
+
+socket.on('member-joined', ({ room: name, user } = {}) => {
+  if (!name || !user) return;
+  if (user.userId === myId() && !rooms.has(name)) {
+    // We joined in another tab.
+    rooms.upsert(state.publicRooms.find((r) => r.name === name) ?? { name, kind: 'room' });
+  }
+  const room = rooms.get(name);
+  if (!room) return;
+  if (room.members && !room.members.has(user.userId)) {
+    room.members.set(user.userId, user.username);
+    room.info.memberCount = (room.info.memberCount ?? 0) + 1;
+  }
+  if (user.userId !== myId()) roomNotice(room, `${user.username} joined #${room.title}`, null, user);
+  invalidate();
+});
+
+socket.on('member-left', ({ room: name, user } = {}) => {
+  const room = name && rooms.get(name);
+  if (!room || !user) return;
+  if (user.userId === myId()) {
+    rooms.remove(name); // we left in another tab
+    if (state.current === name) openRoom(GENERAL);
+    invalidate();
+    return;
+  }
+  if (room.members?.delete(user.userId)) {
+    room.info.memberCount = Math.max(0, (room.info.memberCount ?? 1) - 1);
+  }
+  roomNotice(room, `${user.username} left #${room.title}`, null, user);
+  invalidate();
+});
+
+socket.on('room-created', ({ room } = {}) => {
+  if (!room?.name || room.kind === 'dm') return;
+  state.publicRooms = [...state.publicRooms.filter((r) => r.name !== room.name), room];
+  state.publicRooms.sort((a, b) => a.name.localeCompare(b.name));
+  invalidate();
+});
+
+socket.on('room-added', ({ room } = {}) => {
+  if (room?.name) rooms.upsert(room);
+  invalidate();
 });
 
 socket.on('error', (data) => {
-  ui.renderNotice(`⚠ ${data?.message ?? data?.code ?? 'error'}`, null, 'error');
+  const room = currentRoom();
+  if (room) rooms.addNotice(room, `⚠ ${data?.message ?? data?.code ?? 'error'}`, null, 'error');
+  invalidate();
 });
 
-// ---- DOM events ----------------------------------------------------------
+// ---- DOM events --------------------------------------------------------------
 
 el.joinForm.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -210,10 +548,144 @@ el.messageForm.addEventListener('submit', (event) => {
 });
 
 el.messageInput.addEventListener('input', () => {
-  ui.setSendError('');
-  if (!session.name) return;
+  if (el.sendError.dataset.code !== 'rate_limited') setSendError(null);
+  if (!state.ready) return;
   if (el.messageInput.value.trim()) typingOut.keystroke();
   else typingOut.stopped();
 });
 
-el.usernameInput.focus();
+el.messages.addEventListener('scroll', () => {
+  if (view.nearTop()) loadOlder();
+});
+
+el.messages.addEventListener('click', (event) => {
+  const retry = event.target.closest('[data-retry]');
+  const discard = event.target.closest('[data-discard]');
+  if (retry) {
+    outbox.retry(retry.dataset.retry);
+    setSendError(null);
+    flushOutbox();
+  } else if (discard) {
+    outbox.remove(discard.dataset.discard);
+    setSendError(null);
+  } else return;
+  invalidate();
+});
+
+for (const list of [el.roomList, el.dmList]) {
+  list.addEventListener('click', (event) => {
+    const btn = event.target.closest('button[data-room]');
+    if (btn) openRoom(btn.dataset.room);
+  });
+}
+
+el.browseList.addEventListener('click', (event) => {
+  const btn = event.target.closest('button[data-join]');
+  if (!btn) return;
+  const name = btn.dataset.join;
+  openRoom(name, state.publicRooms.find((r) => r.name === name));
+});
+
+el.browse.addEventListener('toggle', () => {
+  if (el.browse.open) refreshBrowse();
+});
+
+function wireSideForm(button, form, submit) {
+  button.addEventListener('click', () => ui.setFormOpen(button, form, form.hidden));
+  form.querySelector('[data-cancel]').addEventListener('click', () => {
+    ui.setFormOpen(button, form, false);
+    button.focus();
+  });
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      ui.setFormOpen(button, form, false);
+      button.focus();
+    }
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const submitBtn = form.querySelector('button[type="submit"]');
+    if (submitBtn.disabled) return;
+    submitBtn.disabled = true;
+    try {
+      await submit();
+    } finally {
+      submitBtn.disabled = false;
+    }
+  });
+}
+
+wireSideForm(el.newRoomBtn, el.createRoomForm, async () => {
+  const name = el.roomNameInput.value.trim().toLowerCase();
+  const topic = el.roomTopicInput.value.trim();
+  if (!name) {
+    el.roomError.textContent = 'Give the room a name.';
+    el.roomNameInput.focus();
+    return;
+  }
+  const res = await request('create-room', topic ? { name, topic } : { name });
+  if (!res.ok) {
+    el.roomError.textContent = errorText(res.error, "Can't reach the server. Try again.");
+    el.roomNameInput.focus();
+    return;
+  }
+  const room = rooms.upsert(res.data.room);
+  ui.setFormOpen(el.newRoomBtn, el.createRoomForm, false);
+  await openRoom(room.name);
+});
+
+wireSideForm(el.newDmBtn, el.dmForm, async () => {
+  const username = el.dmUsernameInput.value.trim();
+  if (!username) {
+    el.dmError.textContent = 'Whom do you want to write to?';
+    return;
+  }
+  const res = await request('open-dm', { username });
+  if (!res.ok) {
+    const text =
+      res.error?.code === 'forbidden' && username === state.user?.username
+        ? "That's you! Pick someone else."
+        : errorText(res.error, "Can't reach the server. Try again.");
+    el.dmError.textContent = text;
+    el.dmUsernameInput.focus();
+    return;
+  }
+  const room = rooms.upsert(res.data.room);
+  ui.setFormOpen(el.newDmBtn, el.dmForm, false);
+  await openRoom(room.name);
+});
+
+el.leaveBtn.addEventListener('click', async () => {
+  const room = currentRoom();
+  if (!room || room.name === GENERAL) return;
+  const res = await request('leave-room', { room: room.name });
+  if (!res.ok) {
+    ui.setSendError(errorText(res.error, "Can't reach the server. Try again."));
+    return;
+  }
+  rooms.remove(room.name);
+  outbox.dropRoom(room.name);
+  await openRoom(GENERAL);
+  refreshBrowse();
+});
+
+el.sidebarToggle.addEventListener('click', () => {
+  ui.setSidebarOpen(!document.body.classList.contains('sidebar-open'));
+});
+el.backdrop.addEventListener('click', () => ui.setSidebarOpen(false));
+el.onlineToggle.addEventListener('click', () => {
+  ui.setOnlineOpen(!document.body.classList.contains('online-open'));
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key !== 'Escape') return;
+  if (document.body.classList.contains('sidebar-open')) {
+    ui.setSidebarOpen(false);
+    el.sidebarToggle.focus();
+  }
+  if (document.body.classList.contains('online-open')) ui.setOnlineOpen(false);
+});
+
+// Without a token there is nobody to restore: ask for a name straight away.
+// With one, show the chat shell while `session` answers (no join-screen flash).
+if (storage.token()) ui.showChat(storage.lastUsername());
+else ui.showJoin(storage.lastUsername());

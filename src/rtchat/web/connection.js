@@ -6,10 +6,15 @@ export const ACK_TIMEOUT_MS = 5000;
 /**
  * Emit with an acknowledgement, resolving (never rejecting) to one of
  * {ok: true, data} | {ok: false, error: {code, message}} | {timeout: true}.
- * A timeout is its own case because the seed server never acks: callers
- * decide whether silence means failure.
+ * A timeout (no answer, or the connection dropped first) is its own case:
+ * the request may or may not have reached the server.
+ *
+ * Nothing is emitted while disconnected: Socket.IO would buffer the packet and
+ * send it on reconnect before we have resynced, which is exactly the ordering
+ * the outbox exists to control.
  */
 export function emitWithAck(socket, event, ...args) {
+  if (!socket.connected) return Promise.resolve({ timeout: true, offline: true });
   return new Promise((resolve) => {
     socket.timeout(ACK_TIMEOUT_MS).emit(event, ...args, (err, res) => {
       if (err) resolve({ timeout: true });

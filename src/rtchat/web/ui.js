@@ -1,7 +1,6 @@
-// All DOM writes live here. User data only ever reaches the page through
-// textContent / attributes, never innerHTML, so a message cannot inject markup.
-
-import { formatTime, isoOrNow } from './time.js';
+// Small DOM writes: screens, header, status, errors. User data only ever
+// reaches the page through textContent / attributes, never innerHTML, so a
+// message or a room topic cannot inject markup.
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,8 +11,33 @@ export const el = {
   joinBtn: $('join-btn'),
   joinError: $('join-error'),
   chatScreen: $('chat-screen'),
+  sidebar: $('sidebar'),
+  sidebarToggle: $('sidebar-toggle'),
+  backdrop: $('sidebar-backdrop'),
+  unreadTotal: $('unread-total'),
   userInfo: $('user-info'),
+  newRoomBtn: $('new-room-btn'),
+  createRoomForm: $('create-room-form'),
+  roomNameInput: $('room-name-input'),
+  roomTopicInput: $('room-topic-input'),
+  roomError: $('room-error'),
+  roomList: $('room-list'),
+  newDmBtn: $('new-dm-btn'),
+  dmForm: $('dm-form'),
+  dmUsernameInput: $('dm-username-input'),
+  dmError: $('dm-error'),
+  dmList: $('dm-list'),
+  browse: $('browse'),
+  browseList: $('browse-list'),
+  browseEmpty: $('browse-empty'),
+  roomTitle: $('room-title'),
+  roomTopic: $('room-topic'),
+  leaveBtn: $('leave-btn'),
+  onlineToggle: $('online-toggle'),
   onlineCount: $('online-count'),
+  onlinePanel: $('online-panel'),
+  onlineHeading: $('online-heading'),
+  onlineList: $('online-list'),
   status: $('connection-status'),
   messages: $('messages'),
   typing: $('typing-indicator'),
@@ -30,61 +54,26 @@ const STATUS_TEXT = {
   offline: 'offline',
 };
 
-function node(tag, className, text) {
+export function node(tag, className, text) {
   const n = document.createElement(tag);
   if (className) n.className = className;
   if (text != null) n.textContent = text;
   return n;
 }
 
-function timeNode(iso) {
-  const t = node('time', 'msg__time', formatTime(iso));
-  t.dateTime = isoOrNow(iso);
-  return t;
-}
-
-// Follow new items only when the reader is already at the bottom; someone
-// scrolled up to read history should not be yanked away, unless they just
-// sent a message and expect to see it.
-function append(item, follow = false) {
-  const list = el.messages;
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
-  list.append(item);
-  if (atBottom || follow) list.scrollTop = list.scrollHeight;
-}
-
-/** A chat message; `own` sets it apart on the right. */
-export function renderMessage({ id, username, message, userId, timestamp }, own) {
-  const li = node('li', own ? 'msg msg--own' : 'msg');
-  li.dataset.author = String(username ?? '');
-  if (id != null) li.dataset.id = String(id);
-  if (userId != null) li.dataset.userId = String(userId);
-  const meta = node('div', 'msg__meta');
-  meta.append(node('span', 'msg__author', own ? `${username} (you)` : username), timeNode(timestamp));
-  li.append(meta, node('p', 'msg__text', String(message ?? '')));
-  append(li, own);
-}
-
-/** A system line: "alice joined", "alice left", errors from the server. */
-export function renderNotice(text, timestamp, kind = 'info') {
-  const li = node('li', `notice notice--${kind}`);
-  li.append(node('span', 'notice__text', text), timeNode(timestamp));
-  append(li);
-}
-
 export function showChat(username) {
+  const wasHidden = el.chatScreen.hidden;
   el.joinScreen.hidden = true;
   el.chatScreen.hidden = false;
   el.userInfo.textContent = `you are ${username}`;
-  el.messages.scrollTop = el.messages.scrollHeight;
-  el.messageInput.focus();
+  if (wasHidden) el.messageInput.focus();
 }
 
-/** Back to the join screen (a failed re-join), name filled in, reason shown. */
+/** The join screen, name filled in, with an optional reason. */
 export function showJoin(name, error) {
   el.chatScreen.hidden = true;
   el.joinScreen.hidden = false;
-  el.usernameInput.value = name ?? '';
+  if (name != null && !el.usernameInput.value) el.usernameInput.value = name;
   setJoinError(error ?? '');
   el.usernameInput.focus();
 }
@@ -103,10 +92,6 @@ export function setSendError(text) {
   el.sendError.textContent = text;
 }
 
-export function setOnlineCount(n) {
-  el.onlineCount.textContent = String(n);
-}
-
 export function setStatus(state) {
   el.status.dataset.state = state;
   el.status.textContent = STATUS_TEXT[state] ?? state;
@@ -115,4 +100,65 @@ export function setStatus(state) {
 
 export function setTyping(text) {
   el.typing.textContent = text;
+}
+
+export function setRoomHeader(room) {
+  if (!room) {
+    el.roomTitle.textContent = '';
+    el.roomTopic.textContent = '';
+    el.leaveBtn.hidden = true;
+    return;
+  }
+  el.roomTitle.textContent = room.isDm ? `@ ${room.title}` : `# ${room.title}`;
+  el.roomTitle.dataset.room = room.name;
+  el.roomTopic.textContent = room.isDm
+    ? `Direct message with ${room.title}`
+    : room.info.topic || `${room.info.memberCount ?? 0} members`;
+  el.leaveBtn.hidden = room.isDm || room.name === 'general';
+  el.messageInput.placeholder = room.isDm ? `Message ${room.title}…` : `Message #${room.title}…`;
+  el.messageInput.setAttribute('aria-label', `Message ${room.isDm ? room.title : `#${room.title}`}`);
+}
+
+export function setOnline(users, myId) {
+  el.onlineCount.textContent = String(users.length);
+  el.onlineHeading.textContent = `Online — ${users.length}`;
+  el.onlineList.replaceChildren(
+    ...users.map((u) => {
+      const li = node('li', 'online__user');
+      li.dataset.userId = String(u.userId);
+      li.dataset.username = u.username;
+      li.append(node('span', 'dot dot--online'), node('span', 'online__name', u.username));
+      if (u.userId === myId) li.append(node('span', 'muted', ' (you)'));
+      return li;
+    }),
+  );
+}
+
+/** Below the breakpoint the sidebar is a drawer; above it these are no-ops visually. */
+export function setSidebarOpen(open) {
+  document.body.classList.toggle('sidebar-open', open);
+  el.sidebarToggle.setAttribute('aria-expanded', String(open));
+  el.backdrop.hidden = !open;
+}
+
+export function setOnlineOpen(open) {
+  document.body.classList.toggle('online-open', open);
+  el.onlineToggle.setAttribute('aria-expanded', String(open));
+}
+
+export function setUnreadTotal(n) {
+  el.unreadTotal.hidden = n === 0;
+  el.unreadTotal.textContent = n > 99 ? '99+' : String(n);
+  document.title = n > 0 ? `(${n}) rtchat` : 'rtchat';
+}
+
+/** Toggle a small sidebar form; opening focuses its first field. */
+export function setFormOpen(button, form, open) {
+  form.hidden = !open;
+  button.setAttribute('aria-expanded', String(open));
+  if (open) form.querySelector('input')?.focus();
+  else {
+    form.reset();
+    for (const err of form.querySelectorAll('.error')) err.textContent = '';
+  }
 }

@@ -1,0 +1,161 @@
+// The message list of the open room, rendered from data by key: a message is
+// `m:<id>`, an outbox entry `p:<clientId>`, a notice `n:<key>`. Each render
+// puts exactly the given items in the given order, reusing nodes, so the page
+// cannot show a duplicate or keep a stale "sending…" whatever order the
+// updates came in.
+
+import { formatTime, isoOrNow } from './time.js';
+import { node } from './ui.js';
+
+const NEAR_BOTTOM_PX = 48;
+
+function timeNode(iso) {
+  const t = node('time', 'msg__time', formatTime(iso));
+  t.dateTime = isoOrNow(iso);
+  t.title = new Date(isoOrNow(iso)).toLocaleString();
+  return t;
+}
+
+function messageNode(m, own) {
+  const li = node('li', own ? 'msg msg--own' : 'msg');
+  li.dataset.id = String(m.id);
+  li.dataset.seq = String(m.seq);
+  li.dataset.author = String(m.username ?? '');
+  if (m.userId != null) li.dataset.userId = String(m.userId);
+  if (m.clientId) li.dataset.clientId = String(m.clientId);
+  const meta = node('div', 'msg__meta');
+  meta.append(node('span', 'msg__author', own ? `${m.username} (you)` : m.username), timeNode(m.timestamp));
+  li.append(meta, node('p', 'msg__text', String(m.message ?? '')));
+  return li;
+}
+
+const FAILURE_TEXT = {
+  rate_limited: 'sending too fast — retrying…',
+};
+
+function pendingNode(entry, username) {
+  const failed = entry.error && entry.error.code !== 'rate_limited';
+  const li = node('li', `msg msg--own msg--pending${failed ? ' msg--failed' : ''}`);
+  li.dataset.clientId = entry.clientId;
+  li.dataset.author = username;
+  li.dataset.state = failed ? 'failed' : 'sending';
+  const meta = node('div', 'msg__meta');
+  const status = failed
+    ? `not sent: ${entry.error.message || entry.error.code}`
+    : (FAILURE_TEXT[entry.error?.code] ?? 'sending…');
+  meta.append(node('span', 'msg__author', `${username} (you)`), node('span', 'msg__status', status));
+  li.append(meta, node('p', 'msg__text', entry.text));
+  if (failed) {
+    const actions = node('div', 'msg__actions');
+    const retry = node('button', 'link-btn', 'Retry');
+    retry.type = 'button';
+    retry.dataset.retry = entry.clientId;
+    const discard = node('button', 'link-btn', 'Discard');
+    discard.type = 'button';
+    discard.dataset.discard = entry.clientId;
+    actions.append(retry, discard);
+    li.append(actions);
+  }
+  return li;
+}
+
+function noticeNode(n) {
+  const li = node('li', `notice notice--${n.kind}`);
+  li.append(node('span', 'notice__text', n.text), timeNode(n.timestamp));
+  return li;
+}
+
+export class MessageView {
+  #list;
+  #nodes = new Map(); // key -> li
+  #room = null;
+
+  constructor(list) {
+    this.#list = list;
+  }
+
+  /**
+   * Show `room`: its timeline, notices and outbox entries.
+   * opts.follow scrolls to the bottom (the user just sent something);
+   * opts.prepended keeps the reader's place after older messages were added on top.
+   */
+  render(room, { myId, username, pending, follow = false, prepended = false }) {
+    const list = this.#list;
+    if (room?.name !== this.#room) {
+      this.#room = room?.name ?? null;
+      this.#nodes.clear();
+      list.replaceChildren();
+      follow = true;
+    }
+    if (!room) return;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
+    const oldHeight = list.scrollHeight;
+    const oldTop = list.scrollTop;
+
+    const items = this.#items(room, myId, username, pending);
+    const wanted = new Set(items.map((i) => i.key));
+    for (const [key, li] of this.#nodes) {
+      if (!wanted.has(key)) {
+        li.remove();
+        this.#nodes.delete(key);
+      }
+    }
+    let cursor = list.firstChild;
+    for (const item of items) {
+      let li = this.#nodes.get(item.key);
+      if (li && item.version != null && li.dataset.version !== item.version) {
+        li.remove();
+        li = null;
+      }
+      if (!li) {
+        li = item.make();
+        if (item.version != null) li.dataset.version = item.version;
+        this.#nodes.set(item.key, li);
+      }
+      if (li === cursor) cursor = cursor.nextSibling;
+      else list.insertBefore(li, cursor);
+    }
+
+    if (prepended && !atBottom) list.scrollTop = oldTop + (list.scrollHeight - oldHeight);
+    else if (follow || atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  #items(room, myId, username, pending) {
+    const tl = room.timeline;
+    const items = [];
+    if (tl.loaded) {
+      items.push(
+        tl.hasMore
+          ? { key: 'top:more', make: () => node('li', 'history-marker', 'Loading older messages…') }
+          : { key: 'top:start', make: () => node('li', 'history-marker', beginningText(room)) },
+      );
+    } else {
+      items.push({ key: 'top:loading', make: () => node('li', 'history-marker', 'Loading…') });
+    }
+    // Notices sit after the last message that had arrived when they happened.
+    const notices = room.notices.filter((n) => tl.lo == null || n.afterSeq >= tl.lo - 1);
+    let ni = 0;
+    const noticeItem = (n) => ({ key: `n:${n.key}`, make: () => noticeNode(n) });
+    for (const m of tl.messages) {
+      while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
+      items.push({ key: `m:${m.id}`, make: () => messageNode(m, m.userId === myId) });
+    }
+    while (ni < notices.length) items.push(noticeItem(notices[ni++]));
+    for (const entry of pending) {
+      const version = entry.error ? `e:${entry.error.code}` : 's';
+      items.push({ key: `p:${entry.clientId}`, version, make: () => pendingNode(entry, username) });
+    }
+    return items;
+  }
+
+  /** True when the reader is near the top and older history could be fetched. */
+  nearTop() {
+    return this.#list.scrollTop < 80;
+  }
+}
+
+function beginningText(room) {
+  return room.isDm
+    ? `This is the beginning of your conversation with ${room.title}.`
+    : `This is the beginning of #${room.name}.`;
+}

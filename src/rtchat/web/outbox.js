@@ -1,0 +1,85 @@
+// Messages the user sent that the server has not acknowledged yet. Kept in
+// localStorage so a reload or a lost connection loses nothing; each keeps its
+// clientId for life, so resending after a reconnect can never post it twice
+// (the server answers a repeated clientId with the message it already stored).
+
+import * as storage from './storage.js';
+
+/** crypto.randomUUID needs a secure context; a LAN address over http is not one. */
+export function newClientId() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export class Outbox {
+  #userId = null;
+  #entries = [];
+
+  /** Switch to a user's outbox (after session / join). */
+  load(userId) {
+    this.#userId = userId;
+    const entries = storage.outbox(userId);
+    this.#entries = Array.isArray(entries) ? entries.filter((e) => e && e.clientId && e.room) : [];
+  }
+
+  #save() {
+    if (this.#userId != null) storage.setOutbox(this.#userId, this.#entries);
+  }
+
+  add(room, text) {
+    const entry = {
+      clientId: newClientId(),
+      room,
+      text,
+      createdAt: new Date().toISOString(),
+      error: null, // {code, message} once the server refused it
+    };
+    this.#entries.push(entry);
+    this.#save();
+    return entry;
+  }
+
+  get(clientId) {
+    return this.#entries.find((e) => e.clientId === clientId);
+  }
+
+  /** Delivered (ack or broadcast) or discarded. Returns whether it was here. */
+  remove(clientId) {
+    const before = this.#entries.length;
+    this.#entries = this.#entries.filter((e) => e.clientId !== clientId);
+    if (this.#entries.length === before) return false;
+    this.#save();
+    return true;
+  }
+
+  fail(clientId, error) {
+    const entry = this.get(clientId);
+    if (!entry) return;
+    entry.error = error;
+    this.#save();
+  }
+
+  retry(clientId) {
+    this.fail(clientId, null);
+  }
+
+  /** Entries still to send, oldest first. */
+  pending() {
+    return this.#entries.filter((e) => !e.error || e.error.code === 'rate_limited');
+  }
+
+  forRoom(room) {
+    return this.#entries.filter((e) => e.room === room);
+  }
+
+  /** Drop entries for rooms we are no longer in. */
+  dropRoom(room) {
+    const before = this.#entries.length;
+    this.#entries = this.#entries.filter((e) => e.room !== room);
+    if (this.#entries.length !== before) this.#save();
+  }
+}

@@ -1,0 +1,123 @@
+"""Helpers that drive rtchat's browser client the way a person would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import socketio
+from playwright.async_api import Locator, Page, expect
+
+NewPage = Callable[..., Awaitable[Page]]
+
+
+async def join(page: Page, name: str, *, click: bool = False) -> None:
+    await page.fill("#username-input", name)
+    if click:
+        await page.click("#join-btn")
+    else:
+        await page.press("#username-input", "Enter")
+    await expect(page.locator("#chat-screen")).to_be_visible()
+    await expect(page.locator("#user-info")).to_have_text(f"you are {name}")
+    await expect(page.locator("#room-title")).to_have_text("# general")
+
+
+async def send(page: Page, text: str) -> None:
+    await page.fill("#message-input", text)
+    await page.press("#message-input", "Enter")
+    await expect(page.locator("#message-input")).to_have_value("")
+
+
+def message(page: Page, text: str, *, author: str | None = None) -> Locator:
+    """Delivered messages (they carry the server's id) whose text is exactly `text`."""
+    selector = "#messages li.msg[data-id]"
+    if author is not None:
+        selector += f'[data-author="{author}"]'
+    return page.locator(selector).filter(has=page.get_by_text(text, exact=True))
+
+
+def pending(page: Page) -> Locator:
+    return page.locator("#messages li.msg--pending")
+
+
+async def shown_texts(page: Page) -> list[str]:
+    """The delivered messages of the open room, top to bottom."""
+    return await page.locator("#messages li.msg[data-id] .msg__text").all_inner_texts()
+
+
+async def shown_seqs(page: Page) -> list[int]:
+    seqs = await page.locator("#messages li.msg[data-id]").evaluate_all(
+        "items => items.map((li) => Number(li.dataset.seq))"
+    )
+    return [int(s) for s in seqs]
+
+
+async def _reveal_sidebar(page: Page) -> None:
+    # Below 700 px the sidebar is a drawer behind the toggle.
+    if await page.locator("#sidebar-toggle").is_visible():
+        if await page.locator("#sidebar-toggle").get_attribute("aria-expanded") != "true":
+            await page.click("#sidebar-toggle")
+
+
+def room_link(page: Page, room: str) -> Locator:
+    return page.locator(f'#sidebar button.room-link[data-room="{room}"]')
+
+
+async def open_room(page: Page, room: str, title: str | None = None) -> None:
+    await _reveal_sidebar(page)
+    await room_link(page, room).click()
+    await expect(page.locator("#room-title")).to_have_text(title or f"# {room}")
+
+
+async def create_room(page: Page, name: str, topic: str = "") -> None:
+    await _reveal_sidebar(page)
+    await page.click("#new-room-btn")
+    await page.fill("#room-name-input", name)
+    if topic:
+        await page.fill("#room-topic-input", topic)
+    await page.press("#room-name-input", "Enter")
+    await expect(page.locator("#room-title")).to_have_text(f"# {name}")
+
+
+async def join_listed_room(page: Page, name: str) -> None:
+    """Join a public room from the "Browse rooms" list."""
+    await _reveal_sidebar(page)
+    browse = page.locator("#browse")
+    if await browse.get_attribute("open") is None:
+        await page.click("#browse summary")
+    await page.click(f'#browse-list button[data-join="{name}"]')
+    await expect(page.locator("#room-title")).to_have_text(f"# {name}")
+
+
+async def open_dm(page: Page, username: str) -> None:
+    await _reveal_sidebar(page)
+    await page.click("#new-dm-btn")
+    await page.fill("#dm-username-input", username)
+    await page.press("#dm-username-input", "Enter")
+    await expect(page.locator("#room-title")).to_have_text(f"@ {username}")
+
+
+async def connect_client(url: str, name: str) -> socketio.AsyncClient:
+    """A python-socketio client that joined as `name` (closes with `.disconnect()`)."""
+    client = socketio.AsyncClient(reconnection=False)
+    await client.connect(url, transports=["websocket"])
+    ack = await client.call("user-joined", name, timeout=5)
+    assert ack["ok"], ack
+    return client
+
+
+async def post_messages(url: str, room: str, texts: list[str], *, per_client: int = 15) -> None:
+    """Post `texts` in order, spread over several users so no one hits the rate limit."""
+    for start in range(0, len(texts), per_client):
+        client = await connect_client(url, f"poster{start // per_client}")
+        try:
+            if room != "general":
+                ack = await client.call("join-room", {"room": room}, timeout=5)
+                assert ack["ok"], ack
+            for text in texts[start : start + per_client]:
+                payload = {"room": room, "text": text, "clientId": f"{room}-{text}"}
+                ack = await client.call("send-message", payload, timeout=5)
+                assert ack["ok"], ack
+        finally:
+            await client.disconnect()
+        await asyncio.sleep(0)
