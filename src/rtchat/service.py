@@ -20,7 +20,6 @@ from rtchat.domain.events import (
     MemberJoined,
     MemberLeft,
     MessagePosted,
-    OnlineUsers,
     RoomAdded,
     RoomCreated,
     UserConnected,
@@ -46,6 +45,7 @@ HISTORY_PAGE = 50
 MAX_HISTORY_PAGE = 100
 SYNC_PAGE = 500
 MAX_SYNC_ROOMS = 200
+ONLINE_LIST_LIMIT = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,8 @@ class SessionView:
     user: User | None
     rooms: list[RoomSummary]
     online: list[User]
+    """The first `ONLINE_LIST_LIMIT` online users by name; `online_count` counts them all."""
+    online_count: int
     token: str | None = None
 
 
@@ -144,18 +146,19 @@ class ChatService:
         await self.storage.rooms.add_member(DEFAULT_ROOM, user.id)
         session.token = token
         await self._attach(conn, session, user)
-        view = await self.session(conn)
-        await self.broadcaster.to_connection(conn, OnlineUsers(tuple(view.online)))
-        return view
+        return await self.session(conn)
 
     async def session(self, conn: ConnectionId) -> SessionView:
         session = self._session(conn)
+        online = await self._online_users()
+        shown, count = online[:ONLINE_LIST_LIMIT], len(online)
         if session.user is None:
-            return SessionView(user=None, rooms=[], online=await self._online_users())
+            return SessionView(user=None, rooms=[], online=shown, online_count=count)
         return SessionView(
             user=session.user,
             rooms=await self._rooms_of(session.user),
-            online=await self._online_users(),
+            online=shown,
+            online_count=count,
             token=session.token,
         )
 

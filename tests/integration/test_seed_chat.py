@@ -27,9 +27,9 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
         assert joined["userId"] == alice_user["userId"]
         assert ISO_UTC.match(joined["timestamp"])
     await bob.join("bob")
-    await carol.join("carol")
-    online = await carol.wait_for("online-users")
-    assert sorted(u["username"] for u in online["users"]) == ["alice", "bob", "carol"]
+    joined_carol = await carol.join("carol")
+    assert [u["username"] for u in joined_carol["online"]] == ["alice", "bob", "carol"]
+    assert joined_carol["onlineCount"] == 3
 
     ack = await alice.call("send-message", "  hello everyone  ")
     assert ack["ok"]

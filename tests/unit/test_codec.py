@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rtchat.domain.events import MessagePosted, OnlineUsers, UserConnected, UserTyping
-from rtchat.domain.models import Message, User
+from rtchat.domain.events import MessagePosted, RoomCreated, UserConnected, UserTyping
+from rtchat.domain.models import Message, Room, RoomKind, RoomSummary, User
 from rtchat.transport import codec
 
 ALICE = User(id="u1", username="alice")
@@ -41,9 +41,18 @@ def test_seed_events_names_and_fields() -> None:
     assert name == "user-typing"
     assert payload["username"] == "alice"
     assert payload["isTyping"] is True
-    assert codec.encode(OnlineUsers((ALICE,))) == (
-        "online-users",
-        {"users": [{"userId": "u1", "username": "alice"}]},
+    summary = RoomSummary(Room("dev", RoomKind.ROOM, "code"), member_count=2, last_seq=9)
+    assert codec.encode(RoomCreated(summary)) == (
+        "room-created",
+        {
+            "room": {
+                "name": "dev",
+                "kind": "room",
+                "topic": "code",
+                "memberCount": 2,
+                "lastSeq": 9,
+            }
+        },
     )
 
 

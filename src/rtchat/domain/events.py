@@ -37,11 +37,6 @@ class UserTyping:
 
 
 @dataclass(frozen=True, slots=True)
-class OnlineUsers:
-    users: tuple[User, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class MemberJoined:
     room: str
     user: User
@@ -70,7 +65,6 @@ ServerEvent = (
     | UserDisconnected
     | MessagePosted
     | UserTyping
-    | OnlineUsers
     | MemberJoined
     | MemberLeft
     | RoomCreated

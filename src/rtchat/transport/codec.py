@@ -15,7 +15,6 @@ from rtchat.domain.events import (
     MemberJoined,
     MemberLeft,
     MessagePosted,
-    OnlineUsers,
     RoomAdded,
     RoomCreated,
     ServerEvent,
@@ -85,8 +84,6 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
                 **user_payload(user),
                 "timestamp": iso_timestamp(timestamp),
             }
-        case OnlineUsers(users):
-            return events.ONLINE_USERS, {"users": [user_payload(u) for u in users]}
         case MemberJoined(room, user):
             return events.MEMBER_JOINED, {"room": room, "user": user_payload(user)}
         case MemberLeft(room, user):

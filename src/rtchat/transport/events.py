@@ -27,7 +27,6 @@ USER_CONNECTED = "user-connected"
 RECEIVE_MESSAGE = "receive-message"
 USER_TYPING = "user-typing"
 USER_DISCONNECTED = "user-disconnected"
-ONLINE_USERS = "online-users"
 MEMBER_JOINED = "member-joined"
 MEMBER_LEFT = "member-left"
 ROOM_CREATED = "room-created"
@@ -57,18 +56,19 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`username`: string, 1-32 characters after trimming",
         "Join under a name (the seed's event). A new user is made, with a session token "
         "to present as `auth: {token}` when connecting again. If the user came online, "
-        "everyone receives `user-connected`; the joiner also receives `online-users`. "
+        "everyone receives `user-connected`. "
         "A name is held while its owner has a connection open and for `RTCHAT_NAME_GRACE` "
         "seconds after the last one closes (or after a server start); then the next "
         "person to join with it gets it, and the old token stops working.",
-        ack="`{user: User, token, rooms: [RoomInfo], online: [User]}`",
+        ack="`{user: User, token, rooms: [RoomInfo], online: [User], onlineCount}`; "
+        "`online` lists at most 100 users, `list-online` gives a room's",
         errors=("invalid_username", "username_taken"),
     ),
     EventSpec(
         SESSION,
         "none",
         "Who this connection is: the user its `auth.token` named, or `null` if none.",
-        ack="`{user: User | null, rooms: [RoomInfo], online: [User]}`",
+        ack="`{user: User | null, rooms: [RoomInfo], online: [User], onlineCount}`",
     ),
     EventSpec(
         SEND_MESSAGE,
@@ -166,11 +166,6 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         USER_DISCONNECTED,
         "`{username, userId, timestamp}`",
         "A user went offline (their last connection closed). Sent to every connection.",
-    ),
-    EventSpec(
-        ONLINE_USERS,
-        "`{users: [User]}`",
-        "Who is online, sent to a connection right after its `user-joined` succeeds.",
     ),
     EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
     EventSpec(MEMBER_LEFT, "`{room, user: User}`", "Someone left the room."),

@@ -229,6 +229,7 @@ def _session_payload(view: SessionView) -> dict[str, object]:
         "user": codec.user_payload(view.user) if view.user else None,
         "rooms": [codec.room_payload(s) for s in view.rooms],
         "online": [codec.user_payload(u) for u in view.online],
+        "onlineCount": view.online_count,
     }
     if view.token is not None:
         payload["token"] = view.token
