@@ -231,3 +231,28 @@ async def test_messages_keep_the_name_their_author_had(storage: Storage, alice: 
     await storage.users.release(alice.id)
     assert await storage.messages.latest("a", 1) == [message]
     assert message.author.username == "Alice"
+
+
+async def test_a_failed_append_among_concurrent_ones_fails_alone(
+    storage: Storage, alice: User
+) -> None:
+    await add_room(storage, "a")
+    first, _ = await storage.messages.append(draft("a", alice))
+    clash = MessageDraft(id=first.id, room="a", author=alice, text="x", timestamp=first.timestamp)
+    drafts = [draft("a", alice) for _ in range(4)]
+    drafts[1:1] = [clash, draft("nowhere", alice)]
+    results = await asyncio.gather(
+        *(storage.messages.append(d) for d in drafts), return_exceptions=True
+    )
+    errors = [r.code for r in results if isinstance(r, ChatError)]
+    assert errors == [ErrorCode.INTERNAL, ErrorCode.ROOM_NOT_FOUND]
+    # The failures took no sequence numbers: the rest follow on without a gap.
+    assert seqs(await storage.messages.after("a", 0, 10)) == [1, 2, 3, 4, 5]
+
+
+async def test_a_naive_timestamp_is_refused(storage: Storage, alice: User) -> None:
+    await add_room(storage, "a")
+    naive = MessageDraft(id="n", room="a", author=alice, text="x", timestamp=datetime(2026, 1, 1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await storage.messages.append(naive)
+    assert await storage.messages.last_seq("a") == 0

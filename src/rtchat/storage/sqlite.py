@@ -10,15 +10,16 @@ It also keeps the dependency list as it is.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import from_micros, name_key, to_micros, window
+from rtchat.storage._common import name_key
+from rtchat.storage.sqlite_messages import SqliteMessageStore
 from rtchat.storage.sqlite_thread import SqliteThread
-
-_MESSAGE_COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id"
 
 # Members who still own a name, as `members` lists them; `member_count` counts the same.
 _SUMMARY_SELECT = """
@@ -28,116 +29,18 @@ SELECT r.name, r.kind, r.topic, r.last_seq,
   FROM rooms r
 """
 
-_Row = tuple[object, ...]
 
-
-def _message(row: _Row) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id = row
-    return Message(
-        id=str(msg_id),
-        room=str(room),
-        seq=int(str(seq)),
-        author=User(id=str(author_id), username=str(author_name)),
-        text=str(text),
-        timestamp=from_micros(int(str(ts_us))),
-        client_id=None if client_id is None else str(client_id),
-    )
-
-
-def _summary(row: _Row) -> RoomSummary:
+def _summary(row: Sequence[Any]) -> RoomSummary:
     name, kind, topic, last_seq, member_count = row
     return RoomSummary(
-        room=Room(name=str(name), kind=RoomKind(str(kind)), topic=str(topic)),
-        member_count=int(str(member_count)),
-        last_seq=int(str(last_seq)),
+        room=Room(name=name, kind=RoomKind(kind), topic=topic),
+        member_count=member_count,
+        last_seq=last_seq,
     )
 
 
-def _user(row: _Row | None) -> User | None:
-    return None if row is None else User(id=str(row[0]), username=str(row[1]))
-
-
-class SqliteMessageStore:
-    """Messages in one table, numbered per room by the `rooms.last_seq` counter."""
-
-    def __init__(self, thread: SqliteThread) -> None:
-        self._thread = thread
-
-    async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
-        ts_us = to_micros(draft.timestamp)
-
-        def job(conn: sqlite3.Connection) -> tuple[Message, bool]:
-            # Safe without locks: this thread is the only writer, and runs jobs one by one.
-            if draft.client_id is not None:
-                row = conn.execute(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-                    " WHERE author_id = ? AND client_id = ?",
-                    (draft.author.id, draft.client_id),
-                ).fetchone()
-                if row is not None:
-                    return _message(row), False
-            bumped = conn.execute(
-                "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ?", (draft.room,)
-            )
-            if bumped.rowcount != 1:
-                raise ChatError(ErrorCode.ROOM_NOT_FOUND)
-            if conn.execute("SELECT 1 FROM messages WHERE id = ?", (draft.id,)).fetchone():
-                raise ChatError(ErrorCode.INTERNAL, f"Message id {draft.id!r} is stored already.")
-            (seq,) = conn.execute(
-                "SELECT last_seq FROM rooms WHERE name = ?", (draft.room,)
-            ).fetchone()
-            row = (
-                draft.id,
-                draft.room,
-                seq,
-                draft.author.id,
-                draft.author.username,
-                draft.text,
-                ts_us,
-                draft.client_id,
-            )
-            conn.execute(f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)", row)
-            return _message(row), True
-
-        return await self._thread.run(job)
-
-    async def latest(self, room: str, limit: int) -> list[Message]:
-        return await self._page(
-            "WHERE room = ? ORDER BY seq DESC LIMIT ?", (room, window(limit)), newest_first=True
-        )
-
-    async def before(self, room: str, seq: int, limit: int) -> list[Message]:
-        return await self._page(
-            "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
-            (room, seq, window(limit)),
-            newest_first=True,
-        )
-
-    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
-        return await self._page(
-            "WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (room, seq, window(limit)),
-            newest_first=False,
-        )
-
-    async def last_seq(self, room: str) -> int:
-        def job(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
-            return 0 if row is None else int(row[0])
-
-        return await self._thread.run(job)
-
-    async def _page(
-        self, where: str, params: tuple[object, ...], *, newest_first: bool
-    ) -> list[Message]:
-        def job(conn: sqlite3.Connection) -> list[Message]:
-            rows = conn.execute(f"SELECT {_MESSAGE_COLUMNS} FROM messages {where}", params)
-            messages = [_message(row) for row in rows]
-            if newest_first:
-                messages.reverse()  # the port hands pages back oldest first
-            return messages
-
-        return await self._thread.run(job)
+def _user(row: Sequence[Any] | None) -> User | None:
+    return None if row is None else User(id=row[0], username=row[1])
 
 
 class SqliteUserStore:
@@ -187,7 +90,7 @@ class SqliteUserStore:
                 conn.execute(f"SELECT id, username FROM users WHERE {where}", (value,)).fetchone()
             )
 
-        return await self._thread.run(job)
+        return await self._thread.run(job, writes=False)
 
 
 class SqliteRoomStore:
@@ -220,7 +123,7 @@ class SqliteRoomStore:
             ).fetchone()
             return None if row is None else Room(row[0], RoomKind(row[1]), row[2])
 
-        return await self._thread.run(job)
+        return await self._thread.run(job, writes=False)
 
     async def list_rooms(self) -> list[RoomSummary]:
         return await self._summaries("WHERE r.kind = 'room' ORDER BY r.name", ())
@@ -257,7 +160,7 @@ class SqliteRoomStore:
             ).fetchone()
             return row is not None
 
-        return await self._thread.run(job)
+        return await self._thread.run(job, writes=False)
 
     async def members(self, room: str) -> list[User]:
         def job(conn: sqlite3.Connection) -> list[User]:
@@ -268,7 +171,7 @@ class SqliteRoomStore:
             )
             return [User(id=row[0], username=row[1]) for row in rows]
 
-        return await self._thread.run(job)
+        return await self._thread.run(job, writes=False)
 
     async def rooms_of(self, user_id: str) -> list[RoomSummary]:
         return await self._summaries(
@@ -280,7 +183,7 @@ class SqliteRoomStore:
         def job(conn: sqlite3.Connection) -> list[RoomSummary]:
             return [_summary(row) for row in conn.execute(f"{_SUMMARY_SELECT} {where}", params)]
 
-        return await self._thread.run(job)
+        return await self._thread.run(job, writes=False)
 
 
 def _require_user(conn: sqlite3.Connection, user_id: str) -> None:

@@ -46,7 +46,7 @@ CREATE TABLE messages (
     UNIQUE (room, seq)
 );
 CREATE UNIQUE INDEX messages_by_client_id
-    ON messages (author_id, client_id) WHERE client_id IS NOT NULL;
+    ON messages (client_id, author_id) WHERE client_id IS NOT NULL;
 """
 
 # Version 1 found the next sequence number with MAX(seq) + 1. A counter on the room

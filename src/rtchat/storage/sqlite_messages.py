@@ -1,0 +1,181 @@
+"""SQLite messages: one table, numbered per room by the `rooms.last_seq` counter.
+
+Appends are a bulk job (see `sqlite_thread`): every append waiting for the writer is
+stored with one idempotency lookup, one room lookup, one multi-row INSERT and one
+counter update per room, however many there are.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import Message, MessageDraft, User
+from rtchat.storage._common import from_micros, to_micros, window
+from rtchat.storage.sqlite_thread import SqliteThread
+
+COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id"
+_WIDTH = 8  # len(COLUMNS)
+_MAX_ROWS_PER_INSERT = 500
+
+_Row = tuple[str, str, int, str, str, str, int, str | None]
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id = row
+    return Message(
+        id=msg_id,
+        room=room,
+        seq=seq,
+        author=User(id=author_id, username=author_name),
+        text=text,
+        timestamp=from_micros(ts_us),
+        client_id=client_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Append:
+    draft: MessageDraft
+    ts_us: int  # converted on the caller's side: a bad timestamp fails only its own append
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _max_variables(conn: sqlite3.Connection) -> int:
+    return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+
+def _stored_by_client_id(
+    conn: sqlite3.Connection, appends: list[_Append]
+) -> dict[tuple[str, str], Message]:
+    wanted = {(a.draft.author.id, a.draft.client_id) for a in appends if a.draft.client_id}
+    found: dict[tuple[str, str], Message] = {}
+    client_ids = sorted({client_id for _, client_id in wanted})
+    for chunk in _chunks(client_ids, _max_variables(conn)):
+        # The index leads with client_id; rows of other authors are filtered out here.
+        rows = conn.execute(
+            f"SELECT {COLUMNS} FROM messages WHERE client_id IN ({_placeholders(len(chunk))})",
+            chunk,
+        )
+        for row in rows:
+            message = message_from_row(row)
+            key = (message.author.id, row[7])
+            if key in wanted:
+                found[key] = message
+    return found
+
+
+def _last_seqs(conn: sqlite3.Connection, rooms: list[str]) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for chunk in _chunks(rooms, _max_variables(conn)):
+        rows = conn.execute(
+            f"SELECT name, last_seq FROM rooms WHERE name IN ({_placeholders(len(chunk))})", chunk
+        )
+        last.update((name, seq) for name, seq in rows)
+    return last
+
+
+def append_many(
+    conn: sqlite3.Connection, appends: list[_Append]
+) -> list[tuple[Message, bool] | ChatError]:
+    """Store `appends` in order; the bulk handler behind `SqliteMessageStore.append`."""
+    # Safe without locks: the writer thread is the only one that writes, and runs this
+    # from start to end before anything else.
+    stored = _stored_by_client_id(conn, appends)
+    last = _last_seqs(conn, sorted({a.draft.room for a in appends}))
+    results: list[tuple[Message, bool] | ChatError] = []
+    rows: list[_Row] = []
+    for append in appends:
+        draft = append.draft
+        key = (draft.author.id, draft.client_id) if draft.client_id is not None else None
+        if key is not None and key in stored:
+            results.append((stored[key], False))  # a retry, possibly within this very batch
+            continue
+        if draft.room not in last:
+            results.append(ChatError(ErrorCode.ROOM_NOT_FOUND))
+            continue
+        last[draft.room] += 1
+        row: _Row = (
+            draft.id,
+            draft.room,
+            last[draft.room],
+            draft.author.id,
+            draft.author.username,
+            draft.text,
+            append.ts_us,
+            draft.client_id,
+        )
+        rows.append(row)
+        message = message_from_row(row)
+        if key is not None:
+            stored[key] = message
+        results.append((message, True))
+    per_insert = max(1, min(_MAX_ROWS_PER_INSERT, _max_variables(conn) // _WIDTH))
+    for chunk in _chunks(rows, per_insert):
+        values = ",".join(f"({_placeholders(_WIDTH)})" for _ in chunk)
+        params = [value for row in chunk for value in row]
+        conn.execute(f"INSERT INTO messages ({COLUMNS}) VALUES {values}", params)
+    touched = {row[1] for row in rows}
+    conn.executemany(
+        "UPDATE rooms SET last_seq = ? WHERE name = ?", [(last[room], room) for room in touched]
+    )
+    return results
+
+
+class SqliteMessageStore:
+    """Messages per room, in order; appends are committed in groups."""
+
+    def __init__(self, thread: SqliteThread) -> None:
+        self._thread = thread
+
+    async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
+        return await self._thread.run_bulk(append_many, _Append(draft, to_micros(draft.timestamp)))
+
+    async def latest(self, room: str, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? ORDER BY seq DESC LIMIT ?", (room, window(limit)), newest_first=True
+        )
+
+    async def before(self, room: str, seq: int, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (room, seq, window(limit)),
+            newest_first=True,
+        )
+
+    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
+        return await self._page(
+            "WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (room, seq, window(limit)),
+            newest_first=False,
+        )
+
+    async def last_seq(self, room: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+            return 0 if row is None else int(row[0])
+
+        return await self._thread.run(job, writes=False)
+
+    async def _page(
+        self, where: str, params: tuple[object, ...], *, newest_first: bool
+    ) -> list[Message]:
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            rows = conn.execute(f"SELECT {COLUMNS} FROM messages {where}", params)
+            messages = [message_from_row(row) for row in rows]
+            if newest_first:
+                messages.reverse()  # the port hands pages back oldest first
+            return messages
+
+        return await self._thread.run(job, writes=False)
