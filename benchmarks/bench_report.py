@@ -368,6 +368,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"0.3 cores: {sum(q['waited_s'] for q in quiet):.0f} s waited in all; "
             f"{len(busy)} of {len(quiet)} runs started with the machine still busier than that."
         )
+    out += calibration_lines(data.get("calibration"))
     logs = data.get("server_logs", {})
     if any(v["problem_lines"] for v in logs.values()):
         out += ["", "## Server log problems", ""]
@@ -376,6 +377,32 @@ def markdown(data: dict[str, Any]) -> str:
                 out.append(f"- {name}: {v['problem_lines']} lines, e.g.")
                 out.extend(f"  - `{ln[:200]}`" for ln in v["first_problems"][:5])
     return "\n".join(out) + "\n"
+
+
+def calibration_lines(cal: dict[str, Any] | None) -> list[str]:
+    """The generator's ceiling, measured against servers/null_server.js."""
+    if not cal or "s2" not in cal:
+        return []
+    out = [
+        "",
+        "## Generator ceiling",
+        "",
+        "One session against `servers/null_server.js` (the same broadcasts hand-written on "
+        "node:http, no socket.io), to show how much the generator itself can receive and check:",
+        "",
+        "| Scenario | deliveries/s | generator CPU % | server CPU % | exactly once |",
+        "|---|---|---|---|---|",
+    ]
+    rows = [(f"S2 window {s['window']}", s) for s in cal.get("s2", [])]
+    rows += [(f"S3 {s['rate_msgs_per_s']} msg/s", s) for s in cal.get("s3", [])]
+    if cal.get("s4"):
+        rows.insert(0, ("S4 join storm", cal["s4"]))
+    for name, s in rows:
+        out.append(
+            f"| {name} | {fmt(s['deliveries_per_s'])} | {fmt(s['gen_cpu_pct'])} | "
+            f"{fmt(s['server_cpu_pct'])} | {'yes' if s['ok'] else 'NO'} |"
+        )
+    return out
 
 
 def _order(key: str) -> tuple[str, int, str]:

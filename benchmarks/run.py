@@ -150,6 +150,16 @@ SERVERS = [
 ]
 
 
+# Calibration, not a server under test: the least work a Node server can do per broadcast.
+NULL_SERVER = Server(
+    "null-broadcast",
+    "calibration: the seed's broadcasts hand-written on node:http, no socket.io "
+    "(benchmarks/servers/null_server.js)",
+    lambda port, _tmp: ["node", str(BENCH / "servers" / "null_server.js")],
+    lambda port, _tmp: {"PORT": str(port), "HOST": "127.0.0.1"},
+)
+
+
 class ServerFailedError(RuntimeError):
     pass
 
@@ -346,6 +356,11 @@ def main(argv: list[str] | None = None) -> int:
         default="idle,session",
         help="idle (S1) and/or session (S4, S2, S3 on the same 1,000 joined clients)",
     )
+    parser.add_argument(
+        "--no-calibrate",
+        action="store_true",
+        help="skip the generator-ceiling run against servers/null_server.js (full runs only)",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default: results/ or .work/)")
     args = parser.parse_args(argv)
 
@@ -374,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"== rep {rep}/{reps} {mode} {server.name}", file=sys.stderr, flush=True)
                 res = run_one(server, mode, plan[mode], m, log_dir / f"{server.name}.log")
                 runs.append({"rep": rep, "mode": mode, "server": server.name, "result": res})
+    calibration = None
+    if not args.smoke and not args.no_calibrate and "session" in args.modes:
+        print("== generator ceiling: session against null-broadcast", file=sys.stderr, flush=True)
+        calibration = run_one(NULL_SERVER, "session", plan["session"], m, log_dir / "null.log")
     data = {
         "kind": "smoke" if args.smoke else "full",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -384,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": {s.name: s.description for s in servers},
         "server_env": {"rtchat": RTCHAT_ENV},
         "runs": runs,
+        "calibration": calibration,
         "server_logs": bench_report.scan_logs(log_dir),
     }
     summary = bench_report.summarize(data)

@@ -25,7 +25,7 @@ class RawWebSocket {
     // onread: the kernel's bytes land in one shared buffer and come to onRead() directly,
     // without a Buffer per read or the stream machinery; whatever must outlive the call
     // (an incomplete frame) is copied.
-    const sock = net.connect({ host: '127.0.0.1', port,
+    const sock = net.connect({ host: '127.0.0.1', port, noDelay: true,
       onread: { buffer: SHARED, callback: (nread, buf) => this.onRead(buf.subarray(0, nread)) } });
     this.sock = sock;
     sock.setNoDelay(true);
