@@ -54,9 +54,9 @@ async def shown_seqs(page: Page) -> list[int]:
 
 async def _reveal_sidebar(page: Page) -> None:
     # Below 700 px the sidebar is a drawer behind the toggle.
-    if await page.locator("#sidebar-toggle").is_visible():
-        if await page.locator("#sidebar-toggle").get_attribute("aria-expanded") != "true":
-            await page.click("#sidebar-toggle")
+    toggle = page.locator("#sidebar-toggle")
+    if await toggle.is_visible() and await toggle.get_attribute("aria-expanded") != "true":
+        await toggle.click()
 
 
 def room_link(page: Page, room: str) -> Locator:

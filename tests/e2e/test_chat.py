@@ -48,9 +48,10 @@ async def test_two_people_chat(server_url: str, new_page: NewPage, artifacts_dir
     await join(alice, "alice")
     await join(bob, "bob", click=True)
 
-    # Each sees the other arrive, and both count two people.
-    await expect(notice(alice, "bob joined")).to_have_count(1)
-    await expect(notice(bob, "alice joined")).to_have_count(1)
+    # alice sees bob arrive (bob joined after her, so he has no notice about her);
+    # both count two people in #general.
+    await expect(notice(alice, "bob is online")).to_have_count(1)
+    await expect(notice(bob, "alice is online")).to_have_count(0)
     for page in (alice, bob):
         await expect(page.locator("#online-count")).to_have_text("2")
         await expect(page.locator("#connection-status")).to_have_text("connected")
@@ -83,7 +84,7 @@ async def test_two_people_chat(server_url: str, new_page: NewPage, artifacts_dir
     await bob.screenshot(path=artifacts_dir / "e2e-chat-360px.png", animations="disabled")
 
     await bob.context.close()
-    await expect(notice(alice, "bob left")).to_have_count(1)
+    await expect(notice(alice, "bob went offline")).to_have_count(1)
     await expect(alice.locator("#online-count")).to_have_text("1")
 
     # Nothing arrived twice (ack and broadcast carry the same message).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.e2e.pages import (
     NewPage,
@@ -23,7 +23,7 @@ from tests.e2e.pages import (
 pytestmark = pytest.mark.e2e
 
 
-def online_names(page: Page):  # noqa: ANN201 - a Locator
+def online_names(page: Page) -> Locator:
     return page.locator("#online-list .online__name")
 
 
@@ -97,11 +97,15 @@ async def test_room_and_direct_messages(
     for text in ("psst, bob", "hey alice, just us", "hello design"):
         await expect(carol.get_by_text(text)).to_have_count(0)
     dm_name = await dm.get_attribute("data-room")
-    assert dm_name is not None and dm_name.startswith("dm:")
+    assert dm_name is not None
+    assert dm_name.startswith("dm:")
     client = await connect_client(server_url, "dave")
     try:
         ack = await client.call("join-room", {"room": dm_name}, timeout=5)
-        assert ack == {"ok": False, "error": {"code": "forbidden", "message": ack["error"]["message"]}}
+        assert ack == {
+            "ok": False,
+            "error": {"code": "forbidden", "message": ack["error"]["message"]},
+        }
     finally:
         await client.disconnect()
 
