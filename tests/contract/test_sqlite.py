@@ -180,3 +180,28 @@ async def test_appends_are_committed_in_groups(tmp_path: Path) -> None:
         assert storage.batches - start < 100
     finally:
         await storage.close()
+
+
+class _Escapes(BaseException):
+    """Not an Exception: what a job's own error handling does not catch."""
+
+
+async def test_a_broken_thread_fails_callers_instead_of_hanging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    storage = await SqliteStorage.open(tmp_path / "chat.db")
+    try:
+
+        def explode(conn: sqlite3.Connection) -> None:
+            raise _Escapes
+
+        thread = storage._thread
+        results = await asyncio.gather(
+            thread.run(explode), storage.rooms.get("general"), return_exceptions=True
+        )
+        assert all(isinstance(r, ChatError) and r.code is ErrorCode.INTERNAL for r in results)
+        with pytest.raises(ChatError):
+            await storage.rooms.get("general")
+        assert "The SQLite thread failed" in caplog.text
+    finally:
+        await storage.close()

@@ -96,7 +96,8 @@ class SqliteThread:
         self.path = path
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Request | _Stop] = queue.SimpleQueue()
-        self._closed = False
+        self._closed = False  # no new work: close() was called or the thread failed
+        self._close_called = False
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.batches = 0
@@ -152,10 +153,11 @@ class SqliteThread:
 
     async def close(self) -> None:
         """Finish every queued job, then close the connection and end the thread."""
-        if self._closed:
+        if self._close_called:
             return
+        self._close_called = True
         self._closed = True
-        self._queue.put(_Stop())
+        self._queue.put(_Stop())  # harmless if the thread already ended
         await self._join()
 
     async def _join(self) -> None:
@@ -177,15 +179,33 @@ class SqliteThread:
             conn = _connect(self.path)
         except BaseException as exc:
             error = _driver_error(exc) if isinstance(exc, sqlite3.Error) else exc
-            loop.call_soon_threadsafe(_settle, ready, error)
-            loop.call_soon_threadsafe(_settle, stopped, None)
+            _call_soon(loop, _settle, ready, error)
+            _call_soon(loop, _settle, stopped, None)
             return
-        loop.call_soon_threadsafe(_settle, ready, None)
+        _call_soon(loop, _settle, ready, None)
         try:
             self._serve(conn)
+        except BaseException:
+            # A bug of ours, not a job's failure (those are caught per job). Refuse new
+            # work and fail what is queued rather than leave callers waiting forever.
+            log.exception("The SQLite thread failed; the storage is closed.")
+            self._closed = True
+            self._fail_queued()
         finally:
             conn.close()
-            loop.call_soon_threadsafe(_settle, stopped, None)
+            _call_soon(loop, _settle, stopped, None)
+
+    def _fail_queued(self) -> None:
+        error = _crashed()
+        failed: list[_Outcome] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Request):
+                failed.append(_Outcome(item, False, error))
+        _deliver(failed)
 
     def _serve(self, conn: sqlite3.Connection) -> None:
         while True:
@@ -205,7 +225,12 @@ class SqliteThread:
                 except queue.Empty:
                     break
             if batch:
-                _deliver(self._run_batch(conn, batch))
+                try:
+                    outcomes = self._run_batch(conn, batch)
+                except BaseException:
+                    _deliver([_Outcome(request, False, _crashed()) for request in batch])
+                    raise
+                _deliver(outcomes)
             if stop:
                 return
 
@@ -237,6 +262,10 @@ class SqliteThread:
             return [_Outcome(request, False, error) for request in batch]
         self.batches += 1
         return outcomes
+
+
+def _crashed() -> ChatError:
+    return ChatError(ErrorCode.INTERNAL, "The storage failed; the failure was logged.")
 
 
 def _failure(exc: Exception) -> Exception:
@@ -294,10 +323,14 @@ def _deliver(outcomes: list[_Outcome]) -> None:
     for outcome in outcomes:
         by_loop.setdefault(outcome.request.loop, []).append(outcome)
     for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve_all, items)
-        except RuntimeError:
-            log.warning("An event loop closed before its %d storage results arrived.", len(items))
+        _call_soon(loop, _resolve_all, items)
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:  # the loop closed: nobody is waiting for this any more
+        log.warning("An event loop closed before the storage could answer it.")
 
 
 def _resolve_all(outcomes: list[_Outcome]) -> None:
