@@ -1,0 +1,192 @@
+"""The Engine.IO v4 session state machine, no I/O.
+
+A session starts on long-polling (``POLLING``) or directly on WebSocket (``WEBSOCKET``).
+A polling session upgrades through ``UPGRADING`` ("2probe" answered "3probe" on the new
+WebSocket, then "5" over it) to ``WEBSOCKET``; anything to send meanwhile stays queued
+for polling and moves to the WebSocket when the upgrade completes. ``CLOSED`` is final.
+
+What the session sends accumulates here: WebSocket bytes in `wbuf` (frames already
+built), long-polling packets in `polls`. The driver is told a session has something to
+send through `Flusher.mark` and takes it out once per event-loop iteration, which is how
+several writes to one connection become one `transport.write`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+import orjson
+
+from rtchat.engine import packets
+from rtchat.engine.packets import EioPacket, PacketError
+from rtchat.engine.websocket import BINARY, frame, text_frame
+
+POLLING, UPGRADING, WEBSOCKET, CLOSED = 0, 1, 2, 3
+
+# What `receive` reports besides a message for the Socket.IO layer.
+PONG_RECEIVED, PROBE, UPGRADED, CLOSE_REQUESTED, NOTHING = range(5)
+
+
+class Flusher(Protocol):
+    def mark(self, session: EioSession) -> None:
+        """`session` has something to send; take it out before the loop sleeps."""
+        ...
+
+
+class Link(Protocol):
+    """A driver's connection (a WebSocket, or one carrying a pending GET); see `http.py`."""
+
+    transport: asyncio.Transport
+    session: EioSession | None
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=UTF-8",
+        headers: list[str] | None = None,
+    ) -> None: ...
+
+    def close_ws(self, code: int, reason: str) -> None: ...
+
+
+class EioSession:
+    """One Engine.IO session. `sockets` maps a namespace to the Socket.IO socket on it."""
+
+    __slots__ = (
+        "binary",
+        "flusher",
+        "get",
+        "inbox",
+        "polls",
+        "probe",
+        "sid",
+        "sockets",
+        "state",
+        "wbuf",
+        "ws",
+    )
+
+    def __init__(self, sid: str, flusher: Flusher, *, websocket: bool) -> None:
+        self.sid = sid
+        self.flusher = flusher
+        self.state = WEBSOCKET if websocket else POLLING
+        self.wbuf = bytearray()
+        self.polls: list[EioPacket] = []
+        self.ws: Link | None = None  # the WebSocket carrying the session once on WEBSOCKET
+        self.probe: Link | None = None  # the WebSocket being upgraded to
+        self.get: Link | None = None  # the pending long-polling GET
+        self.sockets: dict[str, Any] = {}
+        self.binary: Any = None  # a binary Socket.IO packet waiting for its attachments
+        self.inbox: Any = None  # the driver's queue of work for this session's handlers
+
+    @staticmethod
+    def open_packet(
+        sid: str, *, upgrades: bool, ping_interval: float, ping_timeout: float, max_payload: int
+    ) -> str:
+        """The handshake; intervals are given in seconds and sent in whole milliseconds."""
+        return (
+            packets.OPEN
+            + orjson.dumps(
+                {
+                    "sid": sid,
+                    "upgrades": ["websocket"] if upgrades else [],
+                    "pingInterval": round(ping_interval * 1000),
+                    "pingTimeout": round(ping_timeout * 1000),
+                    "maxPayload": max_payload,
+                }
+            ).decode()
+        )
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(self, packet: EioPacket) -> None:
+        if self.state == CLOSED:
+            return
+        if self.state == WEBSOCKET:
+            if not self.wbuf:
+                self.flusher.mark(self)
+            self.wbuf += text_frame(packet) if isinstance(packet, str) else frame(BINARY, packet)
+        else:
+            if not self.polls:
+                self.flusher.mark(self)
+            self.polls.append(packet)
+
+    def send_prebuilt(self, packet: str, ws_frame: bytes) -> None:
+        """`send` for a packet whose WebSocket frame was built once for many sessions."""
+        if self.state == WEBSOCKET:
+            if not self.wbuf:
+                self.flusher.mark(self)
+            self.wbuf += ws_frame
+        elif self.state != CLOSED:
+            if not self.polls:
+                self.flusher.mark(self)
+            self.polls.append(packet)
+
+    def take_poll(self) -> bytes | None:
+        """The payload answering a pending GET, if there is anything to send."""
+        if not self.polls or self.state not in (POLLING, UPGRADING):
+            return None
+        payload = packets.encode_payload(self.polls)
+        self.polls = []
+        return payload
+
+    def queued_bytes(self) -> int:
+        return len(self.wbuf) + sum(len(p) for p in self.polls)
+
+    # --- receiving -------------------------------------------------------------------------
+
+    def receive(self, packet: EioPacket, *, on_probe: bool = False) -> str | bytes | int:
+        """Handle one received Engine.IO packet.
+
+        Returns a message for the Socket.IO layer (`str` text or `bytes` binary), or one of
+        PONG_RECEIVED, PROBE (answer "3probe" on the probe WebSocket), UPGRADED (the probe
+        WebSocket now carries the session), CLOSE_REQUESTED, NOTHING. Raises `PacketError`
+        for a packet that is not allowed here.
+        """
+        if on_probe:
+            return self._receive_on_probe(packet)
+        if isinstance(packet, bytes):
+            return packet
+        kind = packet[:1]
+        if kind == packets.MESSAGE:
+            return packet[1:]
+        if kind == packets.PONG:
+            return PONG_RECEIVED
+        if kind == packets.CLOSE:
+            return CLOSE_REQUESTED
+        if kind in (packets.NOOP, packets.PING):
+            # A v4 client never pings; tolerate it as the Node server does, with a pong.
+            if kind == packets.PING:
+                self.send(packets.PONG + packet[1:])
+            return NOTHING
+        raise PacketError(f"unexpected packet {packet[:8]!r}")
+
+    def _receive_on_probe(self, packet: EioPacket) -> int:
+        if packet == packets.PING + "probe" and self.state == UPGRADING:
+            return PROBE
+        if packet == packets.UPGRADE and self.state == UPGRADING:
+            self.upgrade()
+            return UPGRADED
+        raise PacketError("unexpected packet during the upgrade")
+
+    def start_upgrade(self, probe: Link) -> bool:
+        """A WebSocket asks to take over this polling session; False if it may not."""
+        if self.state != POLLING:
+            return False
+        self.state = UPGRADING
+        self.probe = probe
+        return True
+
+    def upgrade(self) -> None:
+        self.state = WEBSOCKET
+        self.ws, self.probe = self.probe, None
+        queued, self.polls = self.polls, []
+        for packet in queued:
+            self.send(packet)
+
+    def close(self) -> None:
+        self.state = CLOSED
+        self.polls = []
+        self.wbuf = bytearray()

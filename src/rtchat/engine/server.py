@@ -1,0 +1,351 @@
+"""The Socket.IO v5 server: namespaces, rooms, events, acknowledgements, connect middleware.
+
+The API is small on purpose::
+
+    sio = SocketServer(EngineOptions(...))
+    sio.use(check_token)                       # connect middleware: raise ConnectRefused
+    sio.on_connect(connected)                  # async (sid, auth) -> None
+    sio.on_disconnect(gone)                    # async (sid, reason) -> None
+    sio.on_event(handle)                       # async (sid, event, args, ack_wanted) -> ack
+    sio.emit("news", payload, to="room", skip={sid})
+    sio.enter_room(sid, "room"); sio.leave_room(sid, "room")
+
+Handlers of one session run in order, one at a time: a session with work gets one task
+that drains its inbox and ends when it is empty, so an idle connection has none.
+
+`emit` is synchronous and never waits: it encodes the packet and the WebSocket frame
+once and appends the same bytes to each recipient's buffer in one loop; the Engine.IO
+driver writes every buffer out once per loop iteration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any
+
+import orjson
+
+from rtchat.engine import packets
+from rtchat.engine.eio_server import EioServer, EngineOptions
+from rtchat.engine.eio_session import CLOSED, EioSession
+from rtchat.engine.packets import PacketError, SioPacket
+from rtchat.engine.rooms import Rooms
+from rtchat.engine.websocket import text_frame
+
+log = logging.getLogger(__name__)
+
+ConnectHandler = Callable[[str, dict[str, Any] | None], Awaitable[None]]
+DisconnectHandler = Callable[[str, str], Awaitable[None]]
+EventHandler = Callable[[str, str, list[Any], bool], Awaitable[object]]
+
+CONNECTING, CONNECTED, GONE = 0, 1, 2
+
+
+class ConnectRefused(Exception):
+    """Raise from connect middleware or the connect handler to refuse the connection;
+    the client gets CONNECT_ERROR with this message (and `data`, if given)."""
+
+    def __init__(self, message: str, data: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class Socket:
+    """One client on one namespace. `held` keeps what is sent to it before its CONNECT is
+    acknowledged, so the acknowledgement goes first."""
+
+    __slots__ = ("accepted", "held", "namespace", "rooms", "session", "sid", "state")
+
+    def __init__(self, sid: str, session: EioSession, namespace: str) -> None:
+        self.sid = sid
+        self.session = session
+        self.namespace = namespace
+        self.state = CONNECTING
+        self.accepted = False  # the connect handler succeeded: the disconnect handler is due
+        self.rooms: set[str] | None = None
+        self.held: list[packets.EioPacket] | None = []
+
+
+class _Namespace:
+    __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event")
+
+    def __init__(self) -> None:
+        self.middleware: list[ConnectHandler] = []
+        self.on_connect: ConnectHandler | None = None
+        self.on_disconnect: DisconnectHandler | None = None
+        self.on_event: EventHandler | None = None
+
+
+class SocketServer(EioServer):
+    def __init__(self, options: EngineOptions | None = None) -> None:
+        super().__init__(options)
+        self.sockets: dict[str, Socket] = {}
+        self.rooms = Rooms[Socket]()
+        self._namespaces: dict[str, _Namespace] = {"/": _Namespace()}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- registration --------------------------------------------------------------------
+
+    def _ns(self, namespace: str) -> _Namespace:
+        return self._namespaces.setdefault(namespace, _Namespace())
+
+    def use(self, middleware: ConnectHandler, namespace: str = "/") -> None:
+        """Run `middleware(sid, auth)` before the connect handler; it may raise ConnectRefused."""
+        self._ns(namespace).middleware.append(middleware)
+
+    def on_connect(self, handler: ConnectHandler, namespace: str = "/") -> None:
+        self._ns(namespace).on_connect = handler
+
+    def on_disconnect(self, handler: DisconnectHandler, namespace: str = "/") -> None:
+        """`handler(sid, reason)`: reason as Socket.IO names it ("transport close", ...)."""
+        self._ns(namespace).on_disconnect = handler
+
+    def on_event(self, handler: EventHandler, namespace: str = "/") -> None:
+        """`handler(sid, event, args, ack_wanted)`; what it returns is the acknowledgement."""
+        self._ns(namespace).on_event = handler
+
+    # --- sending -------------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        *args: Any,
+        to: str | None = None,
+        skip: Collection[str] = (),
+        namespace: str = "/",
+    ) -> None:
+        """Send an event to `to` (a room or a socket's sid; everyone on the namespace if
+        None), leaving out the sids in `skip`."""
+        targets = self._targets(to, namespace)
+        if not targets:
+            return
+        if packets.has_binary(args):
+            encoded = packets.encode(SioPacket(packets.EVENT, namespace, [event, *args]))
+            for sock in targets:
+                if sock.sid not in skip:
+                    for part in encoded:
+                        self._send(sock, part)
+            return
+        text = packets.event_text(event, args, namespace)
+        frame = text_frame(text)
+        skipping = bool(skip)
+        for sock in targets:
+            if skipping and sock.sid in skip:
+                continue
+            held = sock.held
+            if held is None:
+                sock.session.send_prebuilt(text, frame)
+            else:
+                held.append(text)
+
+    def _targets(self, to: str | None, namespace: str) -> Iterable[Socket]:
+        if to is None:
+            return [s for s in self.sockets.values() if s.namespace == namespace]
+        members = self.rooms.members(namespace, to)
+        if members is not None:
+            return members
+        sock = self.sockets.get(to)
+        return (sock,) if sock is not None and sock.namespace == namespace else ()
+
+    def _send(self, sock: Socket, packet: packets.EioPacket) -> None:
+        if sock.held is None:
+            sock.session.send(packet)
+        else:
+            sock.held.append(packet)
+
+    # --- rooms and connections -----------------------------------------------------------
+
+    def enter_room(self, sid: str, room: str) -> None:
+        sock = self.sockets.get(sid)
+        if sock is not None and sock.state != GONE:
+            if sock.rooms is None:
+                sock.rooms = set()
+            sock.rooms.add(room)
+            self.rooms.add(sock.namespace, room, sock)
+
+    def leave_room(self, sid: str, room: str) -> None:
+        sock = self.sockets.get(sid)
+        if sock is not None and sock.rooms is not None and room in sock.rooms:
+            sock.rooms.discard(room)
+            self.rooms.discard(sock.namespace, room, sock)
+
+    def rooms_of(self, sid: str) -> set[str]:
+        sock = self.sockets.get(sid)
+        return set(sock.rooms or ()) if sock is not None else set()
+
+    def disconnect(self, sid: str) -> None:
+        """Disconnect a socket from its namespace, telling the client so."""
+        sock = self.sockets.get(sid)
+        if sock is not None and sock.state != GONE:
+            self._send(sock, packets.MESSAGE + _head(packets.DISCONNECT, sock.namespace))
+            self._drop(sock, "server namespace disconnect")
+
+    async def shutdown(self) -> None:
+        """Close every session and wait for the disconnect handlers."""
+        self.stop()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # --- Engine.IO hooks -----------------------------------------------------------------
+
+    def on_open(self, session: EioSession) -> None:
+        self.awaiting_connect(session, True)
+
+    def on_close(self, session: EioSession, reason: str) -> None:
+        for sock in list(session.sockets.values()):
+            self._drop(sock, reason)
+
+    def on_message(self, session: EioSession, data: str | bytes) -> None:
+        try:
+            packet = self._assemble(session, data)
+        except PacketError:
+            self.close_session(session, "parse error")
+            return
+        if packet is not None:
+            self._on_packet(session, packet)
+
+    def _assemble(self, session: EioSession, data: str | bytes) -> SioPacket | None:
+        if isinstance(data, bytes):
+            partial = session.binary
+            if partial is None:
+                raise PacketError("binary data without a binary packet")
+            packet, attachments = partial
+            attachments.append(data)
+            if len(attachments) < packet.attachments:
+                return None
+            session.binary = None
+            packet.data = packets.reconstruct(packet.data, attachments)
+            return packet  # type: ignore[no-any-return]
+        if session.binary is not None:
+            raise PacketError("a packet came before the attachments of the last one")
+        packet = packets.decode(data)
+        if packet.attachments:
+            session.binary = (packet, [])
+            return None
+        return packet
+
+    def _on_packet(self, session: EioSession, packet: SioPacket) -> None:
+        kind, namespace = packet.type, packet.namespace
+        if kind == packets.CONNECT:
+            if namespace not in self._namespaces:
+                error = orjson.dumps({"message": "Invalid namespace"}).decode()
+                session.send(packets.MESSAGE + _head(packets.CONNECT_ERROR, namespace) + error)
+                return
+            if namespace in session.sockets:
+                return
+            joining = Socket(secrets.token_urlsafe(15), session, namespace)
+            session.sockets[namespace] = joining
+            self.sockets[joining.sid] = joining
+            self.awaiting_connect(session, False)
+            self._enqueue(session, (self._connect, joining, packet.data))
+            return
+        sock: Socket | None = session.sockets.get(namespace)
+        if sock is None or sock.state == GONE:
+            return
+        if kind == packets.DISCONNECT:
+            self._drop(sock, "client namespace disconnect")
+        elif kind in (packets.EVENT, packets.BINARY_EVENT):
+            self._enqueue(session, (self._event, sock, packet))
+        # ACKs from clients answer server-side callbacks, which this server does not offer.
+
+    def _drop(self, sock: Socket, reason: str) -> None:
+        """Take `sock` out of every room now; its disconnect handler runs in turn."""
+        if sock.state == GONE:
+            return
+        sock.state = GONE
+        sock.held = None
+        for room in sock.rooms or ():
+            self.rooms.discard(sock.namespace, room, sock)
+        sock.rooms = None
+        self.sockets.pop(sock.sid, None)
+        sock.session.sockets.pop(sock.namespace, None)
+        # Queued behind a connect handler still running, so it sees how that ended.
+        self._enqueue(sock.session, (self._disconnected, sock, reason))
+
+    # --- the per-session inbox -----------------------------------------------------------
+
+    def _enqueue(self, session: EioSession, item: tuple[Any, Socket, Any]) -> None:
+        inbox = session.inbox
+        if inbox is None:
+            session.inbox = deque((item,))
+            task = asyncio.get_running_loop().create_task(self._drain(session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            inbox.append(item)
+
+    async def _drain(self, session: EioSession) -> None:
+        inbox: deque[tuple[Any, Socket, Any]] = session.inbox
+        while inbox:
+            step, sock, arg = inbox[0]
+            try:
+                await step(sock, arg)
+            except Exception:
+                log.exception("Socket.IO handler failed")
+            inbox.popleft()
+        session.inbox = None
+
+    async def _connect(self, sock: Socket, auth: dict[str, Any] | None) -> None:
+        if sock.state == GONE:
+            return
+        ns = self._namespaces[sock.namespace]
+        session = sock.session
+        try:
+            for middleware in ns.middleware:
+                await middleware(sock.sid, auth)
+            if ns.on_connect is not None:
+                await ns.on_connect(sock.sid, auth)
+        except ConnectRefused as refusal:
+            self._refuse(sock, refusal.message, refusal.data)
+            return
+        except Exception:
+            log.exception("connect handler failed")
+            self._refuse(sock, "Internal error", None)
+            return
+        sock.accepted = True
+        if sock.state == GONE:
+            return
+        reply = orjson.dumps({"sid": sock.sid}).decode()
+        session.send(packets.MESSAGE + _head(packets.CONNECT, sock.namespace) + reply)
+        held, sock.held = sock.held or [], None
+        sock.state = CONNECTED
+        for packet in held:
+            session.send(packet)
+
+    def _refuse(self, sock: Socket, message: str, data: object) -> None:
+        body: dict[str, object] = {"message": message}
+        if data is not None:
+            body["data"] = data
+        if sock.state != GONE:
+            self._drop(sock, "refused")
+            sock.session.send(
+                packets.MESSAGE
+                + _head(packets.CONNECT_ERROR, sock.namespace)
+                + orjson.dumps(body).decode()
+            )
+
+    async def _event(self, sock: Socket, packet: SioPacket) -> None:
+        ns = self._namespaces[sock.namespace]
+        if sock.state == GONE or ns.on_event is None:
+            return
+        event, *args = packet.data
+        wants_ack = packet.id is not None
+        result = await ns.on_event(sock.sid, str(event), args, wants_ack)
+        if wants_ack and sock.state != GONE and sock.session.state != CLOSED:
+            data = [] if result is None else list(result) if isinstance(result, tuple) else [result]
+            for part in packets.encode(SioPacket(packets.ACK, sock.namespace, data, packet.id)):
+                sock.session.send(part)
+
+    async def _disconnected(self, sock: Socket, reason: str) -> None:
+        handler = self._namespaces[sock.namespace].on_disconnect
+        if handler is not None and sock.accepted:
+            await handler(sock.sid, reason)
+
+
+def _head(kind: int, namespace: str) -> str:
+    return str(kind) if namespace == "/" else f"{kind}{namespace},"

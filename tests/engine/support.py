@@ -1,0 +1,67 @@
+"""A real engine on 127.0.0.1 and a free port, with an echo namespace, for the engine tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
+
+from rtchat.engine import ConnectRefused, EngineOptions, Server, SocketServer
+
+
+async def hello_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """The ASGI app behind every other path."""
+    body = b"hello from asgi " + scope["path"].encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"%d" % len(body))],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def echo_server(options: EngineOptions | None = None) -> SocketServer:
+    """`echo` answers its arguments as the ack (or emits them back without one); `hello`
+    on connect; `auth` {"token": "bad"} is refused; namespace /admin exists too."""
+    sio = SocketServer(options)
+
+    async def connect(sid: str, auth: dict[str, Any] | None) -> None:
+        if auth and auth.get("token") == "bad":
+            raise ConnectRefused("bad token", {"retry": False})
+        sio.emit("hello", {"sid": sid}, to=sid)
+
+    async def event(sid: str, name: str, args: list[Any], ack: bool) -> object:
+        if name == "join":
+            sio.enter_room(sid, args[0])
+            return "joined"
+        if name == "shout":
+            sio.emit("shout", *args[1:], to=args[0], skip={sid})
+            return None
+        if ack:
+            return tuple(args)
+        sio.emit(name, *args, to=sid)
+        return None
+
+    async def nothing(sid: str, auth: dict[str, Any] | None) -> None:
+        return None
+
+    sio.on_connect(connect)
+    sio.on_event(event)
+    sio.on_connect(nothing, "/admin")
+    return sio
+
+
+@contextlib.asynccontextmanager
+async def running_engine(sio: SocketServer) -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = Server(sio, hello_app)
+    await server.start(sock)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        await server.stop(grace=1)
