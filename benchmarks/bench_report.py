@@ -343,7 +343,15 @@ def markdown(data: dict[str, Any]) -> str:
     ]
     out += [f"- Note: {n}" for n in data["notes"]]
     out += ["", "## Servers", ""]
-    out += [f"- **{k}**: {v}" for k, v in data["servers"].items()]
+    for name, desc in data["servers"].items():
+        files: dict[str, int] = {}
+        for r in data["runs"]:
+            if r["server"] == name and r["mode"] == "session":
+                files = r["result"].get("scratch_files", files)
+        written = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in files.items())
+        out.append(f"- **{name}**: {desc}" + (f"; left {written}" if written else ""))
+        if "sqlite" in name and not any(k.endswith(".db") for k in files):
+            out.append("  - WARNING: no database file was written: storage may have been off")
     other = [
         s["median"]
         for st in summary["stats"].values()

@@ -337,9 +337,13 @@ def run_one(
             time.sleep(0.3)
             result = run_generator(mode, cfg, proc, m)
             result["quiet_before"] = quiet
-            return result
         finally:
             stop_server(proc)
+        # What the server left in its scratch dir: shows whether storage was really on.
+        result["scratch_files"] = {
+            str(p.relative_to(tmp)): p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()
+        }
+        return result
 
 
 def main(argv: list[str] | None = None) -> int:
