@@ -184,7 +184,7 @@ class ChatService:
         if created:
             await self.broadcaster.to_room(name, MessagePosted(message))
             if self.typing_state.stop_user(user.id, name):
-                await self.broadcaster.to_room(name, UserTyping(user, name, False))
+                await self._to_room_but_user(name, UserTyping(user, name, False), user)
         return message
 
     async def history(
