@@ -131,10 +131,8 @@ class ChatService:
         token stops working."""
         name = rules.clean_username(username)
         session = self._session(conn)
-        if session.user is not None:
-            if session.user.username.casefold() == name.casefold():
-                return await self.session(conn)
-            await self._detach(conn, session)
+        if session.user is not None and session.user.username.casefold() == name.casefold():
+            return await self.session(conn)
         owner = await self.storage.users.by_name(name)
         if owner is not None:
             if await self._holds_name(owner):
@@ -144,6 +142,8 @@ class ChatService:
         token = secrets.token_urlsafe(32)
         await self.storage.users.create(user, _hash(token))
         await self.storage.rooms.add_member(DEFAULT_ROOM, user.id)
+        if session.user is not None:  # a rename: only now, so a refused one changes nothing
+            await self._detach(conn, session)
         session.token = token
         await self._attach(conn, session, user)
         return await self.session(conn)
