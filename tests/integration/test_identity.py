@@ -1,0 +1,151 @@
+"""Identity over real connections: names are held, tokens bring their user back.
+
+A name is held while its owner is online and for `name_grace` seconds after; then the
+next person to join with it gets it and the old token stops working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rtchat.settings import Settings
+from tests.support import WAIT, ChatClient, running_server
+
+Connect = Callable[..., Awaitable[ChatClient]]
+
+
+def _ok(answer: Any) -> Any:
+    assert answer["ok"] is True, answer
+    return answer["data"]
+
+
+def _code(answer: Any) -> str:
+    assert answer["ok"] is False, answer
+    assert answer["error"]["message"]
+    return str(answer["error"]["code"])
+
+
+async def test_a_name_is_taken_while_its_holder_is_online(clients: Connect) -> None:
+    holder, watcher, german = await clients(), await clients(), await clients()
+    await holder.join("Alice")
+    await watcher.join("watcher")
+    await german.join("Straße")
+    for name in ("Alice", "alice", "  ALICE  ", "STRASSE"):  # casefolded, not only lowered
+        intruder = await clients()
+        assert _code(await intruder.call("user-joined", name)) == "username_taken", name
+        assert _ok(await intruder.call("session"))["user"] is None
+        await intruder.close()
+    # The holder is untouched.
+    sent = _ok(await holder.call("send-message", "still me"))
+    assert sent["username"] == "Alice"
+    await watcher.wait_for("receive-message", lambda d: d["message"] == "still me")
+    names = [u["username"] for u in watcher.events("user-connected")]
+    assert names == ["Alice", "watcher", "Straße"]
+
+
+async def test_a_name_is_held_for_its_owner_after_they_leave(clients: Connect) -> None:
+    holder, watcher = await clients(), await clients()
+    await holder.join("alice")
+    await watcher.join("watcher")
+    await holder.close()
+    await watcher.wait_for("user-disconnected", lambda d: d["username"] == "alice")
+    intruder = await clients()
+    assert _code(await intruder.call("user-joined", "alice")) == "username_taken"
+
+
+async def test_the_token_survives_a_reconnect(clients: Connect) -> None:
+    first, bob = await clients(), await clients()
+    joined = await first.join("alice")
+    await bob.join("bob")
+    _ok(await first.call("create-room", {"name": "dev"}))
+    dm = _ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
+    await first.close()
+    await bob.wait_for("user-disconnected", lambda d: d["username"] == "alice")
+
+    again = await clients(auth={"token": joined["token"]})
+    session = _ok(await again.call("session"))
+    assert session["user"] == joined["user"]
+    assert sorted(r["name"] for r in session["rooms"]) == sorted(["dev", "general", dm])
+    back = await bob.wait_for("user-connected", lambda d: d["username"] == "alice")
+    assert back["userId"] == joined["user"]["userId"]
+
+    # The connection is alice's at once: no `user-joined` needed to post in her rooms.
+    sent = _ok(await again.call("send-message", {"room": dm, "text": "I'm back"}))
+    assert sent["userId"] == joined["user"]["userId"]
+    await bob.wait_for("receive-message", lambda d: d["message"] == "I'm back")
+    # `user-joined` with her own name answers the same user and token.
+    rejoined = await again.join("alice")
+    assert (rejoined["user"], rejoined["token"]) == (joined["user"], joined["token"])
+
+
+@pytest.fixture
+async def short_grace(tmp_path: Path) -> AsyncIterator[Connect]:
+    """A server that holds a name for only half a second after its owner leaves."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/rtchat.db", name_grace=0.5)
+    async with running_server(settings) as (url, _), contextlib.AsyncExitStack() as stack:
+
+        async def connect(**options: Any) -> ChatClient:
+            client = await ChatClient(url, **options).connect()
+            stack.push_async_callback(_close, client)
+            return client
+
+        yield connect
+
+
+async def _close(client: ChatClient) -> None:
+    if client.sio.connected:
+        await client.close()
+
+
+async def test_the_name_is_released_after_the_grace_and_the_old_token_revoked(
+    short_grace: Connect,
+) -> None:
+    old = await short_grace()
+    first = await old.join("alice")
+    await old.close()
+
+    # Retried until the grace has run out: refused as taken until then, never otherwise.
+    newcomer = await short_grace()
+    async with asyncio.timeout(WAIT):
+        while not (answer := await newcomer.call("user-joined", "alice"))["ok"]:
+            assert _code(answer) == "username_taken"
+            await asyncio.sleep(0.1)
+    second = answer["data"]
+    assert second["user"]["username"] == "alice"
+    assert second["user"]["userId"] != first["user"]["userId"]
+    assert second["token"] != first["token"]
+
+    stale = await short_grace(auth={"token": first["token"]})
+    assert _ok(await stale.call("session"))["user"] is None
+    assert _code(await stale.call("send-message", "who am I?")) == "not_joined"
+    # The new alice is unaffected, and is the only alice online.
+    online = _ok(await stale.call("session"))["online"]
+    assert online == [second["user"]]
+    assert _ok(await newcomer.call("session"))["user"] == second["user"]
+
+
+async def test_a_failed_rename_keeps_the_current_name(clients: Connect) -> None:
+    alice, bob = await clients(), await clients()
+    joined = await alice.join("alice")
+    await bob.join("bob")
+    assert _code(await alice.call("user-joined", "BOB")) == "username_taken"
+    assert _code(await alice.call("user-joined", "")) == "invalid_username"
+    # Still alice, still online: she posts, and bob never saw her go.
+    assert _ok(await alice.call("session"))["user"] == joined["user"]
+    _ok(await alice.call("send-message", "still alice"))
+    await bob.wait_for("receive-message", lambda d: d["message"] == "still alice")
+    assert bob.events("user-disconnected") == []
+
+    # A rename that succeeds is a new user: the old one leaves, the new one arrives.
+    renamed = await alice.join("alicia")
+    assert renamed["user"]["userId"] != joined["user"]["userId"]
+    gone = await bob.wait_for("user-disconnected")
+    assert gone["userId"] == joined["user"]["userId"]
+    await bob.wait_for("user-connected", lambda d: d["username"] == "alicia")
+    assert [u["username"] for u in _ok(await bob.call("session"))["online"]] == ["alicia", "bob"]
