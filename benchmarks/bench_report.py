@@ -164,7 +164,8 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         name = run["server"]
         figures = per_server.setdefault(name, {})
         for k, v in run_metrics(run).items():
-            figures.setdefault(k, []).append(v)
+            if isinstance(v, int | float) and v == v:  # JSON null (x/0 in the generator), NaN
+                figures.setdefault(k, []).append(v)
         for p in run_problems(run):
             problems.setdefault(name, []).append(f"rep {run['rep']} {run['mode']}: {p}")
     stats: dict[str, dict[str, dict[str, float]]] = {}
@@ -178,7 +179,7 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                 "n": len(v),
             }
             for k, v in figures.items()
-            if v and all(x == x for x in v)  # skip NaN
+            if v
         }
     gen_bound: dict[str, list[str]] = {}
     for name, figures in stats.items():
@@ -335,8 +336,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"- Node {env['node']}: " + ", ".join(f"{k} {v}" for k, v in env["npm_packages"].items()),
         "- rtchat environment: "
         + ", ".join(f"{k}={v}" for k, v in data["server_env"]["rtchat"].items())
-        + " (rate limit off); rtchat-sqlite: RTCHAT_DATABASE_URL=sqlite:///<fresh temp dir>/"
-        "bench.db; rtchat-memory: RTCHAT_DATABASE_URL=memory://",
+        + " (rate limit off); rtchat-sqlite: RTCHAT_DATABASE_URL=sqlite:///bench.db (relative "
+        "to the server's working dir, a fresh temp dir per run); rtchat-memory: RTCHAT_DATABASE_URL=memory://",
         f"- Load average at start: {' '.join(env['loadavg_at_start'])}; run took "
         f"{data['duration_s'] / 60:.1f} min; {data['plan']['reps']} repetition(s), "
         "servers interleaved within each",

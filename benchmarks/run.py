@@ -132,7 +132,8 @@ SERVERS = [
             "--port",
             str(port),
         ],
-        lambda _port, tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": f"sqlite://{tmp / 'bench.db'}"},
+        # relative to the server's working dir, which is the run's fresh scratch dir
+        lambda _port, _tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": "sqlite:///bench.db"},
     ),
     Server(
         "rtchat-memory",
