@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Room, RoomKind, RoomSummary, dm_room_name
+from rtchat.domain.models import Room, RoomKind, RoomSummary, User, dm_room_name
 from rtchat.ports import Storage
 from tests.contract.support import add_room, add_user, draft
 
@@ -140,3 +142,17 @@ async def test_rooms_of_follows_membership(storage: Storage) -> None:
     assert [s.room.name for s in await storage.rooms.rooms_of(alice.id)] == ["a-room", "b-room"]
     await storage.rooms.remove_member("a-room", alice.id)
     assert [s.room.name for s in await storage.rooms.rooms_of(alice.id)] == ["b-room"]
+
+
+async def test_concurrent_calls_take_effect_in_the_order_they_were_made(
+    storage: Storage,
+) -> None:
+    alice = User(id="u1", username="Alice")
+    # Nothing is awaited in between: each call must still see the ones made before it.
+    _, _, (message, created), added = await asyncio.gather(
+        storage.users.create(alice, token_hash="h1"),
+        storage.rooms.create(Room(name="general")),
+        storage.messages.append(draft("general", alice)),
+        storage.rooms.add_member("general", alice.id),
+    )
+    assert (message.seq, created, added) == (1, True, True)

@@ -1,10 +1,11 @@
 """The embedded default backend: one SQLite file, driven through one thread.
 
-Built on the standard library's `sqlite3`, not aiosqlite: aiosqlite also runs the
-connection on a thread, but executes one call at a time, one transaction each. Owning the
+Built on the standard library's `sqlite3`, not aiosqlite. aiosqlite also runs the
+connection on a thread, but as a queue of single calls: it cannot gather the appends of
+many tasks into one transaction, so each append pays for its own commit. Owning the
 thread ourselves lets it take every waiting request and commit them together (group
 commit, see `sqlite_thread`), which is what makes 1,000+ appends/s into one room cheap.
-It also keeps the dependency list as it is.
+It also adds no dependency.
 """
 
 from __future__ import annotations

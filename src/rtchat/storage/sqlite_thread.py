@@ -11,7 +11,10 @@ one list, so N appends cost a handful of statements, not 7 N. That matters beyon
 own cost: every statement releases and retakes the GIL, and when the event loop is busy
 each retake can wait a whole switch interval (5 ms). Fewer statements, fewer waits.
 
-A future resolves only after the commit: what a caller was told is stored, is stored.
+A future resolves only after the commit: what a caller was told is stored survives the
+process dying. With `synchronous=NORMAL` a power cut or OS crash may still lose the last
+few commits (never corrupt the file); that trade buys one fsync per checkpoint instead
+of one per commit.
 """
 
 from __future__ import annotations
@@ -126,7 +129,8 @@ class SqliteThread:
         """Run `job(connection)` in the next batch and return its result once committed.
 
         A job that raises has its writes undone; `writes=False` skips the savepoint that
-        takes, for jobs that only read.
+        takes, for jobs that only read. A caller cancelled while waiting does not cancel
+        the job: it may already be committed.
         """
         return cast(T, await self._submit(job, None, None, writes=writes))
 
