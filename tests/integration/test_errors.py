@@ -1,0 +1,252 @@
+"""Every error code a client can cause, over real connections, on every event that has it.
+
+Each refused request is answered `{ok: false, error: {code, message}}` when it asked for
+an acknowledgement and with an `error` event otherwise, and changes nothing: a sentinel
+message afterwards shows that nobody heard of anything else. `internal` has no client
+trigger (it is a server fault), and `payload_too_large` is never answered: an oversized
+packet closes the connection (see test_bad_input.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from rtchat.domain.errors import ErrorCode
+from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
+from tests.support import ChatClient
+
+Connect = Callable[..., Awaitable[ChatClient]]
+Request = tuple[str, Any]
+_sentinels = itertools.count()
+
+NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.PAYLOAD_TOO_LARGE}
+OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
+ROOM_EVENTS: list[Callable[[Any], Request]] = [
+    lambda room: ("send-message", {"room": room, "text": "hi"}),
+    lambda room: ("typing", {"room": room, "isTyping": True}),
+    lambda room: ("join-room", {"room": room}),
+    lambda room: ("leave-room", {"room": room}),
+    lambda room: ("history", {"room": room, "before": 10}),
+    lambda room: ("sync", {"rooms": {room: 0}}),
+    lambda room: ("list-online", {"room": room}),
+]
+
+# What alice, joined, may not do in a world where bob is joined too and owns `dev`.
+CASES: dict[str, list[Request]] = {
+    "invalid_payload": [
+        *(
+            (event, shape)
+            for event in (*OBJECT_EVENTS, "list-online")
+            for shape in ("general", 42, ["general"], None, True)
+        ),
+        ("send-message", {"room": "general", "text": "hi", "clientId": ""}),
+        ("send-message", {"room": "general", "text": "hi", "clientId": "x" * 65}),
+        ("send-message", {"room": "general", "text": "hi", "clientId": 7}),
+        ("typing", "yes"),
+        ("typing", None),
+        ("typing", {"room": "general", "isTyping": "yes"}),
+        ("typing", {"room": "general"}),
+        ("create-room", {"name": "ok", "topic": 5}),
+        ("create-room", {"name": "ok", "topic": "x" * 201}),
+        ("create-room", {"name": "ok", "topic": "bad\x00topic"}),
+        ("history", {"room": "general", "before": -1}),
+        ("history", {"room": "general", "before": "1"}),
+        ("history", {"room": "general", "before": 10, "limit": 0}),
+        ("history", {"room": "general", "before": 10, "limit": 101}),
+        ("sync", {"rooms": "general"}),
+        ("sync", {"rooms": ["general"]}),
+        ("sync", {}),
+        ("sync", {"rooms": {"general": -1}}),
+        ("sync", {"rooms": {"general": "0"}}),
+        ("sync", {"rooms": {"general": True}}),
+        ("sync", {"rooms": {f"room-{i}": 0 for i in range(201)}}),
+    ],
+    "invalid_username": [
+        ("user-joined", 42),
+        ("user-joined", ""),
+        ("user-joined", "x" * (MAX_USERNAME_LENGTH + 1)),
+        ("open-dm", {"username": 42}),
+        ("open-dm", {"username": "  "}),
+        ("open-dm", {}),
+    ],
+    "username_taken": [("user-joined", "bob"), ("user-joined", " BOB ")],
+    "invalid_message": [
+        ("send-message", ""),
+        ("send-message", {"room": "general", "text": "   "}),
+        ("send-message", {"room": "general", "text": 42}),
+        ("send-message", {"room": "general"}),
+        ("send-message", {"room": "general", "text": "x" * (MAX_MESSAGE_LENGTH + 1)}),
+    ],
+    "room_not_found": [
+        *(request("nowhere") for request in ROOM_EVENTS),
+        ("join-room", {"room": "dm:nobody:nowhere"}),
+        ("send-message", {"room": "dm:nobody:nowhere", "text": "hi"}),
+    ],
+    "room_exists": [
+        ("create-room", {"name": "dev"}),
+        ("create-room", {"name": "DEV"}),
+        ("create-room", {"name": "general"}),
+    ],
+    "invalid_room_name": [
+        *(request("Not valid!") for request in ROOM_EVENTS),
+        ("create-room", {"name": "Not valid!"}),
+        ("join-room", {"room": 42}),
+        ("join-room", {"room": "dm:" + "x" * 80}),
+    ],
+    "forbidden": [
+        *(request("dev") for request in ROOM_EVENTS if request("dev")[0] != "join-room"),
+        ("leave-room", {"room": "general"}),
+        ("open-dm", {"username": "alice"}),
+        ("open-dm", {"username": "ALICE"}),
+    ],
+    "user_not_found": [("open-dm", {"username": "nobody"}), ("open-dm", {"username": " Nobody "})],
+    "unknown_event": [
+        ("no-such-event", None),
+        ("SEND-MESSAGE", "hi"),
+        ("send_message", "hi"),
+        ("receive-message", {"message": "hi"}),  # a server-to-client event
+    ],
+}
+
+# Valid once joined; before `user-joined` every one of them is `not_joined`.
+NEEDS_JOIN: list[Request] = [
+    ("send-message", "hi"),
+    ("send-message", {"room": "general", "text": "hi"}),
+    ("typing", True),
+    ("typing", {"room": "general", "isTyping": True}),
+    ("create-room", {"name": "dev"}),
+    ("join-room", {"room": "general"}),
+    ("leave-room", {"room": "dev"}),
+    ("open-dm", {"username": "alice"}),
+    ("history", {"room": "general", "before": 10}),
+    ("sync", {"rooms": {"general": 0}}),
+    ("list-online", {"room": "general"}),
+]
+
+
+def _ok(answer: Any) -> Any:
+    assert answer["ok"] is True, answer
+    return answer["data"]
+
+
+async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
+    text = f"sentinel {next(_sentinels)}"
+    sent = _ok(await sender.call("send-message", text))
+    for watcher in watchers:
+        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+    return sent
+
+
+async def _refused(client: ChatClient, request: Request, code: str, *, no_ack: bool) -> None:
+    event, payload = request
+    answer = await client.call(event, payload)
+    assert answer["ok"] is False, (request, answer)
+    assert answer["error"]["code"] == code, (request, answer)
+    assert isinstance(answer["error"]["message"], str)
+    assert answer["error"]["message"]
+    if no_ack:
+        # Without a callback the same failure comes as an `error` event, before the
+        # answer to the next request on this connection.
+        errors = len(client.events("error"))
+        await client.sio.emit(event, payload)
+        await client.call("list-rooms")
+        assert client.events("error")[errors:] == [answer["error"]], request
+
+
+@pytest.fixture
+async def world(clients: Connect) -> tuple[ChatClient, ChatClient]:
+    alice, bob = await clients(), await clients()
+    await alice.join("alice")
+    await bob.join("bob")
+    _ok(await bob.call("create-room", {"name": "dev", "topic": "bob's"}))
+    await alice.wait_for("room-created")
+    return alice, bob
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+async def test_each_refused_request_gets_its_code_and_changes_nothing(
+    world: tuple[ChatClient, ChatClient], code: str
+) -> None:
+    alice, bob = world
+    rooms_before = _ok(await bob.call("list-rooms"))
+    alice.received.clear()
+    bob.received.clear()
+
+    for i, request in enumerate(CASES[code]):
+        await _refused(alice, request, code, no_ack=i == 0)
+
+    sentinel = await _sentinel(alice, bob)
+    assert bob.received == [("receive-message", sentinel)]
+    assert [e for e, _ in alice.received if e not in ("error", "receive-message")] == []
+    # The rooms are as they were, but for the sentinel in general.
+    for room in rooms_before["rooms"]:
+        if room["name"] == "general":
+            room["lastSeq"] = sentinel["seq"]
+    assert _ok(await bob.call("list-rooms")) == rooms_before
+    assert _ok(await alice.call("session"))["user"]["username"] == "alice"
+
+
+async def test_every_event_needs_user_joined_first(clients: Connect) -> None:
+    alice, stranger = await clients(), await clients()
+    await alice.join("alice")
+    alice.received.clear()
+    for request in NEEDS_JOIN:
+        await _refused(stranger, request, "not_joined", no_ack=True)
+    # Nothing was posted, typed or created.
+    sentinel = await _sentinel(alice, stranger)
+    assert alice.received == [("receive-message", sentinel)]
+    assert [r["name"] for r in _ok(await stranger.call("list-rooms"))["rooms"]] == ["general"]
+
+
+async def test_rapid_sends_beyond_the_burst_are_refused_and_not_stored(clients: Connect) -> None:
+    alice, bob = await clients(), await clients()
+    await alice.join("alice")
+    await bob.join("bob")
+    _ok(await alice.call("create-room", {"name": "spam"}))
+    _ok(await bob.call("join-room", {"room": "spam"}))
+
+    answers = [
+        await alice.call("send-message", {"room": "spam", "text": f"spam {i}"}) for i in range(40)
+    ]
+    accepted = [a["data"] for a in answers if a["ok"]]
+    refused = [a["error"] for a in answers if not a["ok"]]
+    assert {e["code"] for e in refused} == {"rate_limited"}
+    assert 20 <= len(accepted) < 40, "a burst of 20, then about 10 a second"
+
+    # Only what was accepted is stored, numbered without gaps, and delivered.
+    assert [m["seq"] for m in accepted] == list(range(1, len(accepted) + 1))
+    stored = _ok(await bob.call("history", {"room": "spam", "before": 10**9, "limit": 100}))
+    assert stored == {"messages": accepted, "hasMore": False}
+    rooms = {r["name"]: r for r in _ok(await bob.call("list-rooms"))["rooms"]}
+    assert rooms["spam"]["lastSeq"] == len(accepted)
+    await _sentinel(bob, bob)
+    assert [m for m in bob.events("receive-message") if m["room"] == "spam"] == accepted
+
+    # The limit is per connection: bob was never limited.
+    assert (await bob.call("send-message", {"room": "spam", "text": "bob's turn"}))["ok"]
+
+
+async def test_an_event_flood_is_refused_for_that_connection_only(clients: Connect) -> None:
+    flooder, bob = await clients(), await clients()
+    await flooder.join("flooder")
+    await bob.join("bob")
+    answers = [
+        await flooder.call("typing", {"room": "general", "isTyping": True}) for _ in range(150)
+    ]
+    refused = [a["error"]["code"] for a in answers if not a["ok"]]
+    assert refused
+    assert set(refused) == {"rate_limited"}
+    for _ in range(50):
+        await flooder.sio.emit("list-rooms")
+    await flooder.wait_for("error", lambda d: d["code"] == "rate_limited")
+    await _sentinel(bob, flooder)
+    assert bob.events("error") == []
+
+
+def test_every_client_triggerable_code_is_exercised_here() -> None:
+    exercised = {*CASES, "not_joined", "rate_limited"}
+    assert exercised == {str(code) for code in ErrorCode} - NOT_CLIENT_TRIGGERED
