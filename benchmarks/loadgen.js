@@ -330,7 +330,7 @@ async function runIdle() {
       seconds: r.wall_s, accepted_per_s: (target - (out.stages.at(-1)?.connections ?? 0)) / r.wall_s,
       rss_kb: rss, rss_per_conn_kb: (rss - out.rss_base_kb) / target,
       server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct });
-    log(`S1 ${target}: ${(target / r.wall_s).toFixed(0)} conn/s, rss ${rss} kB`);
+    log(`S1 ${target}: ${out.stages.at(-1).accepted_per_s.toFixed(0)} conn/s, rss ${rss} kB`);
     if (open < target) break;
   }
   out.ok = counters.connect_failures === 0 && counters.disconnects === 0 && !counters.stray;
