@@ -102,7 +102,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{room}`",
         "Become a member (members receive `member-joined`) and get the last 50 messages.",
         ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
-        errors=(*_JOINED, *_ROOM),
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         LEAVE_ROOM,
@@ -110,7 +110,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "Stop being a member; members receive `member-left`. `general` and direct "
         "messages cannot be left.",
         ack="`{room}`",
-        errors=(*_JOINED, *_ROOM),
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         OPEN_DM,
@@ -118,7 +118,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "Open (or reopen) the direct-message room with someone; only the two of you can "
         "read or post in it. The other person's connections receive `room-added`.",
         ack="`{room: RoomInfo}`",
-        errors=(*_JOINED, "invalid_username", "user_not_found", "forbidden"),
+        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
     ),
     EventSpec(
         HISTORY,
@@ -141,7 +141,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{room}`",
         "The room's members who are online (several tabs count once).",
         ack="`{users: [User]}`",
-        errors=(*_JOINED, *_ROOM),
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
 )
 
