@@ -7,11 +7,17 @@ import socket
 from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
+from starlette.responses import FileResponse
+
 from rtchat.engine import ConnectRefused, EngineOptions, Server, SocketServer
 
 
 async def hello_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
-    """The ASGI app behind every other path."""
+    """The ASGI app behind every other path; `/file` is this file, as Starlette sends files
+    (listening for the disconnect while it sends)."""
+    if scope["path"] == "/file":
+        await FileResponse(__file__)(scope, receive, send)
+        return
     body = b"hello from asgi " + scope["path"].encode()
     await send(
         {

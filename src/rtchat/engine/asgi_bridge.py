@@ -61,7 +61,8 @@ async def run_asgi(
         if not received:
             received = True
             return {"type": "http.request", "body": body, "more_body": False}
-        await conn.disconnected()
+        # Shielded: a cancelled listener must not cancel the connection's shared future.
+        await asyncio.shield(conn.disconnected())
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:

@@ -70,6 +70,8 @@ class HttpConnection(asyncio.Protocol):
         "transport",
     )
 
+    transport: asyncio.Transport
+
     def __init__(self, handler: HttpHandler) -> None:
         self._handler = handler
         self._parser: httptools.HttpRequestParser | None = None
@@ -85,8 +87,7 @@ class HttpConnection(asyncio.Protocol):
     # --- asyncio.Protocol ----------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         self._parser = httptools.HttpRequestParser(self)
         self._handler.connections.add(self)
 

@@ -134,6 +134,8 @@ class SocketServer(EioServer):
         text = packets.event_text(event, args, namespace)
         frame = text_frame(text)
         skipping = bool(skip)
+        if skipping and not isinstance(skip, set | frozenset):
+            skip = set(skip)
         for sock in targets:
             if skipping and sock.sid in skip:
                 continue

@@ -1,0 +1,197 @@
+"""Engine.IO v4 over WebSocket and the upgrade from long-polling, against a real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import orjson
+import pytest
+import websockets
+
+from rtchat.engine import EngineOptions
+from tests.engine.conftest import MAX_PAYLOAD
+from tests.engine.support import echo_server, running_engine
+from tests.engine.wire import WAIT, open_polling, open_ws, poll, post, recv, ws_url
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def _connected(ws: websockets.ClientConnection, namespace: str = "") -> str:
+    await ws.send("40" + namespace + ("," if namespace else ""))
+    answer = await recv(ws)
+    assert isinstance(answer, str)
+    assert answer.startswith("40" + namespace + ("," if namespace else "") + '{"sid":'), answer
+    return answer
+
+
+async def test_handshake(url: str) -> None:
+    ws, handshake = await open_ws(url)
+    async with ws:
+        assert set(handshake) == {"sid", "upgrades", "pingInterval", "pingTimeout", "maxPayload"}
+        assert handshake["upgrades"] == []
+        assert handshake["maxPayload"] == MAX_PAYLOAD
+
+
+@pytest.mark.parametrize("query", ["EIO=4", "EIO=4&transport=abc", "transport=websocket"])
+async def test_bad_query_refuses_the_websocket(url: str, query: str) -> None:
+    target = url.replace("http", "ws", 1) + "/socket.io/?" + query
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(target)
+    assert refused.value.response.status_code == 400
+
+
+async def test_connect_ack_comes_before_what_the_connect_handler_emits(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        answer = await _connected(ws)
+        sid = orjson.loads(answer[2:])["sid"]
+        assert await recv(ws) == '42["hello",{"sid":"' + sid + '"}]'
+
+
+async def test_events_and_acks(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)  # hello
+        await ws.send('4212["echo",1,{"a":"b"}]')
+        assert await recv(ws) == '4312[1,{"a":"b"}]'
+        await ws.send('42["back","x"]')
+        assert await recv(ws) == '42["back","x"]'
+
+
+async def test_binary_event_and_ack(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send('451-7["echo",{"_placeholder":true,"num":0}]')
+        await ws.send(b"\x01\x02\x03")
+        assert await recv(ws) == '461-7[{"_placeholder":true,"num":0}]'
+        assert await recv(ws) == b"\x01\x02\x03"
+
+
+async def test_namespaces_connect_and_disconnect(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await ws.send("40/nope,")
+        assert await recv(ws) == '44/nope,{"message":"Invalid namespace"}'
+        await _connected(ws, "/admin")
+        await ws.send("41/admin,")
+        await ws.send("40/admin,")
+        assert str(await recv(ws)).startswith('40/admin,{"sid":')
+
+
+async def test_connect_middleware_refuses_with_its_message(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await ws.send('40{"token":"bad"}')
+        assert await recv(ws) == '44{"message":"bad token","data":{"retry":false}}'
+
+
+async def test_ping_pong_and_timeout(fast_url: str) -> None:
+    ws, _ = await open_ws(fast_url)
+    async with ws:
+        for _ in range(3):
+            assert await recv(ws) == "2"
+            await ws.send("3")
+        started = time.monotonic()  # just after the last pong: ping at 0.3, closed at 0.5
+        assert await recv(ws) == "2"
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+        assert 0.45 < time.monotonic() - started < 0.7
+
+
+async def test_close_packet_closes(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await ws.send("1")
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+
+
+async def test_message_over_max_http_buffer_size_closes(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send('42["echo","' + "x" * MAX_PAYLOAD + '"]')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009
+
+
+async def test_connect_timeout() -> None:
+    async with running_engine(echo_server(EngineOptions(connect_timeout=0.2))) as base:
+        ws, _ = await open_ws(base)
+        async with ws:
+            with pytest.raises(websockets.ConnectionClosed):
+                await recv(ws)
+
+
+async def test_upgrade_from_polling(http: aiohttp.ClientSession, url: str) -> None:
+    sid, _ = await open_polling(http, url)
+    await post(http, url, sid, "40")
+    await poll(http, url, sid)  # the CONNECT ack and hello
+    pending = asyncio.create_task(poll(http, url, sid))
+    await asyncio.sleep(0.05)
+    async with websockets.connect(ws_url(url, sid=sid)) as ws:
+        await ws.send("2probe")
+        assert await recv(ws) == "3probe"
+        assert await pending == (200, "6")  # the pending GET ends with a noop
+        await post(http, url, sid, '42["back","queued before the upgrade"]')
+        await ws.send("5")
+        assert await recv(ws) == '42["back","queued before the upgrade"]'
+        await ws.send('42["back","after"]')
+        # No stray noop on the WebSocket: the next frame is the event.
+        assert await recv(ws) == '42["back","after"]'
+        status, _ = await poll(http, url, sid)
+        assert status == 400  # an HTTP request for an upgraded sid
+        await ws.send('421["echo","still"]')
+        assert await recv(ws) == '431["still"]'
+
+
+@pytest.mark.parametrize("upgraded", [False, True])
+async def test_second_websocket_for_a_sid_is_refused_at_once(
+    http: aiohttp.ClientSession, url: str, upgraded: bool
+) -> None:
+    sid, _ = await open_polling(http, url)
+    async with websockets.connect(ws_url(url, sid=sid)) as ws:
+        await ws.send("2probe")
+        assert await recv(ws) == "3probe"
+        if upgraded:
+            await ws.send("5")
+        async with asyncio.timeout(WAIT):
+            with pytest.raises(websockets.InvalidStatus) as refused:
+                await websockets.connect(ws_url(url, sid=sid))
+        assert refused.value.response.status_code == 400
+        if not upgraded:
+            await ws.send("5")
+        await ws.send("40")  # the first WebSocket carries on
+        assert str(await recv(ws)).startswith("40")
+
+
+async def test_rooms_and_skip(url: str) -> None:
+    a, _ = await open_ws(url)
+    b, _ = await open_ws(url)
+    c, _ = await open_ws(url)
+    async with a, b, c:
+        for ws in (a, b, c):
+            await _connected(ws)
+            await recv(ws)
+        for ws in (a, b):
+            await ws.send('421["join","lobby"]')
+            assert await recv(ws) == '431["joined"]'
+        await a.send('42["shout","lobby","hi"]')
+        assert await recv(b) == '42["shout","hi"]'
+        await c.send('42["back","c"]')
+        assert await recv(c) == '42["back","c"]'
+        await a.send('42["back","a"]')
+        assert await recv(a) == '42["back","a"]'  # a skipped its own shout
