@@ -56,3 +56,23 @@ async def test_other_urls_are_refused_in_one_sentence(url: str) -> None:
     assert repr(url) in message
     assert "memory://" in message
     assert "sqlite:////absolute/path.db" in message
+
+
+async def test_a_file_that_is_not_a_database_stops_start_up_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"not a database " * 200)
+    with pytest.raises(ValueError, match="Cannot open the database at") as caught:
+        await open_storage(f"sqlite:///{path}")
+    assert "file is not a database" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+async def test_a_folder_that_cannot_be_made_stops_start_up_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(ValueError, match="Cannot open the database at"):
+        await open_storage(f"sqlite:///{blocker}/chat.db")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rtchat.domain.errors import ChatError
 from rtchat.ports import Storage
 from rtchat.storage.memory import MemoryStorage
 from rtchat.storage.sqlite import SqliteStorage
@@ -39,12 +40,21 @@ async def open_storage(url: str) -> Storage:
     """Open the backend `url` names, ready to use; the caller closes it.
 
     Raises:
-        ValueError: `url` is not one of the accepted forms.
+        ValueError: `url` is not one of the accepted forms, or its file cannot be used
+            (not a database, from a newer rtchat, in a folder that cannot be made). The
+            message is one sentence, fit to stop start-up with.
     """
     if url == "memory://":
         return MemoryStorage()
     path = sqlite_path(url)
     if path is None:
         raise ValueError(f"Unsupported database URL {url!r}: use {ACCEPTED_URLS}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return await SqliteStorage.open(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return await SqliteStorage.open(path)
+    except OSError as error:
+        raise ValueError(f"Cannot open the database at {str(path)!r}: {error}.") from error
+    except ChatError as error:
+        # The driver's reason ("file is not a database") says more than our generic one.
+        reason = error.__cause__ if error.__cause__ is not None else error.message.rstrip(".")
+        raise ValueError(f"Cannot open the database at {str(path)!r}: {reason}.") from error

@@ -67,11 +67,15 @@ class _Stop:
     """Queued by `close`: the thread finishes the jobs before it, then closes the file."""
 
 
-def _driver_error(exc: sqlite3.Error) -> ChatError:
+def _driver_error(exc: sqlite3.Error, *, logged: bool = True) -> ChatError:
     # Expected conflicts are turned into their own codes by the jobs; anything that still
     # reaches here is a fault of ours or of the disk, so it is logged and called internal.
-    log.error("SQLite failed: %s", exc, exc_info=exc)
-    error = ChatError(ErrorCode.INTERNAL, "The database failed; the failure was logged.")
+    message = "The database failed; the failure was logged."
+    if logged:
+        log.error("SQLite failed: %s", exc, exc_info=exc)
+    else:
+        message = f"The database failed: {exc}."
+    error = ChatError(ErrorCode.INTERNAL, message)
     error.__cause__ = exc
     return error
 
@@ -182,7 +186,8 @@ class SqliteThread:
         try:
             conn = _connect(self.path)
         except BaseException as exc:
-            error = _driver_error(exc) if isinstance(exc, sqlite3.Error) else exc
+            # Not logged: the caller of start() decides (open_storage makes it one line).
+            error = _driver_error(exc, logged=False) if isinstance(exc, sqlite3.Error) else exc
             _call_soon(loop, _settle, ready, error)
             _call_soon(loop, _settle, stopped, None)
             return
