@@ -17,6 +17,7 @@ import pytest
 
 from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
+from rtchat.transport.events import CLIENT_EVENTS
 from tests.support import ChatClient
 
 Connect = Callable[..., Awaitable[ChatClient]]
@@ -250,3 +251,16 @@ async def test_an_event_flood_is_refused_for_that_connection_only(clients: Conne
 def test_every_client_triggerable_code_is_exercised_here() -> None:
     exercised = {*CASES, "not_joined", "rate_limited"}
     assert exercised == {str(code) for code in ErrorCode} - NOT_CLIENT_TRIGGERED
+
+
+def test_every_code_seen_here_is_documented_for_its_event() -> None:
+    # `unknown_event` belongs to no event; `rate_limited` (the event flood) to all of them.
+    documented = {spec.name: set(spec.errors) for spec in CLIENT_EVENTS}
+    seen = {(event, code) for code, requests in CASES.items() for event, _ in requests}
+    seen |= {(event, "not_joined") for event, _ in NEEDS_JOIN}
+    undocumented = {
+        (event, code)
+        for event, code in seen
+        if code != "unknown_event" and code not in documented[event]
+    }
+    assert undocumented == set()
