@@ -53,6 +53,7 @@ class MemoryMessageStore:
 
     async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
         state = self._state
+        timestamp = as_utc(draft.timestamp)  # first, as in SQLite: a naive one always fails
         if draft.client_id is not None:
             stored = state.by_client_id.get((draft.author.id, draft.client_id))
             if stored is not None:
@@ -68,7 +69,7 @@ class MemoryMessageStore:
             seq=len(log) + 1,
             author=draft.author,
             text=draft.text,
-            timestamp=as_utc(draft.timestamp),
+            timestamp=timestamp,
             client_id=draft.client_id,
         )
         log.append(message)
