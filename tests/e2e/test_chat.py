@@ -107,3 +107,14 @@ async def test_too_long_username_shows_server_error(server_url: str, new_page: N
     # A valid name then gets in and clears the error.
     await join(page, "carol")
     await expect(page.locator("#join-error")).to_be_empty()
+
+
+async def test_name_in_use_is_refused(server_url: str, new_page: NewPage) -> None:
+    carol = await new_page(server_url)
+    await join(carol, "carol")
+    other = await new_page(server_url)
+    await other.fill("#username-input", "carol")
+    await other.press("#username-input", "Enter")
+    await expect(other.locator("#join-error")).to_contain_text("using that name")
+    await expect(other.locator("#chat-screen")).to_be_hidden()
+    await join(other, "carol2")

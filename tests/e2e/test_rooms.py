@@ -109,13 +109,35 @@ async def test_room_and_direct_messages(
     finally:
         await client.disconnect()
 
-    # The picture: alice in #design with the sidebar (a DM, an unread room) and who is online.
+    # carol, on a phone, makes a room of her own; everyone can find it.
+    await create_room(carol, "random", "Off-topic, memes, lunch plans")
+    await expect(carol.locator("#sidebar-toggle")).to_have_attribute("aria-expanded", "false")
+
+    # The picture: alice in #design with the sidebar (a DM, an unread room, the public
+    # rooms) and who is online.
     await open_room(alice, "design")
     await open_room(bob, "design")
     await send(bob, "see you at the review")
-    await open_room(bob, "general")
-    await send(bob, "lunch anyone?")
+    await send(bob, "I'll bring the mockups")
+    await open_room(carol, "general")
+    await send(carol, "lunch anyone?")
     await expect(room_link(alice, "general").locator(".unread")).to_have_text("1")
-    await expect(message(alice, "see you at the review")).to_have_count(1)
+    await alice.click("#browse summary")
+    await expect(alice.locator("#browse-list li")).to_have_count(3)
+    await expect(alice.locator('#browse-list li[data-room="random"]')).to_contain_text("1 member")
+    await alice.click("#message-input")
+    await alice.keyboard.type("Thanks bob! Let's", delay=10)
     await alice.screenshot(path=artifacts_dir / "e2e-rooms.png", animations="disabled")
     await carol.screenshot(path=artifacts_dir / "e2e-rooms-narrow.png", animations="disabled")
+    await carol.click("#sidebar-toggle")
+    await expect(carol.locator("#sidebar")).to_be_visible()
+    await carol.screenshot(path=artifacts_dir / "e2e-rooms-drawer.png", animations="disabled")
+    await carol.keyboard.press("Escape")
+    await expect(carol.locator("#sidebar")).to_be_hidden()
+
+    # bob leaves #design: alice sees him go from the room and from its online list.
+    await bob.click("#leave-btn")
+    await expect(bob.locator("#room-title")).to_have_text("# general")
+    await expect(room_link(bob, "design")).to_have_count(0)
+    await expect(alice.locator("#messages li.notice", has_text="bob left #design")).to_have_count(1)
+    await expect(online_names(alice)).to_have_text(["alice"])

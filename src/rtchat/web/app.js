@@ -243,9 +243,15 @@ function noteMessages(room, messages) {
 }
 
 function acceptLive(msg) {
-  if (!msg || typeof msg.seq !== 'number') return;
-  const room = rooms.get(msg.room ?? GENERAL);
-  if (!room) return;
+  if (!msg || typeof msg.seq !== 'number' || !state.user) return;
+  const name = msg.room ?? GENERAL;
+  let room = rooms.get(name);
+  if (!room) {
+    // A room we have not heard of yet (its room-added is late): count the message
+    // as unread now, learn the room's details from a fresh session.
+    room = rooms.upsert({ name, kind: name.startsWith('dm:') ? 'dm' : 'room', lastSeq: 0 });
+    refreshRooms();
+  }
   noteMessages(room, [msg]);
   if (room.timeline.addLive(msg) === 'gap') fillGap(room);
   invalidate({ follow: msg.userId === myId() && room.name === state.current });
@@ -266,9 +272,10 @@ async function openRoom(name, info = null) {
   if (!rooms.has(name)) rooms.upsert(info ?? { name, kind: 'room' });
   showRoom(name);
   const ok = await loadRoom(name);
-  if (ok && state.current === name && window.matchMedia('(min-width: 700px)').matches) {
-    el.messageInput.focus();
-  }
+  if (!ok || state.current !== name) return;
+  // On a phone, focusing the composer would pop the keyboard over the messages.
+  if (window.matchMedia('(min-width: 701px)').matches) el.messageInput.focus();
+  else if (el.sidebar.contains(document.activeElement)) el.messages.focus();
 }
 
 /** join-room: joins if needed, and answers the latest page and the members. */
@@ -312,6 +319,18 @@ async function loadOlder() {
   if (room.name === state.current) invalidate({ prepended: true });
 }
 
+let refreshingRooms = false;
+
+async function refreshRooms() {
+  if (refreshingRooms) return;
+  refreshingRooms = true;
+  const res = await request('session');
+  refreshingRooms = false;
+  if (!res.ok || !res.data?.user) return;
+  for (const info of res.data.rooms ?? []) rooms.upsert(info);
+  invalidate();
+}
+
 async function refreshBrowse() {
   const res = await request('list-rooms');
   if (!res.ok) return;
@@ -352,6 +371,8 @@ function send() {
 let flushing = false;
 let flushAgain = false;
 let flushTimer = null;
+let holdUntil = 0;
+const RATE_LIMIT_PAUSE_MS = 1500;
 
 function flushSoon(ms) {
   clearTimeout(flushTimer);
@@ -362,6 +383,11 @@ function flushSoon(ms) {
 async function flushOutbox() {
   if (flushing) {
     flushAgain = true;
+    return;
+  }
+  const wait = holdUntil - Date.now();
+  if (wait > 0) {
+    flushSoon(wait); // rate limited: give the server's bucket time to refill
     return;
   }
   flushing = true;
@@ -380,7 +406,8 @@ async function flushOutbox() {
             noteMessages(room, [res.data]);
             if (room.timeline.addLive(res.data) === 'gap') fillGap(room);
           }
-          if (el.sendError.dataset.code === 'rate_limited') setSendError(null);
+          const limited = outbox.pending().some((e) => e.error?.code === 'rate_limited');
+          if (!limited && el.sendError.dataset.code === 'rate_limited') setSendError(null);
           invalidate();
           continue;
         }
@@ -393,7 +420,8 @@ async function flushOutbox() {
         setSendError(res.error);
         invalidate();
         if (res.error?.code === 'rate_limited') {
-          flushSoon(1500);
+          holdUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
+          flushSoon(RATE_LIMIT_PAUSE_MS);
           return;
         }
       }
@@ -670,7 +698,9 @@ el.leaveBtn.addEventListener('click', async () => {
 });
 
 el.sidebarToggle.addEventListener('click', () => {
-  ui.setSidebarOpen(!document.body.classList.contains('sidebar-open'));
+  const open = !document.body.classList.contains('sidebar-open');
+  ui.setSidebarOpen(open);
+  if (open) (el.sidebar.querySelector('[aria-current="page"]') ?? el.newRoomBtn).focus();
 });
 el.backdrop.addEventListener('click', () => ui.setSidebarOpen(false));
 el.onlineToggle.addEventListener('click', () => {

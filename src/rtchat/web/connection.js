@@ -29,19 +29,27 @@ export function emitWithAck(socket, event, ...args) {
  * Manager events (socket.io) cover retries; socket events cover the session.
  */
 export function watchConnection(socket, onStatus) {
-  socket.on('connect', () => onStatus('connected'));
+  // While the browser itself is offline, "reconnecting" would be a promise we
+  // cannot keep: say offline until the network is back.
+  const report = (state) => onStatus(state !== 'connected' && !navigator.onLine ? 'offline' : state);
+  socket.on('connect', () => report('connected'));
   socket.on('disconnect', () => {
     // socket.active stays true only when the manager will retry (a lost
     // transport); a server- or client-initiated disconnect is final.
-    onStatus(socket.active ? 'reconnecting' : 'offline');
+    report(socket.active ? 'reconnecting' : 'offline');
   });
   socket.on('connect_error', () => {
-    if (!socket.active) onStatus('offline');
+    if (!socket.active) report('offline');
   });
-  socket.io.on('reconnect_attempt', () => onStatus('reconnecting'));
-  socket.io.on('reconnect', () => onStatus('connected'));
-  socket.io.on('reconnect_failed', () => onStatus('offline'));
-  // While the browser itself is offline, retries are pointless: say so.
-  window.addEventListener('offline', () => onStatus('offline'));
-  window.addEventListener('online', () => onStatus(socket.connected ? 'connected' : 'reconnecting'));
+  socket.io.on('reconnect_attempt', () => report('reconnecting'));
+  socket.io.on('reconnect', () => report('connected'));
+  socket.io.on('reconnect_failed', () => report('offline'));
+  window.addEventListener('offline', () => report(socket.connected ? 'connected' : 'offline'));
+  window.addEventListener('online', () => {
+    if (socket.connected) return report('connected');
+    report('reconnecting');
+    // The backoff may be seconds away from its next try: try now instead.
+    socket.disconnect();
+    socket.connect();
+  });
 }

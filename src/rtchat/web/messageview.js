@@ -8,11 +8,12 @@ import { formatTime, isoOrNow } from './time.js';
 import { node } from './ui.js';
 
 const NEAR_BOTTOM_PX = 48;
+const GROUP_MS = 5 * 60 * 1000;
+const timeOf = (iso) => new Date(iso).getTime() || Date.now();
 
 function timeNode(iso) {
   const t = node('time', 'msg__time', formatTime(iso));
   t.dateTime = isoOrNow(iso);
-  t.title = new Date(isoOrNow(iso)).toLocaleString();
   return t;
 }
 
@@ -26,6 +27,7 @@ function messageNode(m, own) {
   const meta = node('div', 'msg__meta');
   meta.append(node('span', 'msg__author', own ? `${m.username} (you)` : m.username), timeNode(m.timestamp));
   li.append(meta, node('p', 'msg__text', String(m.message ?? '')));
+  li.title = `${m.username}, ${new Date(isoOrNow(m.timestamp)).toLocaleString()}`;
   return li;
 }
 
@@ -93,20 +95,20 @@ export class MessageView {
     const oldTop = list.scrollTop;
 
     const items = this.#items(room, myId, username, pending);
-    const wanted = new Set(items.map((i) => i.key));
+    // Drop what goes away or changed (an outbox entry that failed) before placing
+    // anything, so the insertion cursor below only ever points at live nodes.
+    const wanted = new Map(items.map((i) => [i.key, i]));
     for (const [key, li] of this.#nodes) {
-      if (!wanted.has(key)) {
+      const item = wanted.get(key);
+      if (!item || (item.version != null && li.dataset.version !== item.version)) {
         li.remove();
         this.#nodes.delete(key);
       }
     }
     let cursor = list.firstChild;
+    let prev = null;
     for (const item of items) {
       let li = this.#nodes.get(item.key);
-      if (li && item.version != null && li.dataset.version !== item.version) {
-        li.remove();
-        li = null;
-      }
       if (!li) {
         li = item.make();
         if (item.version != null) li.dataset.version = item.version;
@@ -114,6 +116,13 @@ export class MessageView {
       }
       if (li === cursor) cursor = cursor.nextSibling;
       else list.insertBefore(li, cursor);
+      // A run of messages from one person within a few minutes shows its name once.
+      if (item.author != null) {
+        const cont = prev?.author === item.author && item.at - prev.at < GROUP_MS;
+        if (cont) li.dataset.cont = '';
+        else delete li.dataset.cont;
+      }
+      prev = item;
     }
 
     if (prepended && !atBottom) list.scrollTop = oldTop + (list.scrollHeight - oldHeight);
@@ -138,12 +147,23 @@ export class MessageView {
     const noticeItem = (n) => ({ key: `n:${n.key}`, make: () => noticeNode(n) });
     for (const m of tl.messages) {
       while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
-      items.push({ key: `m:${m.id}`, make: () => messageNode(m, m.userId === myId) });
+      items.push({
+        key: `m:${m.id}`,
+        author: m.userId,
+        at: timeOf(m.timestamp),
+        make: () => messageNode(m, m.userId === myId),
+      });
     }
     while (ni < notices.length) items.push(noticeItem(notices[ni++]));
     for (const entry of pending) {
       const version = entry.error ? `e:${entry.error.code}` : 's';
-      items.push({ key: `p:${entry.clientId}`, version, make: () => pendingNode(entry, username) });
+      items.push({
+        key: `p:${entry.clientId}`,
+        version,
+        author: myId,
+        at: timeOf(entry.createdAt),
+        make: () => pendingNode(entry, username),
+      });
     }
     return items;
   }

@@ -9,10 +9,9 @@ function roomItem(room, current, unread) {
   btn.type = 'button';
   btn.dataset.room = room.name;
   if (room.name === current) btn.setAttribute('aria-current', 'page');
-  btn.append(
-    node('span', 'room-link__sigil', room.isDm ? '@' : '#'),
-    node('span', 'room-link__name', room.title),
-  );
+  const sigil = node('span', 'room-link__sigil', room.isDm ? '@' : '#');
+  sigil.setAttribute('aria-hidden', 'true');
+  btn.append(sigil, node('span', 'room-link__name', room.title));
   if (unread > 0) {
     const badge = node('span', 'unread', unread > 99 ? '99+' : String(unread));
     badge.setAttribute('aria-label', `${unread} unread`);
