@@ -1,0 +1,92 @@
+"""The Engine.IO session state machine, with no sockets: packets in, buffers out."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from rtchat.engine import eio_session as es
+from rtchat.engine.packets import PacketError
+from rtchat.engine.websocket import text_frame
+
+
+class Marks:
+    def __init__(self) -> None:
+        self.marked: list[es.EioSession] = []
+
+    def mark(self, session: es.EioSession) -> None:
+        self.marked.append(session)
+
+
+def polling() -> tuple[es.EioSession, Marks]:
+    marks = Marks()
+    return es.EioSession("sid", marks, websocket=False), marks
+
+
+def test_open_packet_sends_whole_milliseconds() -> None:
+    packet = es.EioSession.open_packet(
+        "abc", upgrades=True, ping_interval=0.3, ping_timeout=0.2, max_payload=100
+    )
+    assert packet[0] == "0"
+    assert orjson.loads(packet[1:]) == {
+        "sid": "abc",
+        "upgrades": ["websocket"],
+        "pingInterval": 300,
+        "pingTimeout": 200,
+        "maxPayload": 100,
+    }
+
+
+def test_polling_queues_packets_and_marks_once() -> None:
+    session, marks = polling()
+    session.send("42[1]")
+    session.send("42[2]")
+    assert marks.marked == [session]
+    assert session.take_poll() == b"42[1]\x1e42[2]"
+    assert session.take_poll() is None
+
+
+def test_websocket_appends_frames_to_one_buffer() -> None:
+    marks = Marks()
+    session = es.EioSession("sid", marks, websocket=True)
+    frame = text_frame("42[1]")
+    session.send_prebuilt("42[1]", frame)
+    session.send("2")
+    assert bytes(session.wbuf) == frame + text_frame("2")
+    assert marks.marked == [session]
+
+
+def test_receive_classifies_packets() -> None:
+    session, _ = polling()
+    assert session.receive("42[1]") == "2[1]"
+    assert session.receive(b"\x00") == b"\x00"
+    assert session.receive("3") == es.PONG_RECEIVED
+    assert session.receive("1") == es.CLOSE_REQUESTED
+    assert session.receive("6") == es.NOTHING
+    with pytest.raises(PacketError):
+        session.receive("5")
+
+
+def test_upgrade_moves_queued_packets_to_the_websocket() -> None:
+    session, _ = polling()
+    probe = object()
+    assert session.start_upgrade(probe)  # type: ignore[arg-type]
+    assert not session.start_upgrade(object())  # type: ignore[arg-type]
+    session.send("42[1]")
+    assert session.receive("2probe", on_probe=True) == es.PROBE
+    with pytest.raises(PacketError):
+        session.receive("42[2]", on_probe=True)
+    assert session.receive("5", on_probe=True) == es.UPGRADED
+    assert session.state == es.WEBSOCKET
+    assert session.ws is probe
+    assert session.polls == []
+    assert bytes(session.wbuf) == text_frame("42[1]")  # no noop on the WebSocket
+    assert session.take_poll() is None
+
+
+def test_closed_session_sends_nothing() -> None:
+    session, marks = polling()
+    session.close()
+    session.send("42[1]")
+    assert session.polls == []
+    assert marks.marked == []
