@@ -106,10 +106,17 @@ async def test_a_third_user_is_forbidden_everywhere_in_it(clients: Connect) -> N
     for event, payload in requests:
         assert _code(await carol.call(event, payload)) == "forbidden", event
 
-    # Nothing leaked and nothing changed: still two members, one message.
+    # Nothing leaked and nothing changed: still two members, one message, which the
+    # members themselves can read back every way.
     dm = _ok(await bob.call("join-room", {"room": name}))
     assert dm["room"]["memberCount"] == 2
     assert [m["message"] for m in dm["messages"]] == ["private"]
+    history = _ok(await bob.call("history", {"room": name, "before": 100}))
+    assert history == {"messages": dm["messages"], "hasMore": False}
+    synced = _ok(await alice.call("sync", {"rooms": {name: 0}}))["rooms"][name]
+    assert synced == history
+    online = _ok(await alice.call("list-online", {"room": name}))["users"]
+    assert [u["username"] for u in online] == ["alice", "bob"]
     await _sentinel(carol, alice, bob)
     for member in (alice, bob):
         assert member.events("member-joined") == []

@@ -144,3 +144,14 @@ async def test_a_typist_who_leaves_stops_typing(clients: Connect) -> None:
     await bob.wait_for("user-typing", lambda d: not d["isTyping"])
     await bob.wait_for("user-disconnected")
     assert _flags(bob) == [True, False]
+
+
+async def test_a_typist_who_leaves_the_room_stops_typing_there(clients: Connect) -> None:
+    alice, bob, _ = await _pair(clients)
+    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    await bob.wait_for("user-typing", lambda d: d["isTyping"])
+    _ok(await alice.call("leave-room", {"room": "dev"}))
+    await bob.wait_for("user-typing", lambda d: not d["isTyping"])
+    await _sentinel(bob, alice)
+    assert _flags(bob) == [True, False]
+    assert alice.events("user-typing") == []
