@@ -17,7 +17,10 @@ only ever added.
 Every client event may pass an acknowledgement callback as its last argument. The
 answer is always `{{"ok": true, "data": ...}}` or
 `{{"ok": false, "error": {{"code": "...", "message": "..."}}}}`. A failed event sent
-without a callback is answered by an `error` event to that connection only.
+without a callback is answered by an `error` event to that connection only. Besides the
+errors listed for each event, any event may be answered `rate_limited` when a connection
+sends events faster than five times its message rate (`RTCHAT_RATE_LIMIT`), and
+`unknown_event` names an event the server does not handle.
 
 Limits: usernames {MAX_USERNAME_LENGTH} characters, messages {MAX_MESSAGE_LENGTH}
 characters (both after trimming white space).

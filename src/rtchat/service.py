@@ -242,6 +242,7 @@ class ChatService:
         await self._enter(user, room.name)
         summary = RoomSummary(room, member_count=1, last_seq=0)
         await self.broadcaster.to_room(DEFAULT_ROOM, RoomCreated(summary))
+        await self._to_user(user, RoomAdded(summary), skip=conn)
         return summary
 
     async def join_room(self, conn: ConnectionId, room: object) -> RoomView:
@@ -255,6 +256,7 @@ class ChatService:
         if await self.storage.rooms.add_member(name, user.id):
             await self._enter(user, name)
             await self.broadcaster.to_room(name, MemberJoined(name, user))
+            await self._to_user(user, RoomAdded(await self._summary(name, user)), skip=conn)
         latest = await self.storage.messages.latest(name, HISTORY_PAGE + 1)
         return RoomView(
             summary=await self._summary(name, user),
@@ -294,8 +296,11 @@ class ChatService:
             else:
                 await self._enter(peer, name)
                 await self._to_user(peer, RoomAdded(await self._summary(name, peer)))
-        await self._enter(user, name)
-        return await self._summary(name, user)
+        summary = await self._summary(name, user)
+        if name not in self._memberships.get(user.id, ()):
+            await self._enter(user, name)
+            await self._to_user(user, RoomAdded(summary), skip=conn)
+        return summary
 
     async def online_members(self, conn: ConnectionId, room: object) -> list[User]:
         user = self._joined(self._session(conn))
@@ -354,9 +359,13 @@ class ChatService:
         for conn in await self.presence.connections(user.id):
             await self.broadcaster.subscribe(conn, room)
 
-    async def _to_user(self, user: User, event: RoomAdded) -> None:
+    async def _to_user(
+        self, user: User, event: RoomAdded, skip: ConnectionId | None = None
+    ) -> None:
+        """Tell every open tab of `user` (but the one that asked, which has its answer)."""
         for conn in await self.presence.connections(user.id):
-            await self.broadcaster.to_connection(conn, event)
+            if conn != skip:
+                await self.broadcaster.to_connection(conn, event)
 
     async def _to_room_but_user(self, room: str, event: UserTyping, user: User) -> None:
         # None of the typist's own tabs should show them typing.

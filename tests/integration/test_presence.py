@@ -130,9 +130,10 @@ async def test_every_tab_follows_the_users_rooms(clients: Connect) -> None:
     joined = await tab1.join("alice")
     tab2 = await clients(auth={"token": joined["token"]})
 
-    # A room joined in one tab is live in the other.
+    # A room joined in one tab is live in the other, which is told about it.
     _ok(await bob.call("create-room", {"name": "dev"}))
     _ok(await tab1.call("join-room", {"room": "dev"}))
+    assert (await tab2.wait_for("room-added"))["room"]["name"] == "dev"
     _ok(await bob.call("send-message", {"room": "dev", "text": "hello dev"}))
     for tab in (tab1, tab2):
         await tab.wait_for("receive-message", lambda d: d["message"] == "hello dev")
@@ -150,10 +151,21 @@ async def test_every_tab_follows_the_users_rooms(clients: Connect) -> None:
     # A DM opened with alice reaches both tabs.
     dm = _ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
     for tab in (tab1, tab2):
-        assert (await tab.wait_for("room-added"))["room"]["name"] == dm
+        await tab.wait_for("room-added", lambda d: d["room"]["name"] == dm)
     _ok(await bob.call("send-message", {"room": dm, "text": "psst"}))
     for tab in (tab1, tab2):
         await tab.wait_for("receive-message", lambda d: d["message"] == "psst")
+
+    # Rooms created and DMs opened in one tab are announced to the other tabs only.
+    _ok(await tab1.call("create-room", {"name": "ops"}))
+    assert await tab2.wait_for("room-added", lambda d: d["room"]["name"] == "ops")
+    carol = await clients()
+    await carol.join("carol")
+    to_carol = _ok(await tab2.call("open-dm", {"username": "carol"}))["room"]["name"]
+    await tab1.wait_for("room-added", lambda d: d["room"]["name"] == to_carol)
+    await _sentinel(bob, tab1, tab2)
+    assert [e["room"]["name"] for e in tab1.events("room-added")] == [dm, to_carol]
+    assert [e["room"]["name"] for e in tab2.events("room-added")] == ["dev", dm, "ops"]
 
 
 async def test_list_online_counts_a_rooms_online_members(clients: Connect) -> None:

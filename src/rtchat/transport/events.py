@@ -173,7 +173,8 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         ROOM_ADDED,
         "`{room: RoomInfo}`",
-        "You were made a member of a room: someone opened a direct message with you.",
+        "You became a member of a room elsewhere: someone opened a direct message with "
+        "you, or another of your tabs created, joined or opened one.",
     ),
     EventSpec(
         ERROR,
