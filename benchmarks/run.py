@@ -57,7 +57,7 @@ FULL: dict[str, Any] = {
         "s3Seconds": 8,
         "s3Senders": 10,
         "s3MaxLagMs": 2000,
-        "s3KeptUpDrainMs": 1000,
+        "s3KeptUpDrainMs": 250,
         "drainTimeoutMs": 90_000,
         "stallMs": 10_000,
         "pauseMs": 500,
