@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import socketio
-import uvicorn
 
 from rtchat.app import Application, running_app
+from rtchat.engine import Server
 from rtchat.settings import Settings
 
 WAIT = 5.0
@@ -20,40 +20,23 @@ WAIT = 5.0
 
 @contextlib.asynccontextmanager
 async def running_server(settings: Settings) -> AsyncIterator[tuple[str, Application]]:
-    """Serve rtchat with uvicorn on 127.0.0.1 and a free port, in this loop."""
+    """Serve rtchat with its engine on 127.0.0.1 and a free port, in this loop."""
     async with running_app(settings) as application, _serving(application) as url:
         yield url, application
 
 
 @contextlib.asynccontextmanager
 async def _serving(application: Application) -> AsyncIterator[str]:
-    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    # and without it an ack that follows a broadcast waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        application.asgi,
-        lifespan="off",
-        log_level="warning",
-        http="httptools",
-        ws="websockets-sansio",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    for _ in range(500):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.01)
-    assert server.started, "server did not start"
+    server = Server(application.sio, application.asgi)
+    await server.start(sock)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+        await server.stop(grace=1)
         sock.close()
 
 

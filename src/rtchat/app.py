@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import socketio
 from starlette.types import ASGIApp
 
 from rtchat.clock import SystemClock
+from rtchat.engine import SocketServer
 from rtchat.presence.memory import MemoryPresence
 from rtchat.service import ChatService, Limits
 from rtchat.settings import Settings
@@ -26,9 +26,9 @@ TYPING_SWEEP_SECONDS = 1.0
 
 @dataclass(frozen=True, slots=True)
 class Application:
-    asgi: ASGIApp
+    asgi: ASGIApp  # every HTTP route that is not Socket.IO
     service: ChatService
-    sio: socketio.AsyncServer
+    sio: SocketServer
 
 
 def find_socketio_client(settings: Settings) -> Path | None:
@@ -77,9 +77,7 @@ async def running_app(settings: Settings) -> AsyncIterator[Application]:
                 "users": service.online_count(),
             },
         )
-        asgi = SocketIOClientFiles(
-            socketio.ASGIApp(sio, other_asgi_app=http), find_socketio_client(settings)
-        )
+        asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep_typing(service))
         try:
             yield Application(asgi=asgi, service=service, sio=sio)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import logging
 import os
@@ -11,9 +12,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
-import uvicorn
 import uvloop
 
 from rtchat.settings import Settings, SettingsError
@@ -43,23 +42,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which would end the
-    process with a signal status; a requested stop is a clean stop, so we exit 0."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True
-        self.should_exit = True
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        for sock in sockets or ():
-            host, port = sock.getsockname()[:2]
-            # Tests and scripts read this line to learn the port when started with --port 0.
-            print(f"rtchat listening on http://{host}:{port}", flush=True)
-
-
 def serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -73,7 +55,7 @@ def serve(settings: Settings) -> int:
         print(f"rtchat: cannot listen on {settings.host}:{settings.port}: {error}", file=sys.stderr)
         return 2
     try:
-        # uvloop: a faster event loop, the same one uvicorn would pick.
+        # uvloop: a faster event loop than asyncio's own.
         uvloop.run(_serve(settings, sock))
     except ValueError as error:  # storage refused the URL or file
         print(f"rtchat: {error}", file=sys.stderr)
@@ -83,18 +65,23 @@ def serve(settings: Settings) -> int:
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
     from rtchat.app import running_app
+    from rtchat.engine import Server
 
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    # A requested stop is a clean stop: close connections, close storage, exit 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     async with running_app(settings) as application:
-        config = uvicorn.Config(
-            application.asgi,
-            http="httptools",
-            ws="websockets-sansio",
-            lifespan="off",
-            access_log=False,
-            log_level=settings.log_level.lower(),
-            timeout_graceful_shutdown=3,
-        )
-        await _Server(config).serve(sockets=[sock])
+        server = Server(application.sio, application.asgi)
+        await server.start(sock)
+        host, port = sock.getsockname()[:2]
+        # Tests and scripts read this line to learn the port when started with --port 0.
+        print(f"rtchat listening on http://{host}:{port}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await server.stop(grace=3)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

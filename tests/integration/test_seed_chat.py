@@ -64,11 +64,14 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
         assert len(alice.events(event)) == len(bob.events(event))
 
 
-async def test_every_message_arrives_once_and_in_order(clients: Connect) -> None:
-    # Over WebSocket: python-engineio's long-polling drops packets in fast bursts to
-    # python-socketio's polling client (the Node client is fine); our own engine fixes it.
-    sender = await clients()
-    receiver = await clients()
+@pytest.mark.parametrize("transports", TRANSPORTS)
+async def test_every_message_arrives_once_and_in_order(
+    clients: Connect, transports: list[str] | None
+) -> None:
+    # Over polling too: python-engineio's long-polling dropped packets in fast bursts to
+    # python-socketio's polling client; rtchat's engine does not.
+    sender = await clients(transports=transports)
+    receiver = await clients(transports=transports)
     await sender.join("sender")
     texts = [f"message {i}" for i in range(20)]  # the default burst
     for text in texts:

@@ -38,8 +38,8 @@ def create_http_app(static_dir: Path, status: Callable[[], dict[str, object]]) -
 
 
 class SocketIOClientFiles:
-    """Serves `/socket.io/socket.io.js` (and its siblings) before the Socket.IO endpoint,
-    which would otherwise answer every path under `/socket.io/`, as the Node server does."""
+    """Serves `/socket.io/socket.io.js` (and its siblings), as the Node server does. The
+    engine answers `/socket.io/` itself and hands every other path to this app."""
 
     def __init__(self, app: ASGIApp, client_dir: Path | None) -> None:
         self._app = app

@@ -1,4 +1,4 @@
-"""Socket.IO handlers on python-socketio: parse, call the service, answer.
+"""Socket.IO handlers on rtchat's engine: parse, call the service, answer.
 
 Every client event goes through `_dispatch`, which is where failures become answers:
 a `ChatError` turns into `{ok: false, error}` when the client asked for an
@@ -13,12 +13,11 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
-import socketio
-
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.domain.ratelimit import TokenBucket
+from rtchat.engine import EngineOptions, SocketServer
 from rtchat.ports import Clock
 from rtchat.service import ChatService, SessionView
 from rtchat.transport import codec, events
@@ -28,69 +27,44 @@ log = logging.getLogger(__name__)
 Handler = Callable[[ConnectionId, list[Any]], Awaitable[object]]
 
 
-class _AckAwareServer(socketio.AsyncServer):  # type: ignore[misc]
-    """python-socketio hides from handlers whether the client asked for an
-    acknowledgement; we need it to choose between an error ack and an `error` event.
-    This overrides one private method of the pinned version; the engine of our own
-    (see ARCHITECTURE.md) will make it unnecessary."""
-
-    dispatch: Callable[[ConnectionId, str, list[Any], bool], Awaitable[object]]
-
-    async def _handle_event_internal(
-        self, server: Any, sid: str, eio_sid: str, data: list[Any], namespace: str, id: Any
-    ) -> None:
-        if not data or not isinstance(data[0], str):
-            return
-        result = await self.dispatch(ConnectionId(sid), data[0], data[1:], id is not None)
-        if id is not None:
-            await server._send_packet(
-                eio_sid,
-                self.packet_class(socketio.packet.ACK, namespace=namespace, id=id, data=[result]),
-            )
-
-
 class SocketIOBroadcaster:
-    """The `Broadcaster` port over python-socketio rooms: one encode per event."""
+    """The `Broadcaster` port over the engine's rooms: one encode per event, and the
+    same bytes written to every recipient."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(self, sio: SocketServer) -> None:
         self._sio = sio
 
     async def subscribe(self, conn: ConnectionId, room: str) -> None:
-        await self._sio.enter_room(conn, room)
+        self._sio.enter_room(conn, room)
 
     async def unsubscribe(self, conn: ConnectionId, room: str) -> None:
-        await self._sio.leave_room(conn, room)
+        self._sio.leave_room(conn, room)
 
     async def to_room(
         self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
     ) -> None:
         name, payload = codec.encode(event)
-        await self._sio.emit(name, payload, to=room, skip_sid=list(exclude) or None)
+        self._sio.emit(name, payload, to=room, skip=exclude)
 
     async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
         name, payload = codec.encode(event)
-        await self._sio.emit(name, payload, to=conn)
+        self._sio.emit(name, payload, to=conn)
 
 
-def create_server(*, max_payload_bytes: int, cors_origins: list[str] | str) -> socketio.AsyncServer:
-    return _AckAwareServer(
-        async_mode="asgi",
-        json=codec.OrjsonModule,
-        # In-order handling per connection: a client's messages are posted in the order sent.
-        async_handlers=False,
-        max_http_buffer_size=max_payload_bytes,
-        cors_allowed_origins=cors_origins,
-        logger=False,
-        engineio_logger=False,
+def create_server(*, max_payload_bytes: int, cors_origins: list[str]) -> SocketServer:
+    # The engine runs one connection's handlers in order: a client's messages are posted
+    # in the order sent.
+    return SocketServer(
+        EngineOptions(max_payload=max_payload_bytes, cors_origins=tuple(cors_origins))
     )
 
 
 class ChatHandlers:
-    """Binds the chat's events to a python-socketio server."""
+    """Binds the chat's events to the engine."""
 
     def __init__(
         self,
-        sio: socketio.AsyncServer,
+        sio: SocketServer,
         service: ChatService,
         clock: Clock,
         *,
@@ -117,24 +91,23 @@ class ChatHandlers:
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
         }
-        sio.on("connect", self._connect)
-        sio.on("disconnect", self._disconnect)
-        sio.dispatch = self._dispatch
+        sio.on_connect(self._connect)
+        sio.on_disconnect(self._disconnect)
+        sio.on_event(self._dispatch)
 
-    async def _connect(self, sid: str, environ: dict[str, Any], auth: object = None) -> None:
+    async def _connect(self, sid: str, auth: dict[str, Any] | None) -> None:
         conn = ConnectionId(sid)
         self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
         token = auth.get("token") if isinstance(auth, dict) else None
         await self._service.connect(conn, token)
 
-    async def _disconnect(self, sid: str, reason: object = None) -> None:
+    async def _disconnect(self, sid: str, reason: str) -> None:
         conn = ConnectionId(sid)
         self._floods.pop(conn, None)
         await self._service.disconnect(conn)
 
-    async def _dispatch(
-        self, conn: ConnectionId, event: str, args: list[Any], ack_wanted: bool
-    ) -> object:
+    async def _dispatch(self, sid: str, event: str, args: list[Any], ack_wanted: bool) -> object:
+        conn = ConnectionId(sid)
         try:
             flood = self._floods.get(conn)
             if flood is not None and not flood.take(self._clock.monotonic()):
@@ -150,7 +123,7 @@ class ChatHandlers:
             failure = ChatError(ErrorCode.INTERNAL).to_wire()
         if ack_wanted:
             return {"ok": False, "error": failure}
-        await self._sio.emit(events.ERROR, failure, to=conn)
+        self._sio.emit(events.ERROR, failure, to=conn)
         return None
 
     async def _user_joined(self, conn: ConnectionId, args: list[Any]) -> object:
