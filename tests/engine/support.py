@@ -61,11 +61,11 @@ def echo_server(options: EngineOptions | None = None) -> SocketServer:
 
 
 @contextlib.asynccontextmanager
-async def running_engine(sio: SocketServer) -> AsyncIterator[str]:
+async def running_engine(sio: SocketServer, app: Any = hello_app) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = Server(sio, hello_app)
+    server = Server(sio, app)
     await server.start(sock)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
