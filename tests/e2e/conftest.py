@@ -12,7 +12,7 @@ import functools
 import os
 import re
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -52,16 +52,22 @@ async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
 
 @contextlib.asynccontextmanager
 async def run_server(
-    tmp_path: Path, *, static_dir: Path | None = None, port: int = 0
+    tmp_path: Path,
+    *,
+    static_dir: Path | None = None,
+    port: int = 0,
+    settings: Mapping[str, str] | None = None,
 ) -> AsyncIterator[str]:
     """Start `python -m rtchat serve` and yield its base URL.
 
     Port 0 picks a free port; a restart test passes the previous one to come back on it.
-    The database lives in tmp_path, so a restart keeps it.
+    The database lives in tmp_path, so a restart keeps it. `settings` are extra
+    `RTCHAT_*` environment variables.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTCHAT_")}
     env["RTCHAT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'chat.db'}"
     env["PYTHONUNBUFFERED"] = "1"
+    env.update(settings or {})
     cmd = [sys.executable, "-m", "rtchat", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if static_dir is not None:
         cmd += ["--static-dir", str(static_dir)]

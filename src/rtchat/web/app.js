@@ -80,7 +80,10 @@ function render({ follow = false, prepended = false } = {}) {
   let unread = 0;
   for (const r of rooms.all()) if (r.name !== state.current) unread += rooms.unread(r);
   ui.setUnreadTotal(unread);
-  ui.setOnline(room ? onlineIn(room) : [], myId());
+  const here = room ? onlineIn(room) : [];
+  // general is everyone: its count is the server's, even past the listed 100.
+  const count = room?.name === GENERAL ? Math.max(here.length, online.count) : here.length;
+  ui.setOnline(here, myId(), count);
   ui.setTyping(typingText(typingNames.get(state.current) ?? []));
   if (state.browseLoaded) renderBrowse(state.publicRooms, (name) => rooms.has(name));
   // A short first page does not fill the box, so no scroll could ask for more.
@@ -157,7 +160,7 @@ async function enter(data, conn) {
   storage.setLastUsername(user.username);
   rooms.replaceAll(data.rooms);
   if (!rooms.has(GENERAL)) rooms.upsert({ name: GENERAL, kind: 'room' });
-  online.reset(data.online);
+  online.reset(data.online, data.onlineCount);
   ui.showChat(user.username);
 
   const wanted = state.current ?? storage.openRoom(user.userId);
@@ -181,7 +184,15 @@ async function enter(data, conn) {
  */
 async function resync(conn, names = null) {
   const targets = (names ?? rooms.all().map((r) => r.name)).map((n) => rooms.get(n)).filter(Boolean);
-  if (targets.length === 0) return;
+  for (let i = 0; i < targets.length; i += SYNC_ROOMS_MAX) {
+    if (socket.id !== conn) return;
+    await syncBatch(conn, targets.slice(i, i + SYNC_ROOMS_MAX));
+  }
+}
+
+const SYNC_ROOMS_MAX = 200; // the server's limit per sync request
+
+async function syncBatch(conn, targets) {
   const from = {};
   const syncing = [];
   for (const room of targets) {
@@ -205,9 +216,24 @@ async function resync(conn, names = null) {
     else room.timeline.reset();
   }
   invalidate();
-  if (!res.ok) return; // disconnected: the next connect resyncs
+  if (!res.ok) {
+    if (res.timeout) return; // disconnected: the next connect resyncs
+    // One room we lost meanwhile (left in another tab) fails the whole request:
+    // drop a lone culprit, or ask room by room to find it.
+    if (targets.length === 1) dropRoom(targets[0].name);
+    else for (const room of targets) await syncBatch(conn, [room]);
+    return;
+  }
   if (again.length > 0 && socket.id === conn) await resync(conn, again);
   for (const room of syncing) if (room.timeline.hasGap) fillGap(room);
+}
+
+/** We are no longer in `name` (left elsewhere, or it is gone). */
+function dropRoom(name) {
+  if (name === GENERAL || !rooms.has(name)) return;
+  rooms.remove(name);
+  if (state.current === name) openRoom(GENERAL);
+  invalidate();
 }
 
 const gapTries = new Map();
@@ -285,11 +311,8 @@ async function loadRoom(name) {
   const res = await request('join-room', { room: name });
   if (!res.ok) {
     if (res.timeout) return false;
-    rooms.remove(name);
-    if (state.current === name) {
-      showRoom(GENERAL);
-      loadRoom(GENERAL);
-    }
+    if (name === GENERAL) return false; // nowhere to fall back to; the next connect retries
+    dropRoom(name);
     ui.setSendError(errorText(res.error, `Could not open ${room.title}.`));
     invalidate();
     return false;
@@ -302,7 +325,16 @@ async function loadRoom(name) {
   noteMessages(fresh, messages);
   if (fresh.timeline.hasGap) fillGap(fresh);
   invalidate();
+  refreshOnline(fresh);
   return true;
+}
+
+/** The session's online list stops at 100 people: ask who of this room is online. */
+async function refreshOnline(room) {
+  const res = await request('list-online', { room: room.name });
+  if (!res.ok || !Array.isArray(res.data?.users)) return;
+  for (const u of res.data.users) online.note(u.userId, u.username);
+  invalidate();
 }
 
 async function loadOlder() {
@@ -533,9 +565,7 @@ socket.on('member-left', ({ room: name, user } = {}) => {
   const room = name && rooms.get(name);
   if (!room || !user) return;
   if (user.userId === myId()) {
-    rooms.remove(name); // we left in another tab
-    if (state.current === name) openRoom(GENERAL);
-    invalidate();
+    dropRoom(name); // we left, maybe in another tab
     return;
   }
   if (room.members?.delete(user.userId)) {

@@ -5,19 +5,35 @@
 
 export class OnlineUsers {
   #users = new Map(); // userId -> username
+  #extra = 0; // online but not listed: the snapshot lists at most 100 people
 
-  /** Replace everything with a server snapshot: [{userId, username}]. */
-  reset(users) {
+  /** Replace everything with a server snapshot: [{userId, username}] and the full count. */
+  reset(users, count) {
     this.#users.clear();
     for (const u of users ?? []) if (u && u.userId != null) this.#users.set(u.userId, u.username);
+    this.#extra = Math.max(0, (count ?? 0) - this.#users.size);
   }
 
+  /** user-connected: someone came online. */
   add(userId, username) {
     if (userId != null) this.#users.set(userId, username);
   }
 
+  /** Someone a list (list-online) says is online: already in the count. */
+  note(userId, username) {
+    if (userId == null || this.#users.has(userId)) return;
+    this.#users.set(userId, username);
+    if (this.#extra > 0) this.#extra -= 1;
+  }
+
+  /** user-disconnected: one fewer, whether or not we had them listed. */
   remove(userId) {
-    this.#users.delete(userId);
+    if (!this.#users.delete(userId) && this.#extra > 0) this.#extra -= 1;
+  }
+
+  /** Everyone online, listed or not. */
+  get count() {
+    return this.#users.size + this.#extra;
   }
 
   has(userId) {

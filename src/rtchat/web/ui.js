@@ -119,9 +119,9 @@ export function setRoomHeader(room) {
   el.messageInput.setAttribute('aria-label', `Message ${room.isDm ? room.title : `#${room.title}`}`);
 }
 
-export function setOnline(users, myId) {
-  el.onlineCount.textContent = String(users.length);
-  el.onlineHeading.textContent = `Online — ${users.length}`;
+export function setOnline(users, myId, count = users.length) {
+  el.onlineCount.textContent = String(count);
+  el.onlineHeading.textContent = `Online — ${count}`;
   el.onlineList.replaceChildren(
     ...users.map((u) => {
       const li = node('li', 'online__user');
