@@ -54,8 +54,15 @@ def echo_server(options: EngineOptions | None = None) -> SocketServer:
     async def nothing(sid: str, auth: dict[str, Any] | None) -> None:
         return None
 
+    reasons: list[str] = []
+
+    async def disconnect(sid: str, reason: str) -> None:
+        reasons.append(reason)
+
     sio.on_connect(connect)
     sio.on_event(event)
+    sio.on_disconnect(disconnect)
+    sio.reasons = reasons  # type: ignore[attr-defined]  # what the tests look at
     sio.on_connect(nothing, "/admin")
     return sio
 

@@ -280,6 +280,8 @@ class SocketServer(EioServer):
             task.add_done_callback(self._tasks.discard)
         else:
             inbox.append(item)
+            if len(inbox) == _PAUSE_AT:
+                _reading(session, False)
 
     async def _drain(self, session: EioSession) -> None:
         inbox: deque[tuple[Any, Socket, Any]] = session.inbox
@@ -290,6 +292,8 @@ class SocketServer(EioServer):
             except Exception:
                 log.exception("Socket.IO handler failed")
             inbox.popleft()
+            if len(inbox) == _RESUME_AT:
+                _reading(session, True)
         session.inbox = None
 
     async def _connect(self, sock: Socket, auth: dict[str, Any] | None) -> None:
@@ -347,6 +351,22 @@ class SocketServer(EioServer):
         handler = self._namespaces[sock.namespace].on_disconnect
         if handler is not None and sock.accepted:
             await handler(sock.sid, reason)
+
+
+# A client that sends faster than its handlers finish is read no further until they catch
+# up: its events wait in its inbox, bounded, not in the server's memory without end.
+_PAUSE_AT, _RESUME_AT = 256, 32
+
+
+def _reading(session: EioSession, on: bool) -> None:
+    ws = session.ws
+    if ws is None or session.state == CLOSED:
+        return
+    transport = ws.transport
+    if on and not transport.is_reading():
+        transport.resume_reading()
+    elif not on and transport.is_reading():
+        transport.pause_reading()
 
 
 def _head(kind: int, namespace: str) -> str:

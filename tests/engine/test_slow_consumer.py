@@ -1,0 +1,58 @@
+"""A client that stops reading is disconnected once its buffer passes the bound; the
+others get everything, unslowed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import websockets
+
+from rtchat.engine import EngineOptions
+from tests.engine.support import echo_server, running_engine
+from tests.engine.wire import recv, ws_url
+
+TEXT = "x" * 9000
+COUNT = 1500  # 13.5 MB: more than loopback's socket buffers hold
+
+
+async def _member(base: str, *, max_queue: int | None = 16) -> websockets.ClientConnection:
+    ws = await websockets.connect(
+        ws_url(base), max_size=None, max_queue=max_queue, close_timeout=0.5
+    )
+    await recv(ws)  # handshake
+    await ws.send("40")
+    await recv(ws)  # CONNECT ack
+    await recv(ws)  # hello
+    await ws.send('421["join","lobby"]')
+    assert await recv(ws) == '431["joined"]'
+    return ws
+
+
+async def test_slow_consumer_is_cut_off_and_others_get_everything() -> None:
+    sio = echo_server(EngineOptions(max_buffered=256 * 1024))
+    async with running_engine(sio) as base:
+        slow = await _member(base, max_queue=1)  # stops reading after one queued frame
+        fast = await _member(base)
+        shouter = await _member(base)
+        received = 0
+
+        async def read_fast() -> None:
+            nonlocal received
+            while received < COUNT:
+                message = await recv(fast)
+                if message == '42["shout","' + TEXT + '"]':
+                    received += 1
+
+        reader = asyncio.create_task(read_fast())
+        for _ in range(COUNT):
+            await shouter.send('421["shout","lobby","' + TEXT + '"]')
+            assert await recv(shouter) == "431[]"  # paced by the server, not by the slow one
+        await asyncio.wait_for(reader, 30)
+        assert received == COUNT
+        for _ in range(100):
+            if "slow consumer" in sio.reasons:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.05)
+        assert sio.reasons == ["slow consumer"]  # type: ignore[attr-defined]
+        for ws in (slow, fast, shouter):
+            await ws.close()
