@@ -44,7 +44,7 @@ class HttpHandler:
 
 
 class _Request:
-    __slots__ = ("body", "headers", "method", "too_big", "upgrade", "url")
+    __slots__ = ("body", "headers", "keep_alive", "method", "too_big", "upgrade", "url")
 
     def __init__(self) -> None:
         self.url = b""
@@ -53,6 +53,7 @@ class _Request:
         self.method = ""
         self.too_big = False
         self.upgrade = False
+        self.keep_alive = True
 
 
 class HttpConnection(asyncio.Protocol):
@@ -132,8 +133,12 @@ class HttpConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         assert self._request is not None
         assert self._parser is not None
-        self._request.method = self._parser.get_method().decode("ascii", "replace")
-        self._request.upgrade = bool(self._parser.should_upgrade())
+        request = self._request
+        request.method = self._parser.get_method().decode("ascii", "replace")
+        request.upgrade = bool(self._parser.should_upgrade())
+        request.keep_alive = bool(self._parser.should_keep_alive())
+        if _header(request.headers, b"expect") == "100-continue":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         request = self._request
@@ -151,9 +156,6 @@ class HttpConnection(asyncio.Protocol):
         if request is None or request.upgrade:
             return  # an upgrade is handled when the parser stops at it
         self._request = None
-        assert self._parser is not None
-        if not self._parser.should_keep_alive():
-            request.headers.append((b"x-rtchat-close", b"1"))
         if self._busy:
             if self._queued is None:
                 self._queued = []
@@ -166,7 +168,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _dispatch(self, request: _Request) -> None:
         self._busy = True
-        self.keep_alive = (b"x-rtchat-close", b"1") not in request.headers
+        self.keep_alive = request.keep_alive
         url = httptools.parse_url(request.url)
         path = url.path.decode("utf-8", "replace")
         query = url.query or b""
@@ -205,7 +207,7 @@ class HttpConnection(asyncio.Protocol):
             "raw_path": request.url.split(b"?", 1)[0],
             "query_string": query,
             "root_path": "",
-            "headers": [(k, v) for k, v in request.headers if k != b"x-rtchat-close"],
+            "headers": request.headers,
             "client": tuple(client[:2]) if client else None,
             "server": tuple(server[:2]) if server else None,
         }
