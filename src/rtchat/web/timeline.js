@@ -119,6 +119,9 @@ export class Timeline {
     }
     for (const m of messages) this.#put(m);
     if (!joins || (first != null && first <= lo)) this.hasMore = Boolean(hasMore);
+    // An empty room: the run starts right after seq 0, so a live 2 that overtakes
+    // 1 is known to be early rather than taken as the start.
+    if (this.hi == null && !hasMore) this.hi = 0;
     this.loaded = true;
     this.#drain();
   }
