@@ -43,6 +43,8 @@ def echo_server(options: EngineOptions | None = None) -> SocketServer:
         if name == "join":
             sio.enter_room(sid, args[0])
             return "joined"
+        if name == "ask-me":  # the server asks the client, and answers with its answer
+            return await sio.call(sid, "question", *args, within=2)
         if name == "shout":
             sio.emit("shout", *args[1:], to=args[0], skip={sid})
             return None

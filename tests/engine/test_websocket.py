@@ -195,3 +195,17 @@ async def test_rooms_and_skip(url: str) -> None:
         assert await recv(c) == '42["back","c"]'
         await a.send('42["back","a"]')
         assert await recv(a) == '42["back","a"]'  # a skipped its own shout
+
+
+async def test_server_asks_and_the_client_acknowledges(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send('425["ask-me",{"q":1}]')
+        question = str(await recv(ws))
+        assert question.startswith("42")
+        assert question.endswith('["question",{"q":1}]')
+        ack_id = question[2 : question.index("[")]
+        await ws.send(f'43{ack_id}["answer",2]')
+        assert await recv(ws) == '435[["answer",2]]'

@@ -8,6 +8,7 @@ The API is small on purpose::
     sio.on_disconnect(gone)                    # async (sid, reason) -> None
     sio.on_event(handle)                       # async (sid, event, args, ack_wanted) -> ack
     sio.emit("news", payload, to="room", skip={sid})
+    answer = await sio.call(sid, "question", payload)   # the client's acknowledgement
     sio.enter_room(sid, "room"); sio.leave_room(sid, "room")
 
 Handlers of one session run in order, one at a time: a session with work gets one task
@@ -21,6 +22,7 @@ driver writes every buffer out once per loop iteration.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 from collections import deque
@@ -88,6 +90,8 @@ class SocketServer(EioServer):
         self.rooms = Rooms[Socket]()
         self._namespaces: dict[str, _Namespace] = {"/": _Namespace()}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._acks: dict[tuple[str, int | None], asyncio.Future[list[Any]]] = {}
+        self._ack_ids = itertools.count()
 
     # --- registration --------------------------------------------------------------------
 
@@ -144,6 +148,25 @@ class SocketServer(EioServer):
                 sock.session.send_prebuilt(text, frame)
             else:
                 held.append(text)
+
+    async def call(self, sid: str, event: str, *args: Any, within: float = 10.0) -> list[Any]:
+        """Emit to one socket and wait for its acknowledgement; returns the client's answer
+        (a list of its arguments). Raises `TimeoutError`, or `ConnectionError` if the socket
+        is gone or goes before it answers."""
+        sock = self.sockets.get(sid)
+        if sock is None or sock.state == GONE:
+            raise ConnectionError(f"no socket {sid!r}")
+        ack_id = next(self._ack_ids)
+        waiter: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._acks[(sid, ack_id)] = waiter
+        for part in packets.encode(
+            SioPacket(packets.EVENT, sock.namespace, [event, *args], ack_id)
+        ):
+            self._send(sock, part)
+        try:
+            return await asyncio.wait_for(waiter, within)
+        finally:
+            self._acks.pop((sid, ack_id), None)
 
     def _targets(self, to: str | None, namespace: str) -> Iterable[Socket]:
         if to is None:
@@ -253,7 +276,10 @@ class SocketServer(EioServer):
             self._drop(sock, "client namespace disconnect")
         elif kind in (packets.EVENT, packets.BINARY_EVENT):
             self._enqueue(session, (self._event, sock, packet))
-        # ACKs from clients answer server-side callbacks, which this server does not offer.
+        elif kind in (packets.ACK, packets.BINARY_ACK):
+            waiter = self._acks.pop((sock.sid, packet.id), None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(packet.data)
 
     def _drop(self, sock: Socket, reason: str) -> None:
         """Take `sock` out of every room now; its disconnect handler runs in turn."""
@@ -266,6 +292,10 @@ class SocketServer(EioServer):
         sock.rooms = None
         self.sockets.pop(sock.sid, None)
         sock.session.sockets.pop(sock.namespace, None)
+        if self._acks:
+            for key, waiter in list(self._acks.items()):
+                if key[0] == sock.sid and not waiter.done():
+                    waiter.set_exception(ConnectionError(reason))
         # Queued behind a connect handler still running, so it sees how that ended.
         self._enqueue(sock.session, (self._disconnected, sock, reason))
 
