@@ -50,6 +50,7 @@ async def test_outbox_survives_a_reload(server_url: str, new_page: NewPage) -> N
     await join(alice, "alice")
     await join(bob, "bob")
     await send(bob, "hi all")
+    await expect(message(bob, "hi all")).to_have_count(1)
 
     # bob writes while offline, then closes the tab before it could go out.
     context = bob.context

@@ -121,6 +121,8 @@ async def test_room_and_direct_messages(
     await send(bob, "I'll bring the mockups")
     await open_room(carol, "general")
     await send(carol, "lunch anyone?")
+    await expect(message(carol, "lunch anyone?")).to_have_count(1)
+    await expect(message(alice, "I'll bring the mockups")).to_have_count(1)
     await expect(room_link(alice, "general").locator(".unread")).to_have_text("1")
     await alice.click("#browse summary")
     await expect(alice.locator("#browse-list li")).to_have_count(3)
