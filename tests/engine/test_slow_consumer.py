@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import websockets
 
 from rtchat.engine import EngineOptions
 from tests.engine.support import echo_server, running_engine
-from tests.engine.wire import recv, ws_url
+from tests.engine.wire import open_polling, poll, post, recv, ws_url
 
 TEXT = "x" * 9000
 COUNT = 1500  # 13.5 MB: more than loopback's socket buffers hold
@@ -56,3 +57,19 @@ async def test_slow_consumer_is_cut_off_and_others_get_everything() -> None:
         assert sio.reasons == ["slow consumer"]  # type: ignore[attr-defined]
         for ws in (slow, fast, shouter):
             await ws.close()
+
+
+async def test_polling_client_that_never_polls_is_cut_off() -> None:
+    sio = echo_server(EngineOptions(max_buffered=256 * 1024))
+    async with running_engine(sio) as base, aiohttp.ClientSession() as http:
+        sid, _ = await open_polling(http, base)
+        await post(http, base, sid, "40")
+        await poll(http, base, sid)
+        await post(http, base, sid, '421["join","lobby"]')  # its answer is never fetched
+        shouter = await _member(base)
+        for _ in range(300):
+            await shouter.send('421["shout","lobby","' + TEXT + '"]')
+            assert await recv(shouter) == "431[]"
+        assert (await poll(http, base, sid))[0] == 400
+        assert "slow consumer" in sio.reasons  # type: ignore[attr-defined]
+        await shouter.close()

@@ -20,6 +20,7 @@ from rtchat.engine import packets
 from rtchat.engine.eio_session import (
     CLOSE_REQUESTED,
     CLOSED,
+    POLL_CHECK_EVERY,
     POLLING,
     PONG_RECEIVED,
     PROBE,
@@ -43,9 +44,6 @@ UNKNOWN_SID = (1, "Session ID unknown")
 BAD_HANDSHAKE_METHOD = (2, "Bad handshake method")
 BAD_REQUEST = (3, "Bad request")
 BAD_VERSION = (5, "Unsupported protocol version")
-
-# A polling session is checked against the bound every this many queued packets.
-_POLL_CHECK_EVERY = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +128,8 @@ class EioServer:
                     if payload is not None:
                         session.get = None
                         get.respond(200, payload)
-                elif len(session.polls) >= _POLL_CHECK_EVERY:
-                    if session.queued_bytes() > limit:
-                        self.close_session(session, "slow consumer")
-                    elif len(session.polls) % _POLL_CHECK_EVERY == 0:
-                        self._dirty.append(session)  # checked again on the next flush
+                elif len(session.polls) >= POLL_CHECK_EVERY and session.queued_bytes() > limit:
+                    self.close_session(session, "slow consumer")
 
     # --- HTTP requests -------------------------------------------------------------------
 

@@ -24,6 +24,9 @@ from rtchat.engine.websocket import BINARY, frame, text_frame
 
 POLLING, UPGRADING, WEBSOCKET, CLOSED = 0, 1, 2, 3
 
+# A long-polling session's queue is checked against the slow-consumer bound this often.
+POLL_CHECK_EVERY = 256
+
 # What `receive` reports besides a message for the Socket.IO layer.
 PONG_RECEIVED, PROBE, UPGRADED, CLOSE_REQUESTED, NOTHING = range(5)
 
@@ -109,9 +112,10 @@ class EioSession:
                 self.flusher.mark(self)
             self.wbuf += text_frame(packet) if isinstance(packet, str) else frame(BINARY, packet)
         else:
-            if not self.polls:
+            polls = self.polls
+            if len(polls) % POLL_CHECK_EVERY == 0:  # first packet, or time to check the bound
                 self.flusher.mark(self)
-            self.polls.append(packet)
+            polls.append(packet)
 
     def send_prebuilt(self, packet: str, ws_frame: bytes) -> None:
         """`send` for a packet whose WebSocket frame was built once for many sessions."""
@@ -120,9 +124,10 @@ class EioSession:
                 self.flusher.mark(self)
             self.wbuf += ws_frame
         elif self.state != CLOSED:
-            if not self.polls:
+            polls = self.polls
+            if len(polls) % POLL_CHECK_EVERY == 0:
                 self.flusher.mark(self)
-            self.polls.append(packet)
+            polls.append(packet)
 
     def take_poll(self) -> bytes | None:
         """The payload answering a pending GET, if there is anything to send."""
