@@ -209,3 +209,30 @@ async def test_server_asks_and_the_client_acknowledges(url: str) -> None:
         ack_id = question[2 : question.index("[")]
         await ws.send(f'43{ack_id}["answer",2]')
         assert await recv(ws) == '435[["answer",2]]'
+
+
+async def test_events_sent_just_before_closing_are_still_handled() -> None:
+    sio = echo_server()
+    handled: list[str] = []
+    echo = sio._namespaces["/"].on_event
+    assert echo is not None
+
+    async def recording(sid: str, name: str, args: list[object], ack: bool) -> object:
+        await asyncio.sleep(0.01)
+        handled.append(name)
+        return await echo(sid, name, args, ack)
+
+    sio.on_event(recording)
+    async with running_engine(sio) as base:
+        ws, _ = await open_ws(base)
+        await _connected(ws)
+        await recv(ws)
+        for i in range(5):
+            await ws.send(f'42["last-words-{i}"]')
+        await ws.close()
+        for _ in range(100):
+            if sio.reasons:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+    assert handled == [f"last-words-{i}" for i in range(5)]
+    assert sio.reasons == ["transport close"]  # type: ignore[attr-defined]

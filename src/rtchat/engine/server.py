@@ -367,7 +367,9 @@ class SocketServer(EioServer):
 
     async def _event(self, sock: Socket, packet: SioPacket) -> None:
         ns = self._namespaces[sock.namespace]
-        if sock.state == GONE or ns.on_event is None:
+        # An event that arrived before the client went is still handled (its disconnect
+        # handler is queued behind it); one on a refused connection is not.
+        if not sock.accepted or ns.on_event is None:
             return
         event, *args = packet.data
         wants_ack = packet.id is not None
