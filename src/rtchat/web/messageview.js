@@ -90,6 +90,8 @@ export class MessageView {
       follow = true;
     }
     if (!room) return;
+    // Busy until the first page is in, so a screen reader does not read it all out.
+    list.setAttribute('aria-busy', String(!room.timeline.loaded));
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
     const oldHeight = list.scrollHeight;
     const oldTop = list.scrollTop;
@@ -145,7 +147,14 @@ export class MessageView {
     const notices = room.notices.filter((n) => tl.lo == null || n.afterSeq >= tl.lo - 1);
     let ni = 0;
     const noticeItem = (n) => ({ key: `n:${n.key}`, make: () => noticeNode(n) });
+    let day = null;
     for (const m of tl.messages) {
+      const mDay = dayOf(m.timestamp);
+      if (mDay !== day) {
+        day = mDay;
+        const label = dayLabel(mDay);
+        items.push({ key: `d:${mDay}`, version: label, make: () => dayNode(label) });
+      }
       while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
       items.push({
         key: `m:${m.id}`,
@@ -172,6 +181,32 @@ export class MessageView {
   nearTop() {
     return this.#list.scrollTop < 80;
   }
+}
+
+/** Local calendar day of an ISO timestamp, "YYYY-MM-DD". */
+function dayOf(iso) {
+  const d = new Date(isoOrNow(iso));
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+}
+
+function dayLabel(day) {
+  const today = dayOf(new Date().toISOString());
+  const yesterday = dayOf(new Date(Date.now() - 86_400_000).toISOString());
+  if (day === today) return 'Today';
+  if (day === yesterday) return 'Yesterday';
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y, m - 1, d).toLocaleDateString(undefined, {
+    weekday: 'long',
+    month: 'long',
+    day: 'numeric',
+    year: y === new Date().getFullYear() ? undefined : 'numeric',
+  });
+}
+
+function dayNode(label) {
+  const li = node('li', 'day-divider');
+  li.append(node('span', null, label));
+  return li;
 }
 
 function beginningText(room) {
