@@ -83,13 +83,25 @@ async def test_two_people_chat(server_url: str, new_page: NewPage, artifacts_dir
     await alice.screenshot(path=artifacts_dir / "e2e-chat.png", animations="disabled")
     await bob.screenshot(path=artifacts_dir / "e2e-chat-360px.png", animations="disabled")
 
+    # A second tab of bob's: the same person, counted once; closing it is no goodbye.
+    bob_tab = await bob.context.new_page()
+    await bob_tab.goto(server_url)
+    await expect(bob_tab.locator("#user-info")).to_have_text("you are bob")
+    await expect(messages(bob_tab, "bob", "on my way")).to_have_count(1)
+    await expect(alice.locator("#online-list .online__name")).to_have_text(["alice", "bob"])
+    await bob_tab.close()
+    await send(alice, "still there?")
+    await expect(messages(bob, "alice", "still there?")).to_have_count(1)
+    await expect(notice(alice, "bob went offline")).to_have_count(0)
+    await expect(alice.locator("#online-count")).to_have_text("2")
+
     await bob.context.close()
     await expect(notice(alice, "bob went offline")).to_have_count(1)
     await expect(alice.locator("#online-count")).to_have_text("1")
 
     # Nothing arrived twice (ack and broadcast carry the same message).
-    await expect(alice.locator("#messages li.msg")).to_have_count(4)
-    for text in ("hello bob", "hi alice", "look:", "on my way"):
+    await expect(alice.locator("#messages li.msg")).to_have_count(5)
+    for text in ("hello bob", "hi alice", "look:", "on my way", "still there?"):
         await expect(alice.locator("#messages li.msg", has_text=text)).to_have_count(1)
 
 

@@ -22,7 +22,14 @@ export class Outbox {
   /** Switch to a user's outbox (after session / join). */
   load(userId) {
     this.#userId = userId;
-    const entries = storage.outbox(userId);
+    this.#read();
+  }
+
+  // Every change re-reads storage first: another tab of the same user shares this
+  // outbox, and writing back a stale copy would lose what it added. Sending an
+  // entry twice from two tabs is harmless, thanks to the clientId.
+  #read() {
+    const entries = this.#userId == null ? [] : storage.outbox(this.#userId);
     this.#entries = Array.isArray(entries) ? entries.filter((e) => e && e.clientId && e.room) : [];
   }
 
@@ -31,6 +38,7 @@ export class Outbox {
   }
 
   add(room, text) {
+    this.#read();
     const entry = {
       clientId: newClientId(),
       room,
@@ -49,6 +57,7 @@ export class Outbox {
 
   /** Delivered (ack or broadcast) or discarded. Returns whether it was here. */
   remove(clientId) {
+    this.#read();
     const before = this.#entries.length;
     this.#entries = this.#entries.filter((e) => e.clientId !== clientId);
     if (this.#entries.length === before) return false;
@@ -57,6 +66,7 @@ export class Outbox {
   }
 
   fail(clientId, error) {
+    this.#read();
     const entry = this.get(clientId);
     if (!entry) return;
     entry.error = error;
@@ -78,6 +88,7 @@ export class Outbox {
 
   /** Drop entries for rooms we are no longer in. */
   dropRoom(room) {
+    this.#read();
     const before = this.#entries.length;
     this.#entries = this.#entries.filter((e) => e.room !== room);
     if (this.#entries.length !== before) this.#save();
