@@ -130,6 +130,8 @@ async def test_room_and_direct_messages(
     await alice.click("#message-input")
     await alice.keyboard.type("Thanks bob! Let's", delay=10)
     await alice.screenshot(path=artifacts_dir / "e2e-rooms.png", animations="disabled")
+    await alice.emulate_media(color_scheme="dark")
+    await alice.screenshot(path=artifacts_dir / "e2e-rooms-dark.png", animations="disabled")
     await carol.screenshot(path=artifacts_dir / "e2e-rooms-narrow.png", animations="disabled")
     await carol.click("#sidebar-toggle")
     await expect(carol.locator("#sidebar")).to_be_visible()
