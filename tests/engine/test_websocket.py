@@ -236,3 +236,33 @@ async def test_events_sent_just_before_closing_are_still_handled() -> None:
             await asyncio.sleep(0.02)
     assert handled == [f"last-words-{i}" for i in range(5)]
     assert sio.reasons == ["transport close"]  # type: ignore[attr-defined]
+
+
+async def test_overlapping_events_start_in_order_and_others_wait_for_them() -> None:
+    sio = echo_server()
+    log: list[str] = []
+
+    async def handler(sid: str, name: str, args: list[object], ack: bool) -> object:
+        if name == "slow":
+            n = int(str(args[0]))
+            log.append(f"start {n}")
+            await asyncio.sleep(0.05 - n * 0.01)
+            log.append(f"end {n}")
+            return n
+        log.append(name)
+        return name
+
+    sio.on_event(handler, overlap={"slow"})
+    async with running_engine(sio) as base:
+        ws, _ = await open_ws(base)
+        async with ws:
+            await _connected(ws)
+            await recv(ws)  # hello
+            for n in range(5):
+                await ws.send(f'42{n}["slow",{n}]')
+            await ws.send('429["barrier"]')
+            acks = [await recv(ws) for _ in range(6)]
+    assert log[:5] == [f"start {n}" for n in range(5)]
+    assert log[5:10] == [f"end {n}" for n in reversed(range(5))]
+    assert log[10] == "barrier"
+    assert acks == [f"43{n}[{n}]" for n in reversed(range(5))] + ['439["barrier"]']

@@ -74,13 +74,14 @@ class Socket:
 
 
 class _Namespace:
-    __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event")
+    __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event", "overlap")
 
     def __init__(self) -> None:
         self.middleware: list[ConnectHandler] = []
         self.on_connect: ConnectHandler | None = None
         self.on_disconnect: DisconnectHandler | None = None
         self.on_event: EventHandler | None = None
+        self.overlap: frozenset[str] = frozenset()
 
 
 class SocketServer(EioServer):
@@ -109,9 +110,19 @@ class SocketServer(EioServer):
         """`handler(sid, reason)`: reason as Socket.IO names it ("transport close", ...)."""
         self._ns(namespace).on_disconnect = handler
 
-    def on_event(self, handler: EventHandler, namespace: str = "/") -> None:
-        """`handler(sid, event, args, ack_wanted)`; what it returns is the acknowledgement."""
-        self._ns(namespace).on_event = handler
+    def on_event(
+        self, handler: EventHandler, namespace: str = "/", *, overlap: Collection[str] = ()
+    ) -> None:
+        """`handler(sid, event, args, ack_wanted)`; what it returns is the acknowledgement.
+
+        A connection's events are handled one at a time, in order, except the events named
+        in `overlap`: those start in arrival order, each running until it first waits
+        before the next one starts, and may then finish in any order (their acks too).
+        Any other event, and the disconnect, waits for them all to finish first.
+        """
+        ns = self._ns(namespace)
+        ns.on_event = handler
+        ns.overlap = frozenset(overlap)
 
     # --- sending -------------------------------------------------------------------------
 
@@ -315,16 +326,34 @@ class SocketServer(EioServer):
 
     async def _drain(self, session: EioSession) -> None:
         inbox: deque[tuple[Any, Socket, Any]] = session.inbox
-        while inbox:
-            step, sock, arg = inbox[0]
-            try:
-                await step(sock, arg)
-            except Exception:
-                log.exception("Socket.IO handler failed")
-            inbox.popleft()
-            if len(inbox) == _RESUME_AT:
-                _reading(session, True)
+        running: set[asyncio.Future[None]] = set()
+        loop = asyncio.get_running_loop()
+        while True:
+            while inbox:
+                step, sock, arg = inbox[0]
+                if step == self._event and self._overlaps(sock, arg):
+                    # Tasks start in creation order, each up to its first wait: in order.
+                    task = loop.create_task(_logged(self._event(sock, arg)))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    inbox.popleft()
+                    if len(running) >= _OVERLAP_MAX:
+                        await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    if running:
+                        await asyncio.wait(running)
+                    await _logged(step(sock, arg))
+                    inbox.popleft()
+                if len(inbox) == _RESUME_AT:
+                    _reading(session, True)
+            if not running:
+                break
+            await asyncio.wait(running)
         session.inbox = None
+
+    def _overlaps(self, sock: Socket, packet: SioPacket) -> bool:
+        overlap = self._namespaces[sock.namespace].overlap
+        return bool(overlap) and packet.data[0] in overlap
 
     async def _connect(self, sock: Socket, auth: dict[str, Any] | None) -> None:
         if sock.state == GONE:
@@ -388,6 +417,15 @@ class SocketServer(EioServer):
 # A client that sends faster than its handlers finish is read no further until they catch
 # up: its events wait in its inbox, bounded, not in the server's memory without end.
 _PAUSE_AT, _RESUME_AT = 256, 32
+# At most this many overlapping handlers run for one connection at once.
+_OVERLAP_MAX = 64
+
+
+async def _logged(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:
+        log.exception("Socket.IO handler failed")
 
 
 def _reading(session: EioSession, on: bool) -> None:
