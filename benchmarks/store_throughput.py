@@ -192,8 +192,10 @@ unlike latency, it hardly moves when other programs share the machine.
 Group commit at work: under load the writer thread takes everything that is waiting and
 commits it in one transaction, so commits stay far below appends. In the burst, latency
 is time in the queue: the last task waits for all those before it. With the loop kept
-busy, every SQLite call the writer makes waits for the loop to let go of the GIL; the
-writer stores each batch's appends with a handful of statements, so it keeps up.
+busy, each SQLite call the writer makes may wait for the loop to let go of the GIL (up to
+the 5 ms switch interval), which is why the writer stores a whole batch of appends with a
+handful of statements: the wait is paid per batch, not per append. Latency tails also
+grow with the load average above: the writer is one more thread competing for the cores.
 """
 
 
