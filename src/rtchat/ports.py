@@ -59,8 +59,9 @@ class MessageStore(Protocol):
     async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
         """Store `draft` as the room's next message and return it with `True`.
 
-        If this author already stored a message with the same `client_id`, store
-        nothing and return that message with `False` (idempotent retries).
+        If this author already stored a message with the same `client_id` (in any room:
+        a client id is unique per author), store nothing and return that message with
+        `False` (idempotent retries). An unknown room raises `room_not_found`.
         """
         ...
 
@@ -97,7 +98,7 @@ class UserStore(Protocol):
     async def by_id(self, user_id: str) -> User | None: ...
 
     async def release(self, user_id: str) -> None:
-        """Take the name and tokens away from `user_id`: the name is free to claim again."""
+        """Take the name and token away from `user_id`: the name is free to claim again."""
         ...
 
 

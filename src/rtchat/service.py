@@ -107,7 +107,11 @@ class ChatService:
         """Create the default room if this is a new store."""
         self._started = self.clock.monotonic()
         if await self.storage.rooms.get(DEFAULT_ROOM) is None:
-            await self.storage.rooms.create(Room(DEFAULT_ROOM, RoomKind.ROOM, "Everyone"))
+            try:
+                await self.storage.rooms.create(Room(DEFAULT_ROOM, RoomKind.ROOM, "Everyone"))
+            except ChatError as error:  # another process sharing the store made it first
+                if error.code is not ErrorCode.ROOM_EXISTS:
+                    raise
 
     # -- connections and identity ------------------------------------------------------
 
