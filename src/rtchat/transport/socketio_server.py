@@ -52,8 +52,6 @@ class SocketIOBroadcaster:
 
 
 def create_server(*, max_payload_bytes: int, cors_origins: list[str]) -> SocketServer:
-    # The engine runs one connection's handlers in order: a client's messages are posted
-    # in the order sent.
     return SocketServer(
         EngineOptions(max_payload=max_payload_bytes, cors_origins=tuple(cors_origins))
     )
@@ -93,7 +91,11 @@ class ChatHandlers:
         }
         sio.on_connect(self._connect)
         sio.on_disconnect(self._disconnect)
-        sio.on_event(self._dispatch)
+        # One connection's events are handled in order. Messages overlap: each one runs up to
+        # its store append before the next starts, so they are stored (and numbered, and
+        # broadcast) in the order sent, while one commit and one write per client serve
+        # many of them. Every other event waits for the messages before it.
+        sio.on_event(self._dispatch, overlap={events.SEND_MESSAGE})
 
     async def _connect(self, sid: str, auth: dict[str, Any] | None) -> None:
         conn = ConnectionId(sid)
