@@ -6,16 +6,18 @@
 // room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
+import { Delivery } from './delivery.js';
 import { MessageView } from './messageview.js';
 import { Outbox } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
+import { wireSidebarForms } from './sidebarforms.js';
 import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
-const { el } = ui;
+const { el, errorText } = ui;
 
 // The function form: every reconnect presents the token we hold now.
 const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
@@ -33,18 +35,21 @@ const online = new OnlineUsers();
 const outbox = new Outbox();
 const view = new MessageView(el.messages);
 const request = (event, ...args) => emitWithAck(socket, event, ...args);
+const delivery = new Delivery({
+  socket,
+  request,
+  rooms,
+  outbox,
+  state,
+  invalidate: (opts) => invalidate(opts),
+  onRoomLost: (name) => dropRoom(name),
+  onUnknownRoom: () => refreshRooms(),
+  onSendError: (error) => setSendError(error),
+  sendErrorCode: () => el.sendError.dataset.code,
+});
 const myId = () => state.user?.userId ?? null;
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-const ERROR_TEXT = {
-  username_taken: 'Someone online is using that name right now. Pick another one.',
-  invalid_room_name: 'Room names are 1–32 characters: a–z, 0–9, - and _.',
-  room_exists: 'That room already exists: find it under “Browse rooms”.',
-  user_not_found: 'Nobody by that name has been here.',
-  rate_limited: "You're sending messages too fast. Slowing down…",
-};
-const errorText = (error, fallback) => ERROR_TEXT[error?.code] ?? error?.message ?? fallback;
 
 // ---- rendering -------------------------------------------------------------
 
@@ -99,10 +104,30 @@ function onlineIn(room) {
 
 // ---- session ---------------------------------------------------------------
 
+/** Resolve true once the socket is connected, false after `ms`. */
+function connected(ms) {
+  if (socket.connected) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      resolve(ok);
+    };
+    const onConnect = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    socket.on('connect', onConnect);
+  });
+}
+
+let joins = 0; // user-joined answers so far: a session answer older than one is stale
+
 async function startSession() {
   const conn = socket.id;
+  const joinsBefore = joins;
   const res = await request('session');
   if (socket.id !== conn || !socket.connected) return; // a newer connect takes over
+  // The person joined while we asked (a fast typist on a fresh page): that answer wins.
+  if (joins !== joinsBefore) return;
   if (!res.ok) {
     if (res.timeout) {
       await sleep(1000);
@@ -127,12 +152,14 @@ async function join(name) {
     ui.setJoinError('Please enter a name.');
     return;
   }
-  if (!socket.connected) {
+  ui.setJoinError('');
+  ui.setJoinBusy(true);
+  // A fresh page may still be connecting: wait a moment rather than refuse.
+  if (!(await connected(ACK_TIMEOUT_MS))) {
+    ui.setJoinBusy(false);
     ui.setJoinError("Can't reach the server. Try again in a moment.");
     return;
   }
-  ui.setJoinError('');
-  ui.setJoinBusy(true);
   const conn = socket.id;
   const res = await request('user-joined', name);
   ui.setJoinBusy(false);
@@ -142,6 +169,7 @@ async function join(name) {
     el.usernameInput.focus();
     return;
   }
+  joins += 1;
   if (res.data?.token) storage.setToken(res.data.token);
   await enter(res.data, conn);
 }
@@ -167,66 +195,16 @@ async function enter(data, conn) {
   showRoom(rooms.has(wanted) ? wanted : GENERAL);
   invalidate();
 
-  await resync(conn);
+  await delivery.resync(conn);
   if (socket.id !== conn) return;
   await loadRoom(state.current);
   if (socket.id !== conn) return;
   state.synced = true;
-  flushOutbox();
+  delivery.flush();
   refreshBrowse();
 }
 
 // ---- rooms and messages ------------------------------------------------------
-
-/**
- * Ask for everything after the last seq we hold, for every room (or `names`).
- * Rooms never opened have no timeline; their answer only moves lastSeq (unread).
- */
-async function resync(conn, names = null) {
-  const targets = (names ?? rooms.all().map((r) => r.name)).map((n) => rooms.get(n)).filter(Boolean);
-  for (let i = 0; i < targets.length; i += SYNC_ROOMS_MAX) {
-    if (socket.id !== conn) return;
-    await syncBatch(conn, targets.slice(i, i + SYNC_ROOMS_MAX));
-  }
-}
-
-const SYNC_ROOMS_MAX = 200; // the server's limit per sync request
-
-async function syncBatch(conn, targets) {
-  const from = {};
-  const syncing = [];
-  for (const room of targets) {
-    if (room.timeline.loaded) {
-      from[room.name] = room.timeline.beginSync();
-      syncing.push(room);
-    } else from[room.name] = room.info.lastSeq ?? 0;
-  }
-  const res = await request('sync', { rooms: from });
-  const answers = (res.ok && res.data?.rooms) || {};
-  const again = [];
-  for (const room of targets) {
-    const answer = answers[room.name];
-    const messages = Array.isArray(answer?.messages) ? answer.messages : [];
-    noteMessages(room, messages);
-    if (!syncing.includes(room)) continue;
-    room.timeline.endSync(messages);
-    if (!answer?.hasMore) continue;
-    // Far behind: page on in the open room; elsewhere load the latest page on open.
-    if (room.name === state.current) again.push(room.name);
-    else room.timeline.reset();
-  }
-  invalidate();
-  if (!res.ok) {
-    if (res.timeout) return; // disconnected: the next connect resyncs
-    // One room we lost meanwhile (left in another tab) fails the whole request:
-    // drop a lone culprit, or ask room by room to find it.
-    if (targets.length === 1) dropRoom(targets[0].name);
-    else for (const room of targets) await syncBatch(conn, [room]);
-    return;
-  }
-  if (again.length > 0 && socket.id === conn) await resync(conn, again);
-  for (const room of syncing) if (room.timeline.hasGap) fillGap(room);
-}
 
 /** We are no longer in `name` (left elsewhere, or it is gone). */
 function dropRoom(name) {
@@ -234,53 +212,6 @@ function dropRoom(name) {
   rooms.remove(name);
   if (state.current === name) openRoom(GENERAL);
   invalidate();
-}
-
-const gapTries = new Map();
-
-/** A live message skipped a seq: fetch what is missing before showing it. */
-async function fillGap(room) {
-  if (room.timeline.syncing > 0 || !socket.connected) return; // that sync drains it
-  const tries = (gapTries.get(room.name) ?? 0) + 1;
-  if (tries > 3) {
-    // The server keeps answering without the missing seqs: show what we have.
-    room.timeline.flushBuffer();
-    gapTries.delete(room.name);
-    invalidate();
-    return;
-  }
-  gapTries.set(room.name, tries);
-  await resync(socket.id, [room.name]);
-  if (!room.timeline.hasGap) gapTries.delete(room.name);
-}
-
-/** Bookkeeping for any message we learn of: lastSeq, our outbox, our own reads. */
-function noteMessages(room, messages) {
-  for (const m of messages ?? []) {
-    if (typeof m?.seq !== 'number') continue;
-    const wasRead = rooms.lastRead(room) >= (room.info.lastSeq ?? 0);
-    room.seen(m.seq);
-    if (m.userId === myId()) {
-      if (m.clientId) outbox.remove(m.clientId);
-      // Sent from another tab: it does not make the room unread.
-      if (wasRead) rooms.markRead(room, m.seq);
-    }
-  }
-}
-
-function acceptLive(msg) {
-  if (!msg || typeof msg.seq !== 'number' || !state.user) return;
-  const name = msg.room ?? GENERAL;
-  let room = rooms.get(name);
-  if (!room) {
-    // A room we have not heard of yet (its room-added is late): count the message
-    // as unread now, learn the room's details from a fresh session.
-    room = rooms.upsert({ name, kind: name.startsWith('dm:') ? 'dm' : 'room', lastSeq: 0 });
-    refreshRooms();
-  }
-  noteMessages(room, [msg]);
-  if (room.timeline.addLive(msg) === 'gap') fillGap(room);
-  invalidate({ follow: msg.userId === myId() && room.name === state.current });
 }
 
 /** Switch the view (from what we hold); loadRoom fetches the rest. */
@@ -322,8 +253,8 @@ async function loadRoom(name) {
   fresh.members = new Map((data.members ?? []).map((u) => [u.userId, u.username]));
   const messages = Array.isArray(data.messages) ? data.messages : [];
   fresh.timeline.loadTail(messages, data.hasMore);
-  noteMessages(fresh, messages);
-  if (fresh.timeline.hasGap) fillGap(fresh);
+  delivery.note(fresh, messages);
+  if (fresh.timeline.hasGap) delivery.fillGap(fresh);
   invalidate();
   refreshOnline(fresh);
   return true;
@@ -347,7 +278,7 @@ async function loadOlder() {
   if (!res.ok) return; // the next scroll asks again
   const messages = Array.isArray(res.data?.messages) ? res.data.messages : [];
   tl.prependHistory(messages, res.data?.hasMore);
-  noteMessages(room, messages);
+  delivery.note(room, messages);
   if (room.name === state.current) invalidate({ prepended: true });
 }
 
@@ -397,70 +328,7 @@ function send() {
   typingOut.stopped();
   outbox.add(room.name, text);
   invalidate({ follow: true });
-  flushOutbox();
-}
-
-let flushing = false;
-let flushAgain = false;
-let flushTimer = null;
-let holdUntil = 0;
-const RATE_LIMIT_PAUSE_MS = 1500;
-
-function flushSoon(ms) {
-  clearTimeout(flushTimer);
-  flushTimer = setTimeout(flushOutbox, ms);
-}
-
-/** Send the outbox in order, one at a time, with each entry's own clientId. */
-async function flushOutbox() {
-  if (flushing) {
-    flushAgain = true;
-    return;
-  }
-  const wait = holdUntil - Date.now();
-  if (wait > 0) {
-    flushSoon(wait); // rate limited: give the server's bucket time to refill
-    return;
-  }
-  flushing = true;
-  try {
-    do {
-      flushAgain = false;
-      for (const entry of outbox.pending()) {
-        if (!state.synced || !socket.connected) return; // the next connect flushes
-        if (!outbox.get(entry.clientId)) continue; // delivered by broadcast meanwhile
-        const payload = { room: entry.room, text: entry.text, clientId: entry.clientId };
-        const res = await request('send-message', payload);
-        if (res.ok) {
-          outbox.remove(entry.clientId);
-          const room = rooms.get(entry.room);
-          if (room && res.data) {
-            noteMessages(room, [res.data]);
-            if (room.timeline.addLive(res.data) === 'gap') fillGap(room);
-          }
-          const limited = outbox.pending().some((e) => e.error?.code === 'rate_limited');
-          if (!limited && el.sendError.dataset.code === 'rate_limited') setSendError(null);
-          invalidate();
-          continue;
-        }
-        if (res.timeout) {
-          // Maybe stored, maybe not: the same clientId makes a retry safe.
-          if (socket.connected) flushSoon(2000);
-          return;
-        }
-        outbox.fail(entry.clientId, res.error ?? { code: 'internal', message: 'Not sent.' });
-        setSendError(res.error);
-        invalidate();
-        if (res.error?.code === 'rate_limited') {
-          holdUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
-          flushSoon(RATE_LIMIT_PAUSE_MS);
-          return;
-        }
-      }
-    } while (flushAgain);
-  } finally {
-    flushing = false;
-  }
+  delivery.flush();
 }
 
 function setSendError(error) {
@@ -514,7 +382,7 @@ socket.on('disconnect', () => {
 
 socket.on('receive-message', (msg) => {
   if (msg?.username) trackerFor(msg.room ?? GENERAL).clear(msg.username);
-  acceptLive(msg);
+  delivery.accept(msg);
 });
 
 socket.on('user-typing', (data) => {
@@ -622,7 +490,7 @@ el.messages.addEventListener('click', (event) => {
   if (retry) {
     outbox.retry(retry.dataset.retry);
     setSendError(null);
-    flushOutbox();
+    delivery.flush();
   } else if (discard) {
     outbox.remove(discard.dataset.discard);
     setSendError(null);
@@ -648,83 +516,15 @@ el.browse.addEventListener('toggle', () => {
   if (el.browse.open) refreshBrowse();
 });
 
-function wireSideForm(button, form, submit) {
-  button.addEventListener('click', () => ui.setFormOpen(button, form, form.hidden));
-  form.querySelector('[data-cancel]').addEventListener('click', () => {
-    ui.setFormOpen(button, form, false);
-    button.focus();
-  });
-  form.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      ui.setFormOpen(button, form, false);
-      button.focus();
-    }
-  });
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const submitBtn = form.querySelector('button[type="submit"]');
-    if (submitBtn.disabled) return;
-    submitBtn.disabled = true;
-    try {
-      await submit();
-    } finally {
-      submitBtn.disabled = false;
-    }
-  });
-}
-
-wireSideForm(el.newRoomBtn, el.createRoomForm, async () => {
-  const name = el.roomNameInput.value.trim().toLowerCase();
-  const topic = el.roomTopicInput.value.trim();
-  if (!name) {
-    el.roomError.textContent = 'Give the room a name.';
-    el.roomNameInput.focus();
-    return;
-  }
-  const res = await request('create-room', topic ? { name, topic } : { name });
-  if (!res.ok) {
-    el.roomError.textContent = errorText(res.error, "Can't reach the server. Try again.");
-    el.roomNameInput.focus();
-    return;
-  }
-  const room = rooms.upsert(res.data.room);
-  ui.setFormOpen(el.newRoomBtn, el.createRoomForm, false);
-  await openRoom(room.name);
-});
-
-wireSideForm(el.newDmBtn, el.dmForm, async () => {
-  const username = el.dmUsernameInput.value.trim();
-  if (!username) {
-    el.dmError.textContent = 'Whom do you want to write to?';
-    return;
-  }
-  const res = await request('open-dm', { username });
-  if (!res.ok) {
-    const text =
-      res.error?.code === 'forbidden' && username === state.user?.username
-        ? "That's you! Pick someone else."
-        : errorText(res.error, "Can't reach the server. Try again.");
-    el.dmError.textContent = text;
-    el.dmUsernameInput.focus();
-    return;
-  }
-  const room = rooms.upsert(res.data.room);
-  ui.setFormOpen(el.newDmBtn, el.dmForm, false);
-  await openRoom(room.name);
-});
-
-el.leaveBtn.addEventListener('click', async () => {
-  const room = currentRoom();
-  if (!room || room.name === GENERAL) return;
-  const res = await request('leave-room', { room: room.name });
-  if (!res.ok) {
-    ui.setSendError(errorText(res.error, "Can't reach the server. Try again."));
-    return;
-  }
-  rooms.remove(room.name);
-  outbox.dropRoom(room.name);
-  await openRoom(GENERAL);
-  refreshBrowse();
+wireSidebarForms({
+  request,
+  rooms,
+  state,
+  openRoom,
+  onLeft: (name) => {
+    outbox.dropRoom(name);
+    refreshBrowse();
+  },
 });
 
 el.sidebarToggle.addEventListener('click', () => {

@@ -47,6 +47,17 @@ export const el = {
   sendError: $('send-error'),
 };
 
+const ERROR_TEXT = {
+  username_taken: 'Someone online is using that name right now. Pick another one.',
+  invalid_room_name: 'Room names are 1–32 characters: a–z, 0–9, - and _.',
+  room_exists: 'That room already exists: find it under “Browse rooms”.',
+  user_not_found: 'Nobody by that name has been here.',
+  rate_limited: "You're sending messages too fast. Slowing down…",
+};
+
+/** What to tell the person about an error ack: our words for known codes, else the server's. */
+export const errorText = (error, fallback) => ERROR_TEXT[error?.code] ?? error?.message ?? fallback;
+
 const STATUS_TEXT = {
   connecting: 'connecting…',
   connected: 'connected',
