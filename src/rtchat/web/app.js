@@ -536,6 +536,11 @@ el.backdrop.addEventListener('click', () => ui.setSidebarOpen(false));
 el.onlineToggle.addEventListener('click', () => {
   ui.setOnlineOpen(!document.body.classList.contains('online-open'));
 });
+document.addEventListener('click', (event) => {
+  // The online popover (narrow screens) closes on a click anywhere else.
+  const inside = el.onlinePanel.contains(event.target) || el.onlineToggle.contains(event.target);
+  if (!inside && document.body.classList.contains('online-open')) ui.setOnlineOpen(false);
+});
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape') return;
   if (document.body.classList.contains('sidebar-open')) {
