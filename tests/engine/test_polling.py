@@ -185,3 +185,19 @@ async def test_keep_alive_connection_serves_file_after_file(url: str) -> None:
             async with one.get(url + "/file") as response:
                 assert response.status == 200
                 assert await response.read() == expected
+
+
+async def test_idle_keep_alive_connections_are_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rtchat.engine import http as engine_http
+    from tests.engine.support import echo_server, running_engine
+
+    monkeypatch.setattr(engine_http, "KEEP_ALIVE", 0.2)
+    async with running_engine(echo_server()) as base:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        assert head.startswith(b"HTTP/1.1 200")
+        await asyncio.wait_for(reader.readexactly(len(b"hello from asgi /x")), 2)
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # closed by the server
+        writer.close()

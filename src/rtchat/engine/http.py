@@ -19,6 +19,7 @@ import httptools
 from rtchat.engine import websocket as ws
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
 from rtchat.engine.eio_session import EioSession
+from rtchat.engine.timers import DeadlineQueue
 
 if TYPE_CHECKING:
     from rtchat.engine.server import SocketServer
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _TEXT = "text/plain; charset=UTF-8"
+KEEP_ALIVE = 20.0  # seconds an idle keep-alive HTTP connection stays open
 
 
 class HttpHandler:
@@ -36,6 +38,8 @@ class HttpHandler:
         self.app = app
         self.path = path.rstrip("/")
         self.connections: set[HttpConnection] = set()
+        # HTTP connections with no request in progress, closed after KEEP_ALIVE seconds.
+        self.idle = DeadlineQueue[HttpConnection](KEEP_ALIVE, HttpConnection.idle_timeout)
         self.tasks: set[asyncio.Task[None]] = set()
         self.max_body = max(sio.options.max_payload, 1024)
 
@@ -91,10 +95,12 @@ class HttpConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
         self._parser = httptools.HttpRequestParser(self)
         self._handler.connections.add(self)
+        self._handler.idle.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._handler.connections.discard(self)
+        self._handler.idle.remove(self)
         session, self.session = self.session, None
         if session is not None:
             self._handler.sio.connection_lost(self, session)
@@ -120,6 +126,7 @@ class HttpConnection(asyncio.Protocol):
     # --- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._handler.idle.remove(self)
         self._request = _Request()
 
     def on_url(self, url: bytes) -> None:
@@ -253,6 +260,13 @@ class HttpConnection(asyncio.Protocol):
                 self._queued = None
                 self.transport.resume_reading()
             self._dispatch(request)
+        elif self._ws is None and not self._closing:
+            self._handler.idle.add(self)
+
+    def idle_timeout(self) -> None:
+        if not self._busy and self._ws is None and not self._closing:
+            self._closing = True
+            self.transport.close()
 
     def disconnected(self) -> asyncio.Future[None]:
         if self._gone is None:

@@ -31,6 +31,7 @@ class Server:
             await asyncio.wait_for(self.sio.shutdown(), grace)
         for conn in list(self._handler.connections):
             conn.transport.close()
+        self._handler.idle.close()
         tasks = list(self._handler.tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
