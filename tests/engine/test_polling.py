@@ -201,3 +201,12 @@ async def test_idle_keep_alive_connections_are_closed(monkeypatch: pytest.Monkey
         await asyncio.wait_for(reader.readexactly(len(b"hello from asgi /x")), 2)
         assert await asyncio.wait_for(reader.read(), 2) == b""  # closed by the server
         writer.close()
+
+
+async def test_oversized_request_head_is_431(url: str) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"y" * 70_000 + b"\r\n\r\n")
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n"), 2)
+    assert head.startswith(b"HTTP/1.1 431")
+    writer.close()

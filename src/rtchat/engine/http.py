@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 
 _TEXT = "text/plain; charset=UTF-8"
 KEEP_ALIVE = 20.0  # seconds an idle keep-alive HTTP connection stays open
+MAX_HEAD = 64 * 1024  # bytes of request line and headers
+
+
+class _HeadTooBig(Exception):
+    pass
 
 
 class HttpHandler:
@@ -48,7 +53,7 @@ class HttpHandler:
 
 
 class _Request:
-    __slots__ = ("body", "headers", "keep_alive", "method", "too_big", "upgrade", "url")
+    __slots__ = ("body", "head", "headers", "keep_alive", "method", "too_big", "upgrade", "url")
 
     def __init__(self) -> None:
         self.url = b""
@@ -58,6 +63,7 @@ class _Request:
         self.too_big = False
         self.upgrade = False
         self.keep_alive = True
+        self.head = 0  # bytes of URL and headers so far
 
 
 class HttpConnection(asyncio.Protocol):
@@ -120,8 +126,8 @@ class HttpConnection(asyncio.Protocol):
             request, self._request = self._request, None
             if request is not None:
                 self._upgrade(request, data[upgrade.args[0] :])
-        except httptools.HttpParserError:
-            self._fail(400)
+        except httptools.HttpParserError as error:
+            self._fail(431 if isinstance(error.__context__, _HeadTooBig) else 400)
 
     # --- httptools callbacks -------------------------------------------------------------
 
@@ -132,10 +138,19 @@ class HttpConnection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         assert self._request is not None
         self._request.url += url
+        self._check_head(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
         assert self._request is not None
         self._request.headers.append((name.lower(), value))
+        self._check_head(len(name) + len(value))
+
+    def _check_head(self, size: int) -> None:
+        request = self._request
+        assert request is not None
+        request.head += size
+        if request.head > MAX_HEAD:
+            raise _HeadTooBig  # httptools stops parsing; data_received answers 431
 
     def on_headers_complete(self) -> None:
         assert self._request is not None
