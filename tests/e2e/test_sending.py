@@ -49,3 +49,32 @@ async def test_burst_past_the_rate_limit(start_server: StartServer, new_page: Ne
             await expect(pending(page)).to_have_count(0)
             assert await shown_texts(page) == texts
         await expect(alice.locator("#send-error")).to_be_empty()
+
+
+async def test_refused_message_can_be_discarded(server_url: str, new_page: NewPage) -> None:
+    alice = await new_page(server_url)
+    await join(alice, "alice")
+    # An outbox entry the server will refuse (only white space), as if typed before a reload.
+    await alice.evaluate(
+        """() => {
+            const key = Object.keys(localStorage).find((k) => k.endsWith('.room'));
+            const outbox = key.replace(/\\.room$/, '.outbox');
+            localStorage.setItem(outbox, JSON.stringify([{
+                clientId: 'refused-1', room: 'general', text: '   ',
+                createdAt: new Date().toISOString(), error: null,
+            }]));
+        }"""
+    )
+    await alice.reload()
+    failed = alice.locator("#messages li.msg--failed")
+    await expect(failed).to_have_count(1)
+    await expect(failed.locator(".msg__status")).to_contain_text("not sent")
+    await expect(alice.locator("#send-error")).not_to_be_empty()
+
+    await failed.get_by_role("button", name="Discard").click()
+    await expect(failed).to_have_count(0)
+    await expect(alice.locator("#send-error")).to_be_empty()
+    assert await alice.evaluate(
+        "() => Object.keys(localStorage).filter((k) => k.endsWith('.outbox'))"
+        ".map((k) => localStorage.getItem(k))"
+    ) == ["[]"]

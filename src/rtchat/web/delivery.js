@@ -178,6 +178,12 @@ export class Delivery {
         return false;
       }
       const error = res.error ?? { code: 'internal', message: 'Not sent.' };
+      if (!rooms.has(entry.room)) {
+        // Written in a room we are no longer in: nowhere to show it or retry it.
+        outbox.remove(entry.clientId);
+        this.d.onSendError({ ...error, message: `Not sent to ${entry.room}: ${error.message}` });
+        continue;
+      }
       outbox.fail(entry.clientId, error);
       this.d.onSendError(error);
       invalidate();
