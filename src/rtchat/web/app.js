@@ -273,9 +273,11 @@ async function loadOlder() {
   const tl = room?.timeline;
   if (!tl?.loaded || !tl.hasMore || tl.loadingOlder || tl.lo == null) return;
   tl.loadingOlder = true;
-  const res = await request('history', { room: room.name, before: tl.lo, limit: 50 });
+  const before = tl.lo;
+  const res = await request('history', { room: room.name, before, limit: 50 });
   tl.loadingOlder = false;
   if (!res.ok) return; // the next scroll asks again
+  if (tl.lo !== before) return; // the timeline was replaced meanwhile: this page no longer fits
   const messages = Array.isArray(res.data?.messages) ? res.data.messages : [];
   tl.prependHistory(messages, res.data?.hasMore);
   delivery.note(room, messages);

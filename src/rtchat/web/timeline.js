@@ -155,9 +155,9 @@ export class Timeline {
   /** An older page (history before lo), oldest first. */
   prependHistory(messages, hasMore) {
     const lo = this.lo;
-    for (const m of messages) {
-      if (lo == null || m.seq < lo) this.#put(m);
-    }
+    // `history before lo` is the server's word for what comes right before lo;
+    // the caller drops an answer that arrives after lo moved.
+    for (const m of messages) if (lo == null || m.seq < lo) this.#put(m);
     this.hasMore = Boolean(hasMore);
   }
 }
