@@ -90,3 +90,13 @@ def test_closed_session_sends_nothing() -> None:
     session.send("42[1]")
     assert session.polls == []
     assert marks.marked == []
+
+
+def test_a_poll_carries_at_most_16_packets() -> None:
+    session, _ = polling()
+    for i in range(20):
+        session.send(f"42[{i}]")
+    first = session.take_poll()
+    assert first is not None
+    assert first.count(b"\x1e") == 15
+    assert session.take_poll() == b"\x1e".join(f"42[{i}]".encode() for i in range(16, 20))

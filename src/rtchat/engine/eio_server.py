@@ -20,6 +20,7 @@ from rtchat.engine import packets
 from rtchat.engine.eio_session import (
     CLOSE_REQUESTED,
     CLOSED,
+    MAX_POLL_PACKETS,
     POLL_CHECK_EVERY,
     POLLING,
     PONG_RECEIVED,
@@ -321,8 +322,8 @@ class EioServer:
             probe.close_ws(code, reason)
         if get is not None:
             session.get = None
-            session.polls.append(packets.CLOSE)
-            get.respond(200, packets.encode_payload(session.polls))
+            last = [*session.polls[: MAX_POLL_PACKETS - 1], packets.CLOSE]
+            get.respond(200, packets.encode_payload(last))
         session.close()
         del self.sessions[session.sid]
         for queue in (self._ping_due, self._pong_due, self._connect_due):

@@ -27,6 +27,11 @@ POLLING, UPGRADING, WEBSOCKET, CLOSED = 0, 1, 2, 3
 # A long-polling session's queue is checked against the slow-consumer bound this often.
 POLL_CHECK_EVERY = 256
 
+# Packets in one long-polling response. python-engineio's client refuses a payload of
+# more than 16 (`Payload.max_decode_packets`) and drops the connection; npm's client has
+# no limit, and a burst costs it only an extra GET.
+MAX_POLL_PACKETS = 16
+
 # What `receive` reports besides a message for the Socket.IO layer.
 PONG_RECEIVED, PROBE, UPGRADED, CLOSE_REQUESTED, NOTHING = range(5)
 
@@ -133,9 +138,12 @@ class EioSession:
         """The payload answering a pending GET, if there is anything to send."""
         if not self.polls or self.state not in (POLLING, UPGRADING):
             return None
-        payload = packets.encode_payload(self.polls)
-        self.polls = []
-        return payload
+        polls = self.polls
+        if len(polls) <= MAX_POLL_PACKETS:
+            self.polls = []
+        else:  # the rest answers the next GET, which the client sends at once
+            polls, self.polls = polls[:MAX_POLL_PACKETS], polls[MAX_POLL_PACKETS:]
+        return packets.encode_payload(polls)
 
     def queued_bytes(self) -> int:
         return len(self.wbuf) + sum(len(p) for p in self.polls)
