@@ -276,7 +276,7 @@ def table(data: dict[str, Any], rows: list[tuple[str, str]]) -> list[str]:
             n
             for n in names
             if key.split(":")[0] in summary["generator_bound"].get(n, [])
-            and not key.endswith(("us/delivery", "generator CPU %"))
+            and not key.endswith(("us/delivery", "generator CPU %", "KB per connection"))
         ]
         cells = [label + (" †" if gb else "")]
         for n in names:

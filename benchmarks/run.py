@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import resource
@@ -22,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ FULL: dict[str, Any] = {
         "inflight": 200,
         "deadlineS": 300,
         "quietWaitS": 10,
+        "lockWaitS": 180,
     },
     "session": {
         "clients": 1000,
@@ -63,6 +65,7 @@ FULL: dict[str, Any] = {
         "pauseMs": 500,
         "deadlineS": 900,
         "quietWaitS": 10,
+        "lockWaitS": 180,
     },
 }
 SMOKE: dict[str, Any] = {
@@ -86,6 +89,7 @@ SMOKE: dict[str, Any] = {
         "pauseMs": 100,
         "deadlineS": 120,
         "quietWaitS": 0,
+        "lockWaitS": 0,
     },
 }
 
@@ -325,7 +329,43 @@ def wait_for_quiet(max_wait_s: float, busy_limit: float = 0.3) -> dict[str, floa
             return {"waited_s": time.monotonic() - start, "busy_cores": busy}
 
 
+@contextlib.contextmanager
+def cores_lock(timeout_s: float) -> Iterator[float]:
+    """Keep concurrent runs of this harness off each other's cores.
+
+    `make test` runs the smoke while someone may be running `make bench`, and both pin to
+    the same two cores. The smoke holds this lock for its whole (short) run, a full run for
+    one server run at a time. Yields the seconds waited; after timeout_s it goes ahead
+    without the lock rather than hang.
+    """
+    WORK.mkdir(exist_ok=True)
+    with (WORK / "cores.lock").open("a") as f:
+        start = time.monotonic()
+        locked = False
+        while not locked and time.monotonic() - start < timeout_s:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked = True
+            except BlockingIOError:
+                time.sleep(0.2)
+        try:
+            yield time.monotonic() - start
+        finally:
+            if locked:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def run_one(
+    server: Server, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path
+) -> dict[str, Any]:
+    lock = cores_lock(cfg["lockWaitS"]) if cfg.get("lockWaitS") else contextlib.nullcontext(0.0)
+    with lock as waited:
+        result = _run_one(server, mode, cfg, m, log_path)
+        result["lock_wait_s"] = waited
+        return result
+
+
+def _run_one(
     server: Server, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path
 ) -> dict[str, Any]:
     quiet = wait_for_quiet(cfg["quietWaitS"]) if cfg.get("quietWaitS") else None
@@ -388,12 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir()
     env_info = bench_report.environment(m.nofile, m.server_cpu, m.gen_cpu)
     runs: list[dict[str, Any]] = []
-    for rep in range(1, reps + 1):
-        for mode in args.modes.split(","):
-            for server in servers:
-                print(f"== rep {rep}/{reps} {mode} {server.name}", file=sys.stderr, flush=True)
-                res = run_one(server, mode, plan[mode], m, log_dir / f"{server.name}.log")
-                runs.append({"rep": rep, "mode": mode, "server": server.name, "result": res})
+    # The smoke takes the cores for its whole run; a full run per server run (run_one).
+    with cores_lock(300) if args.smoke else contextlib.nullcontext(0.0):
+        for rep in range(1, reps + 1):
+            for mode in args.modes.split(","):
+                for server in servers:
+                    print(f"== rep {rep}/{reps} {mode} {server.name}", file=sys.stderr, flush=True)
+                    res = run_one(server, mode, plan[mode], m, log_dir / f"{server.name}.log")
+                    runs.append({"rep": rep, "mode": mode, "server": server.name, "result": res})
     calibration = None
     if not args.smoke and not args.no_calibrate and "session" in args.modes:
         print("== generator ceiling: session against null-broadcast", file=sys.stderr, flush=True)
