@@ -54,9 +54,3 @@ def test_seed_events_names_and_fields() -> None:
             }
         },
     )
-
-
-def test_orjson_module_round_trips_unicode() -> None:
-    text = codec.OrjsonModule.dumps({"message": "héllo ✓", "n": [1, 2]})
-    assert isinstance(text, str)
-    assert codec.OrjsonModule.loads(text) == {"message": "héllo ✓", "n": [1, 2]}

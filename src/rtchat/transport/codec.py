@@ -7,9 +7,6 @@ contract; fields are added, never renamed or removed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-import orjson
 
 from rtchat.domain.events import (
     MemberJoined,
@@ -92,16 +89,3 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
             return events.ROOM_CREATED, {"room": room_payload(summary)}
         case RoomAdded(summary):
             return events.ROOM_ADDED, {"room": room_payload(summary)}
-
-
-class OrjsonModule:
-    """The `json` module interface python-socketio asks for, backed by orjson (several
-    times faster than the standard library on our payloads)."""
-
-    @staticmethod
-    def dumps(obj: Any, **_: Any) -> str:
-        return orjson.dumps(obj).decode()
-
-    @staticmethod
-    def loads(text: str | bytes, **_: Any) -> Any:
-        return orjson.loads(text)
