@@ -176,6 +176,10 @@ class ChatService:
     async def post(
         self, conn: ConnectionId, room: object, text: object, client_id: object = None
     ) -> Message:
+        """Store, then broadcast. The transport starts one connection's posts while earlier
+        ones are still in flight, so nothing here may suspend before `append` for a room
+        the user is in (the membership check reads a cache): that keeps the store's order,
+        and so the sequence numbers, the order the client sent them in."""
         session = self._session(conn)
         user = self._joined(session)
         cleaned = rules.clean_message(text)
