@@ -47,12 +47,11 @@ test: install lint types
 	$(BIN)/pytest tests
 	$(MAKE) bench-smoke
 
+# run.py installs benchmarks/' own pinned npm packages (`npm ci --prefix benchmarks`) if missing.
 bench: install
-	npm ci --prefix benchmarks --no-audit --no-fund --loglevel=error
 	$(BIN)/python benchmarks/run.py
 
 bench-smoke: install
-	test -d benchmarks/node_modules || npm ci --prefix benchmarks --no-audit --no-fund --loglevel=error
 	$(BIN)/python benchmarks/run.py --smoke
 
 clean:
