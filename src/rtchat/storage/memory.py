@@ -41,7 +41,9 @@ class _State:
         return User(id=record.id, username=record.username)
 
     def summary(self, room: Room) -> RoomSummary:
-        count = sum(1 for uid in self.members[room.name] if self.named_user(uid) is not None)
+        # Counted without building a User per member: every join asks for `general`'s.
+        users = self.users
+        count = sum(1 for uid in self.members[room.name] if users[uid].username is not None)
         return RoomSummary(room=room, member_count=count, last_seq=len(self.messages[room.name]))
 
 
