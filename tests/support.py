@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,33 @@ from rtchat.engine import Server
 from rtchat.settings import Settings
 
 WAIT = 5.0
+Connect = Callable[..., Awaitable["ChatClient"]]
+_sentinels = itertools.count()
+
+
+def ok(answer: Any) -> Any:
+    """The data of a successful acknowledgement (fails the test on an error answer)."""
+    assert answer["ok"] is True, answer
+    return answer["data"]
+
+
+def error_code(answer: Any) -> str:
+    """The code of an error acknowledgement, which must carry a message too."""
+    assert answer["ok"] is False, answer
+    assert answer["error"]["message"]
+    return str(answer["error"]["code"])
+
+
+async def sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
+    """Post a message in `general`, which every connection hears, and wait until every
+    watcher has it. One connection's events arrive in the order the server sent them,
+    so a watcher that has the sentinel has everything sent to it before: absence is
+    proved this way, never by sleeping."""
+    text = f"sentinel {next(_sentinels)}"
+    sent = ok(await sender.call("send-message", text))
+    for watcher in watchers:
+        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+    return sent
 
 
 @contextlib.asynccontextmanager

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import websockets
 
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
-from tests.support import ChatClient
-
-Connect = Callable[..., Awaitable[ChatClient]]
+from tests.support import ChatClient, Connect
 
 
 async def _chat_still_works(a: ChatClient, b: ChatClient) -> None:

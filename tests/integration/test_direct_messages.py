@@ -6,32 +6,9 @@ client has it, it has everything the server sent it before.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.support import ChatClient
-
-Connect = Callable[..., Awaitable[ChatClient]]
-_sentinels = itertools.count()
-
-
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-def _code(answer: Any) -> str:
-    assert answer["ok"] is False, answer
-    assert answer["error"]["message"]
-    return str(answer["error"]["code"])
-
-
-async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> None:
-    text = f"sentinel {next(_sentinels)}"
-    _ok(await sender.call("send-message", text))
-    for watcher in watchers:
-        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+from tests.support import Connect, error_code, ok, sentinel
 
 
 async def test_open_dm_answers_the_room_and_tells_the_peer(clients: Connect) -> None:
@@ -39,7 +16,7 @@ async def test_open_dm_answers_the_room_and_tells_the_peer(clients: Connect) -> 
     alice_user = (await alice.join("alice"))["user"]
     bob_user = (await bob.join("bob"))["user"]
 
-    room = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]
+    room = ok(await alice.call("open-dm", {"username": "bob"}))["room"]
     assert room["name"].startswith("dm:")
     assert room == {
         "name": room["name"],
@@ -52,7 +29,7 @@ async def test_open_dm_answers_the_room_and_tells_the_peer(clients: Connect) -> 
     # Each side sees the other as the peer.
     assert await bob.wait_for("room-added") == {"room": {**room, "peer": alice_user}}
     for client, peer in ((alice, bob_user), (bob, alice_user)):
-        rooms = _ok(await client.call("session"))["rooms"]
+        rooms = ok(await client.call("session"))["rooms"]
         dms = [r for r in rooms if r["kind"] == "dm"]
         assert dms == [{**room, "peer": peer}]
 
@@ -62,15 +39,15 @@ async def test_only_the_two_receive_its_messages_and_typing(clients: Connect) ->
     await alice.join("alice")
     bob_user = (await bob.join("bob"))["user"]
     await carol.join("carol")
-    name = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
+    name = ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
 
-    sent = _ok(await alice.call("send-message", {"room": name, "text": "just us"}))
+    sent = ok(await alice.call("send-message", {"room": name, "text": "just us"}))
     assert (sent["room"], sent["seq"]) == (name, 1)
     for member in (alice, bob):
         assert await member.wait_for("receive-message", lambda d: d["room"] == name) == sent
-    reply = _ok(await bob.call("send-message", {"room": name, "text": "indeed"}))
+    reply = ok(await bob.call("send-message", {"room": name, "text": "indeed"}))
     assert await alice.wait_for("receive-message", lambda d: d["message"] == "indeed") == reply
-    _ok(await bob.call("typing", {"room": name, "isTyping": True}))
+    ok(await bob.call("typing", {"room": name, "isTyping": True}))
     typing = await alice.wait_for("user-typing")
     assert typing == {
         "username": "bob",
@@ -79,7 +56,7 @@ async def test_only_the_two_receive_its_messages_and_typing(clients: Connect) ->
         "room": name,
     }
 
-    await _sentinel(alice, carol, lurker)
+    await sentinel(alice, carol, lurker)
     for outsider in (carol, lurker):
         assert [m for m in outsider.events("receive-message") if m["room"] != "general"] == []
         assert outsider.events("user-typing") == []
@@ -91,8 +68,8 @@ async def test_a_third_user_is_forbidden_everywhere_in_it(clients: Connect) -> N
     await alice.join("alice")
     await bob.join("bob")
     await carol.join("carol")
-    name = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
-    _ok(await alice.call("send-message", {"room": name, "text": "private"}))
+    name = ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
+    ok(await alice.call("send-message", {"room": name, "text": "private"}))
 
     requests: list[tuple[str, Any]] = [
         ("send-message", {"room": name, "text": "let me in"}),
@@ -104,20 +81,20 @@ async def test_a_third_user_is_forbidden_everywhere_in_it(clients: Connect) -> N
         ("leave-room", {"room": name}),
     ]
     for event, payload in requests:
-        assert _code(await carol.call(event, payload)) == "forbidden", event
+        assert error_code(await carol.call(event, payload)) == "forbidden", event
 
     # Nothing leaked and nothing changed: still two members, one message, which the
     # members themselves can read back every way.
-    dm = _ok(await bob.call("join-room", {"room": name}))
+    dm = ok(await bob.call("join-room", {"room": name}))
     assert dm["room"]["memberCount"] == 2
     assert [m["message"] for m in dm["messages"]] == ["private"]
-    history = _ok(await bob.call("history", {"room": name, "before": 100}))
+    history = ok(await bob.call("history", {"room": name, "before": 100}))
     assert history == {"messages": dm["messages"], "hasMore": False}
-    synced = _ok(await alice.call("sync", {"rooms": {name: 0}}))["rooms"][name]
+    synced = ok(await alice.call("sync", {"rooms": {name: 0}}))["rooms"][name]
     assert synced == history
-    online = _ok(await alice.call("list-online", {"room": name}))["users"]
+    online = ok(await alice.call("list-online", {"room": name}))["users"]
     assert [u["username"] for u in online] == ["alice", "bob"]
-    await _sentinel(carol, alice, bob)
+    await sentinel(carol, alice, bob)
     for member in (alice, bob):
         assert member.events("member-joined") == []
         assert member.events("user-typing") == []
@@ -130,47 +107,47 @@ async def test_a_dm_cannot_be_left(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    name = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
-    assert _code(await alice.call("leave-room", {"room": name})) == "forbidden"
-    _ok(await bob.call("send-message", {"room": name, "text": "still here?"}))
+    name = ok(await alice.call("open-dm", {"username": "bob"}))["room"]["name"]
+    assert error_code(await alice.call("leave-room", {"room": name})) == "forbidden"
+    ok(await bob.call("send-message", {"room": name, "text": "still here?"}))
     await alice.wait_for("receive-message", lambda d: d["message"] == "still here?")
 
 
 async def test_unknown_and_invalid_peers(clients: Connect) -> None:
     alice = await clients()
     await alice.join("alice")
-    assert _code(await alice.call("open-dm", {"username": "nobody"})) == "user_not_found"
+    assert error_code(await alice.call("open-dm", {"username": "nobody"})) == "user_not_found"
     for bad in (42, None, "", "   ", "x" * 33):
-        assert _code(await alice.call("open-dm", {"username": bad})) == "invalid_username", bad
-    assert [r["kind"] for r in _ok(await alice.call("session"))["rooms"]] == ["room"]
+        assert error_code(await alice.call("open-dm", {"username": bad})) == "invalid_username", bad
+    assert [r["kind"] for r in ok(await alice.call("session"))["rooms"]] == ["room"]
 
 
 async def test_a_dm_with_yourself_is_forbidden(clients: Connect) -> None:
     alice = await clients()
     await alice.join("Alice")
     for name in ("Alice", "alice", " ALICE "):
-        assert _code(await alice.call("open-dm", {"username": name})) == "forbidden", name
-    assert [r["kind"] for r in _ok(await alice.call("session"))["rooms"]] == ["room"]
+        assert error_code(await alice.call("open-dm", {"username": name})) == "forbidden", name
+    assert [r["kind"] for r in ok(await alice.call("session"))["rooms"]] == ["room"]
 
 
 async def test_reopening_returns_the_same_room(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("Bob")
-    first = _ok(await alice.call("open-dm", {"username": "Bob"}))["room"]
-    _ok(await alice.call("send-message", {"room": first["name"], "text": "hi"}))
+    first = ok(await alice.call("open-dm", {"username": "Bob"}))["room"]
+    ok(await alice.call("send-message", {"room": first["name"], "text": "hi"}))
 
-    again = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]
+    again = ok(await alice.call("open-dm", {"username": "bob"}))["room"]
     assert again == {**first, "lastSeq": 1}
-    from_bob = _ok(await bob.call("open-dm", {"username": "alice"}))["room"]
+    from_bob = ok(await bob.call("open-dm", {"username": "alice"}))["room"]
     assert from_bob["name"] == first["name"]
     assert from_bob["peer"]["username"] == "alice"
 
     # Only the first opening adds the room to the peer.
-    await _sentinel(alice, alice, bob)
+    await sentinel(alice, alice, bob)
     assert len(bob.events("room-added")) == 1
     assert alice.events("room-added") == []
-    dms = [r for r in _ok(await bob.call("session"))["rooms"] if r["kind"] == "dm"]
+    dms = [r for r in ok(await bob.call("session"))["rooms"] if r["kind"] == "dm"]
     assert [r["name"] for r in dms] == [first["name"]]
 
 
@@ -183,14 +160,14 @@ async def test_a_dm_opened_while_the_peer_is_away_is_there_when_they_return(
     await bob.close()
     await alice.wait_for("user-disconnected", lambda d: d["username"] == "bob")
 
-    room = _ok(await alice.call("open-dm", {"username": "bob"}))["room"]
-    sent = _ok(await alice.call("send-message", {"room": room["name"], "text": "when you're back"}))
+    room = ok(await alice.call("open-dm", {"username": "bob"}))["room"]
+    sent = ok(await alice.call("send-message", {"room": room["name"], "text": "when you're back"}))
 
     back = await clients(auth={"token": token})
-    rooms = {r["name"]: r for r in _ok(await back.call("session"))["rooms"]}
+    rooms = {r["name"]: r for r in ok(await back.call("session"))["rooms"]}
     assert rooms[room["name"]]["peer"]["username"] == "alice"
-    missed = _ok(await back.call("sync", {"rooms": {room["name"]: 0}}))["rooms"]
+    missed = ok(await back.call("sync", {"rooms": {room["name"]: 0}}))["rooms"]
     assert missed == {room["name"]: {"messages": [sent], "hasMore": False}}
     # And it is live again: the returning connection hears new messages in it.
-    _ok(await alice.call("send-message", {"room": room["name"], "text": "welcome back"}))
+    ok(await alice.call("send-message", {"room": room["name"], "text": "welcome back"}))
     await back.wait_for("receive-message", lambda d: d["message"] == "welcome back")

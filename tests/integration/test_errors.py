@@ -9,8 +9,7 @@ packet closes the connection (see test_bad_input.py).
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,11 +17,9 @@ import pytest
 from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
 from rtchat.transport.events import CLIENT_EVENTS
-from tests.support import ChatClient
+from tests.support import ChatClient, Connect, ok, sentinel
 
-Connect = Callable[..., Awaitable[ChatClient]]
 Request = tuple[str, Any]
-_sentinels = itertools.count()
 
 NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.PAYLOAD_TOO_LARGE}
 OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
@@ -129,19 +126,6 @@ NEEDS_JOIN: list[Request] = [
 ]
 
 
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
-    text = f"sentinel {next(_sentinels)}"
-    sent = _ok(await sender.call("send-message", text))
-    for watcher in watchers:
-        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
-    return sent
-
-
 async def _refused(client: ChatClient, request: Request, code: str, *, no_ack: bool) -> None:
     event, payload = request
     answer = await client.call(event, payload)
@@ -163,7 +147,7 @@ async def world(clients: Connect) -> tuple[ChatClient, ChatClient]:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    _ok(await bob.call("create-room", {"name": "dev", "topic": "bob's"}))
+    ok(await bob.call("create-room", {"name": "dev", "topic": "bob's"}))
     await alice.wait_for("room-created")
     return alice, bob
 
@@ -173,22 +157,22 @@ async def test_each_refused_request_gets_its_code_and_changes_nothing(
     world: tuple[ChatClient, ChatClient], code: str
 ) -> None:
     alice, bob = world
-    rooms_before = _ok(await bob.call("list-rooms"))
+    rooms_before = ok(await bob.call("list-rooms"))
     alice.received.clear()
     bob.received.clear()
 
     for i, request in enumerate(CASES[code]):
         await _refused(alice, request, code, no_ack=i == 0)
 
-    sentinel = await _sentinel(alice, bob)
-    assert bob.received == [("receive-message", sentinel)]
+    marker = await sentinel(alice, bob)
+    assert bob.received == [("receive-message", marker)]
     assert [e for e, _ in alice.received if e not in ("error", "receive-message")] == []
     # The rooms are as they were, but for the sentinel in general.
     for room in rooms_before["rooms"]:
         if room["name"] == "general":
-            room["lastSeq"] = sentinel["seq"]
-    assert _ok(await bob.call("list-rooms")) == rooms_before
-    assert _ok(await alice.call("session"))["user"]["username"] == "alice"
+            room["lastSeq"] = marker["seq"]
+    assert ok(await bob.call("list-rooms")) == rooms_before
+    assert ok(await alice.call("session"))["user"]["username"] == "alice"
 
 
 async def test_every_event_needs_user_joined_first(clients: Connect) -> None:
@@ -198,17 +182,17 @@ async def test_every_event_needs_user_joined_first(clients: Connect) -> None:
     for request in NEEDS_JOIN:
         await _refused(stranger, request, "not_joined", no_ack=True)
     # Nothing was posted, typed or created.
-    sentinel = await _sentinel(alice, stranger)
-    assert alice.received == [("receive-message", sentinel)]
-    assert [r["name"] for r in _ok(await stranger.call("list-rooms"))["rooms"]] == ["general"]
+    marker = await sentinel(alice, stranger)
+    assert alice.received == [("receive-message", marker)]
+    assert [r["name"] for r in ok(await stranger.call("list-rooms"))["rooms"]] == ["general"]
 
 
 async def test_rapid_sends_beyond_the_burst_are_refused_and_not_stored(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    _ok(await alice.call("create-room", {"name": "spam"}))
-    _ok(await bob.call("join-room", {"room": "spam"}))
+    ok(await alice.call("create-room", {"name": "spam"}))
+    ok(await bob.call("join-room", {"room": "spam"}))
 
     answers = [
         await alice.call("send-message", {"room": "spam", "text": f"spam {i}"}) for i in range(40)
@@ -220,11 +204,11 @@ async def test_rapid_sends_beyond_the_burst_are_refused_and_not_stored(clients: 
 
     # Only what was accepted is stored, numbered without gaps, and delivered.
     assert [m["seq"] for m in accepted] == list(range(1, len(accepted) + 1))
-    stored = _ok(await bob.call("history", {"room": "spam", "before": 10**9, "limit": 100}))
+    stored = ok(await bob.call("history", {"room": "spam", "before": 10**9, "limit": 100}))
     assert stored == {"messages": accepted, "hasMore": False}
-    rooms = {r["name"]: r for r in _ok(await bob.call("list-rooms"))["rooms"]}
+    rooms = {r["name"]: r for r in ok(await bob.call("list-rooms"))["rooms"]}
     assert rooms["spam"]["lastSeq"] == len(accepted)
-    await _sentinel(bob, bob)
+    await sentinel(bob, bob)
     assert [m for m in bob.events("receive-message") if m["room"] == "spam"] == accepted
 
     # The limit is per connection: bob was never limited.
@@ -244,7 +228,7 @@ async def test_an_event_flood_is_refused_for_that_connection_only(clients: Conne
     for _ in range(50):
         await flooder.sio.emit("list-rooms")
     await flooder.wait_for("error", lambda d: d["code"] == "rate_limited")
-    await _sentinel(bob, flooder)
+    await sentinel(bob, flooder)
     assert bob.events("error") == []
 
 

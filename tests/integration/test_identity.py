@@ -8,27 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rtchat.settings import Settings
-from tests.support import WAIT, ChatClient, running_server
-
-Connect = Callable[..., Awaitable[ChatClient]]
-
-
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-def _code(answer: Any) -> str:
-    assert answer["ok"] is False, answer
-    assert answer["error"]["message"]
-    return str(answer["error"]["code"])
+from tests.support import WAIT, ChatClient, Connect, error_code, ok, running_server
 
 
 async def test_a_name_is_taken_while_its_holder_is_online(clients: Connect) -> None:
@@ -38,11 +25,11 @@ async def test_a_name_is_taken_while_its_holder_is_online(clients: Connect) -> N
     await german.join("Straße")
     for name in ("Alice", "alice", "  ALICE  ", "STRASSE"):  # casefolded, not only lowered
         intruder = await clients()
-        assert _code(await intruder.call("user-joined", name)) == "username_taken", name
-        assert _ok(await intruder.call("session"))["user"] is None
+        assert error_code(await intruder.call("user-joined", name)) == "username_taken", name
+        assert ok(await intruder.call("session"))["user"] is None
         await intruder.close()
     # The holder is untouched.
-    sent = _ok(await holder.call("send-message", "still me"))
+    sent = ok(await holder.call("send-message", "still me"))
     assert sent["username"] == "Alice"
     await watcher.wait_for("receive-message", lambda d: d["message"] == "still me")
     names = [u["username"] for u in watcher.events("user-connected")]
@@ -56,27 +43,27 @@ async def test_a_name_is_held_for_its_owner_after_they_leave(clients: Connect) -
     await holder.close()
     await watcher.wait_for("user-disconnected", lambda d: d["username"] == "alice")
     intruder = await clients()
-    assert _code(await intruder.call("user-joined", "alice")) == "username_taken"
+    assert error_code(await intruder.call("user-joined", "alice")) == "username_taken"
 
 
 async def test_the_token_survives_a_reconnect(clients: Connect) -> None:
     first, bob = await clients(), await clients()
     joined = await first.join("alice")
     await bob.join("bob")
-    _ok(await first.call("create-room", {"name": "dev"}))
-    dm = _ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
+    ok(await first.call("create-room", {"name": "dev"}))
+    dm = ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
     await first.close()
     await bob.wait_for("user-disconnected", lambda d: d["username"] == "alice")
 
     again = await clients(auth={"token": joined["token"]})
-    session = _ok(await again.call("session"))
+    session = ok(await again.call("session"))
     assert session["user"] == joined["user"]
     assert sorted(r["name"] for r in session["rooms"]) == sorted(["dev", "general", dm])
     back = await bob.wait_for("user-connected", lambda d: d["username"] == "alice")
     assert back["userId"] == joined["user"]["userId"]
 
     # The connection is alice's at once: no `user-joined` needed to post in her rooms.
-    sent = _ok(await again.call("send-message", {"room": dm, "text": "I'm back"}))
+    sent = ok(await again.call("send-message", {"room": dm, "text": "I'm back"}))
     assert sent["userId"] == joined["user"]["userId"]
     await bob.wait_for("receive-message", lambda d: d["message"] == "I'm back")
     # `user-joined` with her own name answers the same user and token.
@@ -114,7 +101,7 @@ async def test_the_name_is_released_after_the_grace_and_the_old_token_revoked(
     newcomer = await short_grace()
     async with asyncio.timeout(WAIT):
         while not (answer := await newcomer.call("user-joined", "alice"))["ok"]:
-            assert _code(answer) == "username_taken"
+            assert error_code(answer) == "username_taken"
             await asyncio.sleep(0.1)
     second = answer["data"]
     assert second["user"]["username"] == "alice"
@@ -122,23 +109,23 @@ async def test_the_name_is_released_after_the_grace_and_the_old_token_revoked(
     assert second["token"] != first["token"]
 
     stale = await short_grace(auth={"token": first["token"]})
-    assert _ok(await stale.call("session"))["user"] is None
-    assert _code(await stale.call("send-message", "who am I?")) == "not_joined"
+    assert ok(await stale.call("session"))["user"] is None
+    assert error_code(await stale.call("send-message", "who am I?")) == "not_joined"
     # The new alice is unaffected, and is the only alice online.
-    online = _ok(await stale.call("session"))["online"]
+    online = ok(await stale.call("session"))["online"]
     assert online == [second["user"]]
-    assert _ok(await newcomer.call("session"))["user"] == second["user"]
+    assert ok(await newcomer.call("session"))["user"] == second["user"]
 
 
 async def test_a_failed_rename_keeps_the_current_name(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     joined = await alice.join("alice")
     await bob.join("bob")
-    assert _code(await alice.call("user-joined", "BOB")) == "username_taken"
-    assert _code(await alice.call("user-joined", "")) == "invalid_username"
+    assert error_code(await alice.call("user-joined", "BOB")) == "username_taken"
+    assert error_code(await alice.call("user-joined", "")) == "invalid_username"
     # Still alice, still online: she posts, and bob never saw her go.
-    assert _ok(await alice.call("session"))["user"] == joined["user"]
-    _ok(await alice.call("send-message", "still alice"))
+    assert ok(await alice.call("session"))["user"] == joined["user"]
+    ok(await alice.call("send-message", "still alice"))
     await bob.wait_for("receive-message", lambda d: d["message"] == "still alice")
     assert bob.events("user-disconnected") == []
 
@@ -148,4 +135,4 @@ async def test_a_failed_rename_keeps_the_current_name(clients: Connect) -> None:
     gone = await bob.wait_for("user-disconnected")
     assert gone["userId"] == joined["user"]["userId"]
     await bob.wait_for("user-connected", lambda d: d["username"] == "alicia")
-    assert [u["username"] for u in _ok(await bob.call("session"))["online"]] == ["alicia", "bob"]
+    assert [u["username"] for u in ok(await bob.call("session"))["online"]] == ["alicia", "bob"]

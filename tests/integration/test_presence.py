@@ -8,28 +8,10 @@ health route stops counting its connection.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import aiohttp
 
-from tests.support import WAIT, ChatClient
-
-Connect = Callable[..., Awaitable[ChatClient]]
-_sentinels = itertools.count()
-
-
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> None:
-    text = f"sentinel {next(_sentinels)}"
-    _ok(await sender.call("send-message", text))
-    for watcher in watchers:
-        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+from tests.support import WAIT, ChatClient, Connect, ok, sentinel
 
 
 async def _until_connections(server: str, count: int) -> None:
@@ -43,7 +25,7 @@ async def _until_connections(server: str, count: int) -> None:
 
 
 async def _online(client: ChatClient, room: str = "general") -> list[str]:
-    users = _ok(await client.call("list-online", {"room": room}))["users"]
+    users = ok(await client.call("list-online", {"room": room}))["users"]
     return [u["username"] for u in users]
 
 
@@ -54,7 +36,7 @@ async def test_two_tabs_of_one_user_count_once(clients: Connect) -> None:
     joined = await tab1.join("alice")
     tab2 = await clients(auth={"token": joined["token"]})
 
-    session = _ok(await tab2.call("session"))
+    session = ok(await tab2.call("session"))
     assert session["user"] == joined["user"]
     assert [r["name"] for r in session["rooms"]] == ["general"]
     assert [u["username"] for u in session["online"]] == ["alice", "bob"]
@@ -62,9 +44,9 @@ async def test_two_tabs_of_one_user_count_once(clients: Connect) -> None:
         assert await _online(client) == ["alice", "bob"]
 
     # The second tab is alice without a `user-joined` of its own, and came online silently.
-    sent = _ok(await tab2.call("send-message", "from tab 2"))
+    sent = ok(await tab2.call("send-message", "from tab 2"))
     assert sent["userId"] == joined["user"]["userId"]
-    await _sentinel(tab2, bob, tab1)
+    await sentinel(tab2, bob, tab1)
     announced = [u for u in bob.events("user-connected") if u["username"] == "alice"]
     assert len(announced) == 1
     assert tab2.events("user-connected") == []
@@ -81,7 +63,7 @@ async def test_closing_one_tab_is_silent_closing_the_last_announces(
 
     await tab1.close()
     await _until_connections(server, 2)
-    await _sentinel(tab2, bob)
+    await sentinel(tab2, bob)
     assert bob.events("user-disconnected") == []
     assert await _online(bob) == ["alice", "bob"]
 
@@ -89,16 +71,16 @@ async def test_closing_one_tab_is_silent_closing_the_last_announces(
     gone = await bob.wait_for("user-disconnected")
     assert (gone["username"], gone["userId"]) == ("alice", joined["user"]["userId"])
     assert await _online(bob) == ["bob"]
-    await _sentinel(bob, bob)
+    await sentinel(bob, bob)
     assert len(bob.events("user-disconnected")) == 1
 
 
 async def test_session_names_the_tokens_user(clients: Connect) -> None:
     first = await clients()
     joined = await first.join("alice")
-    _ok(await first.call("create-room", {"name": "dev"}))
+    ok(await first.call("create-room", {"name": "dev"}))
     again = await clients(auth={"token": joined["token"]})
-    session = _ok(await again.call("session"))
+    session = ok(await again.call("session"))
     assert session["user"] == joined["user"]
     assert [r["name"] for r in session["rooms"]] == ["dev", "general"]
     # `user-joined` under the same name on that connection answers the same session.
@@ -110,7 +92,7 @@ async def test_a_bad_token_gives_no_user(clients: Connect) -> None:
     await alice.join("alice")
     for auth in ({"token": "not-a-token"}, {"token": 12345}, {"token": "x" * 500}, {}):
         stranger = await clients(auth=auth)
-        session = _ok(await stranger.call("session"))
+        session = ok(await stranger.call("session"))
         assert session["user"] is None, auth
         assert session["rooms"] == []
         assert [u["username"] for u in session["online"]] == ["alice"]
@@ -120,7 +102,7 @@ async def test_a_bad_token_gives_no_user(clients: Connect) -> None:
         assert refused["error"]["code"] == "not_joined"
         await stranger.close()
     unjoined = await clients()
-    assert _ok(await unjoined.call("session"))["user"] is None
+    assert ok(await unjoined.call("session"))["user"] is None
 
 
 async def test_every_tab_follows_the_users_rooms(clients: Connect) -> None:
@@ -131,39 +113,39 @@ async def test_every_tab_follows_the_users_rooms(clients: Connect) -> None:
     tab2 = await clients(auth={"token": joined["token"]})
 
     # A room joined in one tab is live in the other, which is told about it.
-    _ok(await bob.call("create-room", {"name": "dev"}))
-    _ok(await tab1.call("join-room", {"room": "dev"}))
+    ok(await bob.call("create-room", {"name": "dev"}))
+    ok(await tab1.call("join-room", {"room": "dev"}))
     assert (await tab2.wait_for("room-added"))["room"]["name"] == "dev"
-    _ok(await bob.call("send-message", {"room": "dev", "text": "hello dev"}))
+    ok(await bob.call("send-message", {"room": "dev", "text": "hello dev"}))
     for tab in (tab1, tab2):
         await tab.wait_for("receive-message", lambda d: d["message"] == "hello dev")
-    _ok(await tab2.call("send-message", {"room": "dev", "text": "from tab 2"}))
+    ok(await tab2.call("send-message", {"room": "dev", "text": "from tab 2"}))
     await bob.wait_for("receive-message", lambda d: d["message"] == "from tab 2")
 
     # Leaving in one tab leaves in all of them.
-    _ok(await tab2.call("leave-room", {"room": "dev"}))
-    _ok(await bob.call("send-message", {"room": "dev", "text": "after alice left"}))
-    await _sentinel(bob, tab1, tab2)
+    ok(await tab2.call("leave-room", {"room": "dev"}))
+    ok(await bob.call("send-message", {"room": "dev", "text": "after alice left"}))
+    await sentinel(bob, tab1, tab2)
     for tab in (tab1, tab2):
         texts = [m["message"] for m in tab.events("receive-message") if m["room"] == "dev"]
         assert texts == ["hello dev", "from tab 2"]
 
     # A DM opened with alice reaches both tabs.
-    dm = _ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
+    dm = ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
     for tab in (tab1, tab2):
         await tab.wait_for("room-added", lambda d: d["room"]["name"] == dm)
-    _ok(await bob.call("send-message", {"room": dm, "text": "psst"}))
+    ok(await bob.call("send-message", {"room": dm, "text": "psst"}))
     for tab in (tab1, tab2):
         await tab.wait_for("receive-message", lambda d: d["message"] == "psst")
 
     # Rooms created and DMs opened in one tab are announced to the other tabs only.
-    _ok(await tab1.call("create-room", {"name": "ops"}))
+    ok(await tab1.call("create-room", {"name": "ops"}))
     assert await tab2.wait_for("room-added", lambda d: d["room"]["name"] == "ops")
     carol = await clients()
     await carol.join("carol")
-    to_carol = _ok(await tab2.call("open-dm", {"username": "carol"}))["room"]["name"]
+    to_carol = ok(await tab2.call("open-dm", {"username": "carol"}))["room"]["name"]
     await tab1.wait_for("room-added", lambda d: d["room"]["name"] == to_carol)
-    await _sentinel(bob, tab1, tab2)
+    await sentinel(bob, tab1, tab2)
     assert [e["room"]["name"] for e in tab1.events("room-added")] == [dm, to_carol]
     assert [e["room"]["name"] for e in tab2.events("room-added")] == ["dev", dm, "ops"]
 
@@ -173,8 +155,8 @@ async def test_list_online_counts_a_rooms_online_members(clients: Connect) -> No
     await alice.join("alice")
     await bob.join("bob")
     await carol.join("carol")
-    _ok(await alice.call("create-room", {"name": "dev"}))
-    _ok(await bob.call("join-room", {"room": "dev"}))
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
     assert await _online(carol) == ["alice", "bob", "carol"]
     assert await _online(alice, "dev") == ["alice", "bob"]
 

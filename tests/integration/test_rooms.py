@@ -8,32 +8,9 @@ before.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.support import ChatClient
-
-Connect = Callable[..., Awaitable[ChatClient]]
-_sentinels = itertools.count()
-
-
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-def _code(answer: Any) -> str:
-    assert answer["ok"] is False, answer
-    assert answer["error"]["message"]
-    return str(answer["error"]["code"])
-
-
-async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> None:
-    text = f"sentinel {next(_sentinels)}"
-    _ok(await sender.call("send-message", text))
-    for watcher in watchers:
-        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+from tests.support import ChatClient, Connect, error_code, ok, sentinel
 
 
 def _outside_general(client: ChatClient) -> list[Any]:
@@ -45,7 +22,7 @@ async def test_create_room_answers_room_info_and_tells_everyone(clients: Connect
     await alice.join("alice")
     await bob.join("bob")
 
-    room = _ok(await alice.call("create-room", {"name": "Lobby", "topic": "  say hi  "}))["room"]
+    room = ok(await alice.call("create-room", {"name": "Lobby", "topic": "  say hi  "}))["room"]
     assert room == {
         "name": "lobby",
         "kind": "room",
@@ -57,7 +34,7 @@ async def test_create_room_answers_room_info_and_tells_everyone(clients: Connect
         assert await client.wait_for("room-created") == {"room": room}
 
     # The creator is its first member: it posts at once and hears its own message.
-    sent = _ok(await alice.call("send-message", {"room": "lobby", "text": "first"}))
+    sent = ok(await alice.call("send-message", {"room": "lobby", "text": "first"}))
     assert (sent["room"], sent["seq"], sent["username"]) == ("lobby", 1, "alice")
     assert await alice.wait_for("receive-message", lambda d: d["room"] == "lobby") == sent
 
@@ -65,7 +42,7 @@ async def test_create_room_answers_room_info_and_tells_everyone(clients: Connect
 async def test_create_room_without_topic(clients: Connect) -> None:
     alice = await clients()
     await alice.join("alice")
-    room = _ok(await alice.call("create-room", {"name": "quiet"}))["room"]
+    room = ok(await alice.call("create-room", {"name": "quiet"}))["room"]
     assert room["topic"] == ""
 
 
@@ -73,12 +50,12 @@ async def test_join_room_gives_recent_messages_members_and_announces(clients: Co
     alice, bob = await clients(), await clients()
     alice_user = (await alice.join("alice"))["user"]
     bob_user = (await bob.join("bob"))["user"]
-    _ok(await alice.call("create-room", {"name": "dev", "topic": "code"}))
+    ok(await alice.call("create-room", {"name": "dev", "topic": "code"}))
     posted = [
-        _ok(await alice.call("send-message", {"room": "dev", "text": f"m{i}"})) for i in range(3)
+        ok(await alice.call("send-message", {"room": "dev", "text": f"m{i}"})) for i in range(3)
     ]
 
-    joined = _ok(await bob.call("join-room", {"room": "dev"}))
+    joined = ok(await bob.call("join-room", {"room": "dev"}))
     assert joined["room"] == {
         "name": "dev",
         "kind": "room",
@@ -93,9 +70,9 @@ async def test_join_room_gives_recent_messages_members_and_announces(clients: Co
     assert await alice.wait_for("member-joined") == {"room": "dev", "user": bob_user}
 
     # Joining again is harmless: same answer, no second announcement.
-    again = _ok(await bob.call("join-room", {"room": "DEV"}))
+    again = ok(await bob.call("join-room", {"room": "DEV"}))
     assert again["room"]["memberCount"] == 2
-    await _sentinel(bob, alice)
+    await sentinel(bob, alice)
     assert len(alice.events("member-joined")) == 1
 
 
@@ -104,13 +81,13 @@ async def test_room_messages_and_typing_reach_its_members_only(clients: Connect)
     alice_user = (await alice.join("alice"))["user"]
     await bob.join("bob")
     await carol.join("carol")
-    _ok(await alice.call("create-room", {"name": "dev"}))
-    _ok(await bob.call("join-room", {"room": "dev"}))
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
 
-    sent = _ok(await alice.call("send-message", {"room": "dev", "text": "members only"}))
+    sent = ok(await alice.call("send-message", {"room": "dev", "text": "members only"}))
     for member in (alice, bob):
         assert await member.wait_for("receive-message", lambda d: d["room"] == "dev") == sent
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
     typing = await bob.wait_for("user-typing", lambda d: d["room"] == "dev")
     assert typing == {
         "username": "alice",
@@ -119,7 +96,7 @@ async def test_room_messages_and_typing_reach_its_members_only(clients: Connect)
         "room": "dev",
     }
 
-    await _sentinel(bob, carol, lurker)
+    await sentinel(bob, carol, lurker)
     for outsider in (carol, lurker):
         assert _outside_general(outsider) == []
         assert outsider.events("user-typing") == []
@@ -130,26 +107,26 @@ async def test_leave_room_announces_and_stops_delivery(clients: Connect) -> None
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     bob_user = (await bob.join("bob"))["user"]
-    _ok(await alice.call("create-room", {"name": "dev"}))
-    _ok(await bob.call("join-room", {"room": "dev"}))
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
 
-    assert _ok(await bob.call("leave-room", {"room": "dev"})) == {"room": "dev"}
+    assert ok(await bob.call("leave-room", {"room": "dev"})) == {"room": "dev"}
     assert await alice.wait_for("member-left") == {"room": "dev", "user": bob_user}
 
-    _ok(await alice.call("send-message", {"room": "dev", "text": "after bob left"}))
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    await _sentinel(alice, bob)
+    ok(await alice.call("send-message", {"room": "dev", "text": "after bob left"}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    await sentinel(alice, bob)
     assert _outside_general(bob) == []
     assert bob.events("user-typing") == []
 
     # No longer a member: posting and leaving again are refused.
-    assert _code(await bob.call("send-message", {"room": "dev", "text": "hi?"})) == "forbidden"
-    assert _code(await bob.call("leave-room", {"room": "dev"})) == "forbidden"
-    rooms = {r["name"]: r for r in _ok(await bob.call("list-rooms"))["rooms"]}
+    assert error_code(await bob.call("send-message", {"room": "dev", "text": "hi?"})) == "forbidden"
+    assert error_code(await bob.call("leave-room", {"room": "dev"})) == "forbidden"
+    rooms = {r["name"]: r for r in ok(await bob.call("list-rooms"))["rooms"]}
     assert rooms["dev"]["memberCount"] == 1
 
     # Joining again brings the history back, the missed message included.
-    rejoined = _ok(await bob.call("join-room", {"room": "dev"}))
+    rejoined = ok(await bob.call("join-room", {"room": "dev"}))
     assert [m["message"] for m in rejoined["messages"]] == ["after bob left"]
 
 
@@ -158,11 +135,11 @@ async def test_list_rooms_shows_public_rooms_with_topic_and_member_count(clients
     await alice.join("alice")
     await bob.join("bob")
     await carol.join("carol")
-    _ok(await alice.call("create-room", {"name": "alpha", "topic": "first"}))
-    _ok(await bob.call("create-room", {"name": "beta"}))
-    _ok(await carol.call("join-room", {"room": "alpha"}))
-    _ok(await alice.call("send-message", {"room": "alpha", "text": "hello"}))
-    _ok(await alice.call("open-dm", {"username": "bob"}))  # private: never listed
+    ok(await alice.call("create-room", {"name": "alpha", "topic": "first"}))
+    ok(await bob.call("create-room", {"name": "beta"}))
+    ok(await carol.call("join-room", {"room": "alpha"}))
+    ok(await alice.call("send-message", {"room": "alpha", "text": "hello"}))
+    ok(await alice.call("open-dm", {"username": "bob"}))  # private: never listed
 
     expected = {
         "alpha": {
@@ -175,7 +152,7 @@ async def test_list_rooms_shows_public_rooms_with_topic_and_member_count(clients
         "beta": {"name": "beta", "kind": "room", "topic": "", "memberCount": 1, "lastSeq": 0},
     }
     for client in (carol, lurker):  # no need to have joined to look
-        rooms = {r["name"]: r for r in _ok(await client.call("list-rooms"))["rooms"]}
+        rooms = {r["name"]: r for r in ok(await client.call("list-rooms"))["rooms"]}
         assert set(rooms) == {"alpha", "beta", "general"}
         assert {name: rooms[name] for name in expected} == expected
         assert rooms["general"]["memberCount"] == 3
@@ -204,10 +181,10 @@ async def test_invalid_room_names_are_refused(clients: Connect) -> None:
     await bob.join("bob")
     for name in INVALID_ROOM_NAMES:
         answer = await alice.call("create-room", {"name": name})
-        assert _code(answer) == "invalid_room_name", name
-    rooms = _ok(await alice.call("list-rooms"))["rooms"]
+        assert error_code(answer) == "invalid_room_name", name
+    rooms = ok(await alice.call("list-rooms"))["rooms"]
     assert [r["name"] for r in rooms] == ["general"]
-    await _sentinel(alice, bob)
+    await sentinel(alice, bob)
     assert bob.events("room-created") == []
 
 
@@ -215,16 +192,16 @@ async def test_room_names_are_trimmed_and_lowercased(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    room = _ok(await alice.call("create-room", {"name": "  Dev-Team_2  "}))["room"]
+    room = ok(await alice.call("create-room", {"name": "  Dev-Team_2  "}))["room"]
     assert room["name"] == "dev-team_2"
-    longest = _ok(await alice.call("create-room", {"name": "Z" * 32}))["room"]
+    longest = ok(await alice.call("create-room", {"name": "Z" * 32}))["room"]
     assert longest["name"] == "z" * 32
 
     # Every later reference folds the same way.
-    assert _code(await bob.call("create-room", {"name": "DEV-TEAM_2"})) == "room_exists"
-    joined = _ok(await bob.call("join-room", {"room": "DEV-Team_2"}))
+    assert error_code(await bob.call("create-room", {"name": "DEV-TEAM_2"})) == "room_exists"
+    joined = ok(await bob.call("join-room", {"room": "DEV-Team_2"}))
     assert joined["room"]["name"] == "dev-team_2"
-    sent = _ok(await bob.call("send-message", {"room": " Dev-Team_2 ", "text": "hi"}))
+    sent = ok(await bob.call("send-message", {"room": " Dev-Team_2 ", "text": "hi"}))
     assert sent["room"] == "dev-team_2"
 
 
@@ -232,14 +209,14 @@ async def test_a_taken_room_name_is_refused(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    created = _ok(await alice.call("create-room", {"name": "dup", "topic": "mine"}))["room"]
+    created = ok(await alice.call("create-room", {"name": "dup", "topic": "mine"}))["room"]
     for name in ("dup", "DUP", "general", "General"):
-        assert _code(await bob.call("create-room", {"name": name, "topic": "theirs"})) == (
+        assert error_code(await bob.call("create-room", {"name": name, "topic": "theirs"})) == (
             "room_exists"
         )
-    rooms = {r["name"]: r for r in _ok(await bob.call("list-rooms"))["rooms"]}
+    rooms = {r["name"]: r for r in ok(await bob.call("list-rooms"))["rooms"]}
     assert rooms["dup"] == created  # untouched: same topic, bob not made a member
-    await _sentinel(alice, bob)
+    await sentinel(alice, bob)
     assert len(bob.events("room-created")) == 1
 
 
@@ -247,9 +224,9 @@ async def test_general_cannot_be_left(clients: Connect) -> None:
     alice, bob = await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
-    assert _code(await alice.call("leave-room", {"room": "general"})) == "forbidden"
-    await _sentinel(bob, alice)  # alice still hears general
-    members = _ok(await bob.call("join-room", {"room": "general"}))["members"]
+    assert error_code(await alice.call("leave-room", {"room": "general"})) == "forbidden"
+    await sentinel(bob, alice)  # alice still hears general
+    members = ok(await bob.call("join-room", {"room": "general"}))["members"]
     assert [u["username"] for u in members] == ["alice", "bob"]
     assert bob.events("member-left") == []
 
@@ -260,13 +237,13 @@ async def test_seed_clients_still_land_in_general(clients: Connect) -> None:
     seed, alice = await clients(), await clients()
     seed_user = (await seed.join("seed"))["user"]
     await alice.join("alice")
-    _ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await alice.call("create-room", {"name": "dev"}))
 
-    sent = _ok(await seed.call("send-message", "plain text"))
+    sent = ok(await seed.call("send-message", "plain text"))
     assert (sent["room"], sent["message"]) == ("general", "plain text")
     assert await alice.wait_for("receive-message", lambda d: d["message"] == "plain text") == sent
 
-    _ok(await seed.call("typing", True))
+    ok(await seed.call("typing", True))
     typing = await alice.wait_for("user-typing")
     assert typing == {
         "username": "seed",
@@ -276,11 +253,11 @@ async def test_seed_clients_still_land_in_general(clients: Connect) -> None:
     }
 
     # The object form without a room is general too, and the seed client hears it.
-    room_less = _ok(await alice.call("send-message", {"text": "no room given"}))
+    room_less = ok(await alice.call("send-message", {"text": "no room given"}))
     assert room_less["room"] == "general"
     await seed.wait_for("receive-message", lambda d: d["message"] == "no room given")
 
     # Messages in other rooms never reach the seed client.
-    _ok(await alice.call("send-message", {"room": "dev", "text": "elsewhere"}))
-    await _sentinel(alice, seed)
+    ok(await alice.call("send-message", {"room": "dev", "text": "elsewhere"}))
+    await sentinel(alice, seed)
     assert _outside_general(seed) == []

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
 
-from tests.support import ChatClient
+from tests.support import Connect
 
-Connect = Callable[..., Awaitable[ChatClient]]
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 TRANSPORTS = [pytest.param(None, id="websocket"), pytest.param(["polling"], id="polling")]
 

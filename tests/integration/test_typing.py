@@ -8,26 +8,9 @@ before.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.support import ChatClient
-
-Connect = Callable[..., Awaitable[ChatClient]]
-_sentinels = itertools.count()
-
-
-def _ok(answer: Any) -> Any:
-    assert answer["ok"] is True, answer
-    return answer["data"]
-
-
-async def _sentinel(sender: ChatClient, *watchers: ChatClient) -> None:
-    text = f"sentinel {next(_sentinels)}"
-    _ok(await sender.call("send-message", text))
-    for watcher in watchers:
-        await watcher.wait_for("receive-message", lambda d: d["message"] == text)
+from tests.support import ChatClient, Connect, ok, sentinel
 
 
 def _flags(client: ChatClient, room: str = "dev") -> list[bool]:
@@ -39,8 +22,8 @@ async def _pair(clients: Connect) -> tuple[ChatClient, ChatClient, dict[str, Any
     alice, bob = await clients(), await clients()
     alice_user = (await alice.join("alice"))["user"]
     await bob.join("bob")
-    _ok(await alice.call("create-room", {"name": "dev"}))
-    _ok(await bob.call("join-room", {"room": "dev"}))
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
     return alice, bob, alice_user
 
 
@@ -49,8 +32,8 @@ async def test_repeated_typing_is_forwarded_at_most_once_a_second(clients: Conne
     loop = asyncio.get_running_loop()
     started = loop.time()
     for _ in range(10):
-        _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    await _sentinel(alice, bob)
+        ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    await sentinel(alice, bob)
     assert loop.time() - started < 1.0, "the burst must fit in one throttle window"
     assert bob.events("user-typing") == [
         {"username": "alice", "isTyping": True, "userId": alice_user["userId"], "room": "dev"}
@@ -58,15 +41,15 @@ async def test_repeated_typing_is_forwarded_at_most_once_a_second(clients: Conne
 
     # Once the second has passed, a report that is still coming is passed on again.
     await asyncio.sleep(1.05)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    await _sentinel(alice, bob)
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    await sentinel(alice, bob)
     assert _flags(bob) == [True, True]
 
 
 async def test_typing_never_stopped_expires(clients: Connect) -> None:
     alice, bob, alice_user = await _pair(clients)
     loop = asyncio.get_running_loop()
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
     started = loop.time()
     await bob.wait_for("user-typing", lambda d: d["isTyping"])
     # 5 s without a refresh, noticed by a sweep that runs every second.
@@ -78,59 +61,59 @@ async def test_typing_never_stopped_expires(clients: Connect) -> None:
         "userId": alice_user["userId"],
         "room": "dev",
     }
-    await _sentinel(bob, alice, bob)
+    await sentinel(bob, alice, bob)
     assert _flags(bob) == [True, False]
     assert alice.events("user-typing") == []
 
 
 async def test_sending_stops_typing(clients: Connect) -> None:
     alice, bob, _ = await _pair(clients)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
     await bob.wait_for("user-typing", lambda d: d["isTyping"])
-    _ok(await alice.call("send-message", {"room": "dev", "text": "done typing"}))
+    ok(await alice.call("send-message", {"room": "dev", "text": "done typing"}))
     await bob.wait_for("user-typing", lambda d: not d["isTyping"])
 
     # Not typing any more: another message, or a stop, sends nothing.
-    _ok(await alice.call("send-message", {"room": "dev", "text": "again"}))
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": False}))
-    await _sentinel(alice, bob)
+    ok(await alice.call("send-message", {"room": "dev", "text": "again"}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": False}))
+    await sentinel(alice, bob)
     assert _flags(bob) == [True, False]
 
 
 async def test_an_explicit_stop_is_forwarded_at_once(clients: Connect) -> None:
     alice, bob, _ = await _pair(clients)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": False}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": False}))
     # A new start right after a stop is not held back by the throttle.
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    await _sentinel(alice, bob)
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    await sentinel(alice, bob)
     assert _flags(bob) == [True, False, True]
 
 
 async def test_typing_is_per_room(clients: Connect) -> None:
     alice, bob, _ = await _pair(clients)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
-    _ok(await alice.call("typing", True))  # general, the seed's form
-    _ok(await alice.call("send-message", "sent in general"))  # stops general only
-    await _sentinel(bob, bob)
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", True))  # general, the seed's form
+    ok(await alice.call("send-message", "sent in general"))  # stops general only
+    await sentinel(bob, bob)
     assert _flags(bob, "general") == [True, False]
     assert _flags(bob, "dev") == [True]
 
 
 async def test_none_of_the_typists_tabs_hear_it(clients: Connect) -> None:
     tab1, bob, _ = await _pair(clients)
-    token = _ok(await tab1.call("session"))["token"]
+    token = ok(await tab1.call("session"))["token"]
     tab2 = await clients(auth={"token": token})
 
-    _ok(await tab1.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await tab1.call("typing", {"room": "dev", "isTyping": True}))
     await bob.wait_for("user-typing", lambda d: d["isTyping"])
     # Typing is the user's, not the tab's: the other tab's stop ends it.
-    _ok(await tab2.call("typing", {"room": "dev", "isTyping": False}))
+    ok(await tab2.call("typing", {"room": "dev", "isTyping": False}))
     await bob.wait_for("user-typing", lambda d: not d["isTyping"])
-    _ok(await tab1.call("typing", {"room": "dev", "isTyping": True}))
-    _ok(await tab1.call("send-message", {"room": "dev", "text": "sent"}))  # stops it again
+    ok(await tab1.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await tab1.call("send-message", {"room": "dev", "text": "sent"}))  # stops it again
 
-    await _sentinel(bob, tab1, tab2)
+    await sentinel(bob, tab1, tab2)
     assert _flags(bob) == [True, False, True, False]
     assert tab1.events("user-typing") == []
     assert tab2.events("user-typing") == []
@@ -138,7 +121,7 @@ async def test_none_of_the_typists_tabs_hear_it(clients: Connect) -> None:
 
 async def test_a_typist_who_leaves_stops_typing(clients: Connect) -> None:
     alice, bob, _ = await _pair(clients)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
     await bob.wait_for("user-typing", lambda d: d["isTyping"])
     await alice.close()
     await bob.wait_for("user-typing", lambda d: not d["isTyping"])
@@ -148,10 +131,10 @@ async def test_a_typist_who_leaves_stops_typing(clients: Connect) -> None:
 
 async def test_a_typist_who_leaves_the_room_stops_typing_there(clients: Connect) -> None:
     alice, bob, _ = await _pair(clients)
-    _ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
+    ok(await alice.call("typing", {"room": "dev", "isTyping": True}))
     await bob.wait_for("user-typing", lambda d: d["isTyping"])
-    _ok(await alice.call("leave-room", {"room": "dev"}))
+    ok(await alice.call("leave-room", {"room": "dev"}))
     await bob.wait_for("user-typing", lambda d: not d["isTyping"])
-    await _sentinel(bob, alice)
+    await sentinel(bob, alice)
     assert _flags(bob) == [True, False]
     assert alice.events("user-typing") == []
