@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-NewPage = Callable[..., Awaitable[Page]]
+from tests.e2e.pages import NewPage, join, send
 
 pytestmark = pytest.mark.e2e
-
-
-async def join(page: Page, name: str, *, click: bool = False) -> None:
-    await page.fill("#username-input", name)
-    if click:
-        await page.click("#join-btn")
-    else:
-        await page.press("#username-input", "Enter")
-    await expect(page.locator("#chat-screen")).to_be_visible()
-    await expect(page.locator("#user-info")).to_have_text(f"you are {name}")
-
-
-async def send(page: Page, text: str) -> None:
-    await page.fill("#message-input", text)
-    await page.press("#message-input", "Enter")
-    await expect(page.locator("#message-input")).to_have_value("")
 
 
 def messages(page: Page, author: str, text: str) -> Locator:
