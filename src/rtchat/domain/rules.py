@@ -15,34 +15,27 @@ def _has_control_chars(text: str) -> bool:
     return any(unicodedata.category(ch).startswith("C") for ch in text)
 
 
-def clean_username(value: object) -> str:
+def _clean_text(value: object, code: ErrorCode, what: str, limit: int) -> str:
+    """Trimmed `value`, which must be a non-empty string of at most `limit` characters."""
     if not isinstance(value, str):
-        raise ChatError(ErrorCode.INVALID_USERNAME, "Username must be a string.")
-    name = value.strip()
-    if not name:
-        raise ChatError(ErrorCode.INVALID_USERNAME, "Username must not be empty.")
-    if len(name) > MAX_USERNAME_LENGTH:
-        raise ChatError(
-            ErrorCode.INVALID_USERNAME,
-            f"Username must be at most {MAX_USERNAME_LENGTH} characters.",
-        )
+        raise ChatError(code, f"{what} must be a string.")
+    text = value.strip()
+    if not text:
+        raise ChatError(code, f"{what} must not be empty.")
+    if len(text) > limit:
+        raise ChatError(code, f"{what} must be at most {limit} characters.")
+    return text
+
+
+def clean_username(value: object) -> str:
+    name = _clean_text(value, ErrorCode.INVALID_USERNAME, "Username", MAX_USERNAME_LENGTH)
     if _has_control_chars(name):
         raise ChatError(ErrorCode.INVALID_USERNAME, "Username must not contain control characters.")
     return name
 
 
 def clean_message(value: object) -> str:
-    if not isinstance(value, str):
-        raise ChatError(ErrorCode.INVALID_MESSAGE, "Message must be a string.")
-    text = value.strip()
-    if not text:
-        raise ChatError(ErrorCode.INVALID_MESSAGE, "Message must not be empty.")
-    if len(text) > MAX_MESSAGE_LENGTH:
-        raise ChatError(
-            ErrorCode.INVALID_MESSAGE,
-            f"Message must be at most {MAX_MESSAGE_LENGTH} characters.",
-        )
-    return text
+    return _clean_text(value, ErrorCode.INVALID_MESSAGE, "Message", MAX_MESSAGE_LENGTH)
 
 
 def clean_typing(value: object) -> bool:
