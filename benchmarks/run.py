@@ -105,6 +105,10 @@ class Server:
     stdout_to_log: bool = True
 
 
+def _rtchat_command(port: int, _tmp: Path) -> list[str]:
+    return [str(VENV_BIN / "rtchat"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+
+
 SERVERS = [
     Server(
         "node-seed",
@@ -128,28 +132,14 @@ SERVERS = [
     Server(
         "rtchat-sqlite",
         "rtchat serve, default storage (SQLite file in a fresh temp dir)",
-        lambda port, _tmp: [
-            str(VENV_BIN / "rtchat"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        _rtchat_command,
         # relative to the server's working dir, which is the run's fresh scratch dir
         lambda _port, _tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": "sqlite:///bench.db"},
     ),
     Server(
         "rtchat-memory",
         "rtchat serve, storage off (RTCHAT_DATABASE_URL=memory://)",
-        lambda port, _tmp: [
-            str(VENV_BIN / "rtchat"),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        _rtchat_command,
         lambda _port, _tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": "memory://"},
     ),
 ]
