@@ -41,7 +41,24 @@ class Settings:
     database_url: str = _setting(
         "sqlite:///data/rtchat.db",
         "Where messages, users and rooms live: `sqlite:///relative/path.db`, "
-        "`sqlite:////absolute/path.db`, or `memory://` (nothing kept after a stop).",
+        "`sqlite:////absolute/path.db`, `postgresql://user@host:port/db` (what several "
+        "nodes share), or `memory://` (nothing kept after a stop).",
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis for running several nodes as one chat (`redis://host:port/db`): fan-out, "
+        "presence, typing, name holds and rate limits. Empty: everything stays in this process.",
+    )
+    redis_prefix: str = _setting(
+        "rtchat", "Prefix of every Redis key and channel, so several chats can share one Redis."
+    )
+    node_id: str = _setting(
+        "", "This node's name in logs, `/healthz` and Redis. Empty: generated at start."
+    )
+    presence_ttl: float = _setting(
+        30.0,
+        "Seconds after which the users of a node that stopped refreshing its presence "
+        "(it crashed) go offline for everyone.",
     )
     name_grace: float = _setting(
         60.0,
@@ -88,10 +105,21 @@ class Settings:
             raise SettingsError("rate_limit must be >= 0 and rate_burst >= 1")
         if self.name_grace < 0:
             raise SettingsError("name_grace must be >= 0")
-        if not self.database_url.startswith(("sqlite:///", "memory://")):
+        if not self.database_url.startswith(_DATABASE_SCHEMES):
             raise SettingsError(
-                f"database_url {self.database_url!r} must start with sqlite:/// or memory://"
+                f"database_url {self.database_url!r} must start with sqlite:///, "
+                "postgresql://, postgres:// or memory://"
             )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                f"redis_url {self.redis_url!r} must start with redis://, rediss:// or unix://"
+            )
+        if not self.redis_prefix or not self.redis_prefix.isascii() or ":" in self.redis_prefix:
+            raise SettingsError("redis_prefix must be non-empty ASCII without ':'")
+        if len(self.node_id) > 64 or not self.node_id.isascii() or ":" in self.node_id:
+            raise SettingsError("node_id must be at most 64 ASCII characters without ':'")
+        if self.presence_ttl < 3:
+            raise SettingsError("presence_ttl must be at least 3 seconds")
         if self.max_payload_bytes < 1024:
             raise SettingsError("max_payload_bytes must be at least 1024")
         if self.static_dir is not None and not self.static_dir.is_dir():
@@ -104,6 +132,9 @@ class Settings:
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+_DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "memory://")
 
 
 def _parse_field(name: str, raw: str, source: str) -> object:

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     USER_NOT_FOUND = "user_not_found"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNKNOWN_EVENT = "unknown_event"
+    UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
 
@@ -40,6 +41,7 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.USER_NOT_FOUND: "No user has this name.",
     ErrorCode.PAYLOAD_TOO_LARGE: "The payload exceeds the size limit for this event.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
+    ErrorCode.UNAVAILABLE: "The database cannot be reached; nothing was changed, try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",
 }
 
