@@ -143,6 +143,11 @@ class Storage(Protocol):
     users: UserStore
     rooms: RoomStore
 
+    def healthy(self) -> bool:
+        """Whether the backend answered its last request (no I/O: for `/healthz`). A store
+        whose server went away says `False` until a request succeeds again."""
+        ...
+
     async def close(self) -> None: ...
 
 

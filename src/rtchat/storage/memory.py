@@ -215,5 +215,8 @@ class MemoryStorage:
         self.users = MemoryUserStore(state)
         self.rooms = MemoryRoomStore(state)
 
+    def healthy(self) -> bool:
+        return True
+
     async def close(self) -> None:
         """Nothing to release; present so callers treat every backend alike."""

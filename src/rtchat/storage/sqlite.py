@@ -222,6 +222,10 @@ class SqliteStorage:
         """Transactions committed so far; appends / batches is the group-commit factor."""
         return self._thread.batches
 
+    def healthy(self) -> bool:
+        """A local file has no server to lose: healthy until closed or the thread failed."""
+        return not self._thread.closed
+
     async def close(self) -> None:
         """Let queued work finish, then close the file. Later calls raise `internal`."""
         await self._thread.close()

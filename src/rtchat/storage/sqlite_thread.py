@@ -110,6 +110,11 @@ class SqliteThread:
         self.batches = 0
         """Transactions committed so far; the benchmark reports jobs per batch from it."""
 
+    @property
+    def closed(self) -> bool:
+        """No new work is taken: `close` was called or the thread failed."""
+        return self._closed
+
     async def start(self) -> None:
         """Open the file and migrate it on the thread; raises what opening raised."""
         loop = asyncio.get_running_loop()
