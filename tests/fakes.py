@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,28 +30,37 @@ class ManualClock:
 
 
 @dataclass
-class RecordingBroadcaster:
-    """Delivers to in-memory inboxes, one per connection, following room membership."""
+class RecordingDelivery:
+    """The `LocalDelivery` port into in-memory inboxes, one per connection, following room
+    membership. `encode` hands out a key for the event, so what arrives is the event itself;
+    the keys are shared by every instance, so nodes in one process can pass them around."""
 
     rooms: dict[str, set[ConnectionId]] = field(default_factory=dict)
     inbox: dict[ConnectionId, list[ServerEvent]] = field(default_factory=dict)
 
-    async def subscribe(self, conn: ConnectionId, room: str) -> None:
+    def encode(self, event: ServerEvent) -> bytes:
+        key = str(next(_keys)).encode()
+        _EVENTS[key] = event
+        return key
+
+    def subscribe(self, conn: ConnectionId, room: str) -> None:
         self.rooms.setdefault(room, set()).add(conn)
         self.inbox.setdefault(conn, [])
 
-    async def unsubscribe(self, conn: ConnectionId, room: str) -> None:
+    def unsubscribe(self, conn: ConnectionId, room: str) -> None:
         self.rooms.get(room, set()).discard(conn)
 
-    async def to_room(
-        self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
-    ) -> None:
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
         for conn in self.rooms.get(room, set()):
             if conn not in exclude:
-                self.inbox[conn].append(event)
+                self.inbox[conn].append(_EVENTS[event])
 
-    async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
-        self.inbox.setdefault(conn, []).append(event)
+    def to_connection(self, conn: ConnectionId, event: bytes) -> None:
+        self.inbox.setdefault(conn, []).append(_EVENTS[event])
 
     def received(self, conn: ConnectionId, kind: type) -> list[ServerEvent]:
         return [e for e in self.inbox.get(conn, []) if isinstance(e, kind)]
+
+
+_EVENTS: dict[bytes, ServerEvent] = {}
+_keys = itertools.count()

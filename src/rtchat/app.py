@@ -1,9 +1,18 @@
-"""The composition root: reads Settings, opens storage, builds the service and the ASGI app."""
+"""The composition root: reads Settings, picks the parts, builds the chat and the ASGI app.
+
+Without `RTCHAT_REDIS_URL` every shared part is in this process's memory (one node, nothing
+else to install); with it, fan-out, presence, name holds and rate limits go through Redis
+and the node is one of a cluster.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,23 +21,49 @@ from starlette.types import ASGIApp
 
 from rtchat.clock import SystemClock
 from rtchat.engine import SocketServer
-from rtchat.presence.memory import MemoryPresence
-from rtchat.service import ChatService, Limits
+from rtchat.fanout.memory import MemoryFanout
+from rtchat.names.memory import MemoryNameHolds
+from rtchat.ports import Clock, Fanout, NameHolds, Presence, RateLimiter, Storage
+from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
+from rtchat.ratelimit.memory import MemoryRateLimiter
+from rtchat.service import Chat, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
-from rtchat.transport.socketio_server import ChatHandlers, SocketIOBroadcaster, create_server
+from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery, create_server
+
+log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).parent / "web"
 _CLIENT_DIST = Path("node_modules") / "socket.io-client" / "dist"
-TYPING_SWEEP_SECONDS = 1.0
+SWEEP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class Application:
     asgi: ASGIApp  # every HTTP route that is not Socket.IO
-    service: ChatService
+    chat: Chat
     sio: SocketServer
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedParts:
+    """What a node shares with the others (or keeps to itself, alone)."""
+
+    fanout: Fanout
+    presence: Presence
+    holds: NameHolds
+    limiter: RateLimiter
+    redis: bool  # whether the shared parts are Redis's
+
+
+def node_id(settings: Settings) -> str:
+    """`RTCHAT_NODE_ID`, or a new one: the host's name, the process id and a random part."""
+    if settings.node_id:
+        return settings.node_id
+    host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
+    return f"{host[:24]}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 def find_socketio_client(settings: Settings) -> Path | None:
@@ -41,56 +76,100 @@ def find_socketio_client(settings: Settings) -> Path | None:
     return None
 
 
+def _memory_parts(settings: Settings, clock: Clock, node: str) -> SharedParts:
+    return SharedParts(
+        fanout=MemoryFanout(),
+        presence=MemoryPresence(MemoryPresenceHub(ttl=settings.presence_ttl, clock=clock), node),
+        holds=MemoryNameHolds(clock, start_grace=settings.name_grace),
+        limiter=MemoryRateLimiter(settings.rate_limit, settings.rate_burst),
+        redis=False,
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[Application]:
-    """Open storage, build the app, and close everything on the way out."""
+    """Open storage (and Redis), build the app, and close everything on the way out.
+
+    Raises:
+        ValueError: the database or Redis cannot be used; one sentence, fit to stop
+            start-up with.
+    """
+    node = node_id(settings)
+    clock = SystemClock()
     storage = await open_storage(settings.database_url)
     try:
-        clock = SystemClock()
-        sio = create_server(
-            max_payload_bytes=settings.max_payload_bytes,
-            cors_origins=settings.cors_origin_list or [],
-        )
-        service = ChatService(
-            storage,
-            MemoryPresence(),
-            SocketIOBroadcaster(sio),
-            clock,
-            Limits(
-                send_rate=settings.rate_limit,
-                send_burst=settings.rate_burst,
-                name_grace=settings.name_grace,
-            ),
-        )
-        await service.start()
+        parts = _memory_parts(settings, clock, node)
+        async with _chat(settings, storage, parts, clock, node) as application:
+            yield application
+    finally:
+        await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def _chat(
+    settings: Settings, storage: Storage, parts: SharedParts, clock: Clock, node: str
+) -> AsyncIterator[Application]:
+    sio = create_server(
+        max_payload_bytes=settings.max_payload_bytes,
+        cors_origins=settings.cors_origin_list or [],
+    )
+    chat = build_chat(
+        node=node,
+        storage=storage,
+        presence=parts.presence,
+        holds=parts.holds,
+        limiter=parts.limiter,
+        fanout=parts.fanout,
+        delivery=SocketIODelivery(sio),
+        clock=clock,
+        limits=Limits(
+            send_rate=settings.rate_limit,
+            send_burst=settings.rate_burst,
+            name_grace=settings.name_grace,
+        ),
+    )
+    await chat.start(storage)
+    try:
         ChatHandlers(
             sio,
-            service,
+            chat,
             clock,
             event_rate=settings.rate_limit * 5,
             event_burst=settings.rate_burst * 5,
         )
-        http = create_http_app(
-            settings.static_dir or WEB_DIR,
-            lambda: {
-                "connections": service.connection_count(),
-                "users": service.online_count(),
-            },
-        )
+
+        def status() -> dict[str, object]:
+            redis = "off"
+            if parts.redis:
+                redis = "ok" if parts.fanout.healthy() and parts.presence.healthy() else "down"
+            store = "ok" if storage.healthy() else "unavailable"
+            return {
+                "status": "ok" if store == "ok" and redis != "down" else "degraded",
+                "node": node,
+                "connections": chat.identity.connection_count(),
+                "users": chat.identity.users_here(),
+                "storage": store,
+                "redis": redis,
+            }
+
+        http = create_http_app(settings.static_dir or WEB_DIR, status)
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
-        sweeper = asyncio.create_task(_sweep_typing(service))
+        sweeper = asyncio.create_task(_sweep(chat))
         try:
-            yield Application(asgi=asgi, service=service, sio=sio)
+            yield Application(asgi=asgi, chat=chat, sio=sio, node=node)
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
     finally:
-        await storage.close()
+        await chat.close()
 
 
-async def _sweep_typing(service: ChatService) -> None:
-    # One timer for every connection: expire typing reports nobody stopped.
+async def _sweep(chat: Chat) -> None:
+    # One timer for every connection: expire typing, announce the users of crashed nodes.
     while True:
-        await asyncio.sleep(TYPING_SWEEP_SECONDS)
-        await service.expire_typing()
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await chat.sweep()
+        except Exception:
+            log.exception("the sweep failed; trying again in %s s", SWEEP_SECONDS)

@@ -1,12 +1,14 @@
 """The interfaces the chat service needs from the outside world.
 
-Each has an in-memory implementation (the reference and the test fake) and a real one;
-one contract test suite in `tests/contract/` runs against all of them.
+Each has an in-memory implementation (the reference, and what one node uses) and a real
+one for many nodes (SQLite/PostgreSQL for the stores, Redis for the rest); one contract
+suite per port in `tests/contract/` runs against all of them. `LocalDelivery` is the
+transport's, tested through the server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -28,28 +30,6 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC, for timestamps users see."""
-        ...
-
-
-class Broadcaster(Protocol):
-    """Delivers server events to connections; the transport implements it."""
-
-    async def subscribe(self, conn: ConnectionId, room: str) -> None:
-        """Make `conn` receive what is sent to `room`."""
-        ...
-
-    async def unsubscribe(self, conn: ConnectionId, room: str) -> None:
-        """Stop `conn` receiving what is sent to `room`."""
-        ...
-
-    async def to_room(
-        self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
-    ) -> None:
-        """Send `event` to every connection in `room`, except those in `exclude`."""
-        ...
-
-    async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
-        """Send `event` to one connection."""
         ...
 
 
@@ -152,24 +132,123 @@ class Storage(Protocol):
 
 
 class Presence(Protocol):
-    """Which users have open connections. Several tabs of one user count once."""
+    """Who is online across every node. A user is online while any node has one of their
+    connections; several tabs, on one node or several, count once.
 
-    async def attach(self, user_id: str, conn: ConnectionId) -> bool:
-        """Record `conn` as one of `user_id`'s; `True` if the user just came online."""
+    The node calls `arrive` for a user's first connection on it and `depart` for their last,
+    so a node's own tabs are counted by the node and only node-user pairs are shared. A
+    node that stops (crashes) without departing stops refreshing its entries; after a
+    bounded time its users are reported once by `expired` and are offline for everyone.
+    """
+
+    async def start(self) -> None:
+        """Begin refreshing this node's entries."""
         ...
 
-    async def detach(self, user_id: str, conn: ConnectionId) -> bool:
-        """Forget `conn`; `True` if it was the user's last one and they went offline."""
+    async def close(self) -> None:
+        """Stop refreshing and remove this node's entries (its users have departed)."""
         ...
 
-    async def connections(self, user_id: str) -> list[ConnectionId]:
-        """The user's open connections on this node."""
+    async def arrive(self, user: User) -> bool:
+        """This node has a first connection of `user`; `True` if they came online."""
         ...
 
-    async def online(self, user_ids: Iterable[str]) -> set[str]:
-        """Which of `user_ids` are online."""
+    async def depart(self, user: User) -> bool:
+        """This node's last connection of `user` closed; `True` if they went offline."""
         ...
 
-    async def everyone(self) -> set[str]:
-        """Every online user id."""
+    async def online(self, user_ids: Collection[str]) -> set[str]:
+        """Which of `user_ids` are online on any node."""
         ...
+
+    async def list_online(self, limit: int) -> tuple[list[User], int]:
+        """The first `limit` online users by casefolded name, and how many are online."""
+        ...
+
+    async def expired(self) -> list[User]:
+        """Users who went offline because the node holding them stopped refreshing. Each is
+        returned to exactly one caller on one node, which announces it."""
+        ...
+
+    def healthy(self) -> bool:
+        """Whether the shared backend answered last time (no I/O)."""
+        ...
+
+
+class NameHolds(Protocol):
+    """How long a username stays reserved for its owner after they went offline."""
+
+    async def hold(self, user_id: str, seconds: float) -> None:
+        """Keep `user_id`'s name reserved for `seconds` from now."""
+        ...
+
+    async def held(self, user_id: str) -> bool:
+        """Whether a hold of `user_id`'s name is running (online users are not asked)."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Token buckets by key, shared by every node that uses the same backend."""
+
+    def allow(self, key: str, now: float) -> bool:
+        """Spend one token of `key`'s bucket if it has one. Never waits: a shared limiter
+        decides from what it knows and settles with the other nodes in the background."""
+        ...
+
+
+class FanoutReceiver(Protocol):
+    """What a `Fanout` hands its traffic to (the service's relay)."""
+
+    def received(self, channel: str, data: bytes) -> None:
+        """`data` was published on `channel` by some node (maybe this one)."""
+        ...
+
+    def resumed(self) -> None:
+        """The link to the other nodes is back after an outage and every subscription is in
+        effect again; what was published meanwhile did not arrive."""
+        ...
+
+
+class Fanout(Protocol):
+    """Carries bytes between the nodes of one chat, by channel, at most once and in order
+    per publisher. It never fails a caller: while the link is down, publications are
+    dropped (what matters is in the store) and `FanoutReceiver.resumed` follows the
+    link's return."""
+
+    async def start(self, receiver: FanoutReceiver) -> None:
+        """Connect and deliver from now on to `receiver`."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def subscribe(self, channel: str) -> None:
+        """Receive what is published on `channel`; returns once that is in effect (at once
+        while the link is down: `resumed` comes later)."""
+        ...
+
+    def unsubscribe(self, channel: str) -> None: ...
+
+    def publish(self, channel: str, data: bytes) -> None:
+        """Send `data` to every node subscribed to `channel`. Never waits."""
+        ...
+
+    def healthy(self) -> bool: ...
+
+
+class LocalDelivery(Protocol):
+    """This node's connections, as the transport reaches them. Synchronous: it only queues
+    bytes for the engine to write."""
+
+    def encode(self, event: ServerEvent) -> bytes:
+        """`event` as the wire carries it, encoded once for every recipient on every node."""
+        ...
+
+    def subscribe(self, conn: ConnectionId, room: str) -> None: ...
+
+    def unsubscribe(self, conn: ConnectionId, room: str) -> None: ...
+
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
+        """Write `event` to every connection of this node in `room` but those in `exclude`."""
+        ...
+
+    def to_connection(self, conn: ConnectionId, event: bytes) -> None: ...

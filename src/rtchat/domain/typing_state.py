@@ -42,3 +42,7 @@ class TypingTracker:
         for key in keys:
             del self._typing[key]
         return [room for _, room in keys]
+
+    def users(self) -> set[str]:
+        """Every user with a report held."""
+        return {user_id for user_id, _ in self._typing}

@@ -8,6 +8,7 @@ The API is small on purpose::
     sio.on_disconnect(gone)                    # async (sid, reason) -> None
     sio.on_event(handle)                       # async (sid, event, args, ack_wanted) -> ack
     sio.emit("news", payload, to="room", skip={sid})
+    sio.emit_encoded('["news",{"a":1}]', to="room")   # already encoded, e.g. by another node
     answer = await sio.call(sid, "question", payload)   # the client's acknowledgement
     sio.enter_room(sid, "room"); sio.leave_room(sid, "room")
 
@@ -146,7 +147,19 @@ class SocketServer(EioServer):
                     for part in encoded:
                         self._send(sock, part)
             return
-        text = packets.event_text(event, args, namespace)
+        self._emit_text(packets.event_text(event, args, namespace), targets, skip)
+
+    def emit_encoded(
+        self, body: str, *, to: str, skip: Collection[str] = (), namespace: str = "/"
+    ) -> None:
+        """Like `emit`, for an event already encoded as the JSON array `["name", ...args]`
+        (without binary data): what another node published, written as it came."""
+        targets = self._targets(to, namespace)
+        if targets:
+            head = "42" if namespace == "/" else "42" + namespace + ","
+            self._emit_text(head + body, targets, skip)
+
+    def _emit_text(self, text: str, targets: Iterable[Socket], skip: Collection[str]) -> None:
         frame = text_frame(text)
         skipping = bool(skip)
         if skipping and not isinstance(skip, set | frozenset):

@@ -1,36 +1,106 @@
-"""Presence for one node, in memory."""
+"""Presence for nodes in one process: what a single node uses, and the reference the Redis
+implementation is tested against."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import contextlib
+from collections.abc import Collection
+from dataclasses import dataclass, field
 
-from rtchat.domain.models import ConnectionId
+from rtchat.clock import SystemClock
+from rtchat.domain.models import User
+from rtchat.ports import Clock
+
+
+@dataclass
+class MemoryPresenceHub:
+    """What the nodes of one process share. A node that has not refreshed for `ttl`
+    seconds is gone, and its users with it."""
+
+    ttl: float = 30.0
+    clock: Clock = field(default_factory=SystemClock)
+    refreshed: dict[str, float] = field(default_factory=dict)  # node -> last refresh
+    users: dict[str, User] = field(default_factory=dict)
+    nodes_of: dict[str, set[str]] = field(default_factory=dict)  # user id -> nodes
+
+    def remove(self, node: str, user_id: str) -> bool:
+        nodes = self.nodes_of.get(user_id)
+        if nodes is None or node not in nodes:
+            return False
+        nodes.discard(node)
+        if nodes:
+            return False
+        del self.nodes_of[user_id]
+        del self.users[user_id]
+        return True
 
 
 class MemoryPresence:
-    def __init__(self) -> None:
-        self._connections: dict[str, set[ConnectionId]] = {}
+    def __init__(self, hub: MemoryPresenceHub | None = None, node: str = "local") -> None:
+        self._hub = hub if hub is not None else MemoryPresenceHub()
+        self._node = node
+        self._refresher: asyncio.Task[None] | None = None
 
-    async def attach(self, user_id: str, conn: ConnectionId) -> bool:
-        conns = self._connections.setdefault(user_id, set())
-        conns.add(conn)
-        return len(conns) == 1
+    async def start(self) -> None:
+        self._hub.refreshed[self._node] = self._hub.clock.monotonic()
+        self._refresher = asyncio.create_task(self._refresh())
 
-    async def detach(self, user_id: str, conn: ConnectionId) -> bool:
-        conns = self._connections.get(user_id)
-        if conns is None or conn not in conns:
-            return False
-        conns.discard(conn)
-        if conns:
-            return False
-        del self._connections[user_id]
+    async def close(self) -> None:
+        await self.abandon()
+        hub = self._hub
+        hub.refreshed.pop(self._node, None)
+        for user_id in [u for u, nodes in hub.nodes_of.items() if self._node in nodes]:
+            hub.remove(self._node, user_id)
+
+    async def abandon(self) -> None:
+        """Stop refreshing and leave every entry behind, as a crashed node does."""
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
+
+    async def arrive(self, user: User) -> bool:
+        hub = self._hub
+        hub.refreshed[self._node] = hub.clock.monotonic()
+        nodes = hub.nodes_of.setdefault(user.id, set())
+        came = not nodes
+        nodes.add(self._node)
+        hub.users[user.id] = user
+        return came
+
+    async def depart(self, user: User) -> bool:
+        return self._hub.remove(self._node, user.id)
+
+    async def online(self, user_ids: Collection[str]) -> set[str]:
+        known = self._hub.nodes_of
+        return {uid for uid in user_ids if uid in known}
+
+    async def list_online(self, limit: int) -> tuple[list[User], int]:
+        users = sorted(self._hub.users.values(), key=lambda u: (u.username.casefold(), u.id))
+        return users[: max(limit, 0)], len(users)
+
+    async def expired(self) -> list[User]:
+        hub = self._hub
+        now = hub.clock.monotonic()
+        gone: list[User] = []
+        for node in [n for n, seen in hub.refreshed.items() if now - seen > hub.ttl]:
+            del hub.refreshed[node]
+            for user_id in [u for u, nodes in hub.nodes_of.items() if node in nodes]:
+                user = hub.users[user_id]
+                if hub.remove(node, user_id):
+                    gone.append(user)
+        return gone
+
+    def healthy(self) -> bool:
         return True
 
-    async def connections(self, user_id: str) -> list[ConnectionId]:
-        return list(self._connections.get(user_id, ()))
+    async def refresh(self) -> None:
+        """Tell the hub this node is alive (the refresher does it every `ttl / 3`)."""
+        self._hub.refreshed[self._node] = self._hub.clock.monotonic()
 
-    async def online(self, user_ids: Iterable[str]) -> set[str]:
-        return {uid for uid in user_ids if uid in self._connections}
-
-    async def everyone(self) -> set[str]:
-        return set(self._connections)
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(self._hub.ttl / 3)
+            await self.refresh()

@@ -13,13 +13,15 @@ import logging
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
+import orjson
+
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.domain.ratelimit import TokenBucket
-from rtchat.engine import EngineOptions, SocketServer
+from rtchat.engine import ConnectRefused, EngineOptions, SocketServer
 from rtchat.ports import Clock
-from rtchat.service import ChatService, SessionView
+from rtchat.service import Chat, SessionView
 from rtchat.transport import codec, events
 
 log = logging.getLogger(__name__)
@@ -27,28 +29,29 @@ log = logging.getLogger(__name__)
 Handler = Callable[[ConnectionId, list[Any]], Awaitable[object]]
 
 
-class SocketIOBroadcaster:
-    """The `Broadcaster` port over the engine's rooms: one encode per event, and the
-    same bytes written to every recipient."""
+class SocketIODelivery:
+    """The `LocalDelivery` port over the engine's rooms: each event encoded once, as the
+    JSON array of a Socket.IO EVENT, and the same bytes written to every recipient here
+    (and, through the relay, on every other node)."""
 
     def __init__(self, sio: SocketServer) -> None:
         self._sio = sio
 
-    async def subscribe(self, conn: ConnectionId, room: str) -> None:
+    def encode(self, event: ServerEvent) -> bytes:
+        name, payload = codec.encode(event)
+        return orjson.dumps([name, payload])
+
+    def subscribe(self, conn: ConnectionId, room: str) -> None:
         self._sio.enter_room(conn, room)
 
-    async def unsubscribe(self, conn: ConnectionId, room: str) -> None:
+    def unsubscribe(self, conn: ConnectionId, room: str) -> None:
         self._sio.leave_room(conn, room)
 
-    async def to_room(
-        self, room: str, event: ServerEvent, *, exclude: Collection[ConnectionId] = ()
-    ) -> None:
-        name, payload = codec.encode(event)
-        self._sio.emit(name, payload, to=room, skip=exclude)
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
+        self._sio.emit_encoded(event.decode(), to=room, skip=exclude)
 
-    async def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
-        name, payload = codec.encode(event)
-        self._sio.emit(name, payload, to=conn)
+    def to_connection(self, conn: ConnectionId, event: bytes) -> None:
+        self._sio.emit_encoded(event.decode(), to=conn)
 
 
 def create_server(*, max_payload_bytes: int, cors_origins: list[str]) -> SocketServer:
@@ -63,14 +66,14 @@ class ChatHandlers:
     def __init__(
         self,
         sio: SocketServer,
-        service: ChatService,
+        chat: Chat,
         clock: Clock,
         *,
         event_rate: float,
         event_burst: float,
     ) -> None:
         self._sio = sio
-        self._service = service
+        self._chat = chat
         self._clock = clock
         self._event_rate = event_rate
         self._event_burst = event_burst
@@ -101,12 +104,16 @@ class ChatHandlers:
         conn = ConnectionId(sid)
         self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
         token = auth.get("token") if isinstance(auth, dict) else None
-        await self._service.connect(conn, token)
+        try:
+            await self._chat.identity.connect(conn, token)
+        except ChatError as error:  # the store is away: refused, and the client may retry
+            self._floods.pop(conn, None)
+            raise ConnectRefused(error.message, {"code": str(error.code)}) from None
 
     async def _disconnect(self, sid: str, reason: str) -> None:
         conn = ConnectionId(sid)
         self._floods.pop(conn, None)
-        await self._service.disconnect(conn)
+        await self._chat.identity.disconnect(conn)
 
     async def _dispatch(self, sid: str, event: str, args: list[Any], ack_wanted: bool) -> object:
         conn = ConnectionId(sid)
@@ -129,40 +136,40 @@ class ChatHandlers:
         return None
 
     async def _user_joined(self, conn: ConnectionId, args: list[Any]) -> object:
-        view = await self._service.join(conn, _first(args))
+        view = await self._chat.identity.join(conn, _first(args))
         return _session_payload(view)
 
     async def _session(self, conn: ConnectionId, args: list[Any]) -> object:
-        return _session_payload(await self._service.session(conn))
+        return _session_payload(await self._chat.identity.session(conn))
 
     async def _send_message(self, conn: ConnectionId, args: list[Any]) -> object:
         payload = _first(args)
         if isinstance(payload, dict):
             room, text, client_id = _fields(payload, "room", "text", "clientId")
-            message = await self._service.post(conn, room, text, client_id)
+            message = await self._chat.messages.post(conn, room, text, client_id)
         else:  # the seed's form: the text alone, for the default room
-            message = await self._service.post(conn, None, payload)
+            message = await self._chat.messages.post(conn, None, payload)
         return codec.message_payload(message)
 
     async def _typing(self, conn: ConnectionId, args: list[Any]) -> object:
         payload = _first(args)
         if isinstance(payload, dict):
             room, flag = _fields(payload, "room", "isTyping")
-            await self._service.typing(conn, room, flag)
+            await self._chat.typing.report(conn, room, flag)
         else:  # the seed's form: the flag alone, for the default room
-            await self._service.typing(conn, None, payload)
+            await self._chat.typing.report(conn, None, payload)
         return None
 
     async def _list_rooms(self, conn: ConnectionId, args: list[Any]) -> object:
-        return {"rooms": [codec.room_payload(s) for s in await self._service.list_rooms()]}
+        return {"rooms": [codec.room_payload(s) for s in await self._chat.rooms.list_rooms()]}
 
     async def _create_room(self, conn: ConnectionId, args: list[Any]) -> object:
         name, topic = _fields(_object(args), "name", "topic")
-        return {"room": codec.room_payload(await self._service.create_room(conn, name, topic))}
+        return {"room": codec.room_payload(await self._chat.rooms.create_room(conn, name, topic))}
 
     async def _join_room(self, conn: ConnectionId, args: list[Any]) -> object:
         (room,) = _fields(_object(args), "room")
-        view = await self._service.join_room(conn, room)
+        view = await self._chat.rooms.join_room(conn, room)
         return {
             "room": codec.room_payload(view.summary),
             "messages": [codec.message_payload(m) for m in view.messages],
@@ -172,20 +179,20 @@ class ChatHandlers:
 
     async def _leave_room(self, conn: ConnectionId, args: list[Any]) -> object:
         (room,) = _fields(_object(args), "room")
-        return {"room": await self._service.leave_room(conn, room)}
+        return {"room": await self._chat.rooms.leave_room(conn, room)}
 
     async def _open_dm(self, conn: ConnectionId, args: list[Any]) -> object:
         (username,) = _fields(_object(args), "username")
-        return {"room": codec.room_payload(await self._service.open_dm(conn, username))}
+        return {"room": codec.room_payload(await self._chat.rooms.open_dm(conn, username))}
 
     async def _history(self, conn: ConnectionId, args: list[Any]) -> object:
         room, before, limit = _fields(_object(args), "room", "before", "limit")
-        messages, has_more = await self._service.history(conn, room, before, limit)
+        messages, has_more = await self._chat.messages.history(conn, room, before, limit)
         return {"messages": [codec.message_payload(m) for m in messages], "hasMore": has_more}
 
     async def _sync(self, conn: ConnectionId, args: list[Any]) -> object:
         (rooms,) = _fields(_object(args), "rooms")
-        missed = await self._service.sync(conn, rooms)
+        missed = await self._chat.messages.sync(conn, rooms)
         return {
             "rooms": {
                 room: {"messages": [codec.message_payload(m) for m in page], "hasMore": more}
@@ -195,7 +202,7 @@ class ChatHandlers:
 
     async def _list_online(self, conn: ConnectionId, args: list[Any]) -> object:
         (room,) = _fields(_object(args), "room")
-        users = await self._service.online_members(conn, room)
+        users = await self._chat.rooms.online_members(conn, room)
         return {"users": [codec.user_payload(u) for u in users]}
 
 

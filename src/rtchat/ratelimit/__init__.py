@@ -1,0 +1,1 @@
+"""Per-user rate limits: memory (one node) and Redis (shared by every node)."""

@@ -1,0 +1,29 @@
+"""Token buckets by key in this process's memory: what a single node uses."""
+
+from __future__ import annotations
+
+from rtchat.domain.ratelimit import TokenBucket
+
+_PRUNE_AT = 4096
+
+
+class MemoryRateLimiter:
+    def __init__(self, rate: float, burst: float) -> None:
+        self._rate = rate
+        self._burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def allow(self, key: str, now: float) -> bool:
+        if self._rate <= 0:
+            return True
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= _PRUNE_AT:
+                self._prune(now)
+            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst)
+        return bucket.take(now)
+
+    def _prune(self, now: float) -> None:
+        # A bucket idle long enough to be full again is the same as no bucket.
+        full_after = self._burst / self._rate
+        self._buckets = {k: b for k, b in self._buckets.items() if now - b.updated < full_after}

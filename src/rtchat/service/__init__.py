@@ -1,0 +1,32 @@
+"""Use cases of the chat. Knows no socket and no process: connections are opaque ids, and
+everything shared with other nodes — stores, presence, name holds, rate limits, fan-out —
+is behind a port.
+
+Every message is stored before it is delivered, so an acknowledged message is in the
+store and a client that reconnects, to any node, can ask for what came after the last
+sequence number it saw (`sync`).
+"""
+
+from rtchat.service.chat import Chat, build_chat
+from rtchat.service.limits import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    MAX_SYNC_ROOMS,
+    ONLINE_LIST_LIMIT,
+    SYNC_PAGE,
+    Limits,
+)
+from rtchat.service.views import RoomView, SessionView
+
+__all__ = [
+    "HISTORY_PAGE",
+    "MAX_HISTORY_PAGE",
+    "MAX_SYNC_ROOMS",
+    "ONLINE_LIST_LIMIT",
+    "SYNC_PAGE",
+    "Chat",
+    "Limits",
+    "RoomView",
+    "SessionView",
+    "build_chat",
+]

@@ -1,0 +1,97 @@
+"""The chat on one node: the use cases, built over the ports, started and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import DEFAULT_ROOM, Room, RoomKind
+from rtchat.ports import (
+    Clock,
+    Fanout,
+    LocalDelivery,
+    NameHolds,
+    Presence,
+    RateLimiter,
+    Storage,
+)
+from rtchat.service.connections import Connections
+from rtchat.service.context import Context
+from rtchat.service.identity import Identity
+from rtchat.service.limits import Limits
+from rtchat.service.locks import KeyedLocks
+from rtchat.service.membership import Membership
+from rtchat.service.messaging import Messaging
+from rtchat.service.relay import Relay
+from rtchat.service.rooms import Rooms
+from rtchat.service.typing import Typing
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """Every use case of one node. Transport handlers call these; `sweep` runs on a timer."""
+
+    identity: Identity
+    messages: Messaging
+    rooms: Rooms
+    typing: Typing
+    relay: Relay
+    presence: Presence
+
+    async def start(self, storage: Storage) -> None:
+        """Create the default room if this is a new store, then join the other nodes."""
+        if await storage.rooms.get(DEFAULT_ROOM) is None:
+            try:
+                await storage.rooms.create(Room(DEFAULT_ROOM, RoomKind.ROOM, "Everyone"))
+            except ChatError as error:  # another node sharing the store made it first
+                if error.code is not ErrorCode.ROOM_EXISTS:
+                    raise
+        await self.relay.start()
+        await self.presence.start()
+
+    async def close(self) -> None:
+        await self.presence.close()
+        await self.relay.close()
+
+    async def sweep(self) -> None:
+        """Expire typing reports nobody stopped and announce the users of crashed nodes."""
+        self.typing.expire()
+        await self.identity.sweep()
+
+
+def build_chat(
+    *,
+    node: str,
+    storage: Storage,
+    presence: Presence,
+    holds: NameHolds,
+    limiter: RateLimiter,
+    fanout: Fanout,
+    delivery: LocalDelivery,
+    clock: Clock,
+    limits: Limits,
+) -> Chat:
+    connections = Connections()
+    relay = Relay(node, fanout, delivery, storage.messages, connections)
+    ctx = Context(
+        storage=storage,
+        presence=presence,
+        holds=holds,
+        limiter=limiter,
+        relay=relay,
+        membership=Membership(storage.rooms, relay, connections),
+        connections=connections,
+        clock=clock,
+        limits=limits,
+        user_locks=KeyedLocks(),
+    )
+    typing = Typing(ctx)
+    rooms = Rooms(ctx, typing)
+    return Chat(
+        identity=Identity(ctx, rooms, typing),
+        messages=Messaging(ctx, typing),
+        rooms=rooms,
+        typing=typing,
+        relay=relay,
+        presence=presence,
+    )

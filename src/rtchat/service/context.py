@@ -1,0 +1,51 @@
+"""The parts every use case shares on one node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtchat.domain import rules
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
+from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, Storage
+from rtchat.service.connections import Connection, Connections
+from rtchat.service.limits import Limits
+from rtchat.service.locks import KeyedLocks
+from rtchat.service.membership import Membership
+from rtchat.service.relay import Relay
+
+
+@dataclass(slots=True)
+class Context:
+    storage: Storage
+    presence: Presence
+    holds: NameHolds
+    limiter: RateLimiter
+    relay: Relay
+    membership: Membership
+    connections: Connections
+    clock: Clock
+    limits: Limits
+    user_locks: KeyedLocks
+
+    def connection(self, conn: ConnectionId) -> Connection:
+        found = self.connections.by_id.get(conn)
+        if found is None:
+            raise ChatError(ErrorCode.NOT_JOINED, "Unknown connection.")
+        return found
+
+    def joined(self, conn: ConnectionId) -> User:
+        user = self.connection(conn).user
+        if user is None:
+            raise ChatError(ErrorCode.NOT_JOINED, "Send `user-joined` with a username first.")
+        return user
+
+    async def member_room(self, user: User, room: object) -> str:
+        """The room a request names, which `user` must be a member of. No await for a room
+        the user is in (a cache read): `post` relies on it to keep its order."""
+        name = DEFAULT_ROOM if room is None else rules.clean_room_ref(room)
+        if self.membership.has(user.id, name):
+            return name
+        if await self.storage.rooms.get(name) is None:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
+        raise ChatError(ErrorCode.FORBIDDEN, f"You are not a member of {name!r}.")

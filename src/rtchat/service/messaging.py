@@ -1,0 +1,71 @@
+"""Messages: post (store, then deliver), history pages, and `sync` after a reconnect."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rtchat.domain import rules
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import ConnectionId, Message, MessageDraft
+from rtchat.service.context import Context
+from rtchat.service.ids import new_id
+from rtchat.service.limits import HISTORY_PAGE, MAX_HISTORY_PAGE, MAX_SYNC_ROOMS, SYNC_PAGE
+from rtchat.service.typing import Typing
+
+
+class Messaging:
+    def __init__(self, ctx: Context, typing: Typing) -> None:
+        self._ctx = ctx
+        self._typing = typing
+
+    async def post(
+        self, conn: ConnectionId, room: object, text: object, client_id: object = None
+    ) -> Message:
+        """Store, then deliver. The transport starts one connection's posts while earlier
+        ones are still in flight, so nothing here may suspend before `append` for a room
+        the user is in (membership and the rate limit are read without waiting): that keeps
+        the store's order, and so the sequence numbers, the order the client sent them in."""
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        cleaned = rules.clean_message(text)
+        name = await ctx.member_room(user, room)
+        cid = rules.clean_client_id(client_id)
+        if not ctx.limiter.allow(user.id, ctx.clock.monotonic()):
+            raise ChatError(ErrorCode.RATE_LIMITED, "Too many messages; wait a moment.")
+        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid)
+        message, created = await ctx.storage.messages.append(draft)
+        if created:
+            ctx.relay.message(message)
+            await self._typing.stop(user, name)
+        return message
+
+    async def history(
+        self, conn: ConnectionId, room: object, before: object, limit: object = None
+    ) -> tuple[list[Message], bool]:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        name = await ctx.member_room(user, room)
+        seq = rules.clean_seq(before, "before")
+        size = rules.clean_limit(limit, HISTORY_PAGE, MAX_HISTORY_PAGE)
+        page = await ctx.storage.messages.before(name, seq, size + 1)
+        return page[-size:], len(page) > size
+
+    async def sync(
+        self, conn: ConnectionId, positions: object
+    ) -> dict[str, tuple[list[Message], bool]]:
+        """What came after the last sequence number seen in each room, in order."""
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        if not isinstance(positions, Mapping) or len(positions) > MAX_SYNC_ROOMS:
+            raise ChatError(
+                ErrorCode.INVALID_PAYLOAD,
+                f"`rooms` must map up to {MAX_SYNC_ROOMS} room names to sequence numbers.",
+            )
+        missed: dict[str, tuple[list[Message], bool]] = {}
+        for room, seq in positions.items():
+            name = await ctx.member_room(user, room)
+            page = await ctx.storage.messages.after(
+                name, rules.clean_seq(seq, "seq"), SYNC_PAGE + 1
+            )
+            missed[name] = (page[:SYNC_PAGE], len(page) > SYNC_PAGE)
+        return missed

@@ -1,0 +1,124 @@
+"""Rooms and direct messages: list, create, join, leave, open a DM, who is online in one."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rtchat.domain import rules
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.events import MemberJoined, MemberLeft, RoomAdded, RoomCreated
+from rtchat.domain.models import (
+    DEFAULT_ROOM,
+    ConnectionId,
+    Room,
+    RoomKind,
+    RoomSummary,
+    User,
+    dm_room_name,
+)
+from rtchat.service.context import Context
+from rtchat.service.limits import HISTORY_PAGE
+from rtchat.service.typing import Typing
+from rtchat.service.views import RoomView
+
+
+class Rooms:
+    def __init__(self, ctx: Context, typing: Typing) -> None:
+        self._ctx = ctx
+        self._typing = typing
+
+    async def list_rooms(self) -> list[RoomSummary]:
+        return await self._ctx.storage.rooms.list_rooms()
+
+    async def create_room(self, conn: ConnectionId, name: object, topic: object) -> RoomSummary:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        room = Room(rules.clean_room_name(name), RoomKind.ROOM, rules.clean_topic(topic))
+        await ctx.storage.rooms.create(room, members=(user.id,))
+        await ctx.membership.added(user.id, room.name)
+        summary = RoomSummary(room, member_count=1, last_seq=0)
+        ctx.relay.to_room(DEFAULT_ROOM, RoomCreated(summary))
+        ctx.relay.to_user(user.id, RoomAdded(summary), skip=conn)
+        return summary
+
+    async def join_room(self, conn: ConnectionId, room: object) -> RoomView:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        name = rules.clean_room_ref(room)
+        found = await ctx.storage.rooms.get(name)
+        if found is None:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
+        if found.kind is RoomKind.DM and not ctx.membership.has(user.id, name):
+            raise ChatError(ErrorCode.FORBIDDEN, "This conversation is private.")
+        if await ctx.storage.rooms.add_member(name, user.id):
+            await ctx.membership.added(user.id, name)
+            ctx.relay.to_room(name, MemberJoined(name, user))
+            ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
+        latest = await ctx.storage.messages.latest(name, HISTORY_PAGE + 1)
+        return RoomView(
+            summary=await self._summary(name, user),
+            messages=latest[-HISTORY_PAGE:],
+            has_more=len(latest) > HISTORY_PAGE,
+            members=await ctx.storage.rooms.members(name),
+        )
+
+    async def leave_room(self, conn: ConnectionId, room: object) -> str:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        name = await ctx.member_room(user, room)
+        if name == DEFAULT_ROOM or name.startswith("dm:"):
+            raise ChatError(ErrorCode.FORBIDDEN, "The default room and direct messages stay.")
+        await ctx.storage.rooms.remove_member(name, user.id)
+        # Before the user's connections leave the room, so their other tabs hear it too.
+        ctx.relay.to_room(name, MemberLeft(name, user))
+        await self._typing.stop(user, name)
+        await ctx.membership.removed(user.id, name)
+        return name
+
+    async def open_dm(self, conn: ConnectionId, username: object) -> RoomSummary:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        peer = await ctx.storage.users.by_name(rules.clean_username(username))
+        if peer is None:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
+        if peer.id == user.id:
+            raise ChatError(ErrorCode.FORBIDDEN, "A direct message needs someone else.")
+        name = dm_room_name(user.id, peer.id)
+        if await ctx.storage.rooms.get(name) is None:
+            try:
+                await ctx.storage.rooms.create(Room(name, RoomKind.DM), (user.id, peer.id))
+            except ChatError as error:  # both opened it at once: theirs won, same room
+                if error.code is not ErrorCode.ROOM_EXISTS:
+                    raise
+            else:
+                await ctx.membership.added(peer.id, name)
+                ctx.relay.to_user(peer.id, RoomAdded(await self._summary(name, peer)))
+        summary = await self._summary(name, user)
+        if not ctx.membership.has(user.id, name):
+            await ctx.membership.added(user.id, name)
+            ctx.relay.to_user(user.id, RoomAdded(summary), skip=conn)
+        return summary
+
+    async def online_members(self, conn: ConnectionId, room: object) -> list[User]:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        name = await ctx.member_room(user, room)
+        members = await ctx.storage.rooms.members(name)
+        online = await ctx.presence.online([m.id for m in members])
+        return [m for m in members if m.id in online]
+
+    async def rooms_of(self, user: User) -> list[RoomSummary]:
+        summaries = await self._ctx.storage.rooms.rooms_of(user.id)
+        return [await self._with_peer(s, user) for s in summaries]
+
+    async def _summary(self, name: str, viewer: User) -> RoomSummary:
+        summary = await self._ctx.storage.rooms.summary(name)
+        assert summary is not None
+        return await self._with_peer(summary, viewer)
+
+    async def _with_peer(self, summary: RoomSummary, viewer: User) -> RoomSummary:
+        if summary.room.kind is not RoomKind.DM:
+            return summary
+        ids = summary.room.name.split(":")[1:]
+        peer_id = ids[1] if ids[0] == viewer.id else ids[0]
+        return dataclasses.replace(summary, peer=await self._ctx.storage.users.by_id(peer_id))

@@ -1,0 +1,27 @@
+"""What the use cases answer with: plain frozen records the transport turns into payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rtchat.domain.models import Message, RoomSummary, User
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What a connection needs to show itself: who it is, its rooms, who is online."""
+
+    user: User | None
+    rooms: list[RoomSummary]
+    online: list[User]
+    """The first `ONLINE_LIST_LIMIT` online users by name; `online_count` counts them all."""
+    online_count: int
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoomView:
+    summary: RoomSummary
+    messages: list[Message]
+    has_more: bool
+    members: list[User]

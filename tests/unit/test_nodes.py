@@ -1,0 +1,205 @@
+"""Two nodes in one process, sharing a store and the memory fan-out and presence hubs:
+the relay, membership commands, presence and typing across nodes, without a network."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from rtchat.domain.events import (
+    MemberJoined,
+    MessagePosted,
+    RoomAdded,
+    UserConnected,
+    UserDisconnected,
+    UserTyping,
+)
+from rtchat.domain.models import ConnectionId, MessageDraft
+from rtchat.fanout import envelope
+from rtchat.fanout.memory import MemoryFanout, MemoryFanoutHub
+from rtchat.names.memory import MemoryNameHolds
+from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
+from rtchat.ratelimit.memory import MemoryRateLimiter
+from rtchat.service import Chat, Limits, build_chat
+from rtchat.service.relay import GAP_WAIT
+from rtchat.storage.memory import MemoryStorage
+from tests.fakes import ManualClock, RecordingDelivery
+
+A1, A2, B1, B2 = (ConnectionId(c) for c in ("a1", "a2", "b1", "b2"))
+
+
+@dataclass
+class Node:
+    chat: Chat
+    out: RecordingDelivery
+    presence: MemoryPresence
+    fanout: MemoryFanout
+
+
+@dataclass
+class Cluster:
+    one: Node
+    two: Node
+    clock: ManualClock
+    storage: MemoryStorage
+
+
+@pytest.fixture
+async def cluster() -> AsyncIterator[Cluster]:
+    storage, clock = MemoryStorage(), ManualClock()
+    fanout_hub, presence_hub = MemoryFanoutHub(), MemoryPresenceHub(ttl=30, clock=clock)
+    nodes = []
+    for name in ("one", "two"):
+        out = RecordingDelivery()
+        presence = MemoryPresence(presence_hub, name)
+        fanout = MemoryFanout(fanout_hub)
+        chat = build_chat(
+            node=name,
+            storage=storage,
+            presence=presence,
+            holds=MemoryNameHolds(clock, start_grace=0),
+            limiter=MemoryRateLimiter(0, 1),
+            fanout=fanout,
+            delivery=out,
+            clock=clock,
+            limits=Limits(send_rate=0, name_grace=30),
+        )
+        await chat.start(storage)
+        nodes.append(Node(chat, out, presence, fanout))
+    yield Cluster(nodes[0], nodes[1], clock, storage)
+    for node in nodes:
+        await node.chat.close()
+
+
+async def settle() -> None:
+    """Let the hub's deliveries and the commands they start run."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_message_reaches_the_other_node_once_and_presence_counts_once(
+    cluster: Cluster,
+) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    await two.chat.identity.connect(B1)
+    alice = (await one.chat.identity.join(A1, "alice")).user
+    bob_view = await two.chat.identity.join(B1, "bob")
+    await settle()
+    bob = bob_view.user
+    connected = [e.user for e in two.out.received(B1, UserConnected)]  # type: ignore[attr-defined]
+    assert sorted(connected, key=str) == sorted([alice, bob], key=str)
+    assert bob_view.online_count == 2
+
+    sent = [await one.chat.messages.post(A1, "general", f"m{i}") for i in range(5)]
+    await settle()
+    assert two.out.received(B1, MessagePosted) == [MessagePosted(m) for m in sent]
+    assert one.out.received(A1, MessagePosted) == [MessagePosted(m) for m in sent]
+
+    # alice's second tab on node two: online already, so nobody hears of it.
+    token = (await one.chat.identity.session(A1)).token
+    await two.chat.identity.connect(A2, token)
+    await settle()
+    assert len(two.out.received(B1, UserConnected)) == 2
+    await one.chat.identity.disconnect(A1)
+    await settle()
+    assert two.out.received(B1, UserDisconnected) == []
+    await two.chat.identity.disconnect(A2)
+    await settle()
+    assert [e.user for e in two.out.received(B1, UserDisconnected)] == [alice]  # type: ignore[attr-defined]
+
+
+async def test_joining_a_room_on_one_node_enters_the_users_tab_on_the_other(
+    cluster: Cluster,
+) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    token = (await one.chat.identity.join(A1, "alice")).token
+    await two.chat.identity.connect(A2, token)
+    await two.chat.identity.connect(B1)
+    await two.chat.identity.join(B1, "bob")
+    await two.chat.rooms.create_room(B1, "ops", "")
+    await one.chat.rooms.join_room(A1, "ops")
+    await settle()
+    assert len(two.out.received(A2, RoomAdded)) == 1  # the other tab learns of the room
+    assert len(two.out.received(B1, MemberJoined)) == 1
+    message = await two.chat.messages.post(B1, "ops", "welcome")
+    await settle()
+    assert two.out.received(A2, MessagePosted) == [MessagePosted(message)]
+    assert one.out.received(A1, MessagePosted)[-1] == MessagePosted(message)
+
+    await one.chat.rooms.leave_room(A1, "ops")
+    await settle()
+    again = await two.chat.messages.post(B1, "ops", "anyone?")
+    await settle()
+    assert MessagePosted(again) not in two.out.received(A2, MessagePosted)
+
+
+async def test_a_gap_is_filled_from_the_store_in_order(cluster: Cluster) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    alice = (await one.chat.identity.join(A1, "alice")).user
+    assert alice is not None
+    await two.chat.identity.connect(B1)
+    await two.chat.identity.join(B1, "bob")
+    first = await one.chat.messages.post(A1, "general", "first")
+    # Stored but never published, as when a node dies between its commit and its publish.
+    lost, _ = await cluster.storage.messages.append(
+        MessageDraft("lost", "general", alice, "lost", cluster.clock.now())
+    )
+    third = await one.chat.messages.post(A1, "general", "third")
+    await settle()
+    assert two.out.received(B1, MessagePosted) == [MessagePosted(first)]
+    await asyncio.sleep(GAP_WAIT * 2)
+    await settle()
+    got = two.out.received(B1, MessagePosted)
+    assert got == [MessagePosted(first), MessagePosted(lost), MessagePosted(third)]
+    # A late or repeated publication of what was delivered is dropped.
+    event = two.chat.relay.encode(MessagePosted(third))
+    two.chat.relay.received("r:general", envelope.room_frame("one", third.seq, "", event))
+    await settle()
+    assert len(two.out.received(B1, MessagePosted)) == 3
+
+
+async def test_typing_crosses_nodes_but_not_to_the_typists_own_tabs(cluster: Cluster) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    token = (await one.chat.identity.join(A1, "alice")).token
+    await two.chat.identity.connect(A2, token)
+    await two.chat.identity.connect(B1)
+    await two.chat.identity.join(B1, "bob")
+    await one.chat.typing.report(A1, "general", True)
+    await settle()
+    assert [e.is_typing for e in two.out.received(B1, UserTyping)] == [True]  # type: ignore[attr-defined]
+    assert two.out.received(A2, UserTyping) == []
+    # Node one goes quiet (its typist's report is never refreshed nor stopped): node two
+    # expires what it showed by itself.
+    cluster.clock.advance(5.1)
+    two.chat.typing.expire()
+    assert [e.is_typing for e in two.out.received(B1, UserTyping)] == [True, False]  # type: ignore[attr-defined]
+
+
+async def test_the_users_of_a_node_that_stopped_refreshing_go_offline(cluster: Cluster) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    alice = (await one.chat.identity.join(A1, "alice")).user
+    await two.chat.identity.connect(B1)
+    await two.chat.identity.join(B1, "bob")
+    await one.presence.abandon()  # node one "crashes": no refresh, no departure
+    cluster.clock.advance(20)
+    await two.presence.refresh()
+    await two.chat.sweep()
+    await settle()
+    assert two.out.received(B1, UserDisconnected) == []  # within the TTL: still online
+    cluster.clock.advance(11)
+    await two.presence.refresh()
+    await two.chat.sweep()
+    await one.chat.sweep()  # already reported: nobody announces it twice
+    await settle()
+    assert [e.user for e in two.out.received(B1, UserDisconnected)] == [alice]  # type: ignore[attr-defined]
+    online, count = await two.presence.list_online(10)
+    assert [u.username for u in online] == ["bob"]
+    assert count == 1
