@@ -13,7 +13,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +56,11 @@ class SharedParts:
     holds: NameHolds
     limiter: RateLimiter
     redis: bool  # whether the shared parts are Redis's
+    closers: tuple[Callable[[], Awaitable[object]], ...] = ()
+
+    async def close(self) -> None:
+        for close in self.closers:
+            await close()
 
 
 def node_id(settings: Settings) -> str:
@@ -86,6 +91,33 @@ def _memory_parts(settings: Settings, clock: Clock, node: str) -> SharedParts:
     )
 
 
+async def _redis_parts(settings: Settings, node: str) -> SharedParts:
+    # Imported here: a single node never loads the Redis client.
+    from rtchat.fanout.redis import RedisFanout
+    from rtchat.names.redis import RedisNameHolds
+    from rtchat.presence.redis import RedisPresence
+    from rtchat.ratelimit.redis import RedisRateLimiter
+    from rtchat.redislink import RedisAddress, check, open_client
+
+    address = RedisAddress.parse(settings.redis_url)
+    client = open_client(address)
+    try:
+        await check(client, address)
+    except BaseException:
+        await client.aclose()
+        raise
+    prefix = settings.redis_prefix
+    limiter = RedisRateLimiter(client, prefix, settings.rate_limit, settings.rate_burst)
+    return SharedParts(
+        fanout=RedisFanout(address, prefix, node),
+        presence=RedisPresence(client, prefix, node, settings.presence_ttl),
+        holds=RedisNameHolds(client, prefix),
+        limiter=limiter,
+        redis=True,
+        closers=(limiter.close, client.aclose),
+    )
+
+
 @contextlib.asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[Application]:
     """Open storage (and Redis), build the app, and close everything on the way out.
@@ -98,9 +130,15 @@ async def running_app(settings: Settings) -> AsyncIterator[Application]:
     clock = SystemClock()
     storage = await open_storage(settings.database_url)
     try:
-        parts = _memory_parts(settings, clock, node)
-        async with _chat(settings, storage, parts, clock, node) as application:
-            yield application
+        if settings.redis_url:
+            parts = await _redis_parts(settings, node)
+        else:
+            parts = _memory_parts(settings, clock, node)
+        try:
+            async with _chat(settings, storage, parts, clock, node) as application:
+                yield application
+        finally:
+            await parts.close()
     finally:
         await storage.close()
 

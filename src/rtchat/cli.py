@@ -43,8 +43,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def serve(settings: Settings) -> int:
+    from rtchat.app import node_id
+
+    settings = dataclasses.replace(settings, node_id=node_id(settings))
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s %(levelname)s [{settings.node_id}] %(name)s: %(message)s",
     )
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -78,6 +82,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
         host, port = sock.getsockname()[:2]
         # Tests and scripts read this line to learn the port when started with --port 0.
         print(f"rtchat listening on http://{host}:{port}", flush=True)
+        log.info("node %s serving on %s:%s", settings.node_id, host, port)
         try:
             await stop.wait()
         finally:

@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from rtchat.ports import Storage
+from rtchat.redislink import RedisAddress
 from rtchat.storage import MemoryStorage, SqliteStorage
+from tests.contract.backends import Backend
+from tests.redis_support import shared_redis
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -22,3 +25,13 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
+    """The shared parts of a cluster; Redis is the machine's, under a prefix of the test's."""
+    if request.param == "memory":
+        yield Backend("memory")
+        return
+    async with shared_redis() as (client, prefix):
+        yield Backend("redis", client, prefix, RedisAddress.parse("redis://127.0.0.1:6379/0"))

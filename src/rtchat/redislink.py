@@ -1,0 +1,92 @@
+"""Where Redis is and how to reach it: the URL, redis-py's client for commands and scripts
+(presence, name holds, rate limits), and the start-up check.
+
+The fan-out's two connections do not go through redis-py (see `fanout/resp.py`), but
+they read the same `RedisAddress`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+# Every command answers within this or counts as failed: a Redis that stopped answering
+# must not hold a join or a disconnect for long.
+COMMAND_TIMEOUT = 2.0
+CONNECT_TIMEOUT = 2.0
+
+RedisClient = aioredis.Redis
+
+
+@dataclass(frozen=True, slots=True)
+class RedisAddress:
+    host: str = "127.0.0.1"
+    port: int = 6379
+    path: str | None = None  # a unix socket instead of host:port
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    db: int = 0
+
+    @classmethod
+    def parse(cls, url: str) -> RedisAddress:
+        """`redis://[[user]:password@]host[:port][/db]`, `rediss://...` (TLS) or
+        `unix:///path/to/socket`. Raises `ValueError` with a sentence naming the fault."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"Unsupported Redis URL {url!r}: use redis://host:port/db.")
+        try:
+            port = parts.port or 6379
+        except ValueError:
+            raise ValueError(f"The Redis URL {url!r} has a bad port.") from None
+        db_text = parts.path.strip("/") if parts.scheme != "unix" else ""
+        if db_text and not db_text.isdigit():
+            raise ValueError(f"The Redis URL {url!r} names database {db_text!r}, not a number.")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=port,
+            path=parts.path if parts.scheme == "unix" else None,
+            tls=parts.scheme == "rediss",
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            db=int(db_text or 0),
+        )
+
+    def __str__(self) -> str:
+        return self.path if self.path else f"{self.host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context() if self.tls else None
+
+
+def open_client(address: RedisAddress) -> RedisClient:
+    """redis-py's asyncio client (hiredis parses its replies). No retries of its own: our
+    callers decide what a failure means."""
+    common = {
+        "db": address.db,
+        "username": address.username,
+        "password": address.password,
+        "socket_timeout": COMMAND_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "retry_on_timeout": False,
+    }
+    if address.path is not None:
+        return aioredis.Redis(unix_socket_path=address.path, **common)  # type: ignore[arg-type]
+    return aioredis.Redis(
+        host=address.host,
+        port=address.port,
+        ssl=address.tls,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+async def check(client: RedisClient, address: RedisAddress) -> None:
+    """Raise `ValueError` with one sentence if Redis does not answer a PING."""
+    try:
+        await client.ping()
+    except (RedisError, OSError) as error:
+        raise ValueError(f"Cannot reach Redis at {address}: {error}.") from None

@@ -1,0 +1,46 @@
+"""Name holds and rate limits, shared by every node of one backend."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tests.contract.backends import Backend
+
+
+async def test_a_hold_lasts_its_time_on_every_node(backend: Backend) -> None:
+    one, two = backend.holds(), backend.holds()
+    assert await two.held("u1") is False
+    await one.hold("u1", 0.4)
+    assert await two.held("u1") is True
+    assert await one.held("u2") is False
+    await asyncio.sleep(0.5)
+    assert await two.held("u1") is False
+
+
+async def test_a_new_hold_replaces_the_old_one(backend: Backend) -> None:
+    holds = backend.holds()
+    await holds.hold("u1", 30)
+    await holds.hold("u1", 0.2)
+    await asyncio.sleep(0.3)
+    assert await holds.held("u1") is False
+
+
+async def test_a_bucket_allows_its_burst_then_its_rate(backend: Backend) -> None:
+    limiter = backend.limiter(rate=10, burst=3)
+    now = time.monotonic()
+    assert [limiter.allow("u1", now) for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("u2", now) is True  # another key, another bucket
+    assert limiter.allow("u1", now + 0.15) is True  # 0.15 s at 10/s: a token again
+
+
+async def test_a_user_on_two_nodes_is_held_to_one_limit(backend: Backend) -> None:
+    one, two = backend.limiter(rate=0.5, burst=4), backend.limiter(rate=0.5, burst=4)
+    now = time.monotonic()
+    assert [one.allow("u1", now) for _ in range(4)] == [True] * 4
+    await asyncio.sleep(0.2)  # one round trip and more: node one has settled
+    two.allow("u1", time.monotonic())  # a node's first take of a key is its own guess...
+    await asyncio.sleep(0.2)
+    # ...then it knows the shared bucket is spent (a bucket of its own would hold 3 more).
+    assert two.allow("u1", time.monotonic()) is False
+    assert two.allow("u2", time.monotonic()) is True
