@@ -73,10 +73,19 @@ def spawn(
     proc = Proc(name, role, popen, port, argv)
     try:
         wait_listening(proc)
+    except ServerFailedError as e:
+        stop(proc)
+        raise ServerFailedError(f"{e}: {_last_line(log_path)}") from None
     except BaseException:
         stop(proc)
         raise
     return proc
+
+
+def _last_line(log_path: Path) -> str:
+    # What a server says when it refuses to start is the last thing it wrote.
+    lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    return lines[-1][:300] if lines and not lines[-1].startswith("=== ") else "(no output)"
 
 
 def wait_listening(proc: Proc, timeout_s: float = START_TIMEOUT_S) -> None:

@@ -215,7 +215,9 @@ def start_deployment(
         run.database = services.create_database()
         db_url = services.database_url(run.database)
     if dep.redis:
-        redis = services.start_redis(tmp, log_path, m.pin(m.server_cpu))
+        # Its own log: its start-up warnings are the machine's, not the servers'.
+        redis_log = log_path.with_name(log_path.stem + "-redis.log")
+        redis = services.start_redis(tmp, redis_log, m.pin(m.server_cpu))
         run.extras.append(redis)
         redis_url = f"redis://127.0.0.1:{redis.port}/0"
     for i in range(dep.nodes):
