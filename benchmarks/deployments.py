@@ -276,13 +276,6 @@ DEPLOYMENTS = [
 ]
 
 BY_NAME = {d.name: d for d in DEPLOYMENTS}
-# Each group's figures are compared with its baseline's (ratios in the report).
-BASELINES = {
-    "single": "node-seed",
-    "cluster": "node-cluster",
-    "polling": "node-polling-sticky",
-    "workers": "rtchat-workers1",
-}
 # Null-server calibration is not a deployment under test (run.py starts it on its own).
 NULL_SERVER = Deployment(
     "null-broadcast",

@@ -24,6 +24,7 @@
 const fs = require('fs');
 const { RawWebSocket } = require('./wsclient');
 const { PollingSocket } = require('./pollclient');
+const procstat = require('./procstat');
 
 const cfg = JSON.parse(process.argv[2]);
 const PORTS = cfg.ports || [cfg.port];
@@ -40,53 +41,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- /proc readings
 const CPU_GROUPS = cfg.cpuGroups || [{ name: 'server', counted: true, sid: cfg.serverPid }];
+const cpuSnapshot = () => procstat.cpuSnapshot(CPU_GROUPS);
+const cpuBetween = (a, b) => procstat.cpuBetween(CPU_GROUPS, a, b, cfg.clkTck);
 
-function readOr(path, fallback) {
-  try { return fs.readFileSync(path, 'latin1'); } catch { return fallback; }
-}
-
-// CPU ticks (utime + stime, all threads) of every process of every group, by group name.
-function cpuSnapshot() {
-  const snap = {};
-  for (const g of CPU_GROUPS) snap[g.name] = new Map();
-  for (const name of fs.readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    const s = readOr(`/proc/${name}/stat`, null);
-    if (s === null) continue;
-    const close = s.lastIndexOf(')');
-    const f = s.slice(close + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]);
-    const comm = s.slice(s.indexOf('(') + 1, close);
-    let title = null;
-    for (const g of CPU_GROUPS) {
-      let match = false;
-      if (g.sid !== undefined) match = Number(f[3]) === g.sid;
-      else if (comm === 'postgres') {
-        if (g.pgAll) match = true;
-        else if (g.pgDatabase) {
-          if (title === null) title = readOr(`/proc/${name}/cmdline`, '').replace(/\0/g, ' ');
-          match = title.includes(` ${g.pgDatabase} `);
-        }
-      }
-      if (match) snap[g.name].set(Number(name), ticks);
-    }
-  }
-  return snap;
-}
-
-// CPU seconds per group between two snapshots. A process that ended in between takes its
-// CPU with it (counted in `vanished`); one that started in between counts whole.
-function cpuBetween(a, b) {
-  const out = { total: 0, by: {}, vanished: 0 };
-  for (const g of CPU_GROUPS) {
-    let ticks = 0;
-    for (const [pid, t] of b[g.name]) ticks += t - (a[g.name].get(pid) ?? 0);
-    for (const pid of a[g.name].keys()) if (!b[g.name].has(pid)) out.vanished += 1;
-    out.by[g.name] = ticks / cfg.clkTck;
-    if (g.counted) out.total += ticks / cfg.clkTck;
-  }
-  return out;
-}
 function serverRssKb() {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${cfg.serverPid}/status`, 'latin1'));
   return m ? Number(m[1]) : NaN;
