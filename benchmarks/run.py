@@ -539,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
     markdown = report_md.markdown(data)
     base.with_suffix(".md").write_text(markdown)
-    if not args.smoke and args.out is None:
+    # Only a whole run replaces the doc's figures: a subset would blank the rest.
+    if not args.smoke and args.out is None and args.servers is None and set(modes) == set(MODES):
         perf_doc.refresh(REPO / "docs" / "PERFORMANCE.md", base.with_suffix(".json"))
     print(markdown if not args.smoke else bench_report.failures_text(data))
     print(f"report: {base}.md / .json", file=sys.stderr)
