@@ -1,4 +1,7 @@
-"""Turn benchmark runs into figures (median, min-max over repetitions) and a Markdown report."""
+"""Turn benchmark runs into figures (median, min-max over repetitions), ratios and targets.
+
+report_md.py renders them as the run's Markdown report, perf_doc.py as docs/PERFORMANCE.md.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,46 @@ import socket
 import statistics
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-BASELINE = "node-seed"
+REPO = BENCH.parent
 GEN_BOUND_PCT = 70.0
-SUMMARY_START = "<!-- bench-summary:start -->"
-SUMMARY_END = "<!-- bench-summary:end -->"
-PY_PACKAGES = ["rtchat", "python-socketio", "python-engineio", "uvicorn", "uvloop", "websockets"]
+# Each group's figures are compared with its baseline's. Kept here (not only in
+# deployments.py) so that a report from an older run reads the same.
+BASELINES = {
+    "single": "node-seed",
+    "cluster": "node-cluster",
+    "polling": "node-polling-sticky",
+    "workers": "rtchat-workers1",
+}
+# What redis-server says about the machine's settings at every start, not about the run.
+MACHINE_WARNINGS = ("Memory overcommit must be enabled",)
+PY_PACKAGES = [
+    "rtchat",
+    "python-socketio",
+    "python-engineio",
+    "uvicorn",
+    "uvloop",
+    "websockets",
+    "redis",
+    "hiredis",
+    "asyncpg",
+]
+NPM_PACKAGES = (
+    "express",
+    "socket.io",
+    "engine.io",
+    "ws",
+    "@socket.io/redis-adapter",
+    "socket.io-adapter",
+    "redis",
+    "@redis/client",
+)
 
 
 def _cmd(argv: list[str]) -> str:
@@ -28,16 +61,42 @@ def _cmd(argv: list[str]) -> str:
         return f"unavailable ({e})"
 
 
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether the tree had changes on top of it."""
+    commit = _cmd(["git", "-C", str(REPO), "rev-parse", "HEAD"])
+    try:
+        status = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        ).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        status = f"?? git status failed: {e}"
+    changed = [ln[3:] for ln in status.splitlines() if ln.strip()]
+    return {
+        "commit": commit,
+        "branch": _cmd(["git", "-C", str(REPO), "rev-parse", "--abbrev-ref", "HEAD"]),
+        "dirty": bool(changed),
+        "changed_files": changed[:30],
+    }
+
+
 def environment(
-    nofile: tuple[int, int], server_cpu: int | None, gen_cpu: int | None
+    nofile: tuple[int, int],
+    server_cpu: int | None,
+    gen_cpu: int | None,
+    deployments: Sequence[Any] = (),
 ) -> dict[str, Any]:
+    import services  # only a run needs it (asyncpg, redis-server, haproxy)
+
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
     lock = json.loads((BENCH / "package-lock.json").read_text())["packages"]
     npm = {
-        path.rsplit("node_modules/", 1)[1]: info["version"]
+        path.split("node_modules/", 1)[1]: info["version"]
         for path, info in lock.items()
-        if path.rsplit("node_modules/", 1)[-1] in ("express", "socket.io", "engine.io", "ws")
+        if path.count("node_modules/") == 1 and path.split("node_modules/", 1)[1] in NPM_PACKAGES
     }
     py = {}
     for p in PY_PACKAGES:
@@ -45,6 +104,13 @@ def environment(
             py[p] = metadata.version(p)
         except metadata.PackageNotFoundError:
             py[p] = "not installed"
+    services_used: dict[str, str] = {}
+    if any(d.redis for d in deployments):
+        services_used["redis-server"] = services.redis_version()
+    if any(d.postgres for d in deployments):
+        services_used["postgresql"] = services.postgres_version()
+    if any(d.balancer for d in deployments):
+        services_used["haproxy"] = services.haproxy_version()
     return {
         "machine": socket.gethostname().split(".")[0] or "machine",
         "cpu_model": model.group(1).strip() if model else platform.processor(),
@@ -60,6 +126,8 @@ def environment(
         "node": _cmd(["node", "--version"]),
         "npm_packages": npm,
         "python_packages": py,
+        "services": services_used,
+        "git": git_state(),
         "open_file_limit": {"soft": nofile[0], "hard": nofile[1]},
         "somaxconn": Path("/proc/sys/net/core/somaxconn").read_text().strip(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
@@ -72,12 +140,24 @@ def scan_logs(log_dir: Path) -> dict[str, Any]:
     for log in sorted(log_dir.glob("*.log")):
         text = log.read_text(errors="replace")
         lines = [ln for ln in text.splitlines() if not ln.startswith("=== ")]
-        bad = [ln for ln in lines if re.search(r"Traceback|ERROR|Error|WARNING|exception", ln)]
+        bad = [
+            ln
+            for ln in lines
+            if re.search(r"Traceback|ERROR|Error|WARNING|exception", ln)
+            and not any(m in ln for m in MACHINE_WARNINGS)
+        ]
         out[log.stem] = {"lines": len(lines), "problem_lines": len(bad), "first_problems": bad[:10]}
     return out
 
 
 # ---------------------------------------------------------------- figures per run
+
+
+def _cpu_breakdown(m: dict[str, float], key: str, phase: dict[str, Any]) -> None:
+    by = phase.get("cpu_us_per_delivery_by_group") or {}
+    if len(by) > 1:
+        for group, us in by.items():
+            m[f"{key}: CPU us/delivery, {group}"] = us
 
 
 def run_metrics(run: dict[str, Any]) -> dict[str, float]:
@@ -91,7 +171,7 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
             m[f"S1 {n} idle: KB per connection"] = st["rss_per_conn_kb"]
             m[f"S1 {n} idle: connections accepted/s"] = st["accepted_per_s"]
             m[f"S1 {n} idle: generator CPU %"] = st["gen_cpu_pct"]
-    if run["mode"] == "session":
+    if run["mode"] != "idle":
         if "s4" in r:
             s4 = r["s4"]
             m["S4 join storm: time to drain, s"] = s4["drain_s"]
@@ -99,12 +179,14 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
             m["S4 join storm: deliveries/s"] = s4["deliveries_per_s"]
             m["S4 join storm: server CPU us/delivery"] = s4["server_cpu_us_per_delivery"]
             m["S4 join storm: generator CPU %"] = s4["gen_cpu_pct"]
+            _cpu_breakdown(m, "S4 join storm", s4)
         for s2 in r.get("s2", []):
             k = f"S2 window {s2['window']}"
             m[f"{k}: deliveries/s"] = s2["deliveries_per_s"]
             m[f"{k}: server CPU %"] = s2["server_cpu_pct"]
             m[f"{k}: server CPU us/delivery"] = s2["server_cpu_us_per_delivery"]
             m[f"{k}: generator CPU %"] = s2["gen_cpu_pct"]
+            _cpu_breakdown(m, k, s2)
         for s3 in r.get("s3", []):
             k = f"S3 {s3['rate_msgs_per_s']} msg/s"
             for p, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
@@ -115,8 +197,15 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
             m[f"{k}: kept up (1 = yes)"] = 1.0 if s3["kept_up"] else 0.0
             m[f"{k}: deliveries/s"] = s3["deliveries_per_s"]
             m[f"{k}: server CPU %"] = s3["server_cpu_pct"]
+            if "server_cpu_us_per_delivery" in s3:
+                m[f"{k}: server CPU us/delivery"] = s3["server_cpu_us_per_delivery"]
             m[f"{k}: generator CPU %"] = s3["gen_cpu_pct"]
-    m[f"{run['mode']}: other processes on the machine, cores"] = r.get("machine", {}).get(
+            _cpu_breakdown(m, k, s3)
+        spread = (r.get("placement") or {}).get("sessions_served_by_several_servers")
+        if spread is not None:
+            m["polling: sessions served by more than one node"] = spread
+    machine = r.get("machine", {})
+    m[f"{run['mode']}: other processes on the machine, cores"] = machine.get(
         "other_cores", float("nan")
     )
     return m
@@ -136,6 +225,8 @@ def run_problems(run: dict[str, Any]) -> list[str]:
         if not r.get("ok"):
             probs.append("S1 did not hold every connection")
     else:
+        if r.get("warmup") and not r["warmup"]["ok"]:
+            probs.append("warm-up: the nodes did not pass a message between them")
         s4 = r.get("s4")
         if s4 is None:
             probs.append("no S4 result")
@@ -155,6 +246,11 @@ def run_problems(run: dict[str, Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------- summary over repetitions
+
+
+def group_of(data: dict[str, Any], name: str) -> str:
+    # Reports from before the cluster scenario have no groups: every server was one node.
+    return str(data.get("groups", {}).get(name, "single"))
 
 
 def summarize(data: dict[str, Any]) -> dict[str, Any]:
@@ -187,236 +283,158 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             if k.endswith("generator CPU %") and s["max"] > GEN_BOUND_PCT:
                 gen_bound.setdefault(name, []).append(k.split(":")[0])
     ratios: dict[str, dict[str, float]] = {}
-    base = stats.get(BASELINE, {})
+    baselines: dict[str, str] = {}
     for name, figures in stats.items():
-        if name.startswith("rtchat"):
-            ratios[name] = {
-                k: s["median"] / base[k]["median"]
-                for k, s in figures.items()
-                if k in base and base[k]["median"]
-            }
+        base_name = BASELINES.get(group_of(data, name))
+        if base_name is None or base_name == name or base_name not in stats:
+            continue
+        base = stats[base_name]
+        baselines[name] = base_name
+        ratios[name] = {
+            k: s["median"] / base[k]["median"]
+            for k, s in figures.items()
+            if k in base and base[k]["median"]
+        }
     return {
         "ok": not problems and bool(stats),
         "problems": problems,
         "stats": stats,
-        "ratios_vs_node": ratios,
+        "ratios": ratios,
+        "baselines": baselines,
         "generator_bound": gen_bound,
     }
 
 
-# ---------------------------------------------------------------- Markdown
+# ---------------------------------------------------------------- targets
 
 
-def fmt(x: float) -> str:
-    if x != x:
-        return "n/a"
-    ax = abs(x)
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
+@dataclass(frozen=True)
+class Comparison:
+    """One figure of one deployment over the same figure of another, and its target."""
+
+    label: str
+    figure: str
+    numerator: str
+    denominator: str
+    op: str | None = None  # ">=" or "<=", None: reported, no target
+    target: float = 0.0
+    issue: int = 8
 
 
-def cell(s: dict[str, float] | None, key: str = "") -> str:
-    if s is None:
-        return "—"
-    if "kept up" in key:
-        return f"{round(s['sum'])}/{s['n']} reps"
-    if s["n"] == 1 or s["min"] == s["max"]:
-        return fmt(s["median"])
-    return f"{fmt(s['median'])} ({fmt(s['min'])}-{fmt(s['max'])})"
-
-
-def headline_rows(plan: dict[str, Any]) -> list[tuple[str, str]]:
-    """The summary's figures, named after the sizes this run actually used."""
-    rows: list[tuple[str, str]] = []
-    stages = plan["idle"]["stages"]
-    if stages:
-        n = stages[-1]
-        prev = f"{stages[-2]:,}" if len(stages) > 1 else "0"
-        rows += [
-            (f"S1 {n} idle: KB per connection", f"S1 RSS per idle connection at {n:,}, KB"),
-            (f"S1 {n} idle: connections accepted/s", f"S1 connections accepted/s ({prev}-{n:,})"),
-        ]
-    ses = plan["session"]
+def comparisons(plan: dict[str, Any]) -> list[Comparison]:
+    """The targets of issues #8 and #9, named after the sizes of this run's plan."""
+    ses = plan.get("cluster") or plan["session"]
+    rate = ses["s3Rates"][0]
+    d = f"{rate * ses['clients']:,}"
+    out = []
     for w in ses["s2Windows"]:
-        rows.append((f"S2 window {w}: deliveries/s", f"S2 deliveries/s, window {w}"))
+        out.append(
+            Comparison(
+                f"Cross-node S2 deliveries/s, window {w}: rtchat / Node + adapter",
+                f"S2 window {w}: deliveries/s",
+                "rtchat-cluster",
+                "node-cluster",
+                ">=",
+                5.0,
+            )
+        )
     for w in ses["s2Windows"]:
-        rows.append(
-            (f"S2 window {w}: server CPU us/delivery", f"S2 server CPU µs per delivery, window {w}")
-        )
-    for r in ses["s3Rates"]:
-        d = f"{r * ses['clients']:,}"
-        rows.append((f"S3 {r} msg/s: latency p99, ms", f"S3 p99 latency at {d} deliveries/s, ms"))
-    for r in ses["s3Rates"]:
-        d = f"{r * ses['clients']:,}"
-        rows.append((f"S3 {r} msg/s: kept up (1 = yes)", f"S3 kept up at {d} deliveries/s"))
-    rows += [
-        (
-            "S4 join storm: time to drain, s",
-            f"S4 join storm ({ses['clients']:,} clients): time to drain, s",
-        ),
-        ("S4 join storm: deliveries/s", "S4 join storm: deliveries/s"),
-    ]
-    return rows
-
-
-def table(data: dict[str, Any], rows: list[tuple[str, str]]) -> list[str]:
-    summary = data["summary"]
-    names = list(data["servers"])
-    rt = [n for n in names if n.startswith("rtchat")]
-    head = ["Figure", *names, *(f"{n} / node" for n in rt)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key, label in rows:
-        # CPU per delivery stays fair when the generator is the limit: never marked.
-        gb = [
-            n
-            for n in names
-            if key.split(":")[0] in summary["generator_bound"].get(n, [])
-            and not key.endswith(("us/delivery", "generator CPU %", "KB per connection"))
-        ]
-        cells = [label + (" †" if gb else "")]
-        for n in names:
-            s = summary["stats"].get(n, {}).get(key)
-            cells.append(cell(s, key) + (" †" if n in gb else ""))
-        for n in rt:
-            r = summary["ratios_vs_node"].get(n, {}).get(key)
-            ok = r is not None and "kept up" not in key and "generator CPU" not in key
-            cells.append(f"{r:.2f}x" if ok else "—")
-        if any(summary["stats"].get(n, {}).get(key) for n in names):
-            lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def summary_table(data: dict[str, Any]) -> str:
-    return "\n".join(table(data, headline_rows(data["plan"])))
-
-
-def markdown(data: dict[str, Any]) -> str:
-    env = data["environment"]
-    summary = data["summary"]
-    out = [
-        f"# rtchat benchmark — {data['started_utc']} on {env['machine']} ({data['kind']})",
-        "",
-        "Medians over repetitions, (min-max) in brackets. Ratios are rtchat's median over the "
-        "Node seed's (for deliveries/s and connections/s higher is better; for latency, time, "
-        "memory and CPU per delivery lower is better). † = the generator used more than 70% "
-        "of its core in at least one repetition: a lower bound on the server, not a "
-        "measurement of it.",
-        "",
-        "## Summary",
-        "",
-        summary_table(data),
-        "",
-        "## Correctness (every expected message exactly once)",
-        "",
-    ]
-    if summary["ok"]:
-        out.append("All runs: every expected message arrived exactly once; no disconnects.")
-    for name, probs in summary["problems"].items():
-        out.append(f"- **{name}: FAILED**")
-        out.extend(f"  - {p}" for p in probs[:20])
-    out += ["", "## All figures", ""]
-    keys: list[str] = []
-    for figures in summary["stats"].values():
-        keys.extend(k for k in figures if k not in keys)
-    out += table(data, [(k, k) for k in sorted(keys, key=_order)])
-    out += ["", "## Machine and versions", ""]
-    out += [
-        f"- CPU: {env['cpu_model']}, {env['cpu_count']} cores; server pinned to core "
-        f"{env['server_cpu']}, generator to core {env['generator_cpu']} (taskset)",
-        f"- Memory: {env['memory_mb']} MB; kernel {env['kernel']}; somaxconn {env['somaxconn']}",
-        f"- Open-file limit (soft/hard): {env['open_file_limit']['soft']}/"
-        f"{env['open_file_limit']['hard']}",
-        f"- Python {env['python']}: "
-        + ", ".join(f"{k} {v}" for k, v in env["python_packages"].items()),
-        f"- Node {env['node']}: " + ", ".join(f"{k} {v}" for k, v in env["npm_packages"].items()),
-        "- rtchat environment: "
-        + ", ".join(f"{k}={v}" for k, v in data["server_env"]["rtchat"].items())
-        + " (rate limit off); rtchat-sqlite: RTCHAT_DATABASE_URL=sqlite:///bench.db (relative "
-        "to the server's working dir, a fresh temp dir per run); rtchat-memory: RTCHAT_DATABASE_URL=memory://",
-        f"- Load average at start: {' '.join(env['loadavg_at_start'])}; run took "
-        f"{data['duration_s'] / 60:.1f} min; {data['plan']['reps']} repetition(s), "
-        "servers interleaved within each",
-    ]
-    out += [f"- Note: {n}" for n in data["notes"]]
-    out += ["", "## Servers", ""]
-    for name, desc in data["servers"].items():
-        files: dict[str, int] = {}
-        for r in data["runs"]:
-            if r["server"] == name and r["mode"] == "session":
-                files = r["result"].get("scratch_files", files)
-        written = ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in files.items())
-        out.append(f"- **{name}**: {desc}" + (f"; left {written}" if written else ""))
-        if "sqlite" in name and not any(k.endswith(".db") for k in files):
-            out.append("  - WARNING: no database file was written: storage may have been off")
-    other = [
-        s["median"]
-        for st in summary["stats"].values()
-        for k, s in st.items()
-        if "other processes" in k
-    ]
-    if other:
-        out += [
-            "",
-            "## Noise",
-            "",
-            f"Other processes used {min(other):.2f}-{max(other):.2f} cores (median per server "
-            "and scenario) while servers were measured"
-            + (": the machine was shared, so figures are noisy." if max(other) > 0.1 else "."),
-        ]
-    quiet = [r["result"]["quiet_before"] for r in data["runs"] if r["result"].get("quiet_before")]
-    if quiet:
-        busy = [q for q in quiet if q["busy_cores"] >= 0.3]
         out.append(
-            f"Before each server run the runner waited up to "
-            f"{data['plan']['session'].get('quietWaitS', 0)} s for other work to drop below "
-            f"0.3 cores: {sum(q['waited_s'] for q in quiet):.0f} s waited in all; "
-            f"{len(busy)} of {len(quiet)} runs started with the machine still busier than that."
+            Comparison(
+                f"Cross-node CPU per delivery (servers + Redis + PostgreSQL), S2 window {w}",
+                f"S2 window {w}: server CPU us/delivery",
+                "rtchat-cluster",
+                "node-cluster",
+                "<=",
+                0.2,
+            )
         )
-    out += calibration_lines(data.get("calibration"))
-    logs = data.get("server_logs", {})
-    if any(v["problem_lines"] for v in logs.values()):
-        out += ["", "## Server log problems", ""]
-        for name, v in logs.items():
-            if v["problem_lines"]:
-                out.append(f"- {name}: {v['problem_lines']} lines, e.g.")
-                out.extend(f"  - `{ln[:200]}`" for ln in v["first_problems"][:5])
-    return "\n".join(out) + "\n"
-
-
-def calibration_lines(cal: dict[str, Any] | None) -> list[str]:
-    """The generator's ceiling, measured against servers/null_server.js."""
-    if not cal or "s2" not in cal:
-        return []
-    out = [
-        "",
-        "## Generator ceiling",
-        "",
-        "One session against `servers/null_server.js` (the same broadcasts hand-written on "
-        "node:http, no socket.io), to show how much the generator itself can receive and check:",
-        "",
-        "| Scenario | deliveries/s | generator CPU % | server CPU % | exactly once |",
-        "|---|---|---|---|---|",
-    ]
-    rows = [(f"S2 window {s['window']}", s) for s in cal.get("s2", [])]
-    rows += [(f"S3 {s['rate_msgs_per_s']} msg/s", s) for s in cal.get("s3", [])]
-    if cal.get("s4"):
-        rows.insert(0, ("S4 join storm", cal["s4"]))
-    for name, s in rows:
+    out.append(
+        Comparison(
+            f"Cross-node S3 p99 at {d} deliveries/s",
+            f"S3 {rate} msg/s: latency p99, ms",
+            "rtchat-cluster",
+            "node-cluster",
+            "<=",
+            1.0,
+        )
+    )
+    for w in plan["session"]["s2Windows"]:
         out.append(
-            f"| {name} | {fmt(s['deliveries_per_s'])} | {fmt(s['gen_cpu_pct'])} | "
-            f"{fmt(s['server_cpu_pct'])} | {'yes' if s['ok'] else 'NO'} |"
+            Comparison(
+                f"One node, S2 window {w}: PostgreSQL / SQLite",
+                f"S2 window {w}: deliveries/s",
+                "rtchat-postgres",
+                "rtchat-sqlite",
+                ">=",
+                0.8,
+            )
         )
+    pol = plan.get("polling")
+    if pol:
+        for w in pol["s2Windows"]:
+            out.append(
+                Comparison(
+                    f"Long-polling S2 window {w}: round-robin (forwarded) / sticky",
+                    f"S2 window {w}: deliveries/s",
+                    "rtchat-polling-roundrobin",
+                    "rtchat-polling-sticky",
+                    issue=9,
+                )
+            )
+        r = pol["s3Rates"][0]
+        out.append(
+            Comparison(
+                f"Long-polling S3 p99 at {r * pol['clients']:,} deliveries/s: round-robin / sticky",
+                f"S3 {r} msg/s: latency p99, ms",
+                "rtchat-polling-roundrobin",
+                "rtchat-polling-sticky",
+                issue=9,
+            )
+        )
+    wk = plan.get("workers")
+    if wk:
+        for w in wk["s2Windows"]:
+            out += [
+                Comparison(
+                    f"S2 window {w} deliveries/s: --workers 2 / --workers 1",
+                    f"S2 window {w}: deliveries/s",
+                    "rtchat-workers2",
+                    "rtchat-workers1",
+                    issue=9,
+                ),
+                Comparison(
+                    f"S2 window {w} CPU per delivery: --workers 2 / --workers 1",
+                    f"S2 window {w}: server CPU us/delivery",
+                    "rtchat-workers2",
+                    "rtchat-workers1",
+                    issue=9,
+                ),
+            ]
     return out
 
 
-def _order(key: str) -> tuple[str, int, str]:
-    m = re.match(r"(S\d|\w+) (\d+)", key)
-    return (key[:2], int(m.group(2)) if m else 0, key)
+def evaluate(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each comparison with both medians, the ratio and whether the target is met."""
+    stats = data["summary"]["stats"]
+    rows = []
+    for c in comparisons(data["plan"]):
+        num = stats.get(c.numerator, {}).get(c.figure)
+        den = stats.get(c.denominator, {}).get(c.figure)
+        row: dict[str, Any] = {"comparison": c, "numerator": num, "denominator": den}
+        if num is None or den is None or not den["median"]:
+            missing = [n for n, s in ((c.numerator, num), (c.denominator, den)) if s is None]
+            row["status"] = "not measured: " + ", ".join(missing or ["zero baseline"])
+        else:
+            ratio = num["median"] / den["median"]
+            row["ratio"] = ratio
+            if c.op is None:
+                row["status"] = "reported"
+            else:
+                met = ratio >= c.target if c.op == ">=" else ratio <= c.target
+                row["status"] = "met" if met else "not met"
+        rows.append(row)
+    return rows
 
 
 def failures_text(data: dict[str, Any]) -> str:
@@ -427,26 +445,3 @@ def failures_text(data: dict[str, Any]) -> str:
     for name, probs in s["problems"].items():
         lines += [f"  {name}: {p}" for p in probs]
     return "\n".join(lines)
-
-
-def update_performance_doc(doc: Path, data: dict[str, Any], base: Path) -> None:
-    """Replace the summary table between the markers in docs/PERFORMANCE.md."""
-    if not doc.exists():
-        return
-    text = doc.read_text()
-    if SUMMARY_START not in text or SUMMARY_END not in text:
-        return
-    env = data["environment"]
-    block = "\n".join(
-        [
-            SUMMARY_START,
-            f"Latest full run: {data['started_utc']}, {env['cpu_model']} ({env['cpu_count']} "
-            f"cores), report `benchmarks/results/{base.name}.md`.",
-            "",
-            summary_table(data),
-            SUMMARY_END,
-        ]
-    )
-    head, rest = text.split(SUMMARY_START, 1)
-    tail = rest.split(SUMMARY_END, 1)[1]
-    doc.write_text(head + block + tail)

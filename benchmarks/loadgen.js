@@ -1,6 +1,6 @@
 // rtchat load generator: many Socket.IO v5 clients over WebSocket (Engine.IO v4), spoken
 // by hand on raw TCP sockets (wsclient.js) in one Node process, cheap enough per message
-// to measure fast servers.
+// to measure fast servers; or over HTTP long-polling (pollclient.js, `transport: polling`).
 //
 //   node loadgen.js '<json config>'      (benchmarks/run.py builds the config)
 //
@@ -8,6 +8,12 @@
 //   idle     S1: open idle clients in stages (namespace connect only), RSS per stage.
 //   session  S4 join storm, then S2 broadcast throughput, then S3 latency, on the same
 //            joined clients.
+//
+// With several `ports` (one per node of a cluster) the senders (the first s3Senders
+// clients) connect to the first node and the other clients go round the nodes, starting
+// with the second. Server CPU is read per phase from /proc for every process group in
+// `cpuGroups` (a session id, the PostgreSQL backends of one database, or every postgres
+// process); the `counted` ones are summed into the server's CPU per delivery.
 //
 // Every message text is "bm:<phase>:<id>:<sender>:<seq>:<sentUs>", so each receiver checks
 // exactly-once per sender with a counter and reads the latency without JSON.parse.
@@ -17,9 +23,15 @@
 
 const fs = require('fs');
 const { RawWebSocket } = require('./wsclient');
+const { PollingSocket } = require('./pollclient');
+const procstat = require('./procstat');
 
 const cfg = JSON.parse(process.argv[2]);
-const PATH = '/socket.io/?EIO=4&transport=websocket';
+const PORTS = cfg.ports || [cfg.port];
+const POLLING = cfg.transport === 'polling';
+const PATH = `/socket.io/?EIO=4&transport=${POLLING ? 'polling' : 'websocket'}`;
+const Transport = POLLING ? PollingSocket : RawWebSocket;
+const SENDERS_ON_A = cfg.s3Senders || 1;
 const T0 = performance.now();
 
 const log = (...a) => process.stderr.write(`[loadgen] ${a.join(' ')}\n`);
@@ -28,11 +40,10 @@ const nowUs = () => Math.round((performance.now() - T0) * 1000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- /proc readings
-function serverCpuSeconds() {
-  const s = fs.readFileSync(`/proc/${cfg.serverPid}/stat`, 'latin1');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / cfg.clkTck; // utime + stime, all threads
-}
+const CPU_GROUPS = cfg.cpuGroups || [{ name: 'server', counted: true, sid: cfg.serverPid }];
+const cpuSnapshot = () => procstat.cpuSnapshot(CPU_GROUPS);
+const cpuBetween = (a, b) => procstat.cpuBetween(CPU_GROUPS, a, b, cfg.clkTck);
+
 function serverRssKb() {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${cfg.serverPid}/status`, 'latin1'));
   return m ? Number(m[1]) : NaN;
@@ -41,17 +52,26 @@ function genCpuSeconds() {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 }
-// Wall time, server CPU and generator CPU over one measured interval.
+// Wall time, server CPU (the counted groups, and each group) and generator CPU over one
+// measured interval.
 function meter() {
-  const start = { t: nowMs(), s: serverCpuSeconds(), g: genCpuSeconds() };
+  const start = { t: nowMs(), s: cpuSnapshot(), g: genCpuSeconds() };
   return (endT) => {
     const t = endT ?? nowMs();
     const wall = (t - start.t) / 1000;
-    const s = serverCpuSeconds() - start.s;
+    const cpu = cpuBetween(start.s, cpuSnapshot());
     const g = genCpuSeconds() - start.g;
-    return { wall_s: wall, server_cpu_s: s, server_cpu_pct: (100 * s) / wall,
-      gen_cpu_pct: (100 * g) / wall };
+    return { wall_s: wall, server_cpu_s: cpu.total, server_cpu_pct: (100 * cpu.total) / wall,
+      gen_cpu_pct: (100 * g) / wall, cpu_s_by_group: cpu.by, cpu_vanished: cpu.vanished };
   };
+}
+
+// Per-delivery CPU of each group, for the report.
+function perDelivery(r, deliveries) {
+  const by = {};
+  for (const [k, v] of Object.entries(r.cpu_s_by_group)) by[k] = (1e6 * v) / deliveries;
+  return { server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / deliveries,
+    cpu_us_per_delivery_by_group: by, cpu_processes_vanished: r.cpu_vanished };
 }
 
 // ---------------------------------------------------------------- clients
@@ -67,9 +87,17 @@ function problem(msg) {
 let phase = null; // the running phase receives onMessage / onJoin
 const clients = [];
 
+// The node (index into PORTS) client `idx` talks to.
+function nodeOf(idx) {
+  if (PORTS.length === 1 || idx < SENDERS_ON_A) return 0;
+  return (idx - SENDERS_ON_A + 1) % PORTS.length;
+}
+
 class Client {
-  constructor(idx) {
+  constructor(idx, node = nodeOf(idx)) {
     this.idx = idx;
+    this.node = node;
+    this.onAny = null; // warm-up clients see every event here instead
     this.ws = null;
     this.connected = false;
     this.ackOrder = -1;
@@ -111,10 +139,12 @@ class Client {
         problem(`client ${this.idx}: Engine.IO close`);
       }
     };
-    this.ws = new RawWebSocket(cfg.port, PATH, { onOpen: () => {}, onMessage, onClose }, 30000);
+    this.ws = new Transport(PORTS[this.node], PATH, { onOpen: () => {}, onMessage, onClose },
+      30000);
   }
 
   onEvent(d) {
+    if (this.onAny !== null) { this.onAny(d); return; }
     // d = 42["event-name",{...}]; d[4] is the first letter of the event name.
     const e = d[4];
     if (e === 0x72 && d[5] === 0x65 && d[11] === 0x2d) { // "receive-message"
@@ -218,11 +248,14 @@ let phaseCounter = 0;
 // Tracks exactly-once delivery of messages broadcast to every client. Per receiver and
 // sender the next expected seq is a counter (in-order fast path); out-of-order arrivals
 // wait in a small Set, duplicates are counted, and whatever is missing at the end is lost.
+// `senders` are client indexes; a message names its sender by position in that list.
 class BroadcastPhase {
-  constructor(name, nSenders, maxMessages, wantLatency) {
+  constructor(name, senders, maxMessages, wantLatency) {
+    const nSenders = senders.length;
     this.id = ++phaseCounter;
     this.name = name;
     this.n = clients.length;
+    this.senders = senders;
     this.nSenders = nSenders;
     this.sent = 0;
     this.sentAt = new Float64Array(maxMessages);
@@ -248,7 +281,8 @@ class BroadcastPhase {
     const q = this.seqSent[senderIdx]++;
     const t = nowUs();
     this.sentAt[g] = t;
-    clients[senderIdx].ws.send(`42["send-message","bm:${this.id}:${g}:${senderIdx}:${q}:${t}"]`);
+    clients[this.senders[senderIdx]].ws.send(
+      `42["send-message","bm:${this.id}:${g}:${senderIdx}:${q}:${t}"]`);
   }
 
   onMessage(c, g, s, q, t) {
@@ -273,7 +307,7 @@ class BroadcastPhase {
       this.complete += 1;
       while (this.oldest < this.sent && this.recvCount[this.oldest] === this.n) this.oldest++;
     }
-    if (this.onOwnReceipt !== null && c.idx === s) this.onOwnReceipt();
+    if (this.onOwnReceipt !== null && c.idx === this.senders[s]) this.onOwnReceipt();
   }
 
   pullAhead(c, s) {
@@ -345,12 +379,14 @@ async function runJoinStorm(n) {
   let deliveries = 0;
   let dups = 0;
   const seen = new Uint8Array(n * n); // seen[receiver * n + joiner]
+  let requiredSeen = 0;
   const onJoin = (c, u) => {
     if (u >= n) { problem(`unknown username bench${u}`); return; }
     const k = c.idx * n + u;
     if (seen[k]) { dups += 1; return; }
     seen[k] = 1;
     deliveries += 1;
+    if (joinOrder[u] > c.ackOrder) requiredSeen += 1;
     if (u === c.idx) ownEchoes += 1;
   };
   phase = { id: -1, onJoin, onMessage: () => problem('S4: message before the sentinel') };
@@ -360,15 +396,24 @@ async function runJoinStorm(n) {
     joinOrder[c.idx] = order++;
     c.emit('user-joined', `bench${c.idx}`);
   });
-  // Every join has been processed once every client saw its own; then one message, and
-  // per-connection FIFO means a client that has it has every join meant for it.
-  const joined = await waitProgress(() => ownEchoes === n, () => deliveries, cfg.drainTimeoutMs);
-  const sentinel = new BroadcastPhase('S4-sentinel', 1, 1, false);
+  // A client must have every join sent after its namespace ack: the k-th client acked has
+  // ackOrder 2k, so the joins after it are those of clients k..n-1.
+  const connected = clients.filter((c) => c.ackOrder >= 0).length;
+  let required = 0;
+  for (const c of clients) if (c.ackOrder >= 0) required += connected - c.ackOrder / 2;
+  const joined = await waitProgress(() => requiredSeen === required, () => deliveries,
+    cfg.drainTimeoutMs);
+  // Then one message from the first client of every node: each node passes on what it
+  // handles in order, so a client holding every node's sentinel holds every join meant
+  // for it, and a late duplicate would have arrived before them.
+  const firsts = PORTS.map((_p, node) => clients.findIndex((c) => c.node === node))
+    .filter((i) => i >= 0);
+  const sentinel = new BroadcastPhase('S4-sentinel', firsts, firsts.length, false);
   sentinel.onJoin = onJoin; // copies of the last joins may still be on their way
   phase = sentinel;
-  if (joined) sentinel.send(0);
-  const drained = joined &&
-    await waitProgress(() => sentinel.complete === 1, () => sentinel.delivered, cfg.drainTimeoutMs);
+  if (joined) for (let k = 0; k < firsts.length; k++) sentinel.send(k);
+  const drained = joined && await waitProgress(() => sentinel.complete === firsts.length,
+    () => sentinel.delivered, cfg.drainTimeoutMs);
   const r = m();
   // Required: every join sent after this client's namespace ack. Earlier joins are optional.
   let missing = 0;
@@ -379,17 +424,20 @@ async function runJoinStorm(n) {
   }
   const v = sentinel.verify();
   const ok = drained && missing === 0 && dups === 0 && v.ok && counters.connect_failures === 0;
-  if (!drained) problem(`S4 did not drain: own echoes ${ownEchoes}/${n}`);
+  if (!drained) {
+    problem(`S4 did not drain: own echoes ${ownEchoes}/${n}, required joins ` +
+      `${requiredSeen}/${required}`);
+  }
   log(`S4: ${r.wall_s.toFixed(2)} s, ${deliveries} deliveries, missing ${missing}, dups ${dups}`);
   return { clients: n, drain_s: r.wall_s, deliveries, deliveries_per_s: deliveries / r.wall_s,
     missing, duplicated: dups, server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
-    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / deliveries, ok };
+    ...perDelivery(r, deliveries), ok };
 }
 
 // ---------------------------------------------------------------- S2: broadcast throughput
 async function runThroughput(windowSize) {
   const maxMsgs = cfg.s2MaxMessages;
-  const ph = new BroadcastPhase(`S2-w${windowSize}`, 1, maxMsgs, false);
+  const ph = new BroadcastPhase(`S2-w${windowSize}`, [0], maxMsgs, false);
   phase = ph;
   let inflight = 0;
   let stopAt = 0;
@@ -415,14 +463,14 @@ async function runThroughput(windowSize) {
   return { window: windowSize, messages: ph.sent, ...v, ok: v.ok && drained,
     seconds: r.wall_s, deliveries_per_s: ph.delivered / r.wall_s,
     server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
-    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / ph.delivered };
+    ...perDelivery(r, ph.delivered) };
 }
 
 // ---------------------------------------------------------------- S3: latency at fixed rate
 async function runLatency(rate) {
   const nSenders = Math.min(cfg.s3Senders, clients.length);
   const total = Math.round(rate * cfg.s3Seconds);
-  const ph = new BroadcastPhase(`S3-${rate}`, nSenders, total, true);
+  const ph = new BroadcastPhase(`S3-${rate}`, [...Array(nSenders).keys()], total, true);
   phase = ph;
   const interval = 1000 / rate;
   let stoppedEarly = false;
@@ -458,14 +506,81 @@ async function runLatency(rate) {
     stopped_early: stoppedEarly, max_lag_ms: maxLag, drain_after_last_send_ms: drainMs,
     ...lat, deliveries_per_s: ph.delivered / r.wall_s,
     server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
-    server_cpu_us_per_delivery: (1e6 * r.server_cpu_s) / ph.delivered };
+    ...perDelivery(r, ph.delivered) };
 }
 
 // S4, then S2 and S3 on the same joined clients; stops at the first failed phase (the
 // state after a loss is not worth measuring).
+// ---------------------------------------------------------------- cluster warm-up
+// Before S4 on several nodes: one joined client per node (through the balancer, if any),
+// and probe messages from the first until every one of them has one, so every node is
+// linked to the others before anything is counted (python-socketio subscribes to Redis
+// only at its first connection). The warm-up clients then leave; none is in `clients`.
+async function warmUp(n) {
+  const started = nowMs();
+  const peers = [];
+  const joined = new Set();
+  const probed = new Set();
+  await new Promise((resolve) => {
+    let settled = 0;
+    const done = () => { if (++settled === n) resolve(); };
+    for (let k = 0; k < n; k++) {
+      const c = new Client(-1 - k, k % PORTS.length);
+      c.onAny = (d) => {
+        const text = d.toString('latin1');
+        if (text.includes(`"warmup${k}"`) && text.includes('user-connected')) joined.add(k);
+        else if (text.includes('"warmup-probe')) probed.add(k);
+      };
+      peers.push(c);
+      c.open(() => { c.emit('user-joined', `warmup${k}`); done(); }, done);
+    }
+  });
+  const up = peers.every((c) => c.connected) &&
+    await waitFor(() => joined.size === n, cfg.warmupTimeoutMs, 20);
+  let probes = 0;
+  const linked = up && await waitFor(() => {
+    if (probed.size < n && (probes === 0 || nowMs() - started > probes * 200)) {
+      peers[0].emit('send-message', `warmup-probe ${probes++}`);
+    }
+    return probed.size === n;
+  }, cfg.warmupTimeoutMs, 20);
+  for (const c of peers) {
+    c.closedExpected = true;
+    if (c.ws !== null) c.ws.close();
+  }
+  await sleep(cfg.pauseMs); // their user-disconnected pass before S4 connects anyone
+  if (!linked) problem(`warm-up: joined ${joined.size}/${n}, probe reached ${probed.size}/${n}`);
+  return { clients: n, ms: nowMs() - started, probes, ok: linked };
+}
+
+// Where the clients went: per node (direct), or per server that answered (balancer).
+function placement() {
+  const perNode = PORTS.map(() => 0);
+  for (const c of clients) perNode[c.node] += 1;
+  const out = { ports: PORTS, clients_per_port: perNode };
+  if (POLLING) {
+    const first = {};
+    let spread = 0;
+    for (const c of clients) {
+      const seen = c.ws.servedBy;
+      if (seen.size > 1) spread += 1;
+      const s = seen.size ? [...seen][0] : 'none';
+      first[s] = (first[s] || 0) + 1;
+    }
+    out.sessions_served_by_several_servers = spread;
+    out.sessions_by_first_server = first;
+  }
+  return out;
+}
+
 async function runSession() {
   const out = { s2: [], s3: [] };
+  if (cfg.warmup > 0) {
+    out.warmup = await warmUp(cfg.warmup);
+    if (!out.warmup.ok) return { ...out, stopped_after: 'warm-up' };
+  }
   out.s4 = await runJoinStorm(cfg.clients);
+  out.placement = placement();
   if (!out.s4.ok) return { ...out, stopped_after: 'S4' };
   const phases = [
     ...cfg.s2Windows.map((w) => ['s2', () => runThroughput(w)]),
@@ -477,6 +592,7 @@ async function runSession() {
     out[key].push(res);
     if (!res.ok) return { ...out, stopped_after: `${key} ${res.window ?? res.rate_msgs_per_s}` };
   }
+  out.placement = placement();
   return out;
 }
 

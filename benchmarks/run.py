@@ -3,9 +3,12 @@
     python benchmarks/run.py            # full run (3 repetitions), writes benchmarks/results/
     python benchmarks/run.py --smoke    # small version of every scenario, fails on any loss
 
-Each server runs pinned to one core, the load generator (benchmarks/loadgen.js) to another.
-Servers are interleaved within each repetition. Everything talks to 127.0.0.1 only and every
-wait is bounded. See docs/PERFORMANCE.md for the method.
+Scenarios (--modes): idle (S1) and session (S4, S2, S3) on one node; cluster (the same on
+two nodes sharing a private Redis, senders on node a); polling (long-polling clients through
+HAProxy); workers (`rtchat serve --workers N`). The servers of each are in deployments.py.
+Servers (and their Redis and HAProxy) are pinned to one core, the load generator
+(benchmarks/loadgen.js) to the other. Deployments are interleaved within each repetition.
+Everything talks to 127.0.0.1 only and every wait is bounded. See docs/PERFORMANCE.md.
 """
 
 from __future__ import annotations
@@ -17,28 +20,57 @@ import json
 import os
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import bench_report
+import perf_doc
+import procs
+import report_md
+import services
+from deployments import (
+    BY_NAME,
+    DEPLOYMENTS,
+    NODE_IDS,
+    NULL_SERVER,
+    RTCHAT_ENV,
+    VENV_BIN,
+    Deployment,
+    NodeContext,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-VENV_BIN = Path(sys.executable).parent
 LOADGEN = BENCH / "loadgen.js"
 WORK = BENCH / ".work"
+MODES = ("idle", "session", "cluster", "polling", "workers")
+NPM_PACKAGES = ("express", "socket.io", "@socket.io/redis-adapter", "redis")
 
-# The rate limit is off for every rtchat run (recorded in the report).
-RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0"}
-
+_SESSION: dict[str, Any] = {
+    "clients": 1000,
+    "inflight": 200,
+    "s2Windows": [1, 50],
+    "s2Seconds": 4,
+    "s2MaxMessages": 200_000,
+    "s3Rates": [20, 100],
+    "s3Seconds": 8,
+    "s3Senders": 10,
+    "s3MaxLagMs": 2000,
+    "s3KeptUpDrainMs": 250,
+    "drainTimeoutMs": 90_000,
+    "stallMs": 10_000,
+    "pauseMs": 500,
+    "warmupTimeoutMs": 10_000,
+    "deadlineS": 900,
+    "quietWaitS": 10,
+    "lockWaitS": 180,
+}
 FULL: dict[str, Any] = {
     "reps": 3,
     "idle": {
@@ -49,24 +81,26 @@ FULL: dict[str, Any] = {
         "quietWaitS": 10,
         "lockWaitS": 180,
     },
-    "session": {
-        "clients": 1000,
-        "inflight": 200,
-        "s2Windows": [1, 50],
-        "s2Seconds": 4,
-        "s2MaxMessages": 200_000,
-        "s3Rates": [20, 100],
-        "s3Seconds": 8,
-        "s3Senders": 10,
-        "s3MaxLagMs": 2000,
-        "s3KeptUpDrainMs": 250,
-        "drainTimeoutMs": 90_000,
-        "stallMs": 10_000,
-        "pauseMs": 500,
-        "deadlineS": 900,
-        "quietWaitS": 10,
-        "lockWaitS": 180,
-    },
+    "session": _SESSION,
+    "cluster": _SESSION,
+    # Every long-polling delivery is an HTTP answer through HAProxy: fewer clients.
+    "polling": {**_SESSION, "clients": 200, "inflight": 50, "s3Rates": [20, 100]},
+    "workers": _SESSION,
+}
+_SMOKE_SESSION: dict[str, Any] = {
+    **_SESSION,
+    "clients": 100,
+    "inflight": 50,
+    "s2Seconds": 0.5,
+    "s2MaxMessages": 5000,
+    "s3Rates": [20],
+    "s3Seconds": 1,
+    "drainTimeoutMs": 20_000,
+    "stallMs": 5_000,
+    "pauseMs": 100,
+    "deadlineS": 120,
+    "quietWaitS": 0,
+    "lockWaitS": 0,
 }
 SMOKE: dict[str, Any] = {
     "reps": 1,
@@ -77,86 +111,11 @@ SMOKE: dict[str, Any] = {
         "deadlineS": 60,
         "quietWaitS": 0,
     },
-    "session": {
-        **FULL["session"],
-        "clients": 100,
-        "inflight": 50,
-        "s2Seconds": 0.5,
-        "s2MaxMessages": 5000,
-        "s3Seconds": 1,
-        "drainTimeoutMs": 20_000,
-        "stallMs": 5_000,
-        "pauseMs": 100,
-        "deadlineS": 120,
-        "quietWaitS": 0,
-        "lockWaitS": 0,
-    },
+    "session": {**_SMOKE_SESSION, "s3Rates": [20, 100]},
+    "cluster": _SMOKE_SESSION,
+    "polling": {**_SMOKE_SESSION, "clients": 50, "s2Seconds": 0.3},
+    "workers": _SMOKE_SESSION,
 }
-
-
-@dataclass(frozen=True)
-class Server:
-    """One server under test: how to start it on a port, with a private scratch dir."""
-
-    name: str
-    description: str
-    argv: Callable[[int, Path], list[str]]
-    env: Callable[[int, Path], dict[str, str]] = lambda _port, _tmp: {}
-    stdout_to_log: bool = True
-
-
-def _rtchat_command(port: int, _tmp: Path) -> list[str]:
-    return [str(VENV_BIN / "rtchat"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-
-
-SERVERS = [
-    Server(
-        "node-seed",
-        "the seed's server.js on express + socket.io (benchmarks/servers/seed_server.js)",
-        lambda port, _tmp: ["node", str(BENCH / "servers" / "seed_server.js")],
-        lambda port, _tmp: {"PORT": str(port), "HOST": "127.0.0.1"},
-        stdout_to_log=False,  # the seed console.logs every connection
-    ),
-    Server(
-        "python-socketio",
-        "python-socketio AsyncServer under uvicorn (benchmarks/servers/reference_socketio.py)",
-        lambda port, _tmp: [
-            str(VENV_BIN / "python"),
-            str(BENCH / "servers" / "reference_socketio.py"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-    ),
-    Server(
-        "rtchat-sqlite",
-        "rtchat serve, default storage (SQLite file in a fresh temp dir)",
-        _rtchat_command,
-        # relative to the server's working dir, which is the run's fresh scratch dir
-        lambda _port, _tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": "sqlite:///bench.db"},
-    ),
-    Server(
-        "rtchat-memory",
-        "rtchat serve, storage off (RTCHAT_DATABASE_URL=memory://)",
-        _rtchat_command,
-        lambda _port, _tmp: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": "memory://"},
-    ),
-]
-
-
-# Calibration, not a server under test: the least work a Node server can do per broadcast.
-NULL_SERVER = Server(
-    "null-broadcast",
-    "calibration: the seed's broadcasts hand-written on node:http, no socket.io "
-    "(benchmarks/servers/null_server.js)",
-    lambda port, _tmp: ["node", str(BENCH / "servers" / "null_server.js")],
-    lambda port, _tmp: {"PORT": str(port), "HOST": "127.0.0.1"},
-)
-
-
-class ServerFailedError(RuntimeError):
-    pass
 
 
 @dataclass
@@ -165,11 +124,17 @@ class Machine:
 
     server_cpu: int | None = None
     gen_cpu: int | None = None
+    all_cpus: list[int] = field(default_factory=list)
     nofile: tuple[int, int] = (0, 0)
     notes: list[str] = field(default_factory=list)
 
     def pin(self, cpu: int | None) -> list[str]:
         return ["taskset", "-c", str(cpu)] if cpu is not None else []
+
+    def pin_servers(self, dep: Deployment) -> list[str]:
+        if dep.cores == "all" and self.server_cpu is not None:
+            return ["taskset", "-c", ",".join(map(str, self.all_cpus))]
+        return self.pin(self.server_cpu)
 
 
 def prepare_machine() -> Machine:
@@ -182,6 +147,7 @@ def prepare_machine() -> Machine:
         m.notes.append(f"could not raise the open-file limit: {e}")
     m.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
     cpus = sorted(os.sched_getaffinity(0))
+    m.all_cpus = cpus
     if len(cpus) >= 2 and shutil.which("taskset"):
         m.server_cpu, m.gen_cpu = cpus[0], cpus[1]
     else:
@@ -191,83 +157,147 @@ def prepare_machine() -> Machine:
 
 def ensure_npm_deps() -> None:
     """Install the pinned npm packages (benchmarks/package-lock.json) if missing."""
-    if all((BENCH / "node_modules" / p).is_dir() for p in ("express", "socket.io")):
+    if all((BENCH / "node_modules" / p).is_dir() for p in NPM_PACKAGES):
         return
     cmd = ["npm", "ci", "--prefix", str(BENCH), "--no-audit", "--no-fund", "--loglevel=error"]
     subprocess.run(cmd, check=True, timeout=600)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# ---------------------------------------------------------------- one deployment, started
 
 
-def start_server(server: Server, m: Machine, tmp: Path, log_path: Path) -> subprocess.Popen[bytes]:
-    port = free_port()
-    argv = m.pin(m.server_cpu) + server.argv(port, tmp)
-    env = {**os.environ, **server.env(port, tmp)}
-    with log_path.open("ab") as log:
-        log.write(f"\n=== {' '.join(argv)}\n".encode())
-        log.flush()
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=tmp,
-            stdin=subprocess.DEVNULL,
-            stdout=log if server.stdout_to_log else subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
+@dataclass
+class Running:
+    """A deployment's processes while it runs, and what the generator needs of them."""
+
+    dep: Deployment
+    nodes: list[procs.Proc] = field(default_factory=list)
+    extras: list[procs.Proc] = field(default_factory=list)  # redis, haproxy
+    database: str | None = None
+
+    @property
+    def all(self) -> list[procs.Proc]:
+        # Stopped in reverse: the balancer, then the nodes, then the Redis they talk to.
+        redis = [p for p in self.extras if p.role == "redis"]
+        return [*redis, *self.nodes, *(p for p in self.extras if p.role != "redis")]
+
+    def entry_ports(self) -> list[int]:
+        lb = [p for p in self.extras if p.role == "balancer"]
+        return [lb[0].port] if lb else [n.port for n in self.nodes]
+
+    def cpu_groups(self) -> list[dict[str, Any]]:
+        """Whose CPU the generator reads; `counted` ones make the server CPU per delivery."""
+        groups: list[dict[str, Any]] = [
+            {"name": p.name, "sid": p.pid, "counted": p.role != "balancer"} for p in self.all
+        ]
+        if self.database is not None:
+            groups += [
+                {"name": "postgres", "pgDatabase": self.database, "counted": True},
+                {"name": "postgres, all processes", "pgAll": True, "counted": False},
+            ]
+        return groups
+
+    def placement(self, m: Machine) -> dict[str, str]:
+        out = {p.name: procs.allowed_cpus(p.pid) for p in self.all}
+        out["generator"] = str(m.gen_cpu) if m.gen_cpu is not None else "any"
+        if self.database is not None:
+            pg = procs.postgres_pids(self.database)
+            out["postgres"] = ", ".join(sorted({procs.allowed_cpus(p) for p in pg})) or "none"
+        return out
+
+
+def start_deployment(
+    dep: Deployment, m: Machine, tmp: Path, log_path: Path, rtchat: Path, run: Running
+) -> None:
+    """Start what `dep` needs into `run` (which the caller stops, whatever happens)."""
+    redis_url = db_url = None
+    if dep.postgres:
+        run.database = services.create_database()
+        db_url = services.database_url(run.database)
+    if dep.redis:
+        # Its own log: its start-up warnings are the machine's, not the servers'.
+        redis_log = log_path.with_name(log_path.stem + "-redis.log")
+        redis = services.start_redis(tmp, redis_log, m.pin(m.server_cpu))
+        run.extras.append(redis)
+        redis_url = f"redis://127.0.0.1:{redis.port}/0"
+    for i in range(dep.nodes):
+        node_tmp = tmp / f"node-{NODE_IDS[i]}"
+        node_tmp.mkdir()
+        port = procs.free_port()
+        ctx = NodeContext(i, NODE_IDS[i], port, node_tmp, redis_url, db_url, rtchat)
+        name = f"node {NODE_IDS[i]}" if dep.nodes > 1 else "server"
+        run.nodes.append(
+            procs.spawn(
+                name,
+                "server",
+                m.pin_servers(dep) + dep.argv(ctx),
+                port,
+                env={**os.environ, **dep.env(ctx)},
+                cwd=node_tmp,
+                log_path=log_path,
+                stdout_to_log=dep.stdout_to_log,
+            )
         )
-    proc.port = port  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise ServerFailedError(f"{server.name} exited with {proc.returncode} at start-up")
+    if dep.balancer is not None:
+        backends = [(NODE_IDS[i], n.port) for i, n in enumerate(run.nodes)]
+        run.extras.append(
+            services.start_haproxy(
+                backends, dep.balancer == "sticky", tmp, log_path, m.pin(m.server_cpu)
+            )
+        )
+
+
+def stop_deployment(run: Running) -> list[str]:
+    """Stop every process and drop the database; returns what could not be cleaned."""
+    problems = []
+    procs.stop_all(run.all)
+    if run.database is not None:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
-        except OSError:
-            time.sleep(0.05)
-    stop_server(proc)
-    raise ServerFailedError(f"{server.name} did not listen on port {port} within 30 s")
+            services.drop_database(run.database)
+        except Exception as e:  # reported, and the run goes on with the next deployment
+            problems.append(f"could not drop database {run.database}: {e}")
+    return problems
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
+# ---------------------------------------------------------------- the generator
 
 
-def machine_busy_jiffies() -> int:
-    """Busy CPU time of the whole machine (all cores), in clock ticks."""
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    values = [int(x) for x in fields]
-    idle = values[3] + values[4]  # idle + iowait
-    return sum(values[:8]) - idle
+def _group_pids(group: dict[str, Any]) -> list[int]:
+    if "sid" in group:
+        return procs.session_pids(group["sid"])
+    return procs.postgres_pids(group.get("pgDatabase"))
 
 
-def proc_cpu_jiffies(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    f = stat[stat.rindex(")") + 2 :].split()
-    return int(f[11]) + int(f[12])
+def cpu_snapshot(groups: list[dict[str, Any]]) -> dict[str, dict[int, int]]:
+    return {g["name"]: {p: procs.cpu_jiffies(p) for p in _group_pids(g)} for g in groups}
+
+
+def cpu_seconds(a: dict[str, dict[int, int]], b: dict[str, dict[int, int]]) -> dict[str, float]:
+    clk = os.sysconf("SC_CLK_TCK")
+    return {
+        name: sum(t - a[name].get(pid, 0) for pid, t in pids.items()) / clk
+        for name, pids in b.items()
+    }
 
 
 def run_generator(
-    mode: str, cfg: dict[str, Any], proc: subprocess.Popen[bytes], m: Machine
+    mode: str, cfg: dict[str, Any], run: Running, m: Machine, warmup: int
 ) -> dict[str, Any]:
-    """Run loadgen.js against a running server; returns its result plus machine-load data."""
+    """Run loadgen.js against a running deployment; returns its result plus machine load."""
     clk = os.sysconf("SC_CLK_TCK")
-    gen_cfg = {**cfg, "mode": mode, "port": proc.port, "serverPid": proc.pid, "clkTck": clk}  # type: ignore[attr-defined]
+    groups = run.cpu_groups()
+    gen_cfg = {
+        **cfg,
+        "mode": "idle" if mode == "idle" else "session",
+        "ports": run.entry_ports(),
+        "transport": run.dep.transport,
+        "serverPid": run.nodes[0].pid,
+        "cpuGroups": groups,
+        "warmup": warmup,
+        "clkTck": clk,
+    }
     argv = [*m.pin(m.gen_cpu), "node", str(LOADGEN), json.dumps(gen_cfg)]
-    busy0, srv0, t0 = machine_busy_jiffies(), proc_cpu_jiffies(proc.pid), time.monotonic()
+    busy0, cpu0, t0 = procs.machine_busy_jiffies(), cpu_snapshot(groups), time.monotonic()
     children0 = sum(os.times()[2:4])
     gen = subprocess.Popen(argv, cwd=BENCH, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
     try:
@@ -285,21 +315,31 @@ def run_generator(
     for line in out.decode(errors="replace").splitlines():
         if line.startswith("RESULT "):
             result = json.loads(line[7:])
-    srv_s = ((proc_cpu_jiffies(proc.pid) if proc.poll() is None else srv0) - srv0) / clk
-    busy_s = (machine_busy_jiffies() - busy0) / clk
+    by_group = cpu_seconds(cpu0, cpu_snapshot(groups))
+    busy_s = (procs.machine_busy_jiffies() - busy0) / clk
+    # "postgres, all processes" holds the run's backends too: not added twice.
+    ours = sum(v for k, v in by_group.items() if k != "postgres")
+    counted = sum(by_group[g["name"]] for g in groups if g["counted"])
     # CPU used by everything else on the machine meanwhile (other engineers' test runs...)
     result["machine"] = {
         "wall_s": wall,
         "busy_cores": busy_s / wall,
-        "server_cores": srv_s / wall,
+        "server_cores": counted / wall,
+        "cores_by_process": {k: v / wall for k, v in by_group.items()},
         "generator_cores": gen_s / wall,
-        "other_cores": max(0.0, busy_s - srv_s - gen_s) / wall,
+        "other_cores": max(0.0, busy_s - ours - gen_s) / wall,
         "loadavg": Path("/proc/loadavg").read_text().split()[:3],
     }
-    if proc.poll() is not None:
-        result["ok"] = False
-        result.setdefault("errors", []).append(f"server exited with {proc.returncode}")
+    for proc in run.all:
+        if proc.popen.poll() is not None:
+            result["ok"] = False
+            result.setdefault("errors", []).append(
+                f"{proc.name} exited with {proc.popen.returncode}"
+            )
     return result
+
+
+# ---------------------------------------------------------------- one run
 
 
 def wait_for_quiet(max_wait_s: float, busy_limit: float = 0.3) -> dict[str, float]:
@@ -312,9 +352,9 @@ def wait_for_quiet(max_wait_s: float, busy_limit: float = 0.3) -> dict[str, floa
     start = time.monotonic()
     busy = 0.0
     while True:
-        b0, t0 = machine_busy_jiffies(), time.monotonic()
+        b0, t0 = procs.machine_busy_jiffies(), time.monotonic()
         time.sleep(0.5)
-        busy = (machine_busy_jiffies() - b0) / clk / (time.monotonic() - t0)
+        busy = (procs.machine_busy_jiffies() - b0) / clk / (time.monotonic() - t0)
         if busy < busy_limit or time.monotonic() - start >= max_wait_s:
             return {"waited_s": time.monotonic() - start, "busy_cores": busy}
 
@@ -346,35 +386,67 @@ def cores_lock(timeout_s: float) -> Iterator[float]:
 
 
 def run_one(
-    server: Server, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path
+    dep: Deployment, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path, rtchat: Path
 ) -> dict[str, Any]:
     lock = cores_lock(cfg["lockWaitS"]) if cfg.get("lockWaitS") else contextlib.nullcontext(0.0)
     with lock as waited:
-        result = _run_one(server, mode, cfg, m, log_path)
+        result = _run_one(dep, mode, cfg, m, log_path, rtchat)
         result["lock_wait_s"] = waited
         return result
 
 
 def _run_one(
-    server: Server, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path
+    dep: Deployment, mode: str, cfg: dict[str, Any], m: Machine, log_path: Path, rtchat: Path
 ) -> dict[str, Any]:
     quiet = wait_for_quiet(cfg["quietWaitS"]) if cfg.get("quietWaitS") else None
-    with tempfile.TemporaryDirectory(prefix=f"rtchat-bench-{server.name}-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"rtchat-bench-{dep.name}-") as tmp:
+        run = Running(dep)
         try:
-            proc = start_server(server, m, Path(tmp), log_path)
-        except (ServerFailedError, OSError) as e:
-            return {"ok": False, "errors": [str(e)], "start_failed": True}
-        try:
+            try:
+                start_deployment(dep, m, Path(tmp), log_path, rtchat, run)
+            except Exception as e:  # a server, Redis, HAProxy or PostgreSQL refused to start
+                return {"ok": False, "errors": [str(e)], "start_failed": True}
             time.sleep(0.3)
-            result = run_generator(mode, cfg, proc, m)
+            result = run_generator(mode, cfg, run, m, dep.nodes if dep.nodes > 1 else 0)
             result["quiet_before"] = quiet
+            result["placement_cores"] = run.placement(m)
+            if run.database is not None:
+                result["postgres_backends"] = {
+                    "pg_stat_activity": services.backend_pids(run.database),
+                    "process_titles": sorted(procs.postgres_pids(run.database)),
+                }
         finally:
-            stop_server(proc)
-        # What the server left in its scratch dir: shows whether storage was really on.
+            cleanup = stop_deployment(run)
+        if cleanup:
+            result.setdefault("errors", []).extend(cleanup)
+            result["ok"] = False
+        # What each node left in its scratch dir: shows whether storage was really on.
         result["scratch_files"] = {
-            str(p.relative_to(tmp)): p.stat().st_size for p in Path(tmp).rglob("*") if p.is_file()
+            str(p.relative_to(tmp)): p.stat().st_size
+            for p in Path(tmp).rglob("*")
+            if p.is_file() and p.name != "haproxy.cfg"
         }
         return result
+
+
+# ---------------------------------------------------------------- main
+
+
+def select(servers: str | None, modes: list[str]) -> tuple[list[Deployment], list[str]]:
+    """The deployments to run, and for the report the pending ones left out."""
+    if servers:
+        wanted = servers.split(",")
+        unknown = [w for w in wanted if w not in BY_NAME]
+        if unknown:
+            raise SystemExit(f"unknown server(s): {', '.join(unknown)}")
+        return [BY_NAME[w] for w in wanted], []
+    chosen = [d for d in DEPLOYMENTS if d.pending is None and set(d.modes) & set(modes)]
+    left = [
+        f"{d.name}: waits for {d.pending}"
+        for d in DEPLOYMENTS
+        if d.pending is not None and set(d.modes) & set(modes)
+    ]
+    return chosen, left
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -383,13 +455,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions (default 3, smoke 1)")
     parser.add_argument(
         "--servers",
-        default=",".join(s.name for s in SERVERS),
-        help="comma-separated subset of: " + ", ".join(s.name for s in SERVERS),
+        help="comma-separated deployments, pending ones included (default: every one that is "
+        "not pending): " + ", ".join(d.name for d in DEPLOYMENTS),
     )
     parser.add_argument(
         "--modes",
-        default="idle,session",
-        help="idle (S1) and/or session (S4, S2, S3 on the same 1,000 joined clients)",
+        default="idle,session,cluster,polling,workers",
+        help="idle (S1), session (S4, S2, S3 on one node), cluster (two nodes), polling "
+        "(through HAProxy), workers (rtchat --workers N)",
+    )
+    parser.add_argument(
+        "--rtchat",
+        type=Path,
+        default=VENV_BIN / "rtchat",
+        help="the rtchat executable under test (default: this venv's)",
     )
     parser.add_argument(
         "--no-calibrate",
@@ -401,10 +480,10 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = SMOKE if args.smoke else FULL
     reps = args.reps or plan["reps"]
-    wanted = args.servers.split(",")
-    servers = [s for s in SERVERS if s.name in wanted]
-    if len(servers) != len(wanted):
-        parser.error(f"unknown server in {args.servers!r}")
+    modes = args.modes.split(",")
+    if set(modes) - set(MODES):
+        parser.error(f"unknown mode in {args.modes!r}")
+    deployments, left_out = select(args.servers, modes)
     m = prepare_machine()
     if m.nofile[0] < max(plan["idle"]["stages"]) + 200:
         keep = [n for n in plan["idle"]["stages"] if n + 200 <= m.nofile[0]]
@@ -414,22 +493,26 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(exist_ok=True)
     started = time.time()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(started))
-    log_dir = WORK / f"logs-{stamp}"
+    log_dir = WORK / f"logs-{stamp}-{os.getpid()}"
     log_dir.mkdir()
-    env_info = bench_report.environment(m.nofile, m.server_cpu, m.gen_cpu)
+    env_info = bench_report.environment(m.nofile, m.server_cpu, m.gen_cpu, deployments)
     runs: list[dict[str, Any]] = []
     # The smoke takes the cores for its whole run; a full run per server run (run_one).
     with cores_lock(300) if args.smoke else contextlib.nullcontext(0.0):
         for rep in range(1, reps + 1):
-            for mode in args.modes.split(","):
-                for server in servers:
-                    print(f"== rep {rep}/{reps} {mode} {server.name}", file=sys.stderr, flush=True)
-                    res = run_one(server, mode, plan[mode], m, log_dir / f"{server.name}.log")
-                    runs.append({"rep": rep, "mode": mode, "server": server.name, "result": res})
+            for mode in modes:
+                for dep in (d for d in deployments if mode in d.modes):
+                    print(f"== rep {rep}/{reps} {mode} {dep.name}", file=sys.stderr, flush=True)
+                    log = log_dir / f"{dep.name}.log"
+                    res = run_one(dep, mode, plan[mode], m, log, args.rtchat)
+                    runs.append({"rep": rep, "mode": mode, "server": dep.name, "result": res})
     calibration = None
-    if not args.smoke and not args.no_calibrate and "session" in args.modes:
+    if not args.smoke and not args.no_calibrate and "session" in modes:
         print("== generator ceiling: session against null-broadcast", file=sys.stderr, flush=True)
-        calibration = run_one(NULL_SERVER, "session", plan["session"], m, log_dir / "null.log")
+        calibration = run_one(
+            NULL_SERVER, "session", plan["session"], m, log_dir / "null.log", args.rtchat
+        )
+    ran = {r["server"] for r in runs}
     data = {
         "kind": "smoke" if args.smoke else "full",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -437,7 +520,10 @@ def main(argv: list[str] | None = None) -> int:
         "environment": env_info,
         "notes": m.notes,
         "plan": {**plan, "reps": reps},
-        "servers": {s.name: s.description for s in servers},
+        "modes": modes,
+        "servers": {d.name: d.description for d in deployments if d.name in ran},
+        "groups": {d.name: d.group for d in deployments if d.name in ran},
+        "left_out": left_out,
         "server_env": {"rtchat": RTCHAT_ENV},
         "runs": runs,
         "calibration": calibration,
@@ -451,10 +537,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         base = base.with_name(base.name + "-smoke")
     base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
-    markdown = bench_report.markdown(data)
+    markdown = report_md.markdown(data)
     base.with_suffix(".md").write_text(markdown)
-    if not args.smoke and args.out is None:
-        bench_report.update_performance_doc(REPO / "docs" / "PERFORMANCE.md", data, base)
+    # Only a whole run replaces the doc's figures: a subset would blank the rest.
+    if not args.smoke and args.out is None and args.servers is None and set(modes) == set(MODES):
+        perf_doc.refresh(REPO / "docs" / "PERFORMANCE.md", base.with_suffix(".json"))
     print(markdown if not args.smoke else bench_report.failures_text(data))
     print(f"report: {base}.md / .json", file=sys.stderr)
     return 0 if summary["ok"] else 1

@@ -2,6 +2,9 @@
 // (express + socket.io 4.x, the four handlers, io.emit to everyone).
 // The port comes from $PORT, as in the seed; $HOST (added) lets the runner bind to
 // 127.0.0.1 only. The runner sends the seed's console.log lines to /dev/null.
+// With $REDIS_URL (added) it is one node of a cluster: @socket.io/redis-adapter on the
+// `redis` client, set up as the adapter's README shows, before the server listens; the
+// handlers stay as they are.
 const express = require('express');
 const http = require('http');
 const { Server } = require('socket.io');
@@ -51,6 +54,21 @@ io.on('connection', (socket) => {
   });
 });
 const PORT = process.env.PORT || 3000;
-server.listen(PORT, process.env.HOST, () => {
-  console.log(`Server running on http://localhost:${PORT}`);
+async function useRedisAdapter(url) {
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const pubClient = createClient({ url });
+  const subClient = pubClient.duplicate();
+  // node-redis: a client without an 'error' listener takes the process down with it.
+  for (const c of [pubClient, subClient]) c.on('error', (e) => console.error(`redis: ${e}`));
+  await Promise.all([pubClient.connect(), subClient.connect()]);
+  io.adapter(createAdapter(pubClient, subClient));
+}
+(process.env.REDIS_URL ? useRedisAdapter(process.env.REDIS_URL) : Promise.resolve()).then(() => {
+  server.listen(PORT, process.env.HOST, () => {
+    console.log(`Server running on http://localhost:${PORT}`);
+  });
+}, (e) => {
+  console.error(`cannot reach Redis at ${process.env.REDIS_URL}: ${e}`);
+  process.exit(2);
 });
