@@ -8,16 +8,25 @@ from pathlib import Path
 import pytest
 
 from rtchat.ports import Storage
-from rtchat.storage import MemoryStorage, SqliteStorage
+from rtchat.storage import MemoryStorage, PostgresStorage, SqliteStorage
+from tests.pg import fresh_database
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     store: Storage
     if request.param == "memory":
         store = MemoryStorage()
-    else:
+    elif request.param == "sqlite":
         store = await SqliteStorage.open(tmp_path / "chat.db")
+    else:
+        async with fresh_database() as url:
+            store = await PostgresStorage.open(url)
+            try:
+                yield store
+            finally:
+                await store.close()
+        return
     try:
         yield store
     finally:
