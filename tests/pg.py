@@ -34,6 +34,18 @@ def database_url(name: str) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+def server_port() -> int:
+    """The port of the test server, for a proxy to point at."""
+    return urlsplit(SERVER_URL).port or 5432
+
+
+def through_port(url: str, port: int) -> str:
+    """`url` with its server replaced by 127.0.0.1:`port` (a proxy in front of it)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
 async def _admin() -> asyncpg.Connection:
     try:
         return await asyncpg.connect(SERVER_URL, timeout=10)

@@ -16,6 +16,7 @@ after the next statement the server answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -153,12 +154,19 @@ class PgConnection:
         if isinstance(error, asyncpg.IntegrityConstraintViolationError):
             self._pool.answered()
             return Conflict(error.constraint_name)
-        if isinstance(error, _CONNECTION_FAILURES) or self._raw.is_closed():
+        if isinstance(error, _CONNECTION_FAILURES) or self._gone():
             # Whatever state the connection is in, it is not to be used again.
-            self._raw.terminate()
+            with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg dropped it already
+                self._raw.terminate()
             self._pool.lost()
             return _lost(error)
         return _internal(error)
+
+    def _gone(self) -> bool:
+        try:
+            return bool(self._raw.is_closed())
+        except asyncpg.InterfaceError:  # a lost connection leaves the pool by itself
+            return True
 
     def raw_transaction(self) -> Any:
         return self._raw.transaction()
@@ -205,26 +213,30 @@ class PgPool:
         connect_timeout: float = CONNECT_TIMEOUT,
         command_timeout: float = COMMAND_TIMEOUT,
     ) -> PgPool:
-        """Connect to `url` (one connection now, more on demand).
+        """Connect to `url`: one connection now, to know the server is there, more on demand.
 
         Raises:
             ChatError: `unavailable`, its message naming the server and the reason, when
                 the server cannot be reached or refuses us (no such database or role).
         """
+        raw = None
         try:
-            raw = await asyncio.wait_for(
-                asyncpg.create_pool(
-                    url,
-                    min_size=1,
-                    max_size=size,
-                    timeout=connect_timeout,
-                    command_timeout=command_timeout,
-                    reset=_keep_session,
-                ),
-                # create_pool's own timeout covers each attempt; this bounds the whole.
-                timeout=connect_timeout * 2,
+            # min_size=0: no connection kept open for its own sake, so no background task
+            # that reconnects (and logs a traceback per attempt) while the server is away;
+            # the next request reconnects instead.
+            raw = await asyncpg.create_pool(
+                url,
+                min_size=0,
+                max_size=size,
+                timeout=connect_timeout,
+                command_timeout=command_timeout,
+                reset=_keep_session,
             )
+            probe = await raw.acquire(timeout=connect_timeout)
+            await raw.release(probe)
         except (Exception, TimeoutError) as error:
+            if raw is not None:
+                raw.terminate()
             reason = describe(error, connect_timeout)
             failure = ChatError(
                 ErrorCode.UNAVAILABLE,
@@ -258,7 +270,7 @@ class PgPool:
             # Acquiring may have to connect: bounded like any connection attempt.
             raw = await self._raw.acquire(timeout=self._connect_timeout)
         except Exception as error:
-            if isinstance(error, _CONNECTION_FAILURES | asyncpg.InterfaceError):
+            if isinstance(error, (*_CONNECTION_FAILURES, asyncpg.InterfaceError)):
                 self.lost()
                 raise _lost(error) from error
             raise _internal(error) from error
