@@ -231,6 +231,11 @@ class PgPool:
                 timeout=connect_timeout,
                 command_timeout=command_timeout,
                 reset=_keep_session,
+                # Every statement is prepared once per connection (asyncpg caches them);
+                # a generic plan is then never planned again. PostgreSQL's default picks
+                # custom plans for the append's arrays and re-plans it on every run, which
+                # cost the server 2-6x the CPU per batch (benchmarks/store_throughput.py).
+                server_settings={"plan_cache_mode": "force_generic_plan"},
             )
             probe = await raw.acquire(timeout=connect_timeout)
             await raw.release(probe)
