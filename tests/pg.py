@@ -9,7 +9,10 @@ saying so: tests that need PostgreSQL never skip.
     async with fresh_database() as url:
         storage = await PostgresStorage.open(url)
 
-or, in a test, the `postgres_url` fixture of tests/conftest.py.
+or, in a test, the `postgres_url` fixture of tests/conftest.py. `fresh_schema` is the
+light version for suites of many small tests: a schema of its own in the server's
+database, named in the URL (`?search_path=...`, which asyncpg sends as a setting), so
+it is as private as a database but costs a millisecond instead of a copy of template0.
 """
 
 from __future__ import annotations
@@ -72,5 +75,24 @@ async def fresh_database() -> AsyncIterator[str]:
         admin = await _admin()
         try:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_schema() -> AsyncIterator[str]:
+    """Create an empty schema, yield a URL whose connections use it, and drop it."""
+    name = f"{_PREFIX}{uuid.uuid4().hex[:16]}"
+    admin = await _admin()
+    try:
+        await admin.execute(f'CREATE SCHEMA "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{SERVER_URL}{'&' if '?' in SERVER_URL else '?'}search_path={name}"
+    finally:
+        admin = await _admin()
+        try:
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await admin.close()

@@ -1,4 +1,7 @@
-"""One fresh storage per test, of each kind: every test in this folder runs against all."""
+"""One fresh storage per test, of each kind: every test in this folder runs against all.
+
+PostgreSQL's is in a schema of its own on the test server (tests/pg.py), dropped after.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import pytest
 
 from rtchat.ports import Storage
 from rtchat.storage import MemoryStorage, PostgresStorage, SqliteStorage
-from tests.pg import fresh_database
+from tests.pg import fresh_schema
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -20,7 +23,7 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     elif request.param == "sqlite":
         store = await SqliteStorage.open(tmp_path / "chat.db")
     else:
-        async with fresh_database() as url:
+        async with fresh_schema() as url:
             store = await PostgresStorage.open(url)
             try:
                 yield store
