@@ -173,6 +173,11 @@ async def test_a_server_that_cannot_be_reached_stops_start_up_in_one_sentence(
         await open_storage(f"postgresql://postgres@127.0.0.1:{proxy.port}/test")
 
 
+async def test_a_port_that_is_not_a_number_is_an_unsupported_url() -> None:
+    with pytest.raises(ValueError, match="Unsupported database URL"):
+        await open_storage("postgresql://postgres@127.0.0.1:five/test")
+
+
 async def test_a_database_that_does_not_exist_is_named(url: str) -> None:
     missing = url.rsplit("/", 1)[0] + "/rtchat_no_such_database"
     with pytest.raises(ValueError, match='database "rtchat_no_such_database" does not exist'):

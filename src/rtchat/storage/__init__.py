@@ -69,10 +69,15 @@ async def open_storage(url: str) -> Storage:
 
 async def _open_postgres(url: str) -> Storage:
     try:
+        where = server_address(url)
+    except ValueError as error:
+        raise ValueError(f"Unsupported database URL {url!r}: {error}.") from error
+    try:
         return await PostgresStorage.open(url)
     except ChatError as error:
         if error.code is ErrorCode.UNAVAILABLE:
             raise ValueError(error.message) from error  # names the server and the reason
-        where = server_address(url)
-        reason = error.message.rstrip(".")
+        # The server's own words ("relation users already exists") say more than ours.
+        cause = error.__cause__
+        reason = str(cause).rstrip(".") if cause is not None else error.message.rstrip(".")
         raise ValueError(f"Cannot open the PostgreSQL database at {where}: {reason}.") from error

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
@@ -62,21 +63,23 @@ class Conflict(Exception):
 
 
 def server_address(url: str) -> str:
-    """`host:port` of a `postgresql://` URL, for messages; never the user or password."""
+    """`host:port` of a `postgresql://` URL, for messages; never the user or password.
+
+    Raises:
+        ValueError: the port is not a number.
+    """
     parts = urlsplit(url)
     hosts = parse_qs(parts.query).get("host")
     host = parts.hostname or (hosts[0] if hosts else "localhost")
-    try:
-        port = parts.port or 5432
-    except ValueError:  # not a number: asyncpg will refuse the URL and say why
-        return host
-    return f"{host}:{port}"
+    return f"{host}:{parts.port or 5432}"
 
 
 def describe(error: BaseException, connect_timeout: float) -> str:
     """What went wrong, in a few lowercase words fit to end a sentence with."""
     if isinstance(error, TimeoutError):
         return f"no answer within {connect_timeout:g} seconds"
+    if isinstance(error, socket.gaierror):
+        return str(error.strerror).lower()  # "name or service not known"
     if isinstance(error, OSError) and error.errno is not None:
         return os.strerror(error.errno).lower()  # "connection refused", not the tuple
     return str(error).rstrip(".") or type(error).__name__
@@ -137,9 +140,10 @@ class PgConnection:
         self._pool.answered()
         return value
 
-    async def execute(self, sql: str, *args: object) -> str:
+    async def execute(self, sql: str, *args: object, within: float | None = None) -> str:
+        """Run `sql`; `within` seconds replace the command timeout for it (migrations)."""
         try:
-            status = await self._raw.execute(sql, *args)
+            status = await self._raw.execute(sql, *args, timeout=within)
         except Exception as error:
             raise self.failure(error) from error
         self._pool.answered()

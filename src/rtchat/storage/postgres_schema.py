@@ -68,6 +68,9 @@ MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER)
 LATEST_VERSION = len(MIGRATIONS)
 
 MIGRATION_LOCK = 0x72746368_6D696772  # "rtchmigr": one advisory lock key per database
+MIGRATION_TIMEOUT = 300.0
+"""Seconds one step (or the wait for another node's step) may take: rewriting a large
+table takes longer than any request may, so the command timeout does not apply."""
 
 _VERSIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS rtchat_migrations (
@@ -96,7 +99,9 @@ async def migrate(connection: PgConnection, target: int = LATEST_VERSION) -> int
     while True:
         async with connection.transaction():
             # Held until this step commits; a node waiting here re-reads the version after.
-            await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK, within=MIGRATION_TIMEOUT
+            )
             await connection.execute(_VERSIONS_TABLE)
             version = await schema_version(connection)
             if found is None:
@@ -109,7 +114,7 @@ async def migrate(connection: PgConnection, target: int = LATEST_VERSION) -> int
                 )
             if version >= target:
                 return found
-            await connection.execute(MIGRATIONS[version])
+            await connection.execute(MIGRATIONS[version], within=MIGRATION_TIMEOUT)
             await connection.execute(
                 "INSERT INTO rtchat_migrations (version) VALUES ($1)", version + 1
             )
