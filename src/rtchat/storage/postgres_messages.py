@@ -33,7 +33,9 @@ RACE_ATTEMPTS = 5
 _RACED = frozenset({"messages_by_client_id", "messages_id"})
 
 # Every CTE is read once (PostgreSQL materializes them), so the lookups and the counter
-# bump happen exactly once per run; `inserted` runs although nothing reads it. One row
+# bump happen exactly once per run; `inserted` runs although nothing reads it. The
+# lookups are LATERAL subqueries with LIMIT 1 so that their plan is one index probe per
+# row whatever the table's size (see `postgres_pool` on plans). One row
 # comes back per input row that was stored or found, by its ordinal; an input row with
 # none is one whose room does not exist. (No join back to `input`: planned for the
 # handful of rows of a prepared statement's generic plan, it would be a nested loop.)
@@ -45,10 +47,14 @@ WITH input AS (
 ), checked AS (
     SELECT i.*, m.id AS old_id, m.room AS old_room, m.seq AS old_seq,
            m.author_name AS old_author_name, m.text AS old_text, m.ts_us AS old_ts_us,
-           EXISTS (SELECT 1 FROM messages taken WHERE taken.id = i.id) AS id_taken
+           taken.id IS NOT NULL AS id_taken
       FROM input i
-      LEFT JOIN messages m
-        ON m.client_id = i.client_id AND m.author_id = i.author_id AND m.client_id IS NOT NULL
+      LEFT JOIN LATERAL (
+          SELECT * FROM messages
+           WHERE client_id = i.client_id AND author_id = i.author_id AND client_id IS NOT NULL
+           LIMIT 1
+      ) m ON true
+      LEFT JOIN LATERAL (SELECT id FROM messages WHERE id = i.id LIMIT 1) taken ON true
 ), fresh AS (
     SELECT * FROM checked WHERE old_id IS NULL AND NOT id_taken
 ), counts AS (

@@ -235,11 +235,14 @@ class PgPool:
                 timeout=connect_timeout,
                 command_timeout=command_timeout,
                 reset=_keep_session,
-                # Every statement is prepared once per connection (asyncpg caches them);
-                # a generic plan is then never planned again. PostgreSQL's default picks
-                # custom plans for the append's arrays and re-plans it on every run, which
-                # cost the server 2-6x the CPU per batch (benchmarks/store_throughput.py).
-                server_settings={"plan_cache_mode": "force_generic_plan"},
+                # Each statement is planned once per connection (a generic plan, kept for
+                # the connection's life), not on every run: planning the append cost the
+                # server twice what running it does. A plan made once must suit the table
+                # at any size, and on a young database the planner would pick scans of
+                # the then tiny `messages`, which get slower with every message. Every
+                # statement here is a key lookup (the append's as `LATERAL ... LIMIT 1`,
+                # never a hash join), so with scans off each plan is an index probe.
+                server_settings={"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"},
             )
             probe = await raw.acquire(timeout=connect_timeout)
             await raw.release(probe)
