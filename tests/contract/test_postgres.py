@@ -14,7 +14,8 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import MessageDraft, Room, User
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
-from rtchat.storage.postgres_pool import PgPool
+from rtchat.storage.postgres_messages import APPEND
+from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
 from tests.contract.support import T0, add_room, add_user, draft
 from tests.pg import fresh_database, server_port, through_port
@@ -435,6 +436,43 @@ async def test_driver_errors_become_internal_and_spoil_only_their_append(url: st
         assert storage.healthy()  # the server answered: nothing to do with reachability
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize("messages", [0, 60])
+async def test_the_append_is_planned_as_index_probes_on_a_young_database(
+    url: str, messages: int
+) -> None:
+    # The plan a connection makes first is the one it keeps. Made while `messages` is
+    # small, it must still look rows up by index, not scan the table it will grow into:
+    # whether the table was never analyzed (empty) or analyzed while it was tiny.
+    storage = await PostgresStorage.open(url)
+    try:
+        alice = await add_user(storage, "Alice")
+        await add_room(storage, "general")
+        for _ in range(messages):
+            await storage.messages.append(draft("general", alice, client_id=None))
+    finally:
+        await storage.close()
+    if messages:
+        await sql(url, "ANALYZE messages")
+    connection = await asyncpg.connect(url, server_settings=SESSION_SETTINGS)
+    try:
+        statement = await connection.prepare(APPEND)
+        # A generic plan, whatever the arguments: the one every later batch runs.
+        plan = await statement.explain(["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"])
+    finally:
+        await connection.close()
+    scans = []
+
+    def walk(node: dict[str, object]) -> None:
+        if node.get("Relation Name") == "messages" and "Operation" not in node:  # not the INSERT
+            scans.append(node["Node Type"])
+        for child in node.get("Plans", []):  # type: ignore[attr-defined]
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    assert scans
+    assert set(scans) <= {"Index Scan", "Index Only Scan"}, scans
 
 
 async def test_appends_are_stored_in_groups(url: str) -> None:

@@ -39,7 +39,7 @@ _RACED = frozenset({"messages_by_client_id", "messages_id"})
 # comes back per input row that was stored or found, by its ordinal; an input row with
 # none is one whose room does not exist. (No join back to `input`: planned for the
 # handful of rows of a prepared statement's generic plan, it would be a nested loop.)
-_APPEND = """
+APPEND = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                          $6::bigint[], $7::text[])
@@ -142,12 +142,12 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
     )
     for _ in range(RACE_ATTEMPTS - 1):
         try:
-            return await connection.fetch(_APPEND, *arrays)
+            return await connection.fetch(APPEND, *arrays)
         except Conflict as conflict:
             if conflict.constraint not in _RACED:
                 raise
             # Another node committed one of these client ids or ids after we looked.
-    return await connection.fetch(_APPEND, *arrays)
+    return await connection.fetch(APPEND, *arrays)
 
 
 def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatError:
