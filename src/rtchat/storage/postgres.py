@@ -130,16 +130,18 @@ class PostgresRoomStore:
         async def job(connection: PgConnection) -> None:
             try:
                 # One statement: the room and its members are stored together or not at all.
-                await connection.execute(
-                    "WITH room AS (INSERT INTO rooms (name, kind, topic) VALUES ($1, $2, $3)"
-                    " RETURNING name)"
-                    " INSERT INTO members (room, user_id)"
-                    " SELECT DISTINCT room.name, member FROM room, unnest($4::text[]) AS member",
-                    room.name,
-                    str(room.kind),
-                    room.topic,
-                    list(members),
-                )
+                async with connection.atomic():  # a failure leaves room for the query below
+                    await connection.execute(
+                        "WITH room AS (INSERT INTO rooms (name, kind, topic) VALUES ($1, $2, $3)"
+                        " RETURNING name)"
+                        " INSERT INTO members (room, user_id)"
+                        " SELECT DISTINCT room.name, member"
+                        " FROM room, unnest($4::text[]) AS member",
+                        room.name,
+                        str(room.kind),
+                        room.topic,
+                        list(members),
+                    )
             except Conflict as conflict:
                 if conflict.constraint == "rooms_pkey":
                     raise ChatError(ErrorCode.ROOM_EXISTS) from conflict

@@ -142,7 +142,8 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
     )
     for _ in range(RACE_ATTEMPTS - 1):
         try:
-            return await connection.fetch(APPEND, *arrays)
+            async with connection.atomic():
+                return await connection.fetch(APPEND, *arrays)
         except Conflict as conflict:
             if conflict.constraint not in _RACED:
                 raise

@@ -159,8 +159,22 @@ class PgConnection:
         return cast(str, status)
 
     def transaction(self) -> AbstractAsyncContextManager[None]:
-        """`async with connection.transaction():` commits at the end, rolls back on error."""
+        """`async with connection.transaction():` commits at the end, rolls back on error.
+
+        Inside another transaction it is a savepoint: an error undoes only what ran in it.
+        """
         return _Transaction(self)
+
+    def atomic(self) -> AbstractAsyncContextManager[None]:
+        """What runs in it is undone if it raises, and leaves the transaction usable.
+
+        A savepoint inside a transaction (where a failed statement would otherwise spoil
+        everything after it); outside one, nothing: every statement is atomic by itself.
+        Every statement whose failure is caught and survived must run in one.
+        """
+        if self._raw.is_in_transaction():
+            return _Transaction(self)
+        return contextlib.nullcontext()
 
     def failure(self, error: Exception) -> Exception:
         """Our exception for a driver's `error` on this connection (see the module doc)."""

@@ -153,18 +153,45 @@ class PgWriter:
         self._waiters = waiting
 
     async def _run_batch(self, connection: PgConnection, batch: list[_Request]) -> None:
-        start = 0
-        while start < len(batch):
-            handler = batch[start].bulk
-            end = start + 1
-            if handler is None:
-                await _run_job(connection, batch[start])
-            else:
-                # Only consecutive requests: writes still run in the order they came.
-                while end < len(batch) and batch[end].bulk == handler:
-                    end += 1
-                await _run_group(connection, handler, batch[start:end])
-            start = end
+        steps = _steps(batch)
+        outcomes: list[_Outcome] = []
+        if len(steps) == 1:
+            # One statement's worth (a job, or the appends as one): atomic by itself, so
+            # no BEGIN and COMMIT round trips.
+            await _run_step(connection, steps[0], outcomes)
+        else:
+            # One commit for the lot instead of one each, every step under a savepoint so
+            # that a failing one undoes only itself.
+            async with connection.transaction():
+                for step in steps:
+                    await _run_step(connection, step, outcomes)
+        # Only now, committed: what a caller is told is stored, is.
+        for request, ok, value in outcomes:
+            request.answer(ok, value)
+
+
+_Outcome = tuple[_Request, bool, Any]
+_Step = tuple[Callable[[PgConnection, list[Any]], Awaitable[list[Any]]] | None, list[_Request]]
+
+
+def _steps(batch: list[_Request]) -> list[_Step]:
+    """Each job alone, and each run of consecutive requests for one bulk handler together:
+    writes still take effect in the order they came."""
+    steps: list[_Step] = []
+    for request in batch:
+        if request.bulk is not None and steps and steps[-1][0] == request.bulk:
+            steps[-1][1].append(request)
+        else:
+            steps.append((request.bulk, [request]))
+    return steps
+
+
+async def _run_step(connection: PgConnection, step: _Step, outcomes: list[_Outcome]) -> None:
+    handler, requests = step
+    if handler is None:
+        await _run_job(connection, requests[0], outcomes)
+    else:
+        await _run_group(connection, handler, requests, outcomes)
 
 
 def _answer_rest(batch: list[_Request], error: Exception) -> None:
@@ -181,31 +208,34 @@ def _unavailable(error: ChatError) -> bool:
     return error.code is ErrorCode.UNAVAILABLE
 
 
-async def _run_job(connection: PgConnection, request: _Request) -> None:
+async def _run_job(connection: PgConnection, request: _Request, outcomes: list[_Outcome]) -> None:
     assert request.job is not None
     try:
-        value = await request.job(connection)
+        async with connection.atomic():
+            value = await request.job(connection)
     except ChatError as error:
         if _unavailable(error):
             raise  # the batch's remaining requests fail with it, unattempted
-        request.answer(False, error)
+        outcomes.append((request, False, error))
     except Conflict as conflict:
-        request.answer(False, _unexpected(conflict))
+        outcomes.append((request, False, _unexpected(conflict)))
     except Exception as error:
-        request.answer(False, error)
+        outcomes.append((request, False, error))
     else:
-        request.answer(True, value)
+        outcomes.append((request, True, value))
 
 
 async def _run_group(
     connection: PgConnection,
     handler: Callable[[PgConnection, list[Any]], Awaitable[list[Any]]],
     group: list[_Request],
+    outcomes: list[_Outcome],
 ) -> None:
     try:
-        values = await handler(connection, [request.payload for request in group])
-        if len(values) != len(group):
-            raise RuntimeError(f"A bulk handler answered {len(values)} of {len(group)} payloads.")
+        async with connection.atomic():
+            values = await handler(connection, [request.payload for request in group])
+            if len(values) != len(group):
+                raise RuntimeError(f"A bulk handler answered {len(values)} of {len(group)}.")
     except ChatError as error:
         if _unavailable(error):
             raise
@@ -216,14 +246,14 @@ async def _run_group(
         failure = error
     else:
         for request, value in zip(group, values, strict=True):
-            request.answer(not isinstance(value, ChatError), value)
+            outcomes.append((request, not isinstance(value, ChatError), value))
         return
     if len(group) == 1:
-        group[0].answer(False, failure)
+        outcomes.append((group[0], False, failure))
         return
     # Something in the group is bad: find it by going one by one.
     for request in group:
-        await _run_group(connection, handler, [request])
+        await _run_group(connection, handler, [request], outcomes)
 
 
 def _unexpected(conflict: Conflict) -> ChatError:
