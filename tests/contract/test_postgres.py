@@ -358,6 +358,40 @@ async def test_a_server_that_stops_answering_is_unavailable_within_the_timeout(
         await storage.close()
 
 
+async def test_waiting_for_a_busy_pool_is_not_a_failure(url: str) -> None:
+    # One connection, a connect timeout far below the time the queue takes to drain:
+    # requests wait their turn as long as the load makes them; none of them fails.
+    storage = await PostgresStorage.open(url, pool_size=1, connect_timeout=0.05)
+    try:
+        alice = await add_user(storage, "Alice")
+        await add_room(storage, "general", alice)
+        pages = await asyncio.gather(*(storage.rooms.members("general") for _ in range(300)))
+        assert all(page == [alice] for page in pages)
+        assert storage.healthy()
+    finally:
+        await storage.close()
+
+
+async def test_requests_waiting_behind_a_dead_server_fail_together(
+    url: str, proxy: CuttableProxy
+) -> None:
+    storage = await PostgresStorage.open(through_port(url, proxy.port), pool_size=2, **QUICK)
+    try:
+        proxy.freeze()
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(storage.rooms.get("general") for _ in range(40)), return_exceptions=True
+        )
+        assert all(isinstance(r, ChatError) and r.code is ErrorCode.UNAVAILABLE for r in results)
+        # Two at a time, each waiting out its 1 s timeout, would take 20 s: the first
+        # failure answers everyone waiting behind it.
+        assert time.monotonic() - started < 10
+        proxy.thaw()
+        assert await storage.rooms.get("general") is None
+    finally:
+        await storage.close()
+
+
 async def test_healthy_follows_the_last_request(url: str, proxy: CuttableProxy) -> None:
     storage = await PostgresStorage.open(through_port(url, proxy.port), **QUICK)
     try:

@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar, cast
@@ -185,8 +186,7 @@ class PgConnection:
             # Whatever state the connection is in, it is not to be used again.
             with contextlib.suppress(asyncpg.InterfaceError):  # asyncpg dropped it already
                 self._raw.terminate()
-            self._pool.lost()
-            return _lost(error)
+            return self._pool.lost(error)
         return _internal(error)
 
     def _gone(self) -> bool:
@@ -225,11 +225,17 @@ class _Transaction:
 class PgPool:
     """A pool of connections to one database; open with `PgPool.open(url)`."""
 
-    def __init__(self, raw: Any, *, connect_timeout: float) -> None:
+    def __init__(self, raw: Any, *, size: int, connect_timeout: float) -> None:
         self._raw = raw
         self._connect_timeout = connect_timeout
         self._healthy = True
         self._closed = False
+        # Our own queue for the pool's connections, in front of asyncpg's: a request waits
+        # here as long as the load makes it (queueing is not a failure of the server),
+        # and when the server is found gone every waiting request answers `unavailable`
+        # at once instead of taking its turn to time out.
+        self._free = size
+        self._waiting: deque[asyncio.Future[None]] = deque()
 
     @classmethod
     async def open(
@@ -271,7 +277,7 @@ class PgPool:
                 f"Cannot reach PostgreSQL at {server_address(url)}: {reason}.",
             )
             raise failure from error
-        return cls(raw, connect_timeout=connect_timeout)
+        return cls(raw, size=size, connect_timeout=connect_timeout)
 
     def healthy(self) -> bool:
         """Whether the server answered the last request; no I/O."""
@@ -280,10 +286,17 @@ class PgPool:
     def answered(self) -> None:
         self._healthy = True
 
-    def lost(self) -> None:
+    def lost(self, error: BaseException) -> ChatError:
+        """Record that the server went away (`error` says how); the `unavailable` to raise."""
         if self._healthy:
-            log.warning("PostgreSQL cannot be reached; requests answer 'unavailable'.")
+            log.warning("PostgreSQL cannot be reached (%s); requests answer 'unavailable'.", error)
         self._healthy = False
+        failure = _lost(error)
+        waiting, self._waiting = self._waiting, deque()
+        for turn in waiting:
+            if not turn.done():
+                turn.set_exception(failure)
+        return failure
 
     async def run(self, work: Callable[[PgConnection], Awaitable[T]]) -> T:
         """Lend `work` a connection and return what it returns.
@@ -294,20 +307,45 @@ class PgPool:
         """
         if self._closed:
             raise ChatError(ErrorCode.INTERNAL, "The storage is closed.")
+        await self._take_turn()
         try:
-            # Acquiring may have to connect: bounded like any connection attempt.
-            raw = await self._raw.acquire(timeout=self._connect_timeout)
-        except Exception as error:
-            if isinstance(error, (*_CONNECTION_FAILURES, asyncpg.InterfaceError)):
-                self.lost()
-                raise _lost(error) from error
-            raise _internal(error) from error
-        try:
-            return await work(PgConnection(raw, self))
-        except Conflict as conflict:
-            raise _internal(conflict) from conflict
+            try:
+                # A connection is free (we hold a turn); opening one, if it must, is
+                # bounded by the connect timeout.
+                raw = await self._raw.acquire()
+            except Exception as error:
+                if isinstance(error, (*_CONNECTION_FAILURES, asyncpg.InterfaceError)):
+                    raise self.lost(error) from error
+                raise _internal(error) from error
+            try:
+                return await work(PgConnection(raw, self))
+            except Conflict as conflict:
+                raise _internal(conflict) from conflict
+            finally:
+                await self._release(raw)
         finally:
-            await self._release(raw)
+            self._end_turn()
+
+    async def _take_turn(self) -> None:
+        if self._free > 0:
+            self._free -= 1
+            return
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled() and turn.exception() is None:
+                self._end_turn()  # handed a turn just as we were cancelled: pass it on
+            raise
+
+    def _end_turn(self) -> None:
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)  # the turn goes straight to the next in line
+                return
+        self._free += 1
 
     async def _release(self, raw: Any) -> None:
         try:
