@@ -509,6 +509,46 @@ async def test_the_append_is_planned_as_index_probes_on_a_young_database(
     assert set(scans) <= {"Index Scan", "Index Only Scan"}, scans
 
 
+async def test_a_failing_write_in_a_batch_undoes_only_itself(url: str) -> None:
+    storage = await PostgresStorage.open(url)
+    other_node = await PostgresStorage.open(url)
+    try:
+        alice = await add_user(storage, "Alice")
+        await add_room(storage, "general")
+        # Queued together, so run as one transaction: each write under a savepoint.
+        before = storage.batches
+        results = await asyncio.gather(
+            storage.users.create(User(id="u2", username="Bob"), token_hash="h2"),
+            storage.users.create(User(id="u3", username="ALICE"), token_hash="h3"),
+            storage.rooms.add_member("general", "u2"),
+            storage.messages.append(draft("general", alice)),
+            storage.messages.append(draft("nowhere", alice)),
+            storage.rooms.create(Room(name="team"), ("u2", "nobody")),
+            storage.rooms.add_member("general", alice.id),
+            return_exceptions=True,
+        )
+        codes = [r.code if isinstance(r, ChatError) else None for r in results]
+        assert codes == [
+            None,
+            ErrorCode.USERNAME_TAKEN,
+            None,
+            None,
+            ErrorCode.ROOM_NOT_FOUND,
+            ErrorCode.USER_NOT_FOUND,
+            None,
+        ]
+        assert storage.batches - before == 1
+        # Committed, as another node sees it: everything but the failures.
+        bob = User(id="u2", username="Bob")
+        assert await other_node.rooms.members("general") == [alice, bob]
+        assert await other_node.users.by_id("u3") is None
+        assert await other_node.rooms.get("team") is None
+        assert await other_node.messages.last_seq("general") == 1
+    finally:
+        await storage.close()
+        await other_node.close()
+
+
 async def test_appends_are_stored_in_groups(url: str) -> None:
     storage = await PostgresStorage.open(url)
     try:
