@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from rtchat.settings import Settings
+from tests.pg import fresh_database
 from tests.support import ChatClient, running_server
 
 
@@ -36,3 +37,10 @@ async def clients(server: str) -> AsyncIterator[Callable[..., Awaitable[ChatClie
     for client in made:
         if client.sio.connected:
             await client.close()
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped after the test (see tests/pg.py)."""
+    async with fresh_database() as url:
+        yield url

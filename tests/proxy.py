@@ -1,4 +1,4 @@
-"""A TCP proxy on 127.0.0.1 whose connections a test can cut, like a network that drops."""
+"""A TCP proxy on 127.0.0.1 whose connections a test can cut or freeze, like a bad network."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ class CuttableProxy:
         self._target_port = target_port
         self._links: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self.down = False
+        """While True, new connections are accepted and closed at once (a refused link)."""
         self.port = 0
 
     async def start(self) -> None:
@@ -21,6 +24,7 @@ class CuttableProxy:
 
     async def close(self) -> None:
         self.cut()
+        self._flowing.set()  # frozen pipes wake, find their links aborted and end
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -30,6 +34,17 @@ class CuttableProxy:
         for writer in list(self._links):
             writer.transport.abort()
         self._links.clear()
+
+    def freeze(self) -> None:
+        """Keep every connection open but pass no byte on, as a server that hangs would.
+
+        What arrives meanwhile is held, and passed on by `thaw` (a network that recovers
+        delivers what it was retransmitting), unless its connection was closed by then.
+        """
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.down:
@@ -41,12 +56,20 @@ class CuttableProxy:
             writer.transport.abort()
             return
         self._links.update((writer, up_writer))
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        await asyncio.gather(
+            _pipe(reader, up_writer, self._flowing), _pipe(up_reader, writer, self._flowing)
+        )
+        self._links.difference_update((writer, up_writer))
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(OSError, asyncio.IncompleteReadError):
         while data := await reader.read(65536):
+            await flowing.wait()
+            if writer.transport.is_closing():
+                break
             writer.write(data)
             await writer.drain()
     writer.transport.abort()

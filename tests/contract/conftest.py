@@ -1,4 +1,7 @@
-"""One fresh storage per test, of each kind: every test in this folder runs against all."""
+"""One fresh storage per test, of each kind: every test in this folder runs against all.
+
+PostgreSQL's is in a schema of its own on the test server (tests/pg.py), dropped after.
+"""
 
 from __future__ import annotations
 
@@ -9,18 +12,27 @@ import pytest
 
 from rtchat.ports import Storage
 from rtchat.redislink import RedisAddress
-from rtchat.storage import MemoryStorage, SqliteStorage
+from rtchat.storage import MemoryStorage, PostgresStorage, SqliteStorage
 from tests.contract.backends import Backend
+from tests.pg import fresh_schema
 from tests.redis_support import shared_redis
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     store: Storage
     if request.param == "memory":
         store = MemoryStorage()
-    else:
+    elif request.param == "sqlite":
         store = await SqliteStorage.open(tmp_path / "chat.db")
+    else:
+        async with fresh_schema() as url:
+            store = await PostgresStorage.open(url)
+            try:
+                yield store
+            finally:
+                await store.close()
+        return
     try:
         yield store
     finally:

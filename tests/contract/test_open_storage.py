@@ -45,7 +45,7 @@ async def test_relative_sqlite_url_is_from_the_working_folder(
         "sqlite://chat.db",
         "sqlite:///",
         "sqlite:///data/",
-        "postgresql://localhost/chat",
+        "mysql://localhost/chat",
         "chat.db",
     ],
 )

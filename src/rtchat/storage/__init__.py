@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rtchat.domain.errors import ChatError
+from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.ports import Storage
 from rtchat.storage.memory import MemoryStorage
+from rtchat.storage.postgres import PostgresStorage
+from rtchat.storage.postgres_pool import server_address
 from rtchat.storage.sqlite import SqliteStorage
 
-__all__ = ["MemoryStorage", "SqliteStorage", "open_storage", "sqlite_path"]
+__all__ = ["MemoryStorage", "PostgresStorage", "SqliteStorage", "open_storage", "sqlite_path"]
 
 ACCEPTED_URLS = (
-    "memory://, sqlite:///relative/path.db (from the working folder) or sqlite:////absolute/path.db"
+    "memory://, sqlite:///relative/path.db (from the working folder), "
+    "sqlite:////absolute/path.db or postgresql://user@host:port/database"
 )
 
 _SQLITE_PREFIX = "sqlite:///"
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -40,12 +44,15 @@ async def open_storage(url: str) -> Storage:
     """Open the backend `url` names, ready to use; the caller closes it.
 
     Raises:
-        ValueError: `url` is not one of the accepted forms, or its file cannot be used
-            (not a database, from a newer rtchat, in a folder that cannot be made). The
-            message is one sentence, fit to stop start-up with.
+        ValueError: `url` is not one of the accepted forms, its file cannot be used (not
+            a database, from a newer rtchat, in a folder that cannot be made), or its
+            PostgreSQL server cannot be reached or holds a newer schema. The message is
+            one sentence, fit to stop start-up with.
     """
     if url == "memory://":
         return MemoryStorage()
+    if url.startswith(_POSTGRES_PREFIXES):
+        return await _open_postgres(url)
     path = sqlite_path(url)
     if path is None:
         raise ValueError(f"Unsupported database URL {url!r}: use {ACCEPTED_URLS}.")
@@ -58,3 +65,19 @@ async def open_storage(url: str) -> Storage:
         # The driver's reason ("file is not a database") says more than our generic one.
         reason = error.__cause__ if error.__cause__ is not None else error.message.rstrip(".")
         raise ValueError(f"Cannot open the database at {str(path)!r}: {reason}.") from error
+
+
+async def _open_postgres(url: str) -> Storage:
+    try:
+        where = server_address(url)
+    except ValueError as error:
+        raise ValueError(f"Unsupported database URL {url!r}: {error}.") from error
+    try:
+        return await PostgresStorage.open(url)
+    except ChatError as error:
+        if error.code is ErrorCode.UNAVAILABLE:
+            raise ValueError(error.message) from error  # names the server and the reason
+        # The server's own words ("relation users already exists") say more than ours.
+        cause = error.__cause__
+        reason = str(cause).rstrip(".") if cause is not None else error.message.rstrip(".")
+        raise ValueError(f"Cannot open the PostgreSQL database at {where}: {reason}.") from error

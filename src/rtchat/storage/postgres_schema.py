@@ -1,0 +1,120 @@
+"""The PostgreSQL schema as a list of migrations; `rtchat_migrations` records which ran.
+
+The versions are `sqlite_schema`'s, step for step: one number means the same tables in
+both backends. Append new scripts to `MIGRATIONS`; never edit one that has shipped. Each
+step runs in one transaction with its row in `rtchat_migrations`, under an advisory lock,
+so nodes starting together migrate once: the first takes the lock and runs the step, the
+others wait for it and then find nothing left to do.
+
+Text keys are `COLLATE "C"`: ordered by code point, as the memory and SQLite backends
+order them, whatever the database's own collation is.
+"""
+
+from __future__ import annotations
+
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.storage.postgres_pool import PgConnection
+
+_V1_TABLES = """
+CREATE TABLE users (
+    id          text COLLATE "C" PRIMARY KEY,
+    username    text,                                     -- NULL once released
+    name_key    text COLLATE "C" CONSTRAINT users_name_key UNIQUE,   -- casefolded
+    token_hash  text COLLATE "C" CONSTRAINT users_token_hash UNIQUE  -- never the token
+);
+
+CREATE TABLE rooms (
+    name   text COLLATE "C" PRIMARY KEY,
+    kind   text NOT NULL CHECK (kind IN ('room', 'dm')),
+    topic  text NOT NULL DEFAULT ''
+);
+
+CREATE TABLE members (
+    room     text COLLATE "C" NOT NULL
+             CONSTRAINT members_room_fkey REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id  text COLLATE "C" NOT NULL CONSTRAINT members_user_fkey REFERENCES users (id),
+    PRIMARY KEY (room, user_id)
+);
+CREATE INDEX members_by_user ON members (user_id, room);
+
+-- author_name is the name when the message was written: released users lose theirs.
+-- No foreign key on author_id, so history never depends on the users table.
+CREATE TABLE messages (
+    room         text COLLATE "C" NOT NULL
+                 CONSTRAINT messages_room_fkey REFERENCES rooms (name) ON DELETE CASCADE,
+    seq          bigint NOT NULL,
+    id           text COLLATE "C" NOT NULL CONSTRAINT messages_id UNIQUE,
+    author_id    text COLLATE "C" NOT NULL,
+    author_name  text NOT NULL,
+    text         text NOT NULL,
+    ts_us        bigint NOT NULL,   -- microseconds since the epoch, UTC
+    client_id    text COLLATE "C",
+    PRIMARY KEY (room, seq)
+);
+CREATE UNIQUE INDEX messages_by_client_id
+    ON messages (client_id, author_id) WHERE client_id IS NOT NULL;
+"""
+
+# A counter on the room gives the next sequence number with one row update, whose row
+# lock is also what keeps two nodes from taking the same number.
+_V2_ROOM_COUNTER = """
+ALTER TABLE rooms ADD COLUMN last_seq bigint NOT NULL DEFAULT 0;
+UPDATE rooms SET last_seq = coalesce(
+    (SELECT max(seq) FROM messages WHERE messages.room = rooms.name), 0
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER)
+LATEST_VERSION = len(MIGRATIONS)
+
+MIGRATION_LOCK = 0x72746368_6D696772  # "rtchmigr": one advisory lock key per database
+MIGRATION_TIMEOUT = 300.0
+"""Seconds one step (or the wait for another node's step) may take: rewriting a large
+table takes longer than any request may, so the command timeout does not apply."""
+
+_VERSIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS rtchat_migrations (
+    version     integer PRIMARY KEY,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+
+async def schema_version(connection: PgConnection) -> int:
+    """The version the database is at; 0 for one rtchat never opened."""
+    exists = await connection.fetchval("SELECT to_regclass('rtchat_migrations') IS NOT NULL")
+    if not exists:
+        return 0
+    return int(await connection.fetchval("SELECT coalesce(max(version), 0) FROM rtchat_migrations"))
+
+
+async def migrate(connection: PgConnection, target: int = LATEST_VERSION) -> int:
+    """Bring the database up to `target` (the latest by default) and return its old version.
+
+    Raises:
+        ChatError: `internal` if the database is newer than this code knows, or a step
+            failed (nothing of that step is kept); `unavailable` if the server went away.
+    """
+    found: int | None = None
+    while True:
+        async with connection.transaction():
+            # Held until this step commits; a node waiting here re-reads the version after.
+            await connection.execute(
+                "SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK, within=MIGRATION_TIMEOUT
+            )
+            await connection.execute(_VERSIONS_TABLE)
+            version = await schema_version(connection)
+            if found is None:
+                found = version
+            if version > LATEST_VERSION:
+                raise ChatError(
+                    ErrorCode.INTERNAL,
+                    f"The database is at schema version {version}, newer than this rtchat "
+                    f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
+                )
+            if version >= target:
+                return found
+            await connection.execute(MIGRATIONS[version], within=MIGRATION_TIMEOUT)
+            await connection.execute(
+                "INSERT INTO rtchat_migrations (version) VALUES ($1)", version + 1
+            )

@@ -1,0 +1,116 @@
+"""rtchat serving from PostgreSQL: start-up, restarts, and several processes on one database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from rtchat.settings import Settings
+from tests.support import ChatClient, ok, running_server
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])  # nothing listens there once the probe closes
+
+
+def test_a_server_that_cannot_be_reached_stops_start_up_with_one_line() -> None:
+    port = _closed_port()
+    result = subprocess.run(
+        [sys.executable, "-m", "rtchat", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RTCHAT_DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/chat"},
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"rtchat: Cannot reach PostgreSQL at 127.0.0.1:{port}: connection refused."
+    ]
+
+
+async def test_history_survives_a_restart(postgres_url: str) -> None:
+    settings = Settings(database_url=postgres_url, rate_limit=0)
+    async with running_server(settings) as (url, _):
+        alice = await ChatClient(url).connect()
+        await alice.join("alice")
+        sent = [ok(await alice.call("send-message", f"before {i}")) for i in range(3)]
+        await alice.close()
+    async with running_server(settings) as (url, _):
+        bob = await ChatClient(url).connect()
+        try:
+            await bob.join("bob")
+            joined = ok(await bob.call("join-room", {"room": "general"}))
+            assert joined["messages"] == sent
+            more = ok(await bob.call("send-message", "after"))
+            assert more["seq"] == sent[-1]["seq"] + 1
+        finally:
+            await bob.close()
+
+
+@contextlib.contextmanager
+def _serving(database_url: str, count: int) -> Iterator[list[str]]:
+    """`count` `rtchat serve` processes on `database_url`, all started before any is waited for."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rtchat", "serve", "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "RTCHAT_DATABASE_URL": database_url, "RTCHAT_RATE_LIMIT": "0"},
+        )
+        for _ in range(count)
+    ]
+    try:
+        yield [_listening_url(process) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait(timeout=10)
+            assert process.stdout is not None
+            process.stdout.close()
+
+
+def _listening_url(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith("rtchat listening on "):
+            return line.split()[-1]
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError("server did not start")
+
+
+async def test_two_processes_on_one_database_share_rooms_and_numbering(postgres_url: str) -> None:
+    # Started together: they migrate the empty database once between them.
+    with _serving(postgres_url, 2) as (first, second):
+        alice = await ChatClient(first).connect()
+        bob = await ChatClient(second).connect()
+        try:
+            await alice.join("alice")
+            await bob.join("bob")
+            ok(await alice.call("create-room", {"name": "shared"}))
+            ok(await bob.call("join-room", {"room": "shared"}))
+            posted = []
+            for i in range(20):
+                author = (alice, bob)[i % 2]
+                posted.append(
+                    ok(await author.call("send-message", {"room": "shared", "text": f"{i}"}))
+                )
+            assert [m["seq"] for m in posted] == list(range(1, 21))
+            # Either node has the whole room, whichever node each message went through.
+            for client in (alice, bob):
+                page = ok(await client.call("history", {"room": "shared", "before": 21}))
+                assert page["messages"] == posted
+        finally:
+            await alice.close()
+            await bob.close()
