@@ -154,7 +154,7 @@ async def test_database_cut_answers_unavailable_and_heals(
                 retried.append(ok(answer))
             await eventually(lambda: cluster[0].health()["storage"] == "ok")
             assert [m["seq"] for m in retried] == [11, 12, 13]
-            page = ok(await bob.call("history", {"room": "general", "limit": 100}))["messages"]
+            page = ok(await bob.call("history", {"room": "general", "before": 14}))["messages"]
             assert [m["seq"] for m in page] == list(range(1, 14))
             await sentinel(alice, bob)
             live = [m["seq"] for m in bob.events("receive-message")]

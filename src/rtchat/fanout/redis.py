@@ -68,7 +68,8 @@ class RedisFanout:
             self._pub = await connect(self._address, self._on_pub_reply, self._pub_lost)
         except (OSError, TimeoutError) as error:
             self._close_links()
-            raise ValueError(f"Cannot reach Redis at {self._address}: {error}.") from None
+            reason = str(error) or "no answer in time"
+            raise ValueError(f"Cannot reach Redis at {self._address}: {reason}.") from None
         self._sub_ready = self._pub_up = True
         self._keeper = asyncio.create_task(self._keep())
 
