@@ -8,6 +8,8 @@ who types, catch up after a time offline and keep what was read across a reload.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -43,7 +45,9 @@ async def expect_unread(page: Page, counts: dict[str, int]) -> None:
     assert await page.title() == (f"({total}) rtchat" if total else "rtchat")
 
 
-async def test_rooms_named_like_object_properties(server_url: str, new_page: NewPage) -> None:
+async def test_rooms_named_like_object_properties(
+    server_url: str, new_page: NewPage, artifacts_dir: Path
+) -> None:
     writer = await new_page(server_url)
     reader = await new_page(server_url)
     reader_sent = record_sent_events(reader)
@@ -62,6 +66,7 @@ async def test_rooms_named_like_object_properties(server_url: str, new_page: New
     await send(writer, "constructor two")
     await expect(message(writer, "constructor two")).to_have_count(1)
     await expect_unread(reader, {"__proto__": 1, "constructor": 2})
+    await reader.screenshot(path=artifacts_dir / "e2e-room-names.png", animations="disabled")
 
     # Opening a room reads it; typing there shows under the typist's name.
     await open_room(reader, "__proto__")
