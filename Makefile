@@ -9,7 +9,7 @@ PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test lint types unit integration e2e install clean bench bench-smoke
+.PHONY: run test lint types unit integration e2e install clean bench bench-smoke soak
 
 $(STAMP_PY): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -53,6 +53,12 @@ bench: install
 
 bench-smoke: install
 	$(BIN)/python benchmarks/run.py --smoke
+
+# An hour of churning clients against a real server; make test runs a minute of it
+# (tests/integration/test_soak.py). The report goes to benchmarks/results/soak-*.md.
+SOAK_SECONDS ?= 3600
+soak: install
+	$(BIN)/python benchmarks/soak.py --seconds $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,6 +1,12 @@
 """A chat client that does what rtchat's browser client does to lose nothing and show
 nothing twice: a token across reconnects, `sync` from the last sequence number seen in
-each room, and an outbox resent with the same client ids until acknowledged."""
+each room, and an outbox resent with the same client ids until acknowledged.
+
+python-socketio runs event handlers as tasks of its own, so an `assert` there would only
+be logged. Everything the handlers and the resume task see is recorded instead (every
+live delivery, every message a sync answered, every problem), for the test body to
+assert on: `assert client.problems == []`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ from typing import Any
 import socketio
 
 WAIT = 10.0
+# A call that fails because the connection went away is retried after the reconnect; a
+# call that fails on a connection that stayed up is a problem.
+_INTERRUPTED = (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError)
 
 
 @dataclass
@@ -19,12 +28,18 @@ class ReliableClient:
     url: str
     name: str
     token: str | None = None
-    # room -> seq -> message: keyed by seq, so a duplicate delivery cannot show twice.
+    transports: list[str] | None = None
+    # room -> seq -> message: keyed by seq, so the client shows a duplicate once. The
+    # lists below keep every arrival, so a test can count what the server sent twice.
     seen: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
-    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)  # live `receive-message`
+    synced_messages: list[dict[str, Any]] = field(default_factory=list)  # from `sync` answers
+    problems: list[str] = field(default_factory=list)
     outbox: dict[str, tuple[str, str]] = field(default_factory=dict)  # clientId -> (room, text)
     synced: asyncio.Event = field(default_factory=asyncio.Event)
     sio: socketio.AsyncClient = field(init=False)
+    _connections: int = 0  # connects so far: a call that spans one was interrupted
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.sio = socketio.AsyncClient(
@@ -36,18 +51,28 @@ class ReliableClient:
 
     async def start(self) -> None:
         await self.sio.connect(
-            self.url, auth=lambda: {"token": self.token} if self.token else {}, wait_timeout=WAIT
+            self.url,
+            auth=lambda: {"token": self.token} if self.token else {},
+            transports=self.transports,
+            wait_timeout=WAIT,
         )
         await asyncio.wait_for(self.synced.wait(), WAIT)
 
     async def stop(self) -> None:
         await self.sio.disconnect()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def messages(self, room: str = "general") -> list[dict[str, Any]]:
         return [self.seen[room][seq] for seq in sorted(self.seen.get(room, {}))]
 
     def last_seq(self, room: str) -> int:
         return max(self.seen.get(room, {0: None}))
+
+    def arrivals(self, message_id: str) -> int:
+        """How often the server handed this client the message: live plus by sync."""
+        return sum(m["id"] == message_id for m in (*self.deliveries, *self.synced_messages))
 
     async def send(self, text: str, room: str = "general") -> None:
         """Queue a message; it goes out now if connected, else after the next reconnect."""
@@ -57,17 +82,32 @@ class ReliableClient:
             await self._flush_one(client_id)
 
     async def _on_connect(self) -> None:
-        # Runs inside the client's event dispatch: do the work in a task.
-        asyncio.get_running_loop().create_task(self._resume())
+        # Runs inside the client's event dispatch: do the work in a task, kept here so
+        # that it is neither collected early nor left running after `stop`.
+        self._connections += 1
+        task = asyncio.get_running_loop().create_task(self._resume(self._connections))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _on_disconnect(self, *_: Any) -> None:
         self.synced.clear()
 
-    async def _resume(self) -> None:
+    async def _resume(self, connection: int) -> None:
+        try:
+            await self._resume_on(connection)
+        except _INTERRUPTED as error:
+            if self._connections == connection and self.sio.connected:
+                self.problems.append(f"resume failed on a live connection: {error!r}")
+        except Exception as error:
+            self.problems.append(f"resume failed: {error!r}")
+
+    async def _resume_on(self, connection: int) -> None:
         session = await self.sio.call("session", timeout=WAIT)
         if session["data"]["user"] is None:
             answer = await self.sio.call("user-joined", self.name, timeout=WAIT)
-            assert answer["ok"], answer
+            if not answer["ok"]:
+                self.problems.append(f"user-joined refused: {answer}")
+                return
             self.token = answer["data"]["token"]
             rooms = answer["data"]["rooms"]
         else:
@@ -75,14 +115,19 @@ class ReliableClient:
         positions = {room["name"]: self.last_seq(room["name"]) for room in rooms}
         while positions:
             answer = await self.sio.call("sync", {"rooms": positions}, timeout=WAIT)
-            assert answer["ok"], answer
+            if not answer["ok"]:
+                self.problems.append(f"sync refused: {answer}")
+                return
             next_positions = {}
             for room, page in answer["data"]["rooms"].items():
+                self.synced_messages.extend(page["messages"])
                 for message in page["messages"]:
                     self._keep(message)
                 if page["hasMore"]:
                     next_positions[room] = self.last_seq(room)
             positions = next_positions
+        if self._connections != connection:
+            return  # a newer connection resumes on its own
         self.synced.set()
         for client_id in list(self.outbox):
             await self._flush_one(client_id)
@@ -93,11 +138,13 @@ class ReliableClient:
             answer = await self.sio.call(
                 "send-message", {"room": room, "text": text, "clientId": client_id}, timeout=2
             )
-        except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+        except _INTERRUPTED:
             return  # still in the outbox: resent after the next reconnect
         if answer["ok"]:
             self.outbox.pop(client_id, None)
             self._keep(answer["data"])
+        else:
+            self.problems.append(f"send-message {text!r} refused: {answer}")
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         self.deliveries.append(message)
@@ -106,5 +153,6 @@ class ReliableClient:
     def _keep(self, message: dict[str, Any]) -> None:
         room = self.seen.setdefault(message["room"], {})
         known = room.get(message["seq"])
-        assert known is None or known["id"] == message["id"], "two messages at one seq"
+        if known is not None and known["id"] != message["id"]:
+            self.problems.append(f"two messages at seq {message['seq']}: {known} and {message}")
         room[message["seq"]] = message

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import socketio
 
 from rtchat.app import Application, running_app
@@ -44,6 +45,17 @@ async def sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
     for watcher in watchers:
         await watcher.wait_for("receive-message", lambda d: d["message"] == text)
     return sent
+
+
+async def until_connections(server: str, count: int) -> None:
+    """Wait until the server counts `count` open connections (so a close was handled):
+    what a sentinel sent after that shows has seen the close's consequences too."""
+    async with aiohttp.ClientSession() as http, asyncio.timeout(WAIT):
+        while True:
+            async with http.get(server + "/healthz") as response:
+                if (await response.json())["connections"] == count:
+                    return
+            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from rtchat.domain.errors import ERROR_CODES
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
+from rtchat.settings import Settings
 from rtchat.transport.events import CLIENT_EVENTS, SERVER_EVENTS, EventSpec
+
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
 
 _HEADER = f"""# rtchat wire protocol
 
@@ -22,8 +27,14 @@ errors listed for each event, any event may be answered `rate_limited` when a co
 sends events faster than five times its message rate (`RTCHAT_RATE_LIMIT`), and
 `unknown_event` names an event the server does not handle.
 
-Limits: usernames {MAX_USERNAME_LENGTH} characters, messages {MAX_MESSAGE_LENGTH}
-characters (both after trimming white space).
+Limits:
+
+- usernames {MAX_USERNAME_LENGTH} characters, messages {MAX_MESSAGE_LENGTH} characters \
+(both after trimming white space);
+- {_DEFAULTS["rate_limit"]:g} messages a second per connection with bursts of \
+{_DEFAULTS["rate_burst"]:g} by default (`RTCHAT_RATE_LIMIT`, `RTCHAT_RATE_BURST`);
+- a packet larger than `RTCHAT_MAX_PAYLOAD_BYTES` \
+({_DEFAULTS["max_payload_bytes"]:,} bytes by default) gets no answer: it closes the connection.
 """
 
 

@@ -124,6 +124,10 @@ class Settings:
             raise SettingsError("max_payload_bytes must be at least 1024")
         if self.static_dir is not None and not self.static_dir.is_dir():
             raise SettingsError(f"static_dir {self.static_dir} is not a folder")
+        if self.socketio_client_dir and not (self.socketio_client_dir / "socket.io.js").is_file():
+            raise SettingsError(
+                f"socketio_client_dir {self.socketio_client_dir} has no socket.io.js"
+            )
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError(
                 f"log_level must be debug, info, warning or error, not {self.log_level!r}"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import socketio
-from playwright.async_api import Locator, Page, expect
+from playwright.async_api import Locator, Page, Request, WebSocket, expect
 
 NewPage = Callable[..., Awaitable[Page]]
 
@@ -121,3 +124,40 @@ async def post_messages(url: str, room: str, texts: list[str], *, per_client: in
         finally:
             await client.disconnect()
         await asyncio.sleep(0)
+
+
+_EVENT = re.compile(r"42\d*(\[.*)", re.DOTALL)  # Engine.IO message + Socket.IO EVENT, ack id
+
+
+def record_sent_events(page: Page) -> list[list[Any]]:
+    """Every Socket.IO event the page sends from now on, as `[name, *args]`, read off the
+    wire: WebSocket frames and long-polling POST bodies alike."""
+    sent: list[list[Any]] = []
+
+    def read(payload: str | bytes | None) -> None:
+        if not isinstance(payload, str):
+            return
+        for packet in payload.split("\x1e"):  # several packets in one polling body
+            if found := _EVENT.fullmatch(packet):
+                sent.append(json.loads(found.group(1)))
+
+    def on_websocket(websocket: WebSocket) -> None:
+        websocket.on("framesent", read)
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and "/socket.io/" in request.url:
+            read(request.post_data)
+
+    page.on("websocket", on_websocket)
+    page.on("request", on_request)
+    return sent
+
+
+async def next_sent(sent: list[list[Any]], name: str, after: int, within: float = 10) -> Any:
+    """The arguments of the first `name` event recorded at index `after` or later."""
+    async with asyncio.timeout(within):
+        while True:
+            for event in sent[after:]:
+                if event[0] == name:
+                    return event[1:]
+            await asyncio.sleep(0.05)

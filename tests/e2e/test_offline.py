@@ -36,15 +36,17 @@ async def test_offline_and_back(server_url: str, new_page: NewPage) -> None:
     await bob.context.set_offline(True)
     await expect(bob.locator("#connection-status")).not_to_have_text("connected")
 
-    # alice carries on; bob writes too, into his outbox.
-    missed = ["missed one", "missed two", "missed three"]
-    for text in missed:
-        await send(alice, text)
+    # bob writes, into his outbox; alice carries on, and once she has her own messages
+    # back she would have had bob's too, had it gone out.
     await send(bob, "written offline")
     sending = pending(bob)
     await expect(sending).to_have_count(1)
     await expect(sending.locator(".msg__status")).to_have_text("sending…")
     await expect(sending.locator(".msg__text")).to_have_text("written offline")
+    missed = ["missed one", "missed two", "missed three"]
+    for text in missed:
+        await send(alice, text)
+    await expect(message(alice, missed[-1])).to_have_count(1)
     await expect(message(alice, "written offline")).to_have_count(0)
 
     await bob.context.set_offline(False)

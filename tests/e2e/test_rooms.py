@@ -92,14 +92,17 @@ async def test_room_and_direct_messages(
         await expect(page.locator("#messages li.msg")).to_have_count(2)
         await expect(page.locator("#messages li.msg--pending")).to_have_count(0)
 
-    # carol sees neither the room's messages nor the DM, and cannot open the DM.
+    # carol sees neither the room's messages nor the DM, and cannot open the DM. dave
+    # comes online first: his announcement reaches carol after anything of the DM or
+    # the room that the server might have sent her.
+    client = await connect_client(server_url, "dave")
+    await expect(carol.locator("#messages li.notice", has_text="dave is online")).to_have_count(1)
     await expect(carol.locator("#dm-list button.room-link")).to_have_count(0)
     for text in ("psst, bob", "hey alice, just us", "hello design"):
         await expect(carol.get_by_text(text)).to_have_count(0)
     dm_name = await dm.get_attribute("data-room")
     assert dm_name is not None
     assert dm_name.startswith("dm:")
-    client = await connect_client(server_url, "dave")
     try:
         ack = await client.call("join-room", {"room": dm_name}, timeout=5)
         assert ack == {

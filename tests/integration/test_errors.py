@@ -2,9 +2,11 @@
 
 Each refused request is answered `{ok: false, error: {code, message}}` when it asked for
 an acknowledgement and with an `error` event otherwise, and changes nothing: a sentinel
-message afterwards shows that nobody heard of anything else. `internal` has no client
-trigger (it is a server fault), and `payload_too_large` is never answered: an oversized
-packet closes the connection (see test_bad_input.py).
+message afterwards shows that nobody heard of anything else. Two codes are server
+faults that no request can cause: `internal` (test_server_faults.py damages a running
+server's database to get it) and `unavailable` (a database server that cannot be
+reached). An oversized packet gets no code at all: it closes the connection
+(test_bad_input.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ Request = tuple[str, Any]
 
 # Raised by faults of the server or its database, not by anything a client sends (the
 # cluster tests cut the database to see `unavailable`).
-NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.PAYLOAD_TOO_LARGE, ErrorCode.UNAVAILABLE}
+NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.UNAVAILABLE}
 OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
 ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("send-message", {"room": room, "text": "hi"}),

@@ -7,21 +7,7 @@ health route stops counting its connection.
 
 from __future__ import annotations
 
-import asyncio
-
-import aiohttp
-
-from tests.support import WAIT, ChatClient, Connect, ok, sentinel
-
-
-async def _until_connections(server: str, count: int) -> None:
-    """Wait until the server counts `count` open connections (so a close was handled)."""
-    async with aiohttp.ClientSession() as http, asyncio.timeout(WAIT):
-        while True:
-            async with http.get(server + "/healthz") as response:
-                if (await response.json())["connections"] == count:
-                    return
-            await asyncio.sleep(0.02)
+from tests.support import ChatClient, Connect, ok, sentinel, until_connections
 
 
 async def _online(client: ChatClient, room: str = "general") -> list[str]:
@@ -62,7 +48,7 @@ async def test_closing_one_tab_is_silent_closing_the_last_announces(
     tab2 = await clients(auth={"token": joined["token"]})
 
     await tab1.close()
-    await _until_connections(server, 2)
+    await until_connections(server, 2)
     await sentinel(tab2, bob)
     assert bob.events("user-disconnected") == []
     assert await _online(bob) == ["alice", "bob"]

@@ -65,7 +65,13 @@ def test_seed_port_variable_is_honoured() -> None:
 
 @pytest.mark.parametrize(
     ("args", "env"),
-    [(["--port", "99999"], {}), ([], {"RTCHAT_RATE_LIMIT": "fast"})],
+    [
+        (["--port", "99999"], {}),
+        ([], {"RTCHAT_RATE_LIMIT": "fast"}),
+        # A missing client folder used to start and serve a page without Socket.IO.
+        ([], {"RTCHAT_SOCKETIO_CLIENT_DIR": "/no/such/dir"}),
+        (["--socketio-client-dir", "/no/such/dir"], {}),
+    ],
 )
 def test_bad_setting_stops_start_up_with_one_line(args: list[str], env: dict[str, str]) -> None:
     result = subprocess.run(

@@ -1,5 +1,9 @@
 """No message lost, none shown twice: across a cut connection, a server restart, and a
-message sent while disconnected. The network cut is real: a TCP proxy drops the sockets."""
+message sent while disconnected. The network cut is real: a TCP proxy drops the sockets.
+
+"Once" is counted where the server could break it: every live `receive-message` and
+every message a `sync` answered, not the client's seq-keyed view, in which a duplicate
+would collapse into one."""
 
 from __future__ import annotations
 
@@ -22,13 +26,17 @@ from tests.support import running_server
 WAIT = 15.0
 
 
-async def _until(condition: Callable[[], bool], within: float = WAIT) -> None:
+async def _until(
+    condition: Callable[[], bool], *clients: ReliableClient, within: float = WAIT
+) -> None:
+    """Wait for `condition`; on a time-out, say what went wrong in `clients` meanwhile."""
     step = 0.02
     for _ in range(int(within / step)):
         if condition():
             return
         await asyncio.sleep(step)
-    raise AssertionError(f"not true within {within} s")
+    problems = [problem for client in clients for problem in client.problems]
+    raise AssertionError(f"not true within {within} s; the clients saw: {problems}")
 
 
 @pytest.fixture
@@ -42,6 +50,13 @@ def _texts(client: ReliableClient) -> list[str]:
     return [m["message"] for m in client.messages()]
 
 
+def _each_arrived_once(client: ReliableClient) -> None:
+    """Every message the client holds reached it exactly once, live or by sync."""
+    counts = {m["message"]: client.arrivals(m["id"]) for m in client.messages()}
+    assert counts == dict.fromkeys(counts, 1), counts
+    assert client.problems == []
+
+
 async def test_cut_connection_gets_every_missed_message_once_in_order(
     unlimited_server: str,
 ) -> None:
@@ -52,24 +67,27 @@ async def test_cut_connection_gets_every_missed_message_once_in_order(
         await receiver.start()
         try:
             await sender.send("before the cut")
-            await _until(lambda: _texts(receiver) == ["before the cut"])
+            await _until(lambda: _texts(receiver) == ["before the cut"], receiver, sender)
 
             proxy.down = True
             proxy.cut()
-            await _until(lambda: not receiver.synced.is_set())
+            await _until(lambda: not receiver.synced.is_set(), receiver)
             sent = [f"missed {i}" for i in range(100)]
             for text in sent:
                 await sender.send(text)
             assert not sender.outbox
 
             proxy.down = False
-            await _until(lambda: len(receiver.messages()) == 101)
+            await _until(lambda: len(receiver.messages()) == 101, receiver, sender)
             assert _texts(receiver) == ["before the cut", *sent]
             assert [m["seq"] for m in receiver.messages()] == list(range(1, 102))
-            # Every message reached the receiver once live or once by sync, never as two.
-            assert len({m["id"] for m in receiver.messages()}) == 101
+            # Missed messages came by sync only: the cut connection heard none of them.
+            assert [m["message"] for m in receiver.synced_messages] == sent
             await sender.send("after")
-            await _until(lambda: _texts(receiver)[-1:] == ["after"])
+            await _until(lambda: _texts(receiver)[-1:] == ["after"], receiver, sender)
+            # Every message reached the receiver once live or once by sync, never as two.
+            _each_arrived_once(receiver)
+            assert sender.problems == []
         finally:
             await receiver.stop()
             await sender.stop()
@@ -78,35 +96,42 @@ async def test_cut_connection_gets_every_missed_message_once_in_order(
 async def test_message_sent_while_disconnected_arrives_exactly_once(
     unlimited_server: str,
 ) -> None:
-    async with cuttable(unlimited_server) as (proxy, via_proxy):
+    async with cuttable(unlimited_server, frames=True) as (proxy, via_proxy):
         watcher = ReliableClient(unlimited_server, "watcher")
-        writer = ReliableClient(via_proxy, "writer")
+        # WebSocket only: the proxy reads WebSocket frames to drop exactly one ack.
+        writer = ReliableClient(via_proxy, "writer", transports=["websocket"])
         await watcher.start()
         await writer.start()
         try:
             proxy.down = True
             proxy.cut()
-            await _until(lambda: not writer.synced.is_set())
+            await _until(lambda: not writer.synced.is_set(), writer)
             await writer.send("written offline")
             assert list(writer.outbox.values()) == [("general", "written offline")]
-
-            # The ack of this one is lost with the connection: the server may have it,
-            # the writer cannot know, so it sends it again with the same client id.
             proxy.down = False
-            await _until(lambda: writer.synced.is_set() and not writer.outbox)
-            in_flight = asyncio.create_task(writer.send("ack lost"))
-            await asyncio.sleep(0.01)
-            proxy.down = True
-            proxy.cut()
-            await in_flight
-            proxy.down = False
-            await _until(lambda: not writer.outbox and writer.synced.is_set())
+            await _until(lambda: writer.synced.is_set() and not writer.outbox, writer)
 
-            await _until(lambda: _texts(watcher) == ["written offline", "ack lost"])
-            for text in ("written offline", "ack lost"):
-                live = [m for m in watcher.deliveries if m["message"] == text]
-                assert len(live) == 1, f"{text!r} was broadcast {len(live)} times"
-            assert _texts(writer) == ["written offline", "ack lost"]
+            # The network fails right after the server stored and answered this one: the
+            # writer hears neither the ack nor the broadcast, so it cannot know and sends it
+            # again with the same client id after reconnecting.
+            lost = proxy.cut_on(lambda payload: b'"ack lost"' in payload)
+            await writer.send("ack lost")
+            frame = await asyncio.wait_for(lost, WAIT)
+            assert frame.startswith((b"43", b'42["receive-message"')), frame
+            await _until(lambda: not writer.outbox and writer.synced.is_set(), writer)
+
+            # Whatever a second broadcast of either would have sent the watcher came
+            # before this sentinel.
+            await writer.send("sentinel")
+            await _until(lambda: _texts(watcher)[-1:] == ["sentinel"], watcher, writer)
+            assert _texts(watcher) == ["written offline", "ack lost", "sentinel"]
+            live = [m["message"] for m in watcher.deliveries]
+            assert live == ["written offline", "ack lost", "sentinel"], "broadcast twice"
+            _each_arrived_once(watcher)
+            assert _texts(writer) == ["written offline", "ack lost", "sentinel"]
+            # The writer learnt of "ack lost" by sync (and the resend's answer), never live.
+            assert "ack lost" not in [m["message"] for m in writer.deliveries]
+            _each_arrived_once(writer)
         finally:
             await writer.stop()
             await watcher.stop()
@@ -160,26 +185,28 @@ async def test_server_restart_keeps_identity_history_and_missed_messages(
                 await bob.start()
                 for i in range(5):
                     await alice.send(f"before restart {i}")
-                await _until(lambda: len(bob.messages()) == 5)
+                await _until(lambda: len(bob.messages()) == 5, bob, alice)
                 ids = (await alice.sio.call("session"))["data"]["user"]
             # The server is down; bob's network stays down until alice has spoken again.
             proxy.down = True
             proxy.cut()
             async with _server_process(port, database):
-                await _until(alice.synced.is_set)
+                await _until(alice.synced.is_set, alice)
                 after = (await alice.sio.call("session"))["data"]["user"]
                 assert after == ids, "the token must survive the restart"
                 for i in range(5):
                     await alice.send(f"after restart {i}")
                 assert not alice.outbox
                 proxy.down = False
-                await _until(lambda: len(bob.messages()) == 10)
+                await _until(lambda: len(bob.messages()) == 10, bob, alice)
                 expected = [f"before restart {i}" for i in range(5)]
                 expected += [f"after restart {i}" for i in range(5)]
                 assert _texts(bob) == expected
                 assert [m["seq"] for m in bob.messages()] == list(range(1, 11))
                 history = await bob.sio.call("join-room", {"room": "general"})
                 assert [m["message"] for m in history["data"]["messages"]] == expected
+                _each_arrived_once(bob)
+                _each_arrived_once(alice)
         finally:
             await bob.stop()
             await alice.stop()

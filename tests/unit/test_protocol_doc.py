@@ -2,8 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rtchat import service
+from rtchat.domain import rules
 from rtchat.domain.errors import ErrorCode
+from rtchat.domain.typing_state import TypingTracker
 from rtchat.protocol_doc import render
+from rtchat.settings import Settings
 from rtchat.transport.events import CLIENT_EVENTS, SERVER_EVENTS
 
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
@@ -24,3 +28,31 @@ def test_every_event_and_code_is_documented() -> None:
     for spec in CLIENT_EVENTS:
         for code in spec.errors:
             assert code in set(ErrorCode)
+
+
+def test_limits_are_the_ones_the_code_enforces() -> None:
+    # The text is formatted from these constants; this names each where a reader finds it.
+    text = render()
+    defaults = Settings()
+    typing = TypingTracker()
+    quoted = [
+        f"usernames {rules.MAX_USERNAME_LENGTH} characters",
+        f"messages {rules.MAX_MESSAGE_LENGTH} characters",
+        f"`username`: string, 1-{rules.MAX_USERNAME_LENGTH} characters",
+        f"text 1-{rules.MAX_MESSAGE_LENGTH} characters",
+        f"`clientId` an optional string of 1-{rules.MAX_CLIENT_ID_LENGTH}",
+        f"name 1-{rules.MAX_ROOM_NAME_LENGTH} of a-z",
+        f"topic up to {rules.MAX_TOPIC_LENGTH}",
+        f"`online` lists at most {service.ONLINE_LIST_LIMIT} users",
+        f"get the last {service.HISTORY_PAGE} messages",
+        f"`limit` 1-{service.MAX_HISTORY_PAGE} ({service.HISTORY_PAGE})",
+        f"up to {service.MAX_SYNC_ROOMS} rooms",
+        f"up to {service.SYNC_PAGE} per room",
+        f"within {typing.ttl:g} seconds",
+        f"{defaults.rate_limit:g} messages a second per connection with bursts of "
+        f"{defaults.rate_burst:g}",
+        f"({defaults.max_payload_bytes:,} bytes by default)",
+    ]
+    assert [phrase for phrase in quoted if phrase not in text] == []
+    assert typing.refresh == 1
+    assert "at most once a second per user and room" in text

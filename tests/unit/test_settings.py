@@ -35,12 +35,20 @@ def test_types_are_parsed(tmp_path: Path) -> None:
         ({"RTCHAT_PORT": "70000"}, "port must be"),
         ({"RTCHAT_RATE_LIMIT": "-1"}, "rate_limit"),
         ({"RTCHAT_STATIC_DIR": "/no/such/dir"}, "not a folder"),
+        ({"RTCHAT_SOCKETIO_CLIENT_DIR": "/no/such/dir"}, "socketio_client_dir"),
+        ({"RTCHAT_SOCKETIO_CLIENT_DIR": "."}, "has no socket.io.js"),
         ({"RTCHAT_LOG_LEVEL": "loud"}, "log_level"),
     ],
 )
 def test_bad_values_name_the_setting(environ: dict[str, str], words: str) -> None:
     with pytest.raises(SettingsError, match=words):
         Settings.from_sources(environ)
+
+
+def test_a_socketio_client_folder_with_the_script_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "socket.io.js").write_text("// npm's client")
+    assert Settings.from_sources({"RTCHAT_SOCKETIO_CLIENT_DIR": str(tmp_path)}).socketio_client_dir
+    assert Settings.from_sources({}).socketio_client_dir is None  # found at start instead
 
 
 def test_every_setting_has_help_and_is_in_the_readme() -> None:

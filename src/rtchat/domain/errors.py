@@ -21,7 +21,6 @@ class ErrorCode(StrEnum):
     INVALID_ROOM_NAME = "invalid_room_name"
     FORBIDDEN = "forbidden"
     USER_NOT_FOUND = "user_not_found"
-    PAYLOAD_TOO_LARGE = "payload_too_large"
     UNKNOWN_EVENT = "unknown_event"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
@@ -39,7 +38,6 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ROOM_NAME: "Room names are 1-32 lowercase letters, digits, - or _.",
     ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this.",
     ErrorCode.USER_NOT_FOUND: "No user has this name.",
-    ErrorCode.PAYLOAD_TOO_LARGE: "The payload exceeds the size limit for this event.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
     ErrorCode.UNAVAILABLE: "The database cannot be reached; nothing was changed, try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",

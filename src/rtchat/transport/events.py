@@ -1,12 +1,29 @@
 """Every wire event, in both directions, with its payload and acknowledgement.
 
 `docs/protocol.md` is generated from these definitions (`rtchat protocol`), and a test
-fails when the file is out of date, so the two cannot drift.
+fails when the file is out of date, so the two cannot drift. Every limit quoted here is
+formatted from the constant that enforces it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from rtchat.domain.rules import (
+    MAX_CLIENT_ID_LENGTH,
+    MAX_MESSAGE_LENGTH,
+    MAX_ROOM_NAME_LENGTH,
+    MAX_TOPIC_LENGTH,
+    MAX_USERNAME_LENGTH,
+)
+from rtchat.domain.typing_state import TypingTracker
+from rtchat.service import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    MAX_SYNC_ROOMS,
+    ONLINE_LIST_LIMIT,
+    SYNC_PAGE,
+)
 
 # Client -> server: the seed's three, then ours.
 USER_JOINED = "user-joined"
@@ -47,13 +64,20 @@ class EventSpec:
     errors: tuple[str, ...] = ()
 
 
+_TYPING = TypingTracker()  # the service's timings are the tracker's defaults
+
+
+def _once_per(seconds: float) -> str:
+    return "once a second" if seconds == 1 else f"once every {seconds:g} seconds"
+
+
 _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
 
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_JOINED,
-        "`username`: string, 1-32 characters after trimming",
+        f"`username`: string, 1-{MAX_USERNAME_LENGTH} characters after trimming",
         "Join under a name (the seed's event). A new user is made, with a session token "
         "to present as `auth: {token}` when connecting again. If the user came online, "
         "everyone receives `user-connected`. "
@@ -61,7 +85,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "seconds after the last one closes (or after a server start); then the next "
         "person to join with it gets it, and the old token stops working.",
         ack="`{user: User, token, rooms: [RoomInfo], online: [User], onlineCount}`; "
-        "`online` lists at most 100 users, `list-online` gives a room's",
+        f"`online` lists at most {ONLINE_LIST_LIMIT} users, `list-online` gives a room's",
         errors=("invalid_username", "username_taken"),
     ),
     EventSpec(
@@ -73,7 +97,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         SEND_MESSAGE,
         "`text` (the seed's form: posts to `general`) or `{room, text, clientId}`; text "
-        "1-4000 characters after trimming, `clientId` an optional string of 1-64",
+        f"1-{MAX_MESSAGE_LENGTH} characters after trimming, `clientId` an optional string "
+        f"of 1-{MAX_CLIENT_ID_LENGTH}",
         "Post a message. It is stored, then every member of the room, the sender "
         "included, receives `receive-message`. A retry with the same `clientId` answers "
         "the stored message again and is not broadcast twice.",
@@ -84,15 +109,16 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         TYPING,
         "`isTyping` (boolean, for `general`) or `{room, isTyping}`",
         "Say whether you are typing. The room's other members receive `user-typing`, "
-        "at most once a second per user and room; a `true` not refreshed within 5 "
-        "seconds is followed by `isTyping: false` from the server.",
+        f"at most {_once_per(_TYPING.refresh)} per user and room; a `true` not refreshed "
+        f"within {_TYPING.ttl:g} seconds is followed by `isTyping: false` from the server.",
         ack="`null`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(LIST_ROOMS, "none", "The public rooms.", ack="`{rooms: [RoomInfo]}`"),
     EventSpec(
         CREATE_ROOM,
-        "`{name, topic?}`: name 1-32 of a-z 0-9 - _ (lowercased), topic up to 200",
+        f"`{{name, topic?}}`: name 1-{MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ (lowercased), "
+        f"topic up to {MAX_TOPIC_LENGTH}",
         "Create a room and become its first member. Everyone receives `room-created`.",
         ack="`{room: RoomInfo}`",
         errors=(*_JOINED, "invalid_room_name", "room_exists", "invalid_payload"),
@@ -100,7 +126,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         JOIN_ROOM,
         "`{room}`",
-        "Become a member (members receive `member-joined`) and get the last 50 messages.",
+        "Become a member (members receive `member-joined`) and get the last "
+        f"{HISTORY_PAGE} messages.",
         ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
@@ -122,17 +149,18 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         HISTORY,
-        "`{room, before, limit?}`: `before` a sequence number, `limit` 1-100 (50)",
+        f"`{{room, before, limit?}}`: `before` a sequence number, `limit` 1-{MAX_HISTORY_PAGE} "
+        f"({HISTORY_PAGE})",
         "An older page: the messages just before `before`, oldest first.",
         ack="`{messages: [Message], hasMore}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         SYNC,
-        "`{rooms: {room: lastSeq}}`, up to 200 rooms",
-        "What came after the last sequence number seen in each room, in order, up to 500 "
-        "per room (ask again from the new last one while `hasMore`). Send it after every "
-        "reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice.",
+        f"`{{rooms: {{room: lastSeq}}}}`, up to {MAX_SYNC_ROOMS} rooms",
+        "What came after the last sequence number seen in each room, in order, up to "
+        f"{SYNC_PAGE} per room (ask again from the new last one while `hasMore`). Send it "
+        "after every reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice.",
         ack="`{rooms: {room: {messages: [Message], hasMore}}}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),

@@ -73,19 +73,20 @@ export class Delivery {
 
   async #syncBatch(conn, targets) {
     const { request, socket, state, invalidate } = this.d;
-    const from = {};
+    const from = new Map(); // room name -> seq: names like `__proto__` are no keys for {}
     const syncing = [];
     for (const room of targets) {
       if (room.timeline.loaded) {
-        from[room.name] = room.timeline.beginSync();
+        from.set(room.name, room.timeline.beginSync());
         syncing.push(room);
-      } else from[room.name] = room.info.lastSeq ?? 0;
+      } else from.set(room.name, room.info.lastSeq ?? 0);
     }
-    const res = await request('sync', { rooms: from });
-    const answers = (res.ok && res.data?.rooms) || {};
+    const res = await request('sync', { rooms: Object.fromEntries(from) });
+    const rooms = res.ok && res.data?.rooms;
+    const answers = new Map(rooms && typeof rooms === 'object' ? Object.entries(rooms) : []);
     const again = [];
     for (const room of targets) {
-      const answer = answers[room.name];
+      const answer = answers.get(room.name);
       const messages = Array.isArray(answer?.messages) ? answer.messages : [];
       this.note(room, messages);
       if (!syncing.includes(room)) continue;

@@ -31,9 +31,7 @@ function messageNode(m, own) {
   return li;
 }
 
-const FAILURE_TEXT = {
-  rate_limited: 'sending too fast — retrying…',
-};
+const FAILURE_TEXT = new Map([['rate_limited', 'sending too fast — retrying…']]);
 
 function pendingNode(entry, username) {
   const failed = entry.error && entry.error.code !== 'rate_limited';
@@ -44,7 +42,7 @@ function pendingNode(entry, username) {
   const meta = node('div', 'msg__meta');
   const status = failed
     ? `not sent: ${entry.error.message || entry.error.code}`
-    : (FAILURE_TEXT[entry.error?.code] ?? 'sending…');
+    : (FAILURE_TEXT.get(entry.error?.code) ?? 'sending…');
   meta.append(node('span', 'msg__author', `${username} (you)`), node('span', 'msg__status', status));
   li.append(meta, node('p', 'msg__text', entry.text));
   if (failed) {

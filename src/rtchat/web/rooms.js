@@ -42,17 +42,20 @@ export class Room {
 
 let noticeSeq = 0;
 
+// Every table keyed by a room name is a Map: rooms may be called `__proto__` or
+// `constructor`, which a plain object answers from its prototype.
 export class Rooms {
   #rooms = new Map();
   #userId = null;
-  #lastRead = {};
+  #lastRead = new Map(); // room name -> seq read up to
 
   /** Start afresh for a user (first session, or another account signed in). */
   load(userId) {
     this.#rooms.clear();
     this.#userId = userId;
     const saved = storage.lastRead(userId);
-    this.#lastRead = saved && typeof saved === 'object' ? saved : {};
+    const entries = saved && typeof saved === 'object' ? Object.entries(saved) : [];
+    this.#lastRead = new Map(entries.filter(([, seq]) => Number.isInteger(seq)));
   }
 
   get(name) {
@@ -76,7 +79,7 @@ export class Rooms {
       room = new Room(info);
       this.#rooms.set(info.name, room);
     }
-    if (this.#lastRead[room.name] == null) this.markRead(room, room.info.lastSeq ?? 0);
+    if (!this.#lastRead.has(room.name)) this.markRead(room, room.info.lastSeq ?? 0);
     return room;
   }
 
@@ -92,13 +95,13 @@ export class Rooms {
   }
 
   markRead(room, seq = room.info.lastSeq ?? 0) {
-    if ((this.#lastRead[room.name] ?? -1) >= seq) return;
-    this.#lastRead[room.name] = seq;
+    if ((this.#lastRead.get(room.name) ?? -1) >= seq) return;
+    this.#lastRead.set(room.name, seq);
     if (this.#userId != null) storage.setLastRead(this.#userId, this.#lastRead);
   }
 
   lastRead(room) {
-    return this.#lastRead[room.name] ?? 0;
+    return this.#lastRead.get(room.name) ?? 0;
   }
 
   unread(room) {

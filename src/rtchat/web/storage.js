@@ -42,9 +42,11 @@ export const setLastUsername = (value) => write(USERNAME, value);
 export const openRoom = (userId) => read(`rtchat.${userId}.room`);
 export const setOpenRoom = (userId, room) => write(`rtchat.${userId}.room`, room);
 
-/** {room: seq} of the last message seen in each room. */
+/** {room: seq} of the last message seen in each room, as JSON.parse made it (own keys). */
 export const lastRead = (userId) => readJson(`rtchat.${userId}.lastRead`, {});
-export const setLastRead = (userId, map) => write(`rtchat.${userId}.lastRead`, JSON.stringify(map));
+/** `seqs` is a Map room -> seq; fromEntries makes even `__proto__` an own key. */
+export const setLastRead = (userId, seqs) =>
+  write(`rtchat.${userId}.lastRead`, JSON.stringify(Object.fromEntries(seqs)));
 
 /** Messages typed but not yet acknowledged: [{clientId, room, text, createdAt, ...}]. */
 export const outbox = (userId) => readJson(`rtchat.${userId}.outbox`, []);

@@ -47,23 +47,26 @@ export const el = {
   sendError: $('send-error'),
 };
 
-const ERROR_TEXT = {
-  username_taken: 'Someone online is using that name right now. Pick another one.',
-  invalid_room_name: 'Room names are 1–32 characters: a–z, 0–9, - and _.',
-  room_exists: 'That room already exists: find it under “Browse rooms”.',
-  user_not_found: 'Nobody by that name has been here.',
-  rate_limited: "You're sending messages too fast. Slowing down…",
-};
+// Maps, not objects: a code or state the server or the library sends is looked up, and
+// an object would answer `constructor` from its prototype.
+const ERROR_TEXT = new Map([
+  ['username_taken', 'Someone online is using that name right now. Pick another one.'],
+  ['invalid_room_name', 'Room names are 1–32 characters: a–z, 0–9, - and _.'],
+  ['room_exists', 'That room already exists: find it under “Browse rooms”.'],
+  ['user_not_found', 'Nobody by that name has been here.'],
+  ['rate_limited', "You're sending messages too fast. Slowing down…"],
+]);
 
 /** What to tell the person about an error ack: our words for known codes, else the server's. */
-export const errorText = (error, fallback) => ERROR_TEXT[error?.code] ?? error?.message ?? fallback;
+export const errorText = (error, fallback) =>
+  ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
 
-const STATUS_TEXT = {
-  connecting: 'connecting…',
-  connected: 'connected',
-  reconnecting: 'reconnecting…',
-  offline: 'offline',
-};
+const STATUS_TEXT = new Map([
+  ['connecting', 'connecting…'],
+  ['connected', 'connected'],
+  ['reconnecting', 'reconnecting…'],
+  ['offline', 'offline'],
+]);
 
 export function node(tag, className, text) {
   const n = document.createElement(tag);
@@ -105,7 +108,7 @@ export function setSendError(text) {
 
 export function setStatus(state) {
   el.status.dataset.state = state;
-  el.status.textContent = STATUS_TEXT[state] ?? state;
+  el.status.textContent = STATUS_TEXT.get(state) ?? state;
   document.body.dataset.connection = state;
 }
 
