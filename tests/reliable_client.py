@@ -33,6 +33,7 @@ class ReliableClient:
     # lists below keep every arrival, so a test can count what the server sent twice.
     seen: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
     deliveries: list[dict[str, Any]] = field(default_factory=list)  # live `receive-message`
+    live_on: list[int] = field(default_factory=list)  # the connection each one came on
     synced_messages: list[dict[str, Any]] = field(default_factory=list)  # from `sync` answers
     problems: list[str] = field(default_factory=list)
     outbox: dict[str, tuple[str, str]] = field(default_factory=dict)  # clientId -> (room, text)
@@ -69,6 +70,16 @@ class ReliableClient:
 
     def last_seq(self, room: str) -> int:
         return max(self.seen.get(room, {0: None}))
+
+    def synced_to(self, room: str) -> int:
+        """The last seq before the first hole: where a sync must start. Live messages that
+        arrive between a reconnect and its sync can be ahead of a hole, so the highest seq
+        seen is not it (the browser client fills such holes the same way)."""
+        held = self.seen.get(room, {})
+        seq = min(held, default=1) - 1
+        while seq + 1 in held:
+            seq += 1
+        return seq
 
     def arrivals(self, message_id: str) -> int:
         """How often the server handed this client the message: live plus by sync."""
@@ -112,7 +123,7 @@ class ReliableClient:
             rooms = answer["data"]["rooms"]
         else:
             rooms = session["data"]["rooms"]
-        positions = {room["name"]: self.last_seq(room["name"]) for room in rooms}
+        positions = {room["name"]: self.synced_to(room["name"]) for room in rooms}
         while positions:
             answer = await self.sio.call("sync", {"rooms": positions}, timeout=WAIT)
             if not answer["ok"]:
@@ -124,7 +135,7 @@ class ReliableClient:
                 for message in page["messages"]:
                     self._keep(message)
                 if page["hasMore"]:
-                    next_positions[room] = self.last_seq(room)
+                    next_positions[room] = self.synced_to(room)
             positions = next_positions
         if self._connections != connection:
             return  # a newer connection resumes on its own
@@ -148,7 +159,16 @@ class ReliableClient:
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         self.deliveries.append(message)
+        self.live_on.append(self._connections)
         self._keep(message)
+
+    def live_per_connection(self, room: str = "general") -> list[list[int]]:
+        """The seqs of `room` delivered live on each connection, in arrival order."""
+        out: dict[int, list[int]] = {}
+        for message, connection in zip(self.deliveries, self.live_on, strict=True):
+            if message["room"] == room:
+                out.setdefault(connection, []).append(message["seq"])
+        return list(out.values())
 
     def _keep(self, message: dict[str, Any]) -> None:
         room = self.seen.setdefault(message["room"], {})
