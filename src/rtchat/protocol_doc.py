@@ -31,8 +31,9 @@ Limits:
 
 - usernames {MAX_USERNAME_LENGTH} characters, messages {MAX_MESSAGE_LENGTH} characters \
 (both after trimming white space);
-- {_DEFAULTS["rate_limit"]:g} messages a second per connection with bursts of \
-{_DEFAULTS["rate_burst"]:g} by default (`RTCHAT_RATE_LIMIT`, `RTCHAT_RATE_BURST`);
+- {_DEFAULTS["rate_limit"]:g} messages a second per user (all their connections, on every \
+node) with bursts of {_DEFAULTS["rate_burst"]:g} by default (`RTCHAT_RATE_LIMIT`, \
+`RTCHAT_RATE_BURST`); other events five times that per connection;
 - a packet larger than `RTCHAT_MAX_PAYLOAD_BYTES` \
 ({_DEFAULTS["max_payload_bytes"]:,} bytes by default) gets no answer: it closes the connection.
 """

@@ -8,6 +8,7 @@ field carries its help text, which feeds `rtchat serve --help` and the README.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,10 +68,11 @@ class Settings:
     )
     rate_limit: float = _setting(
         10.0,
-        "Messages per second one connection may send (a token bucket); 0 turns every "
-        "rate limit off. Other events are limited to five times this rate.",
+        "Messages per second one user may send, over all their connections on every node "
+        "(a token bucket); 0 turns every rate limit off. Other events are limited to five "
+        "times this rate per connection.",
     )
-    rate_burst: float = _setting(20.0, "Messages one connection may send in a burst.")
+    rate_burst: float = _setting(20.0, "Messages one user may send in a burst.")
     max_payload_bytes: int = _setting(
         65536, "Largest Socket.IO packet a client may send; a larger one closes its connection."
     )
@@ -116,8 +118,10 @@ class Settings:
             )
         if not self.redis_prefix or not self.redis_prefix.isascii() or ":" in self.redis_prefix:
             raise SettingsError("redis_prefix must be non-empty ASCII without ':'")
-        if len(self.node_id) > 64 or not self.node_id.isascii() or ":" in self.node_id:
-            raise SettingsError("node_id must be at most 64 ASCII characters without ':'")
+        if self.node_id and not _NODE_ID.fullmatch(self.node_id):
+            raise SettingsError(
+                f"node_id {self.node_id[:80]!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
         if self.presence_ttl < 3:
             raise SettingsError("presence_ttl must be at least 3 seconds")
         if self.max_payload_bytes < 1024:
@@ -138,6 +142,7 @@ class Settings:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
+_NODE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "memory://")
 
 

@@ -49,8 +49,8 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
         f"up to {service.MAX_SYNC_ROOMS} rooms",
         f"up to {service.SYNC_PAGE} per room",
         f"within {typing.ttl:g} seconds",
-        f"{defaults.rate_limit:g} messages a second per connection with bursts of "
-        f"{defaults.rate_burst:g}",
+        f"{defaults.rate_limit:g} messages a second per user (all their connections, on "
+        f"every node) with bursts of {defaults.rate_burst:g}",
         f"({defaults.max_payload_bytes:,} bytes by default)",
     ]
     assert [phrase for phrase in quoted if phrase not in text] == []

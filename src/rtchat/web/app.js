@@ -8,7 +8,7 @@
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView } from './messageview.js';
-import { Outbox } from './outbox.js';
+import { Outbox, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
@@ -476,7 +476,7 @@ el.messageForm.addEventListener('submit', (event) => {
 });
 
 el.messageInput.addEventListener('input', () => {
-  if (el.sendError.dataset.code !== 'rate_limited') setSendError(null);
+  if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
   if (!state.ready) return;
   if (el.messageInput.value.trim()) typingOut.keystroke();
   else typingOut.stopped();

@@ -2,11 +2,14 @@
 // the room timelines, `sync` after a reconnect or a skipped seq, and the outbox
 // sent in order, one at a time, each with its own clientId for life.
 
+import { RETRYABLE } from './outbox.js';
 import { GENERAL } from './rooms.js';
 
 const SYNC_ROOMS_MAX = 200; // the server's limit per sync request
 const GAP_TRIES = 3;
-const RATE_LIMIT_PAUSE_MS = 1500;
+// Pauses before sending again after a refusal that passes: the server's bucket refills;
+// a database that went away comes back.
+const PAUSE_MS = { rate_limited: 1500, unavailable: 3000 };
 const NO_ACK_RETRY_MS = 2000;
 
 export class Delivery {
@@ -139,7 +142,7 @@ export class Delivery {
     }
     const wait = this.#holdUntil - Date.now();
     if (wait > 0) {
-      this.#flushSoon(wait); // rate limited: give the server's bucket time to refill
+      this.#flushSoon(wait); // refused for a while: give the server time
       return;
     }
     this.#flushing = true;
@@ -168,8 +171,8 @@ export class Delivery {
           this.note(room, [res.data]);
           if (room.timeline.addLive(res.data) === 'gap') this.fillGap(room);
         }
-        const limited = outbox.pending().some((e) => e.error?.code === 'rate_limited');
-        if (!limited && this.d.sendErrorCode() === 'rate_limited') this.d.onSendError(null);
+        const held = outbox.pending().some((e) => RETRYABLE.has(e.error?.code));
+        if (!held && RETRYABLE.has(this.d.sendErrorCode())) this.d.onSendError(null);
         invalidate();
         continue;
       }
@@ -188,9 +191,10 @@ export class Delivery {
       outbox.fail(entry.clientId, error);
       this.d.onSendError(error);
       invalidate();
-      if (error.code === 'rate_limited') {
-        this.#holdUntil = Date.now() + RATE_LIMIT_PAUSE_MS;
-        this.#flushSoon(RATE_LIMIT_PAUSE_MS);
+      if (RETRYABLE.has(error.code)) {
+        const pause = PAUSE_MS[error.code];
+        this.#holdUntil = Date.now() + pause;
+        this.#flushSoon(pause);
         return false;
       }
     }

@@ -4,6 +4,7 @@
 // cannot show a duplicate or keep a stale "sending…" whatever order the
 // updates came in.
 
+import { RETRYABLE } from './outbox.js';
 import { formatTime, isoOrNow } from './time.js';
 import { node } from './ui.js';
 
@@ -31,10 +32,13 @@ function messageNode(m, own) {
   return li;
 }
 
-const FAILURE_TEXT = new Map([['rate_limited', 'sending too fast — retrying…']]);
+const FAILURE_TEXT = new Map([
+  ['rate_limited', 'sending too fast — retrying…'],
+  ['unavailable', 'the server cannot store it yet — retrying…'],
+]);
 
 function pendingNode(entry, username) {
-  const failed = entry.error && entry.error.code !== 'rate_limited';
+  const failed = entry.error && !RETRYABLE.has(entry.error.code);
   const li = node('li', `msg msg--own msg--pending${failed ? ' msg--failed' : ''}`);
   li.dataset.clientId = entry.clientId;
   li.dataset.author = username;

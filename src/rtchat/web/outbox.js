@@ -77,9 +77,9 @@ export class Outbox {
     this.fail(clientId, null);
   }
 
-  /** Entries still to send, oldest first. */
+  /** Entries still to send, oldest first: new ones, and those refused for a while only. */
   pending() {
-    return this.#entries.filter((e) => !e.error || e.error.code === 'rate_limited');
+    return this.#entries.filter((e) => !e.error || RETRYABLE.has(e.error.code));
   }
 
   forRoom(room) {
@@ -94,3 +94,6 @@ export class Outbox {
     if (this.#entries.length !== before) this.#save();
   }
 }
+
+/** Refusals that pass by themselves: the entry is sent again after a pause. */
+export const RETRYABLE = new Set(['rate_limited', 'unavailable']);

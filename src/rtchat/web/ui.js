@@ -55,6 +55,7 @@ const ERROR_TEXT = new Map([
   ['room_exists', 'That room already exists: find it under “Browse rooms”.'],
   ['user_not_found', 'Nobody by that name has been here.'],
   ['rate_limited', "You're sending messages too fast. Slowing down…"],
+  ['unavailable', 'The server cannot store messages just now. Retrying…'],
 ]);
 
 /** What to tell the person about an error ack: our words for known codes, else the server's. */
