@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 # Every command answers within this or counts as failed: a Redis that stopped answering
@@ -72,7 +74,8 @@ def open_client(address: RedisAddress) -> RedisClient:
         "password": address.password,
         "socket_timeout": COMMAND_TIMEOUT,
         "socket_connect_timeout": CONNECT_TIMEOUT,
-        "retry_on_timeout": False,
+        # One try: a Redis that is away answers in CONNECT_TIMEOUT, not in four of them.
+        "retry": Retry(NoBackoff(), 0),
     }
     if address.path is not None:
         return aioredis.Redis(unix_socket_path=address.path, **common)  # type: ignore[arg-type]

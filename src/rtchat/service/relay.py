@@ -91,8 +91,8 @@ class Relay:
         self._resume_hooks.append(hook)
 
     async def start(self) -> None:
-        self._worker = asyncio.create_task(self._run_commands())
         await self._fanout.start(self)
+        self._worker = asyncio.create_task(self._run_commands())
 
     async def close(self) -> None:
         for repair in self._repairs.values():
