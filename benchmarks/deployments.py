@@ -145,7 +145,6 @@ DEPLOYMENTS = [
         _rtchat,
         _rtchat_shared_env,
         postgres=True,
-        pending=PENDING_CLUSTER,
     ),
     # -- two nodes: the sender(s) on node a, receivers on both
     Deployment(
@@ -178,7 +177,6 @@ DEPLOYMENTS = [
         redis=True,
         postgres=True,
         modes=("cluster",),
-        pending=PENDING_CLUSTER,
     ),
     # -- long-polling clients through HAProxy
     Deployment(
@@ -217,7 +215,6 @@ DEPLOYMENTS = [
         balancer="sticky",
         transport="polling",
         modes=("polling",),
-        pending=PENDING_CLUSTER,
     ),
     Deployment(
         "rtchat-polling-roundrobin",
