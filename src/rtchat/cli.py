@@ -17,6 +17,8 @@ import uvloop
 
 from rtchat.settings import Settings, SettingsError
 
+WORKER_ENV = "RTCHAT_WORKER_INDEX"  # set by the supervisor of `--workers N` (workers.py)
+
 log = logging.getLogger("rtchat")
 
 _FLAG_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "Path | None": Path}
@@ -46,13 +48,21 @@ def serve(settings: Settings) -> int:
     from rtchat.app import node_id
 
     settings = dataclasses.replace(settings, node_id=node_id(settings))
+    supervising = settings.workers > 1
     logging.basicConfig(
         level=settings.log_level.upper(),
-        format=f"%(asctime)s %(levelname)s [{settings.node_id}] %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s [{settings.node_id}"
+        f"{' supervisor' if supervising else ''}] %(name)s: %(message)s",
     )
+    if supervising:
+        from rtchat.workers import supervise
+
+        return supervise(settings)
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if WORKER_ENV in os.environ:  # one of `--workers N`: the port is shared with the others
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((settings.host, settings.port))
     except OSError as error:

@@ -56,6 +56,11 @@ class Settings:
     node_id: str = _setting(
         "", "This node's name in logs, `/healthz` and Redis. Empty: generated at start."
     )
+    workers: int = _setting(
+        1,
+        "Processes serving the port, each a node of the cluster (one per core); more than 1 "
+        "needs `RTCHAT_REDIS_URL` and a shared database (SQLite or PostgreSQL).",
+    )
     presence_ttl: float = _setting(
         30.0,
         "Seconds after which the users of a node that stopped refreshing its presence "
@@ -121,6 +126,18 @@ class Settings:
         if self.node_id and not _NODE_ID.fullmatch(self.node_id):
             raise SettingsError(
                 f"node_id {self.node_id[:80]!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        if not 1 <= self.workers <= 64:
+            raise SettingsError(f"workers must be between 1 and 64, not {self.workers}")
+        if self.workers > 1 and not self.redis_url:
+            raise SettingsError(
+                f"workers={self.workers} needs RTCHAT_REDIS_URL: the workers are nodes of one "
+                "chat and share fan-out, presence and name holds through Redis"
+            )
+        if self.workers > 1 and self.database_url == "memory://":
+            raise SettingsError(
+                "workers > 1 needs a database the workers share (SQLite or PostgreSQL): with "
+                "memory:// every worker would keep its own messages"
             )
         if self.presence_ttl < 3:
             raise SettingsError("presence_ttl must be at least 3 seconds")

@@ -172,7 +172,9 @@ class RedisFanout:
                 return
             if kind == b"unsubscribe":
                 return
-        if isinstance(reply, hiredis.ReplyError):
+        if reply == b"PONG":  # a PING before the first subscription has the plain answer
+            self._pong_due = False
+        elif isinstance(reply, hiredis.ReplyError):
             log.error("Redis refused a subscription command: %s", reply)
 
     def _on_pub_reply(self, reply: Reply) -> None:

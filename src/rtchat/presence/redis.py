@@ -223,7 +223,8 @@ class RedisPresence:
         for uid in known - self._here.keys():
             await self._depart_script(User(uid, ""))
         self._dirty = False
-        log.info("wrote this node's %d online users to Redis again", len(self._here))
+        if self._here:
+            log.info("wrote this node's %d online users to Redis again", len(self._here))
 
     async def _arrive_script(self, user: User) -> bool:
         member = f"{name_key(user.username)}\0{user.id}\0{user.username}"
