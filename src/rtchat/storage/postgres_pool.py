@@ -43,13 +43,12 @@ CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 5.0
 """Seconds one statement may take before the server counts as gone."""
 
-# Each statement is planned once per connection (a generic plan, kept for
-# the connection's life), not on every run: planning the append cost the
-# server twice what running it does. A plan made once must suit the table
-# at any size, and on a young database the planner would pick scans of
-# the then tiny `messages`, which get slower with every message. Every
-# statement here is a key lookup (the append's as `LATERAL ... LIMIT 1`,
-# never a hash join), so with scans off each plan is an index probe.
+# Each statement is planned once per connection (a generic plan, kept for the connection's
+# life), not on every run: planning the append cost the server twice what running it does.
+# A plan made once must suit the table at any size, and on a young database the planner
+# would pick scans of the then tiny `messages`, which get slower with every message. Every
+# statement here is a key lookup (the append's as `LATERAL ... LIMIT 1`, never a hash
+# join), so with scans off each plan is an index probe.
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
 
 # Failures that say nothing about our statement and everything about the link to the
