@@ -15,7 +15,7 @@ from rtchat.domain.models import MessageDraft, Room, User
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
-from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgPool
+from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgConnection, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
 from tests.contract.support import T0, add_room, add_user, draft
 from tests.pg import fresh_database, server_port, through_port
@@ -547,6 +547,25 @@ async def test_a_failing_write_in_a_batch_undoes_only_itself(url: str) -> None:
     finally:
         await storage.close()
         await other_node.close()
+
+
+async def test_a_transaction_spoiled_by_a_caught_failure_is_not_reported_committed(
+    url: str,
+) -> None:
+    pool = await PgPool.open(url)
+    try:
+
+        async def spoiled(connection: PgConnection) -> None:
+            async with connection.transaction():
+                await connection.execute("CREATE TABLE kept (n int)")
+                with pytest.raises(ChatError):
+                    await connection.execute("SELECT 1 / 0")  # outside any savepoint
+
+        with pytest.raises(ChatError, match="undid the transaction"):
+            await pool.run(spoiled)
+        assert await pool.run(lambda c: c.fetchval("SELECT to_regclass('kept')")) is None
+    finally:
+        await pool.close()
 
 
 async def test_appends_are_stored_in_groups(url: str) -> None:

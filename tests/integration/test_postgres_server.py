@@ -11,7 +11,9 @@ import time
 from collections.abc import Iterator
 
 from rtchat.settings import Settings
-from tests.support import ChatClient, ok, running_server
+from tests.pg import server_port, through_port
+from tests.proxy import CuttableProxy
+from tests.support import ChatClient, error_code, ok, running_server
 
 
 def _closed_port() -> int:
@@ -53,6 +55,32 @@ async def test_history_survives_a_restart(postgres_url: str) -> None:
             assert more["seq"] == sent[-1]["seq"] + 1
         finally:
             await bob.close()
+
+
+async def test_a_lost_database_answers_unavailable_and_the_server_heals(postgres_url: str) -> None:
+    proxy = CuttableProxy(server_port())
+    await proxy.start()
+    settings = Settings(database_url=through_port(postgres_url, proxy.port), rate_limit=0)
+    try:
+        async with running_server(settings) as (url, _):
+            alice = await ChatClient(url).connect()
+            try:
+                await alice.join("alice")
+                first = ok(await alice.call("send-message", {"room": "general", "text": "one"}))
+                proxy.down = True
+                proxy.cut()
+                resent = {"room": "general", "text": "two", "clientId": "c-two"}
+                assert error_code(await alice.call("send-message", resent)) == "unavailable"
+                proxy.down = False
+                # The server heals by itself: the resend is stored, once, right after.
+                second = ok(await alice.call("send-message", resent))
+                again = ok(await alice.call("send-message", resent))
+                assert second["seq"] == first["seq"] + 1
+                assert again == second
+            finally:
+                await alice.close()
+    finally:
+        await proxy.close()
 
 
 @contextlib.contextmanager

@@ -1,11 +1,11 @@
 """The backend several nodes share: one PostgreSQL database, through asyncpg.
 
-Every write is one statement, so it is atomic without an explicit transaction and the
-constraints decide races between nodes: a name two nodes give out at once is taken by
-whichever commits first, and the other gets `username_taken` from the unique index, not
-from a check that both passed. Writes of one process go through one writer in order (see
-`postgres_writer`); reads go to the pool. The schema migrates itself on open
-(`postgres_schema`).
+Every write is one statement, atomic by itself (or under a savepoint when its batch is one
+transaction), and the constraints decide races between nodes: a name two nodes give out at
+once is taken by whichever commits first, and the other gets `username_taken` from the
+unique index, not from a check that both passed. The requests of one process go through
+one queue in order (see `postgres_writer`), reads straight to the pool when nothing waits
+in it. The schema migrates itself on open (`postgres_schema`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """PostgreSQL messages: one table, numbered per room by the `rooms.last_seq` counter.
 
-Every append waiting for the writer (see `postgres_writer`) is stored by ONE statement,
-its own transaction: the drafts travel as arrays, the statement finds the retries among
-them (same author and client id as a stored message), bumps each room's counter by the
-number of new messages and inserts them, numbered from the counter's old value. So it is
-all or nothing, and one round trip however many appends there are.
+Every append waiting for the writer (see `postgres_writer`) is stored by ONE statement
+(its own transaction, or a savepoint in its batch's): the drafts travel as arrays, the
+statement finds the retries among them (same author and client id as a stored message),
+bumps each room's counter by the number of new messages and inserts them, numbered from
+the counter's old value. So it is all or nothing, and one round trip however many
+appends there are.
 
 Several nodes share the numbering through the counter's row lock: a second node's
 `UPDATE rooms` waits for the first one's transaction and then adds to the value it

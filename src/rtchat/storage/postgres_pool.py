@@ -43,13 +43,12 @@ CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 5.0
 """Seconds one statement may take before the server counts as gone."""
 
-# Each statement is planned once per connection (a generic plan, kept for
-# the connection's life), not on every run: planning the append cost the
-# server twice what running it does. A plan made once must suit the table
-# at any size, and on a young database the planner would pick scans of
-# the then tiny `messages`, which get slower with every message. Every
-# statement here is a key lookup (the append's as `LATERAL ... LIMIT 1`,
-# never a hash join), so with scans off each plan is an index probe.
+# Each statement is planned once per connection (a generic plan, kept for the connection's
+# life), not on every run: planning the append cost the server twice what running it does.
+# A plan made once must suit the table at any size, and on a young database the planner
+# would pick scans of the then tiny `messages`, which get slower with every message. Every
+# statement here is a key lookup (the append's as `LATERAL ... LIMIT 1`, never a hash
+# join), so with scans off each plan is an index probe.
 SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
 
 # Failures that say nothing about our statement and everything about the link to the
@@ -120,11 +119,13 @@ async def _keep_session(_connection: object) -> None:
 class PgConnection:
     """One connection of the pool, lent for one request; see the module docstring."""
 
-    __slots__ = ("_pool", "_raw")
+    __slots__ = ("_pool", "_raw", "depth")
 
     def __init__(self, raw: Any, pool: PgPool) -> None:
         self._raw = raw
         self._pool = pool
+        self.depth = 0
+        """Transactions and savepoints open on this connection (see `transaction`)."""
 
     async def fetch(self, sql: str, *args: object) -> list[Row]:
         try:
@@ -173,7 +174,7 @@ class PgConnection:
         everything after it); outside one, nothing: every statement is atomic by itself.
         Every statement whose failure is caught and survived must run in one.
         """
-        if self._raw.is_in_transaction():
+        if self.depth:
             return _Transaction(self)
         return contextlib.nullcontext()
 
@@ -195,31 +196,40 @@ class PgConnection:
         except asyncpg.InterfaceError:  # a lost connection leaves the pool by itself
             return True
 
-    def raw_transaction(self) -> Any:
-        return self._raw.transaction()
-
 
 class _Transaction:
-    """asyncpg's transaction, its BEGIN and COMMIT failures translated like statements'."""
+    """BEGIN ... COMMIT, or a savepoint inside one; failures translated like statements'.
+
+    Our own rather than asyncpg's, to read COMMIT's answer: PostgreSQL answers a COMMIT
+    of a transaction that a failed statement spoiled with ROLLBACK, and no error.
+    """
 
     def __init__(self, connection: PgConnection) -> None:
         self._connection = connection
-        self._raw: Any = None
+        self._name = ""
 
     async def __aenter__(self) -> None:
-        self._raw = self._connection.raw_transaction()
-        try:
-            await self._raw.__aenter__()
-        except Exception as error:
-            raise self._connection.failure(error) from error
+        connection = self._connection
+        if connection.depth:
+            self._name = f"s{connection.depth}"
+            await connection.execute(f"SAVEPOINT {self._name}")
+        else:
+            await connection.execute("BEGIN")
+        connection.depth += 1
 
     async def __aexit__(self, *exc_info: Any) -> None:
-        try:
-            await self._raw.__aexit__(*exc_info)
-        except Exception as error:
-            if exc_info[1] is not None:
-                return  # the rollback failed too: the first failure is the one to tell
-            raise self._connection.failure(error) from error
+        connection = self._connection
+        connection.depth -= 1
+        if exc_info[1] is not None:
+            undo = f"ROLLBACK TO {self._name}; RELEASE {self._name}" if self._name else "ROLLBACK"
+            with contextlib.suppress(ChatError):  # the first failure is the one to tell
+                await connection.execute(undo)
+            return
+        if self._name:
+            await connection.execute(f"RELEASE {self._name}")
+            return
+        if await connection.execute("COMMIT") != "COMMIT":
+            raise ChatError(ErrorCode.INTERNAL, "The database undid the transaction.")
 
 
 class PgPool:

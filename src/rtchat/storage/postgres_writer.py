@@ -1,16 +1,24 @@
-"""One writer per process that runs every write to PostgreSQL in order, appends in groups.
+"""One queue per process that runs every write to PostgreSQL in order, appends in groups.
 
 The sibling of `sqlite_thread`, on the event loop instead of a thread: callers queue a
-write and await a future; one task takes everything waiting, runs it on one connection
-and resolves the futures. Consecutive requests for the same bulk handler go to it as one
-list, so a burst of 1,000 appends costs one statement and one commit instead of 1,000:
-appends that arrive while a statement is running wait and go together in the next one.
+request and await a future; one task takes everything waiting, runs it on one connection
+and resolves the futures together. Consecutive requests for the same bulk handler go to
+it as one list, so a burst of 1,000 appends costs one statement instead of 1,000: appends
+that arrive while a batch is running wait and go together in the next one. A batch with
+several writes is one transaction, each write under a savepoint: one commit for all.
 
 Writes run in the order they were made, as on the other backends: a room created and a
-message appended without awaiting in between still find each other. Reads run
-concurrently on the pool, but first wait for the writes queued before them, so a caller
-reads what it wrote. Across processes, ordering and numbering are the database's job
-(row locks and unique constraints, see `postgres_messages`).
+message appended without awaiting in between still find each other. A read made while
+nothing is queued goes straight to the pool; one made behind queued writes joins the
+queue and runs once the writes of its batch are committed (all the batch's reads
+concurrently, on the pool), so a caller reads what it wrote. Across processes, ordering
+and numbering are the database's job (row locks and unique constraints, see
+`postgres_messages`).
+
+A batch's answers are given together: its writes' after their commit, its reads' when
+the last of them is in. A burst of joins gets its answers in a few loop turns, as from
+SQLite's thread, and what they send next is written to the sockets together (a
+broadcast per answer, one turn each, cost twice the CPU per delivery).
 
 When the server goes away mid-batch, the request that hit the failure and every one after
 it in that batch answer `unavailable` at once rather than each waiting out its own
@@ -49,6 +57,7 @@ class _Request:
     job: Callable[[PgConnection], Awaitable[Any]] | None
     bulk: Callable[[PgConnection, list[Any]], Awaitable[list[Any]]] | None
     payload: Any
+    writes: bool
     future: asyncio.Future[Any]
     answered: bool = False
 
@@ -63,7 +72,7 @@ class _Request:
 
 
 class PgWriter:
-    """Runs writes in order, appends in groups; see the module docstring."""
+    """Runs requests in order, appends in groups; see the module docstring."""
 
     def __init__(self, pool: PgPool, *, max_batch: int = MAX_BATCH) -> None:
         self._pool = pool
@@ -71,9 +80,6 @@ class PgWriter:
         self._queue: deque[_Request] = deque()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self._queued = 0  # requests ever queued
-        self._done = 0  # requests answered; equal to _queued when nothing is pending
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.batches = 0
         """Batches run so far; the benchmark reports appends per batch from it."""
 
@@ -82,20 +88,17 @@ class PgWriter:
 
         A caller cancelled while waiting does not cancel the job: it may have run already.
         """
-        return cast(T, await self._submit(job, None, None))
+        return cast(T, await self._submit(job, None, None, writes=True))
 
     async def run_bulk(self, handler: Bulk[P, T], payload: P) -> T:
         """Run `handler` on `payload`, together with the others queued for it; see `Bulk`."""
-        return cast(T, await self._submit(None, handler, payload))
+        return cast(T, await self._submit(None, handler, payload, writes=True))
 
     async def read(self, job: Job[T]) -> T:
-        """Run `job` on a pooled connection once the writes queued before it are done."""
-        if self._done < self._queued:
-            loop = asyncio.get_running_loop()
-            settled: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((self._queued, settled))
-            await settled
-        return await self._pool.run(job)
+        """Run `job`, which only reads, after the writes queued before it; see the module."""
+        if self._task is None:
+            return await self._pool.run(job)
+        return cast(T, await self._submit(job, None, None, writes=False))
 
     async def close(self) -> None:
         """Run every queued write, then refuse new ones."""
@@ -108,13 +111,14 @@ class PgWriter:
         job: Callable[[PgConnection], Awaitable[Any]] | None,
         bulk: Callable[[PgConnection, list[Any]], Awaitable[list[Any]]] | None,
         payload: Any,
+        *,
+        writes: bool,
     ) -> asyncio.Future[Any]:
         if self._closed:
             raise ChatError(ErrorCode.INTERNAL, "The storage is closed.")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append(_Request(job, bulk, payload, future))
-        self._queued += 1
+        self._queue.append(_Request(job, bulk, payload, writes, future))
         if self._task is None:
             # Starts on the next loop turn: whatever else is queued by then goes along.
             self._task = loop.create_task(self._drain())
@@ -126,7 +130,7 @@ class PgWriter:
                 count = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(count)]
                 try:
-                    await self._pool.run(functools.partial(self._run_batch, batch=batch))
+                    await self._run_batch(batch)
                 except ChatError as error:  # no connection, or it broke: fail what is left
                     _answer_rest(batch, error)
                 except Exception:
@@ -137,37 +141,42 @@ class PgWriter:
                     raise
                 finally:
                     self.batches += 1
-                    self._done += count
-                    self._wake_readers()
         finally:
             self._task = None
 
-    def _wake_readers(self) -> None:
-        waiting = []
-        for target, settled in self._waiters:
-            if target <= self._done:
-                if not settled.done():
-                    settled.set_result(None)
-            else:
-                waiting.append((target, settled))
-        self._waiters = waiting
+    async def _run_batch(self, batch: list[_Request]) -> None:
+        writes = [request for request in batch if request.writes]
+        reads = [request for request in batch if not request.writes]
+        if writes:
+            outcomes: list[_Outcome] = []
+            await self._pool.run(functools.partial(_store, steps=_steps(writes), outcomes=outcomes))
+            # Only now, committed: what a caller is told is stored, is.
+            for request, ok, value in outcomes:
+                request.answer(ok, value)
+        if reads:
+            # After the writes, so they see them (and perhaps writes queued after them,
+            # which a read made at the same time may see): concurrently, on the pool.
+            results = await asyncio.gather(
+                *(self._pool.run(cast(Job[Any], request.job)) for request in reads),
+                return_exceptions=True,
+            )
+            for request, result in zip(reads, results, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, Exception):
+                    raise result  # cancelled
+                request.answer(not isinstance(result, Exception), result)
 
-    async def _run_batch(self, connection: PgConnection, batch: list[_Request]) -> None:
-        steps = _steps(batch)
-        outcomes: list[_Outcome] = []
-        if len(steps) == 1:
-            # One statement's worth (a job, or the appends as one): atomic by itself, so
-            # no BEGIN and COMMIT round trips.
-            await _run_step(connection, steps[0], outcomes)
-        else:
-            # One commit for the lot instead of one each, every step under a savepoint so
-            # that a failing one undoes only itself.
-            async with connection.transaction():
-                for step in steps:
-                    await _run_step(connection, step, outcomes)
-        # Only now, committed: what a caller is told is stored, is.
-        for request, ok, value in outcomes:
-            request.answer(ok, value)
+
+async def _store(connection: PgConnection, steps: list[_Step], outcomes: list[_Outcome]) -> None:
+    if len(steps) == 1:
+        # One statement (a job, or the appends as one) is atomic by itself: no BEGIN and
+        # COMMIT round trips.
+        await _run_step(connection, steps[0], outcomes)
+        return
+    # One commit for the lot instead of one each, every step under a savepoint so that
+    # a failing one undoes only itself.
+    async with connection.transaction():
+        for step in steps:
+            await _run_step(connection, step, outcomes)
 
 
 _Outcome = tuple[_Request, bool, Any]
