@@ -24,8 +24,13 @@ answer is always `{{"ok": true, "data": ...}}` or
 `{{"ok": false, "error": {{"code": "...", "message": "..."}}}}`. A failed event sent
 without a callback is answered by an `error` event to that connection only. Besides the
 errors listed for each event, any event may be answered `rate_limited` when a connection
-sends events faster than five times its message rate (`RTCHAT_RATE_LIMIT`), and
-`unknown_event` names an event the server does not handle.
+sends events faster than five times its message rate (`RTCHAT_RATE_LIMIT`),
+`unknown_event` names an event the server does not handle, and any event that reads or
+writes the database may be answered `unavailable` while the database cannot be reached
+(try again, with the same `clientId` for a message: if its write reached the database
+after all, the answer is the stored message, never a second copy). A connection
+presenting a token meanwhile is refused with `CONNECT_ERROR` and `data: {{"code":
+"unavailable"}}`.
 
 Limits:
 

@@ -39,7 +39,7 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this.",
     ErrorCode.USER_NOT_FOUND: "No user has this name.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
-    ErrorCode.UNAVAILABLE: "The database cannot be reached; nothing was changed, try again.",
+    ErrorCode.UNAVAILABLE: "The database cannot be reached just now; try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",
 }
 
