@@ -138,6 +138,15 @@ async def test_undecodable_post_closes_the_session_with_400(
     assert (await poll(http, url, sid))[0] == 400
 
 
+@pytest.mark.parametrize("body", ["bAQID\u00e9", "40\x1eb\u0663\u0663\u0663\u0663"])
+async def test_non_ascii_base64_closes_the_session_with_400(
+    http: aiohttp.ClientSession, url: str, body: str
+) -> None:
+    sid, _ = await open_polling(http, url)
+    assert (await post(http, url, sid, body))[0] == 400
+    assert (await poll(http, url, sid))[0] == 400
+
+
 async def test_two_concurrent_gets_close_the_session(http: aiohttp.ClientSession, url: str) -> None:
     sid, _ = await open_polling(http, url)
     first = asyncio.create_task(poll(http, url, sid))

@@ -266,3 +266,29 @@ async def test_overlapping_events_start_in_order_and_others_wait_for_them() -> N
     assert log[5:10] == [f"end {n}" for n in reversed(range(5))]
     assert log[10] == "barrier"
     assert acks == [f"43{n}[{n}]" for n in reversed(range(5))] + ['439["barrier"]']
+
+
+@pytest.mark.parametrize(
+    "packet", ['451000000-["echo",{"_placeholder":true,"num":0}]', '45257-["echo"]']
+)
+async def test_too_many_announced_attachments_close_the_session(url: str, packet: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send(packet)
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+
+
+async def test_attachments_are_held_to_max_payload_together(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send('452-["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]')
+        await ws.send(b"x" * (MAX_PAYLOAD // 2 + 1))
+        await ws.send(b"x" * (MAX_PAYLOAD // 2 + 1))  # each fits, both do not
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+    assert ws.close_reason == "parse error"

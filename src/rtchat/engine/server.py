@@ -73,6 +73,17 @@ class Socket:
         self.held: list[packets.EioPacket] | None = []
 
 
+class _Partial:
+    """A binary packet waiting for its attachments."""
+
+    __slots__ = ("packet", "parts", "size")
+
+    def __init__(self, packet: SioPacket) -> None:
+        self.packet = packet
+        self.parts: list[bytes] = []
+        self.size = 0
+
+
 class _Namespace:
     __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event", "overlap")
 
@@ -250,21 +261,25 @@ class SocketServer(EioServer):
 
     def _assemble(self, session: EioSession, data: str | bytes) -> SioPacket | None:
         if isinstance(data, bytes):
-            partial = session.binary
+            partial: _Partial | None = session.binary
             if partial is None:
                 raise PacketError("binary data without a binary packet")
-            packet, attachments = partial
-            attachments.append(data)
-            if len(attachments) < packet.attachments:
+            partial.size += len(data)
+            if partial.size > self.options.max_payload:
+                # Together the attachments are held to the limit of one message.
+                raise PacketError("attachments larger than maxPayload")
+            partial.parts.append(data)
+            if len(partial.parts) < partial.packet.attachments:
                 return None
             session.binary = None
-            packet.data = packets.reconstruct(packet.data, attachments)
-            return packet  # type: ignore[no-any-return]
+            packet = partial.packet
+            packet.data = packets.reconstruct(packet.data, partial.parts)
+            return packet
         if session.binary is not None:
             raise PacketError("a packet came before the attachments of the last one")
         packet = packets.decode(data)
         if packet.attachments:
-            session.binary = (packet, [])
+            session.binary = _Partial(packet)
             return None
         return packet
 
