@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +15,19 @@ import websockets
 from rtchat.engine import EngineOptions
 from tests.engine.conftest import MAX_PAYLOAD
 from tests.engine.support import echo_server, running_engine
-from tests.engine.wire import WAIT, open_polling, open_ws, poll, post, recv, ws_url
+from tests.engine.wire import (
+    WAIT,
+    masked,
+    open_polling,
+    open_ws,
+    poll,
+    post,
+    raw_ws,
+    read_close,
+    read_frame,
+    recv,
+    ws_url,
+)
 
 
 @pytest.fixture
@@ -266,6 +279,39 @@ async def test_overlapping_events_start_in_order_and_others_wait_for_them() -> N
     assert log[5:10] == [f"end {n}" for n in reversed(range(5))]
     assert log[10] == "barrier"
     assert acks == [f"43{n}[{n}]" for n in reversed(range(5))] + ['439["barrier"]']
+
+
+@pytest.mark.parametrize("opcode", [0x3, 0x7, 0xB, 0xF])
+async def test_reserved_opcode_closes_with_1002(url: str, opcode: int) -> None:
+    reader, writer, head = await raw_ws(url)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert (await read_frame(reader))[1].startswith(b"0{")  # the handshake
+    writer.write(masked(opcode, b"x"))
+    assert (await read_close(reader))[0] == 1002
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("sent", "answer"),
+    [
+        (b"", 1000),
+        (struct.pack("!H", 3000) + b"bye", 3000),
+        (struct.pack("!H", 1005), 1002),
+        (struct.pack("!H", 1006), 1002),
+        (struct.pack("!H", 1015), 1002),
+        (struct.pack("!H", 999), 1002),
+        (b"\x03", 1002),
+        (struct.pack("!H", 1000) + b"\xff\xfe", 1007),
+    ],
+)
+async def test_close_frames_from_the_client_are_answered_per_rfc_6455(
+    url: str, sent: bytes, answer: int
+) -> None:
+    reader, writer, _ = await raw_ws(url)
+    await read_frame(reader)
+    writer.write(masked(0x8, sent))
+    assert (await read_close(reader))[0] == answer
+    writer.close()
 
 
 @pytest.mark.parametrize(

@@ -345,8 +345,8 @@ class HttpConnection(asyncio.Protocol):
             elif opcode == ws.PING:
                 self.transport.write(ws.frame(ws.PONG, payload))
             elif opcode == ws.CLOSE:
-                code = int.from_bytes(payload[:2]) if len(payload) >= 2 else ws.NORMAL
-                self.close_ws(code if 1000 <= code < 5000 else ws.NORMAL, "")
+                # Echo the peer's code (the parser let only valid ones through).
+                self.close_ws(ws.close_code(payload) or ws.NORMAL, "")
             if self._closing:
                 return
 
