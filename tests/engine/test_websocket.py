@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,6 @@ from rtchat.engine import EngineOptions
 from tests.engine.conftest import MAX_PAYLOAD
 from tests.engine.support import echo_server, running_engine
 from tests.engine.wire import (
-    WAIT,
     masked,
     open_polling,
     open_ws,
@@ -152,7 +152,8 @@ async def test_connect_timeout() -> None:
 async def test_upgrade_from_polling(http: aiohttp.ClientSession, url: str) -> None:
     sid, _ = await open_polling(http, url)
     await post(http, url, sid, "40")
-    await poll(http, url, sid)  # the CONNECT ack and hello
+    await poll(http, url, sid)  # the CONNECT ack
+    await poll(http, url, sid)  # hello
     pending = asyncio.create_task(poll(http, url, sid))
     await asyncio.sleep(0.05)
     async with websockets.connect(ws_url(url, sid=sid)) as ws:
@@ -172,23 +173,42 @@ async def test_upgrade_from_polling(http: aiohttp.ClientSession, url: str) -> No
 
 
 @pytest.mark.parametrize("upgraded", [False, True])
-async def test_second_websocket_for_a_sid_is_refused_at_once(
+async def test_second_websocket_for_a_sid_is_closed_after_its_handshake(
     http: aiohttp.ClientSession, url: str, upgraded: bool
 ) -> None:
+    # The protocol: the server MUST close a second WebSocket for a sid that is upgrading
+    # or upgraded, and leave the first one be.
     sid, _ = await open_polling(http, url)
     async with websockets.connect(ws_url(url, sid=sid)) as ws:
         await ws.send("2probe")
         assert await recv(ws) == "3probe"
         if upgraded:
             await ws.send("5")
-        async with asyncio.timeout(WAIT):
-            with pytest.raises(websockets.InvalidStatus) as refused:
-                await websockets.connect(ws_url(url, sid=sid))
-        assert refused.value.response.status_code == 400
+        async with websockets.connect(ws_url(url, sid=sid)) as second:  # a 101: no error
+            with pytest.raises(websockets.ConnectionClosed):
+                await recv(second)
+        assert second.close_code == 1008
         if not upgraded:
             await ws.send("5")
         await ws.send("40")  # the first WebSocket carries on
         assert str(await recv(ws)).startswith("40")
+        assert str(await recv(ws)).startswith('42["hello"')
+
+
+async def test_an_upgrade_not_finished_in_time_is_closed_and_polling_goes_on(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with running_engine(echo_server(EngineOptions(upgrade_timeout=0.3))) as base:
+        sid, _ = await open_polling(http, base)
+        async with websockets.connect(ws_url(base, sid=sid)) as probe:
+            await probe.send("2probe")
+            assert await recv(probe) == "3probe"
+            with pytest.raises(websockets.ConnectionClosed):
+                await recv(probe)  # no "5" comes
+        assert (probe.close_code, probe.close_reason) == (1008, "upgrade timeout")
+        assert await post(http, base, sid, "40") == (200, "ok")
+        status, connected = await poll(http, base, sid)
+        assert (status, connected[:9]) == (200, '40{"sid":')
 
 
 async def test_rooms_and_skip(url: str) -> None:
@@ -338,3 +358,25 @@ async def test_attachments_are_held_to_max_payload_together(url: str) -> None:
         with pytest.raises(websockets.ConnectionClosed):
             await recv(ws)
     assert ws.close_reason == "parse error"
+
+
+def _data_segments_in(writer: asyncio.StreamWriter) -> int:
+    """Linux's count of TCP segments with data this socket received (`tcpi_data_segs_in`)."""
+    sock = writer.get_extra_info("socket")
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("I", info, 152)[0])  # offset in struct tcp_info
+
+
+async def test_connect_ack_arrives_in_a_tcp_segment_of_its_own(url: str) -> None:
+    # Node's `ws` hands every frame of one read to socket.io-client before user code runs
+    # again, so an event sent with the CONNECT ack in one segment reaches a client that is
+    # still to add its listener (in an `await` after "connect"): it must come after.
+    reader, writer, _ = await raw_ws(url)
+    await read_frame(reader)  # the Engine.IO handshake
+    before = _data_segments_in(writer)
+    writer.write(masked(0x1, b"40"))
+    _, ack = await read_frame(reader)
+    assert ack.startswith(b'40{"sid":')
+    assert (await read_frame(reader))[1].startswith(b'42["hello"')
+    assert _data_segments_in(writer) - before == 2
+    writer.close()

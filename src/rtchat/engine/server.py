@@ -395,6 +395,10 @@ class SocketServer(EioServer):
             return
         reply = orjson.dumps({"sid": sock.sid}).decode()
         session.send(packets.MESSAGE + _head(packets.CONNECT, sock.namespace) + reply)
+        # The acknowledgement leaves in a write of its own: a client that handles every
+        # frame of one read before its code runs again (Node's `ws`) would otherwise get
+        # the connect handler's events before it has had a chance to listen for them.
+        self.flush_now(session)
         held, sock.held = sock.held or [], None
         sock.state = CONNECTED
         for packet in held:
