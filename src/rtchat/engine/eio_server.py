@@ -207,6 +207,8 @@ class EioServer:
             if get is not None and payload is not None:
                 session.get = None
                 get.respond(200, payload)
+                if session in self._backlog:
+                    self._backlog.forget(session)
 
     def _behind(self, session: EioSession, key: Conn | EioSession, size: int) -> None:
         o = self.options
