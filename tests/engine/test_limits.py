@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from rtchat.engine import EngineOptions
+from tests.engine.conftest import MAX_PAYLOAD
 from tests.engine.support import echo_server, running_engine
 from tests.engine.wire import WAIT, host_port
 
@@ -172,4 +173,30 @@ async def test_an_upgrade_to_something_else_is_answered_as_plain_http(url: str) 
     writer.write(b"GET /page HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
     assert await _response(reader) == (b"HTTP/1.1 200 OK", b"hello from asgi /page")
     assert await _closed(reader)
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GET http://[ HTTP/1.1", b"HTTP/1.1 400 Bad Request"),
+        (b"GET http://a:99999/x HTTP/1.1", b"HTTP/1.1 400 Bad Request"),
+        (b"GET /a b HTTP/1.1", b"HTTP/1.1 400 Bad Request"),
+    ],
+)
+async def test_a_url_that_does_not_parse_is_answered_400(
+    url: str, request_line: bytes, status: bytes
+) -> None:
+    reader, writer = await _connect(url)
+    writer.write(request_line + b"\r\nHost: x\r\n\r\n")
+    assert (await _response(reader))[0] == status
+    assert await _closed(reader)
+    writer.close()
+
+
+async def test_a_body_too_big_for_any_path_is_413(url: str) -> None:
+    reader, writer = await _connect(url)
+    body = b"z" * (MAX_PAYLOAD + 1)
+    writer.write(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    assert (await _response(reader))[0] == b"HTTP/1.1 413 Content Too Large"
     writer.close()

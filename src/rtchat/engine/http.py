@@ -241,7 +241,6 @@ class HttpConnection(asyncio.Protocol):
                 self._upgrade(request)
                 return
             request.keep_alive = False  # h2c or the like: answer as HTTP/1.1, then close
-        self._busy = True
         self.keep_alive = request.keep_alive
         try:
             url = httptools.parse_url(request.url)
@@ -251,6 +250,7 @@ class HttpConnection(asyncio.Protocol):
         raw_path = url.path or b"/"
         query = url.query or b""
         handler = self._handler
+        self._busy = True  # until the answer is out: what comes meanwhile waits its turn
         if raw_path.rstrip(b"/") == handler.engine_path:
             params = dict(parse_qsl(query.decode("latin-1")))
             if request.too_big:
@@ -267,6 +267,7 @@ class HttpConnection(asyncio.Protocol):
             )
             return
         if request.too_big:
+            self._busy = False
             self._fail(413)
             return
         scope = self._scope(request, raw_path, query)
