@@ -9,7 +9,7 @@ PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test lint types unit integration e2e install clean bench bench-smoke soak
+.PHONY: run test lint types unit integration e2e install clean bench bench-smoke soak fuzz
 
 $(STAMP_PY): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -46,6 +46,12 @@ e2e: install
 test: install lint types
 	$(BIN)/pytest tests
 	$(MAKE) bench-smoke
+
+# A bounded live fuzz of `rtchat serve` (tests/fuzz/live.py); `make test` runs a short one.
+FUZZ_CASES ?= 20000
+FUZZ_SEED ?= 1
+fuzz: install
+	$(BIN)/python -m tests.fuzz.live --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 # run.py installs benchmarks/' own pinned npm packages (`npm ci --prefix benchmarks`) if missing.
 bench: install

@@ -21,8 +21,9 @@ BENCH = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 NODE_IDS = "abcdefgh"
 
-# The rate limit is off for every rtchat run (recorded in the report).
-RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0"}
+# The rate limit is off for every rtchat run (recorded in the report), and so is the cap
+# on connections per address: every client of the load generator comes from 127.0.0.1.
+RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0", "RTCHAT_MAX_CONNECTIONS_PER_IP": "0"}
 PENDING_CLUSTER = "rtchat's PostgreSQL storage and Redis fan-out (issue #8)"
 PENDING_WORKERS = "rtchat serve --workers (issue #9)"
 PENDING_FORWARDING = "session forwarding between nodes (issue #9)"

@@ -150,6 +150,14 @@ async def _chat(
     sio = create_server(
         max_payload_bytes=settings.max_payload_bytes,
         cors_origins=settings.cors_origin_list or [],
+        head_timeout=settings.request_head_timeout,
+        body_timeout=settings.request_body_timeout,
+        upgrade_timeout=settings.upgrade_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        max_headers=settings.max_headers,
+        max_connections_per_ip=settings.max_connections_per_ip,
+        max_buffered=settings.max_buffered_bytes,
+        output_budget=settings.output_budget_bytes,
     )
     chat = build_chat(
         node=node,

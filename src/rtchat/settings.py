@@ -85,6 +85,38 @@ class Settings:
         "", "Comma-separated origins allowed to connect from other sites; empty: same origin only."
     )
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
+    # Limits on what one client can hold of the server (docs/ENGINE.md, "Limits").
+    request_head_timeout: float = _setting(
+        10.0,
+        "Seconds a client has to send a whole request head (request line and headers, a "
+        "WebSocket handshake included) once it starts one; then 408 and the connection closes.",
+    )
+    request_body_timeout: float = _setting(
+        30.0, "Seconds a client has to send a whole request body once its head is in; then 408."
+    )
+    upgrade_timeout: float = _setting(
+        10.0,
+        "Seconds a WebSocket opened to upgrade a long-polling session has to finish the "
+        "upgrade; then it is closed and the session carries on over long-polling.",
+    )
+    max_header_bytes: int = _setting(
+        16384, "Largest request head (URL and headers), in bytes; a larger one is answered 431."
+    )
+    max_headers: int = _setting(100, "Most headers one request may have; more is answered 431.")
+    max_connections_per_ip: int = _setting(
+        256,
+        "Open connections one IPv4 address (or IPv6 /64) may have; more are answered 429. "
+        "0: no limit (behind a reverse proxy every client has the proxy's address).",
+    )
+    max_buffered_bytes: int = _setting(
+        4 * 1024 * 1024,
+        "Unsent bytes one connection may have before it is dropped as a slow consumer.",
+    )
+    output_budget_bytes: int = _setting(
+        64 * 1024 * 1024,
+        "Unsent bytes all connections together may have; past it the connections "
+        "furthest behind are dropped first.",
+    )
 
     @classmethod
     def from_sources(
@@ -149,6 +181,17 @@ class Settings:
             raise SettingsError(
                 f"socketio_client_dir {self.socketio_client_dir} has no socket.io.js"
             )
+        for name in ("request_head_timeout", "request_body_timeout", "upgrade_timeout"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{name} must be more than 0 seconds")
+        if self.max_header_bytes < 1024 or self.max_headers < 8:
+            raise SettingsError("max_header_bytes must be at least 1024 and max_headers at least 8")
+        if self.max_connections_per_ip < 0:
+            raise SettingsError("max_connections_per_ip must be >= 0 (0: no limit)")
+        if self.max_buffered_bytes < 65536:
+            raise SettingsError("max_buffered_bytes must be at least 65536")
+        if self.output_budget_bytes < self.max_buffered_bytes:
+            raise SettingsError("output_budget_bytes must be at least max_buffered_bytes")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError(
                 f"log_level must be debug, info, warning or error, not {self.log_level!r}"

@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import struct
 
 import pytest
 
 from rtchat.engine import websocket as ws
-
-
-def masked(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    mask = os.urandom(4)
-    n = len(payload)
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if n < 126:
-        head += bytes([0x80 | n])
-    elif n < 65536:
-        head += bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+from tests.engine.wire import masked
 
 
 @pytest.mark.parametrize(("size", "header"), [(5, 2), (200, 4), (70_000, 10)])
@@ -63,3 +50,52 @@ def test_too_big_and_unmasked_frames_are_errors() -> None:
 
 def test_accept_key_from_rfc_6455() -> None:
     assert ws.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+@pytest.mark.parametrize("opcode", [0x3, 0x4, 0x5, 0x6, 0x7, 0xB, 0xC, 0xD, 0xE, 0xF])
+def test_reserved_opcodes_fail_the_connection(opcode: int) -> None:
+    with pytest.raises(ws.WsError) as error:
+        ws.WsParser(max_size=100).feed(masked(opcode, b""))
+    assert error.value.code == ws.PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("bits", [0x40, 0x20, 0x10])
+def test_reserved_bits_fail_the_connection(bits: int) -> None:
+    frame = bytearray(masked(ws.TEXT, b"4x"))
+    frame[0] |= bits
+    with pytest.raises(ws.WsError) as error:
+        ws.WsParser(max_size=100).feed(bytes(frame))
+    assert error.value.code == ws.PROTOCOL_ERROR
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535])
+def test_close_codes_that_may_not_be_sent_are_protocol_errors(code: int) -> None:
+    with pytest.raises(ws.WsError) as error:
+        ws.WsParser(max_size=100).feed(masked(ws.CLOSE, struct.pack("!H", code)))
+    assert error.value.code == ws.PROTOCOL_ERROR
+
+
+def test_close_frames_received() -> None:
+    parser = ws.WsParser(max_size=100)
+    assert parser.feed(masked(ws.CLOSE, b"")) == [(ws.CLOSE, b"")]
+    assert ws.close_code(b"") is None
+    payload = struct.pack("!H", 3000) + "bye ✓".encode()
+    assert parser.feed(masked(ws.CLOSE, payload)) == [(ws.CLOSE, payload)]
+    assert ws.close_code(payload) == 3000
+    with pytest.raises(ws.WsError) as one_byte:
+        ws.WsParser(max_size=100).feed(masked(ws.CLOSE, b"\x03"))
+    assert one_byte.value.code == ws.PROTOCOL_ERROR
+    with pytest.raises(ws.WsError) as not_utf8:
+        ws.WsParser(max_size=100).feed(masked(ws.CLOSE, struct.pack("!H", 1000) + b"\xff"))
+    assert not_utf8.value.code == ws.INVALID_DATA
+
+
+@pytest.mark.parametrize("code", [1005, 1006, 1015, 0, 2000])
+def test_close_codes_for_local_use_are_never_sent(code: int) -> None:
+    assert ws.close_frame(code, "why") == b"\x88\x00"
+
+
+def test_close_reason_is_cut_at_a_character_boundary() -> None:
+    frame = ws.close_frame(ws.POLICY, "é" * 100)
+    assert frame[1] == 2 + 122  # 61 two-byte characters fit in 123 bytes
+    assert frame[4:].decode() == "é" * 61

@@ -78,3 +78,46 @@ def test_reconstruct_binary() -> None:
 def test_event_text_is_what_encode_gives() -> None:
     assert packets.event_text("news", ({"x": 1},)) == '42["news",{"x":1}]'
     assert packets.event_text("news", (1, 2), "/admin") == '42/admin,["news",1,2]'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '2²["x"]',  # str.isdigit says yes, int() says no
+        '2\u0661["x"]',  # an Arabic-Indic one: int() would read it
+        "2" + "9" * 5000 + '["x"]',  # int() refuses more than 4,300 digits
+        "2/chat," + "1" * 5000 + '["x"]',
+        f'3{packets.MAX_ACK_ID + 1}["x"]',
+        '5²-["x",{"_placeholder":true,"num":0}]',
+        "5" + "1" * 5000 + '-["x"]',
+        f'5{packets.MAX_ATTACHMENTS + 1}-["x"]',
+        '51000000-["x",{"_placeholder":true,"num":0}]',
+        "2[true]",
+    ],
+)
+def test_numbers_are_bounded_ascii_digits(text: str) -> None:
+    with pytest.raises(PacketError):
+        packets.decode(text)
+
+
+def test_the_largest_ack_id_and_attachment_count_are_accepted() -> None:
+    assert packets.decode(f'3{packets.MAX_ACK_ID}["x"]').id == packets.MAX_ACK_ID
+    announced = packets.decode(f'5{packets.MAX_ATTACHMENTS}-["x"]')
+    assert announced.attachments == packets.MAX_ATTACHMENTS
+
+
+@pytest.mark.parametrize("body", ["bAQID\u00e9", "b\uff21QID", "4x\x1eb\u0663\u0663\u0663\u0663"])
+def test_non_ascii_base64_is_a_packet_error(body: str) -> None:
+    with pytest.raises(PacketError):
+        packets.decode_payload(body)
+
+
+def test_reconstruct_bounds_nesting() -> None:
+    deep: object = {"_placeholder": True, "num": 0}
+    for _ in range(packets.MAX_NESTING + 1):
+        deep = [deep]
+    with pytest.raises(PacketError):
+        packets.reconstruct(deep, [b"x"])
+    assert packets.reconstruct([{"_placeholder": True, "num": True}], [b"x"]) == [
+        {"_placeholder": True, "num": True}
+    ]

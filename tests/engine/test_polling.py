@@ -76,20 +76,32 @@ async def test_post_answers_ok_and_payloads_are_framed_with_record_separators(
 ) -> None:
     sid, _ = await open_polling(http, url)
     assert await post(http, url, sid, "40") == (200, "ok")
-    status, text = await poll(http, url, sid)
-    assert status == 200
-    connected, hello = text.split("\x1e")
-    assert connected.startswith('40{"sid":')
-    assert hello.startswith('42["hello",')
+    await poll(http, url, sid)  # the CONNECT ack
+    await poll(http, url, sid)  # hello
     body = '421["echo",1]\x1e422["echo","two"]\x1e42["back",3]'
     assert await post(http, url, sid, body) == (200, "ok")
     assert await poll(http, url, sid) == (200, '431[1]\x1e432["two"]\x1e42["back",3]')
 
 
+async def test_connect_ack_ends_its_response_and_the_connect_handler_emits_after_it(
+    http: aiohttp.ClientSession, url: str
+) -> None:
+    # A client handles every packet of one payload at once, as it does every frame of one
+    # WebSocket read: the event emitted on connect must not share the ack's payload.
+    sid, _ = await open_polling(http, url)
+    assert await post(http, url, sid, "40") == (200, "ok")
+    status, connected = await poll(http, url, sid)
+    assert status == 200
+    assert connected.startswith('40{"sid":')
+    assert "\x1e" not in connected
+    assert await poll(http, url, sid) == (200, '42["hello",{"sid":"' + connected[10:-2] + '"}]')
+
+
 async def test_binary_event_and_ack_over_polling(http: aiohttp.ClientSession, url: str) -> None:
     sid, _ = await open_polling(http, url)
     await post(http, url, sid, "40")
-    await poll(http, url, sid)
+    await poll(http, url, sid)  # the CONNECT ack
+    await poll(http, url, sid)  # hello
     body = '451-1["echo",{"_placeholder":true,"num":0}]\x1ebAQIDBA=='
     assert await post(http, url, sid, body) == (200, "ok")
     status, text = await poll(http, url, sid)
@@ -135,6 +147,15 @@ async def test_undecodable_post_closes_the_session_with_400(
 ) -> None:
     sid, _ = await open_polling(http, url)
     assert (await post(http, url, sid, "abc"))[0] == 400
+    assert (await poll(http, url, sid))[0] == 400
+
+
+@pytest.mark.parametrize("body", ["bAQID\u00e9", "40\x1eb\u0663\u0663\u0663\u0663"])
+async def test_non_ascii_base64_closes_the_session_with_400(
+    http: aiohttp.ClientSession, url: str, body: str
+) -> None:
+    sid, _ = await open_polling(http, url)
+    assert (await post(http, url, sid, body))[0] == 400
     assert (await poll(http, url, sid))[0] == 400
 
 

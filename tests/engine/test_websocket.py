@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +16,18 @@ import websockets
 from rtchat.engine import EngineOptions
 from tests.engine.conftest import MAX_PAYLOAD
 from tests.engine.support import echo_server, running_engine
-from tests.engine.wire import WAIT, open_polling, open_ws, poll, post, recv, ws_url
+from tests.engine.wire import (
+    masked,
+    open_polling,
+    open_ws,
+    poll,
+    post,
+    raw_ws,
+    read_close,
+    read_frame,
+    recv,
+    ws_url,
+)
 
 
 @pytest.fixture
@@ -139,7 +152,8 @@ async def test_connect_timeout() -> None:
 async def test_upgrade_from_polling(http: aiohttp.ClientSession, url: str) -> None:
     sid, _ = await open_polling(http, url)
     await post(http, url, sid, "40")
-    await poll(http, url, sid)  # the CONNECT ack and hello
+    await poll(http, url, sid)  # the CONNECT ack
+    await poll(http, url, sid)  # hello
     pending = asyncio.create_task(poll(http, url, sid))
     await asyncio.sleep(0.05)
     async with websockets.connect(ws_url(url, sid=sid)) as ws:
@@ -159,23 +173,42 @@ async def test_upgrade_from_polling(http: aiohttp.ClientSession, url: str) -> No
 
 
 @pytest.mark.parametrize("upgraded", [False, True])
-async def test_second_websocket_for_a_sid_is_refused_at_once(
+async def test_second_websocket_for_a_sid_is_closed_after_its_handshake(
     http: aiohttp.ClientSession, url: str, upgraded: bool
 ) -> None:
+    # The protocol: the server MUST close a second WebSocket for a sid that is upgrading
+    # or upgraded, and leave the first one be.
     sid, _ = await open_polling(http, url)
     async with websockets.connect(ws_url(url, sid=sid)) as ws:
         await ws.send("2probe")
         assert await recv(ws) == "3probe"
         if upgraded:
             await ws.send("5")
-        async with asyncio.timeout(WAIT):
-            with pytest.raises(websockets.InvalidStatus) as refused:
-                await websockets.connect(ws_url(url, sid=sid))
-        assert refused.value.response.status_code == 400
+        async with websockets.connect(ws_url(url, sid=sid)) as second:  # a 101: no error
+            with pytest.raises(websockets.ConnectionClosed):
+                await recv(second)
+        assert second.close_code == 1008
         if not upgraded:
             await ws.send("5")
         await ws.send("40")  # the first WebSocket carries on
         assert str(await recv(ws)).startswith("40")
+        assert str(await recv(ws)).startswith('42["hello"')
+
+
+async def test_an_upgrade_not_finished_in_time_is_closed_and_polling_goes_on(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with running_engine(echo_server(EngineOptions(upgrade_timeout=0.3))) as base:
+        sid, _ = await open_polling(http, base)
+        async with websockets.connect(ws_url(base, sid=sid)) as probe:
+            await probe.send("2probe")
+            assert await recv(probe) == "3probe"
+            with pytest.raises(websockets.ConnectionClosed):
+                await recv(probe)  # no "5" comes
+        assert (probe.close_code, probe.close_reason) == (1008, "upgrade timeout")
+        assert await post(http, base, sid, "40") == (200, "ok")
+        status, connected = await poll(http, base, sid)
+        assert (status, connected[:9]) == (200, '40{"sid":')
 
 
 async def test_rooms_and_skip(url: str) -> None:
@@ -266,3 +299,84 @@ async def test_overlapping_events_start_in_order_and_others_wait_for_them() -> N
     assert log[5:10] == [f"end {n}" for n in reversed(range(5))]
     assert log[10] == "barrier"
     assert acks == [f"43{n}[{n}]" for n in reversed(range(5))] + ['439["barrier"]']
+
+
+@pytest.mark.parametrize("opcode", [0x3, 0x7, 0xB, 0xF])
+async def test_reserved_opcode_closes_with_1002(url: str, opcode: int) -> None:
+    reader, writer, head = await raw_ws(url)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert (await read_frame(reader))[1].startswith(b"0{")  # the handshake
+    writer.write(masked(opcode, b"x"))
+    assert (await read_close(reader))[0] == 1002
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("sent", "answer"),
+    [
+        (b"", 1000),
+        (struct.pack("!H", 3000) + b"bye", 3000),
+        (struct.pack("!H", 1005), 1002),
+        (struct.pack("!H", 1006), 1002),
+        (struct.pack("!H", 1015), 1002),
+        (struct.pack("!H", 999), 1002),
+        (b"\x03", 1002),
+        (struct.pack("!H", 1000) + b"\xff\xfe", 1007),
+    ],
+)
+async def test_close_frames_from_the_client_are_answered_per_rfc_6455(
+    url: str, sent: bytes, answer: int
+) -> None:
+    reader, writer, _ = await raw_ws(url)
+    await read_frame(reader)
+    writer.write(masked(0x8, sent))
+    assert (await read_close(reader))[0] == answer
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    "packet", ['451000000-["echo",{"_placeholder":true,"num":0}]', '45257-["echo"]']
+)
+async def test_too_many_announced_attachments_close_the_session(url: str, packet: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send(packet)
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+
+
+async def test_attachments_are_held_to_max_payload_together(url: str) -> None:
+    ws, _ = await open_ws(url)
+    async with ws:
+        await _connected(ws)
+        await recv(ws)
+        await ws.send('452-["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]')
+        await ws.send(b"x" * (MAX_PAYLOAD // 2 + 1))
+        await ws.send(b"x" * (MAX_PAYLOAD // 2 + 1))  # each fits, both do not
+        with pytest.raises(websockets.ConnectionClosed):
+            await recv(ws)
+    assert ws.close_reason == "parse error"
+
+
+def _data_segments_in(writer: asyncio.StreamWriter) -> int:
+    """Linux's count of TCP segments with data this socket received (`tcpi_data_segs_in`)."""
+    sock = writer.get_extra_info("socket")
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("I", info, 152)[0])  # offset in struct tcp_info
+
+
+async def test_connect_ack_arrives_in_a_tcp_segment_of_its_own(url: str) -> None:
+    # Node's `ws` hands every frame of one read to socket.io-client before user code runs
+    # again, so an event sent with the CONNECT ack in one segment reaches a client that is
+    # still to add its listener (in an `await` after "connect"): it must come after.
+    reader, writer, _ = await raw_ws(url)
+    await read_frame(reader)  # the Engine.IO handshake
+    before = _data_segments_in(writer)
+    writer.write(masked(0x1, b"40"))
+    _, ack = await read_frame(reader)
+    assert ack.startswith(b'40{"sid":')
+    assert (await read_frame(reader))[1].startswith(b'42["hello"')
+    assert _data_segments_in(writer) - before == 2
+    writer.close()

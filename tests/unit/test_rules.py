@@ -45,3 +45,14 @@ def test_every_code_is_documented_and_wire_shaped() -> None:
         "code": "rate_limited",
         "message": ERROR_CODES[ErrorCode.RATE_LIMITED],
     }
+
+
+@pytest.mark.parametrize("raw", [-1, 2**63, 2**64 - 1, 10**30, True, 1.0, "1"])
+def test_sequence_numbers_fit_in_storage(raw: object) -> None:
+    with pytest.raises(ChatError) as caught:
+        rules.clean_seq(raw, "before")
+    assert caught.value.code is ErrorCode.INVALID_PAYLOAD
+
+
+def test_the_largest_sequence_number_is_accepted() -> None:
+    assert rules.clean_seq(rules.MAX_SEQ, "seq") == 2**63 - 1

@@ -92,10 +92,17 @@ def clean_client_id(value: object) -> str | None:
     return value
 
 
+# The largest sequence number: storage keeps them as signed 64-bit integers (SQLite's and
+# PostgreSQL's bigint), and JSON numbers up to 2**64 - 1 arrive as Python ints.
+MAX_SEQ = 2**63 - 1
+
+
 def clean_seq(value: object, name: str) -> int:
     # bool is an int subclass; `true` is not a sequence number.
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ChatError(ErrorCode.INVALID_PAYLOAD, f"`{name}` must be a whole number >= 0.")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SEQ:
+        raise ChatError(
+            ErrorCode.INVALID_PAYLOAD, f"`{name}` must be a whole number from 0 to {MAX_SEQ}."
+        )
     return value
 
 

@@ -30,7 +30,16 @@ class Responder(Protocol):
 
     keep_alive: bool
 
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        """Headers every response carries, unless the app sets them itself."""
+        ...
+
     def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None:
+        """Return once the client has taken most of what was written."""
+        ...
 
     def response_done(self) -> None: ...
 
@@ -73,13 +82,18 @@ async def run_asgi(
             status = int(message["status"])
             lines = [f"HTTP/1.1 {status} {reason(status)}"]
             has_length = False
+            names: set[bytes] = set()
             for name, value in message.get("headers", ()):
                 lowered = bytes(name).lower()
+                names.add(lowered)
                 if lowered == b"content-length":
                     has_length = True
                 elif lowered in (b"connection", b"transfer-encoding"):
                     continue
                 lines.append(f"{bytes(name).decode('latin-1')}: {bytes(value).decode('latin-1')}")
+            for name, value in conn.default_headers:
+                if name.lower() not in names:
+                    lines.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
             if not has_length and not head_only:
                 chunked = True
                 lines.append("Transfer-Encoding: chunked")
@@ -101,16 +115,24 @@ async def run_asgi(
             if not more:
                 finished = True
                 conn.response_done()
+            else:
+                await conn.drain()  # a slow reader slows the app, not the server's memory
 
     try:
         await app(scope, receive, send)
     except Exception:
         if not started:
-            conn.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            conn.write(_failed(conn))
             conn.response_done()
         raise
     if not finished:
         if not started:
-            conn.write(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            conn.write(_failed(conn))
         conn.keep_alive = False
         conn.response_done()
+
+
+def _failed(conn: Responder) -> bytes:
+    lines = [b"HTTP/1.1 500 Internal Server Error", b"Content-Length: 0"]
+    lines += [name + b": " + value for name, value in conn.default_headers]
+    return b"\r\n".join(lines) + b"\r\n\r\n"

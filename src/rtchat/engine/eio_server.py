@@ -3,8 +3,13 @@
 It runs the `EioSession` state machine over connections from `http.py` and hands
 messages up through three hooks (`on_open`, `on_message`, `on_close`) that the Socket.IO
 layer (`server.py`) implements. Nothing here starts a task: requests are answered in the
-callback that parsed them, heartbeats come from two `DeadlineQueue`s for all sessions,
+callback that parsed them, heartbeats come from `DeadlineQueue`s for all sessions,
 and everything written during one loop iteration leaves in one `_flush`.
+
+Output is bounded twice: per connection (`max_buffered` unsent bytes, past which the
+session is dropped as a slow consumer) and for the whole process (`output_budget`: when
+the connections that are behind hold more than that together, the biggest are dropped
+first, see `backlog.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from dataclasses import dataclass
 import orjson
 
 from rtchat.engine import packets
+from rtchat.engine.backlog import Backlog
 from rtchat.engine.eio_session import (
+    BACKLOG,
     CLOSE_REQUESTED,
     CLOSED,
     MAX_POLL_PACKETS,
@@ -31,6 +38,7 @@ from rtchat.engine.eio_session import (
     EioSession,
     Link,
 )
+from rtchat.engine.origins import OriginPolicy
 from rtchat.engine.packets import EioPacket, PacketError
 from rtchat.engine.timers import DeadlineQueue
 from rtchat.engine.websocket import GOING_AWAY, NORMAL, POLICY, TOO_BIG, text_frame
@@ -38,25 +46,68 @@ from rtchat.engine.websocket import GOING_AWAY, NORMAL, POLICY, TOO_BIG, text_fr
 log = logging.getLogger(__name__)
 
 Conn = Link
+Refusal = tuple[int, int, str]  # HTTP status, Engine.IO error code, message
 
 # Engine.IO's error answers, as the Node server words them.
-UNKNOWN_TRANSPORT = (0, "Transport unknown")
-UNKNOWN_SID = (1, "Session ID unknown")
-BAD_HANDSHAKE_METHOD = (2, "Bad handshake method")
-BAD_REQUEST = (3, "Bad request")
-BAD_VERSION = (5, "Unsupported protocol version")
+UNKNOWN_TRANSPORT: Refusal = (400, 0, "Transport unknown")
+UNKNOWN_SID: Refusal = (400, 1, "Session ID unknown")
+BAD_HANDSHAKE_METHOD: Refusal = (400, 2, "Bad handshake method")
+BAD_REQUEST: Refusal = (400, 3, "Bad request")
+FORBIDDEN: Refusal = (403, 4, "Forbidden: this origin may not connect")
+BAD_VERSION: Refusal = (400, 5, "Unsupported protocol version")
+
+# Sent on every HTTP answer, the engine's and the ASGI app's (unless the app sets the
+# header itself): no sniffing, no framing, no referrer. The app's pages need a policy of
+# their own for scripts; the engine's answers get `ENGINE_CSP` instead of this one.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+)
+# An Engine.IO answer opened as a page can do nothing.
+ENGINE_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 @dataclass(frozen=True, slots=True)
 class EngineOptions:
-    """Engine.IO settings; times in seconds (sent to clients in whole milliseconds)."""
+    """Engine.IO and HTTP settings; times in seconds (sent to clients in whole milliseconds).
+
+    Attributes:
+        ping_interval: Engine.IO `pingInterval`.
+        ping_timeout: Engine.IO `pingTimeout`.
+        connect_timeout: time a session has to connect to a Socket.IO namespace.
+        max_payload: `maxHttpBufferSize`: the largest message or POST body.
+        max_buffered: unsent bytes per connection past which it is a slow consumer.
+        output_budget: unsent bytes of all connections together past which the biggest
+            are dropped first.
+        cors_origins: origins allowed besides the same origin (`"*"`: all).
+        head_timeout: time to a complete request head, from its first byte (a WebSocket
+            handshake request included).
+        body_timeout: time to a complete request body, from the end of its head.
+        upgrade_timeout: time a probe WebSocket has to complete the upgrade of a
+            long-polling session (Engine.IO's `upgradeTimeout`).
+        max_header_bytes: bytes of a request's URL and headers.
+        max_headers: headers in one request.
+        max_connections_per_ip: open TCP connections from one IPv4 address or IPv6 /64;
+            0: no limit.
+        security_headers: headers sent on every HTTP answer.
+    """
 
     ping_interval: float = 25.0
     ping_timeout: float = 20.0
     connect_timeout: float = 45.0
-    max_payload: int = 1_000_000  # maxHttpBufferSize: the largest message or POST body
-    max_buffered: int = 4 * 1024 * 1024  # slow-consumer bound on unsent bytes per session
-    cors_origins: tuple[str, ...] = ()  # "*" allows any origin
+    max_payload: int = 1_000_000
+    max_buffered: int = 4 * 1024 * 1024
+    output_budget: int = 64 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    head_timeout: float = 10.0
+    body_timeout: float = 30.0
+    upgrade_timeout: float = 10.0
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    max_connections_per_ip: int = 256
+    security_headers: tuple[tuple[str, str], ...] = SECURITY_HEADERS
 
 
 class EioServer:
@@ -67,9 +118,13 @@ class EioServer:
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         o = self.options
+        self._origins = OriginPolicy(o.cors_origins)
+        # Connections (a WebSocket link, or a polling session) more than BACKLOG behind.
+        self._backlog = Backlog[Conn | EioSession](o.output_budget)
         self._ping_due = DeadlineQueue[EioSession](o.ping_interval, self._ping)
         self._pong_due = DeadlineQueue[EioSession](o.ping_timeout, self._ping_timeout)
         self._connect_due = DeadlineQueue[EioSession](o.connect_timeout, self._connect_timeout)
+        self._upgrade_due = DeadlineQueue[EioSession](o.upgrade_timeout, self._upgrade_timeout)
 
     # --- hooks for the Socket.IO layer ---------------------------------------------------
 
@@ -88,7 +143,7 @@ class EioServer:
         for session in list(self.sessions.values()):
             self.close_session(session, "server shutting down", code=GOING_AWAY)
         self._flush()
-        for queue in (self._ping_due, self._pong_due, self._connect_due):
+        for queue in (self._ping_due, self._pong_due, self._connect_due, self._upgrade_due):
             queue.close()
 
     def awaiting_connect(self, session: EioSession, waiting: bool) -> None:
@@ -110,7 +165,7 @@ class EioServer:
     def _flush(self) -> None:
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
-        limit = self.options.max_buffered
+        behind = BACKLOG
         for session in dirty:
             state = session.state
             if state == WEBSOCKET:
@@ -120,8 +175,9 @@ class EioServer:
                     session.wbuf = bytearray()
                     transport = ws.transport
                     transport.write(buf)
-                    if transport.get_write_buffer_size() > limit:
-                        self.close_session(session, "slow consumer", code=POLICY)
+                    size = transport.get_write_buffer_size()
+                    if size > behind:
+                        self._behind(session, ws, size)
             elif state != CLOSED:
                 get = session.get
                 if get is not None:
@@ -129,16 +185,83 @@ class EioServer:
                     if payload is not None:
                         session.get = None
                         get.respond(200, payload)
-                elif len(session.polls) >= POLL_CHECK_EVERY and session.queued_bytes() > limit:
-                    self.close_session(session, "slow consumer")
+                        if session in self._backlog:
+                            self._backlog.forget(session)
+                elif len(session.polls) >= POLL_CHECK_EVERY:
+                    size = session.queued_bytes()
+                    if size > behind:
+                        self._behind(session, session, size)
+
+    def flush_now(self, session: EioSession) -> None:
+        """Send what `session` has queued in a write (or long-polling response) of its own,
+        before anything sent after it."""
+        if session.state == WEBSOCKET:
+            buf, ws = session.wbuf, session.ws
+            if buf and ws is not None:
+                session.wbuf = bytearray()  # the flush it is marked for finds nothing
+                ws.transport.write(buf)
+        elif session.state != CLOSED:
+            session.end_payload()
+            get = session.get
+            payload = session.take_poll() if get is not None else None
+            if get is not None and payload is not None:
+                session.get = None
+                get.respond(200, payload)
+                if session in self._backlog:
+                    self._backlog.forget(session)
+
+    def _behind(self, session: EioSession, key: Conn | EioSession, size: int) -> None:
+        o = self.options
+        over_budget = self._backlog.note(key, size)
+        if size > o.max_buffered:
+            detail = f"{size} bytes unsent, over the bound of {o.max_buffered}"
+            self._drop_behind(session, "slow consumer", detail)
+        elif over_budget:
+            self._relieve()
+
+    def _relieve(self) -> None:
+        """Over the output budget: drop connections, those already closing and then the
+        biggest first, until the rest fit; they are aborted, since it is their buffers that
+        must go."""
+        backlog = self._backlog
+        victims = backlog.over_budget(_unsent, _closing)
+        total = backlog.total
+        for key in victims:
+            detail = f"{_unsent(key)} bytes unsent of {total} in all"
+            backlog.forget(key)
+            if isinstance(key, EioSession):
+                self._drop_behind(key, "output budget", detail)
+                continue
+            session = key.session
+            if session is not None and session.state != CLOSED:
+                self._drop_behind(session, "output budget", detail)
+            key.transport.abort()
+
+    def _drop_behind(self, session: EioSession, reason: str, detail: str) -> None:
+        log.info("dropped %s: %s (%s)", session.sid, reason, detail)
+        self.close_session(session, reason, code=POLICY)
+
+    def writable(self, conn: Conn) -> None:
+        """`conn`'s transport drained below its low-water mark: it has caught up."""
+        if conn in self._backlog:
+            self._backlog.forget(conn)
 
     # --- HTTP requests -------------------------------------------------------------------
 
     def handle_request(
-        self, conn: Conn, method: str, query: dict[str, str], origin: str | None, body: bytes
+        self,
+        conn: Conn,
+        method: str,
+        query: dict[str, str],
+        origin: str | None,
+        host: str | None,
+        body: bytes,
     ) -> None:
         """A plain HTTP request to the Engine.IO path (long-polling, or an error)."""
-        cors = self._cors_headers(origin)
+        if not self._origins.allows(origin, host):
+            _error(conn, FORBIDDEN, [])
+            return
+        cors = self._origins.cors_headers(origin, host)
         if method == "OPTIONS":
             conn.respond(204, b"", headers=[*cors, *_PREFLIGHT])
             return
@@ -187,6 +310,8 @@ class EioServer:
         payload = session.take_poll()
         if payload is not None:
             conn.respond(200, payload, headers=cors)
+            if session in self._backlog:
+                self._backlog.forget(session)
         elif session.state == UPGRADING and session.probe is not None:
             conn.respond(200, packets.NOOP.encode(), headers=cors)
         else:
@@ -212,28 +337,32 @@ class EioServer:
 
     # --- WebSocket -----------------------------------------------------------------------
 
-    def websocket_allowed(self, query: dict[str, str]) -> tuple[int, str] | None:
+    def websocket_allowed(
+        self, query: dict[str, str], origin: str | None, host: str | None
+    ) -> Refusal | None:
         """Whether a WebSocket handshake may go ahead; the error to answer if not."""
+        if not self._origins.allows(origin, host):
+            return FORBIDDEN
         error = _check_query(query)
         if error is not None:
             return error
         if query["transport"] != "websocket":
             return BAD_REQUEST
         sid = query.get("sid")
-        if sid is not None:
-            session = self.sessions.get(sid)
-            if session is None:
-                return UNKNOWN_SID
-            if session.state != POLLING:  # upgrading or upgraded already: refuse at once
-                return BAD_REQUEST
+        if sid is not None and sid not in self.sessions:
+            return UNKNOWN_SID
         return None
 
-    def websocket_opened(self, conn: Conn, query: dict[str, str]) -> EioSession:
-        """After the 101: a new session on this WebSocket, or the probe of an upgrade."""
+    def websocket_opened(self, conn: Conn, query: dict[str, str]) -> EioSession | None:
+        """After the 101: a new session on this WebSocket, or the probe of an upgrade.
+        None if the session is upgrading or upgraded already: the protocol has the server
+        close this second WebSocket, and the first transport goes on untouched."""
         sid = query.get("sid")
         if sid is not None:
-            session = self.sessions[sid]
-            session.start_upgrade(conn)
+            session = self.sessions.get(sid)
+            if session is None or not session.start_upgrade(conn):
+                return None
+            self._upgrade_due.add(session)
             return session
         session = self._open(websocket=True)
         session.ws = conn
@@ -246,13 +375,16 @@ class EioServer:
         elif conn is session.probe:
             self.receive(session, packet, on_probe=True)
 
-    def connection_lost(self, conn: Conn, session: EioSession) -> None:
+    def connection_lost(self, conn: Conn, session: EioSession | None) -> None:
+        if conn in self._backlog:
+            self._backlog.forget(conn)
+        if session is None:
+            return
         if conn is session.ws:
             self.close_session(session, "transport close")
         elif conn is session.probe:
-            session.probe = None
-            if session.state == UPGRADING:
-                session.state = POLLING
+            self._upgrade_due.remove(session)
+            session.cancel_upgrade()
         elif conn is session.get:
             session.get = None
 
@@ -294,6 +426,7 @@ class EioServer:
             probe.transport.write(text_frame(packets.PONG + "probe"))
             self._end_get(session)
         elif result == UPGRADED:
+            self._upgrade_due.remove(session)
             self._end_get(session)
         elif result == CLOSE_REQUESTED:
             self._end_get(session)
@@ -312,12 +445,9 @@ class EioServer:
             return
         ws, probe, get = session.ws, session.probe, session.get
         if ws is not None and session.state == WEBSOCKET:
-            if reason == "slow consumer":
-                ws.transport.abort()  # its buffer is full: a close frame would never get out
-            else:
-                if session.wbuf:
-                    ws.transport.write(session.wbuf)
-                ws.close_ws(code, reason)
+            if session.wbuf:
+                ws.transport.write(session.wbuf)
+            ws.close_ws(code, reason)  # written after what is unsent: bounded by the linger
         if probe is not None:
             probe.close_ws(code, reason)
         if get is not None:
@@ -326,7 +456,9 @@ class EioServer:
             get.respond(200, packets.encode_payload(last))
         session.close()
         del self.sessions[session.sid]
-        for queue in (self._ping_due, self._pong_due, self._connect_due):
+        if session in self._backlog:
+            self._backlog.forget(session)
+        for queue in (self._ping_due, self._pong_due, self._connect_due, self._upgrade_due):
             queue.remove(session)
         self.on_close(session, reason)
 
@@ -341,11 +473,11 @@ class EioServer:
         if not session.sockets:
             self.close_session(session, "connect timeout")
 
-    def _cors_headers(self, origin: str | None) -> list[str]:
-        allowed = self.options.cors_origins
-        if origin is None or not allowed or ("*" not in allowed and origin not in allowed):
-            return []
-        return [f"Access-Control-Allow-Origin: {origin}", "Access-Control-Allow-Credentials: true"]
+    def _upgrade_timeout(self, session: EioSession) -> None:
+        probe = session.probe
+        if probe is not None and session.state == UPGRADING:
+            session.cancel_upgrade()
+            probe.close_ws(POLICY, "upgrade timeout")
 
 
 _PREFLIGHT = [
@@ -354,7 +486,17 @@ _PREFLIGHT = [
 ]
 
 
-def _check_query(query: dict[str, str]) -> tuple[int, str] | None:
+def _unsent(key: Conn | EioSession) -> int:
+    if isinstance(key, EioSession):
+        return key.queued_bytes()
+    return key.transport.get_write_buffer_size()
+
+
+def _closing(key: Conn | EioSession) -> bool:
+    return not isinstance(key, EioSession) and key.transport.is_closing()
+
+
+def _check_query(query: dict[str, str]) -> Refusal | None:
     if query.get("EIO") != "4":
         return BAD_VERSION
     if query.get("transport") not in ("polling", "websocket"):
@@ -362,10 +504,10 @@ def _check_query(query: dict[str, str]) -> tuple[int, str] | None:
     return None
 
 
-def _error(conn: Conn, error: tuple[int, str], cors: list[str]) -> None:
-    code, message = error
+def _error(conn: Conn, error: Refusal, cors: list[str]) -> None:
+    status, code, message = error
     body = orjson.dumps({"code": code, "message": message})
-    conn.respond(400, body, "application/json", cors)
+    conn.respond(status, body, "application/json", cors)
 
 
-__all__ = ["TOO_BIG", "EioServer", "EngineOptions"]
+__all__ = ["ENGINE_CSP", "SECURITY_HEADERS", "TOO_BIG", "EioServer", "EngineOptions"]

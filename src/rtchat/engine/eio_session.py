@@ -27,6 +27,10 @@ POLLING, UPGRADING, WEBSOCKET, CLOSED = 0, 1, 2, 3
 # A long-polling session's queue is checked against the slow-consumer bound this often.
 POLL_CHECK_EVERY = 256
 
+# Unsent bytes past which a connection counts as backlogged: the transports' high-water
+# mark. Below it nothing is tracked, so a connection that keeps up costs nothing.
+BACKLOG = 64 * 1024
+
 # Packets in one long-polling response. python-engineio's client refuses a payload of
 # more than 16 (`Payload.max_decode_packets`) and drops the connection; npm's client has
 # no limit, and a burst costs it only an extra GET.
@@ -64,6 +68,7 @@ class EioSession:
 
     __slots__ = (
         "binary",
+        "cut",
         "flusher",
         "get",
         "inbox",
@@ -82,6 +87,7 @@ class EioSession:
         self.state = WEBSOCKET if websocket else POLLING
         self.wbuf = bytearray()
         self.polls: list[EioPacket] = []
+        self.cut = 0  # the first `cut` packets of `polls` end a long-polling response
         self.ws: Link | None = None  # the WebSocket carrying the session once on WEBSOCKET
         self.probe: Link | None = None  # the WebSocket being upgraded to
         self.get: Link | None = None  # the pending long-polling GET
@@ -139,11 +145,18 @@ class EioSession:
         if not self.polls or self.state not in (POLLING, UPGRADING):
             return None
         polls = self.polls
-        if len(polls) <= MAX_POLL_PACKETS:
+        most = min(self.cut, MAX_POLL_PACKETS) if self.cut else MAX_POLL_PACKETS
+        if len(polls) <= most:
             self.polls = []
         else:  # the rest answers the next GET, which the client sends at once
-            polls, self.polls = polls[:MAX_POLL_PACKETS], polls[MAX_POLL_PACKETS:]
+            polls, self.polls = polls[:most], polls[most:]
+        self.cut = max(self.cut - most, 0)
         return packets.encode_payload(polls)
+
+    def end_payload(self) -> None:
+        """What is queued now ends the next long-polling response: what is sent after it
+        goes in the one after (the WebSocket side is written out by the driver at once)."""
+        self.cut = len(self.polls)
 
     def queued_bytes(self) -> int:
         return len(self.wbuf) + sum(len(p) for p in self.polls)
@@ -196,10 +209,18 @@ class EioSession:
         self.state = WEBSOCKET
         self.ws, self.probe = self.probe, None
         queued, self.polls = self.polls, []
+        self.cut = 0
         for packet in queued:
             self.send(packet)
+
+    def cancel_upgrade(self) -> None:
+        """The probe WebSocket went, or took too long: carry on over long-polling."""
+        self.probe = None
+        if self.state == UPGRADING:
+            self.state = POLLING
 
     def close(self) -> None:
         self.state = CLOSED
         self.polls = []
+        self.cut = 0
         self.wbuf = bytearray()

@@ -1,24 +1,37 @@
-"""One asyncio Protocol per TCP connection: HTTP/1.1 parsed by httptools, then WebSocket.
+"""One asyncio Protocol per TCP connection: HTTP/1.1 requests, then WebSocket frames.
 
-Requests to the Engine.IO path go to the engine in the parser's callback (no task); a
-WebSocket handshake there switches the connection to WebSocket frames. Every other
-request goes to the ASGI app through `asgi_bridge`. Requests on one connection are
-answered in order: a long-polling GET holds the connection until the engine answers it.
+Requests (parsed and bounded by `http_parse.RequestParser`) to the Engine.IO path go to
+the engine in the callback that parsed them (no task); a WebSocket handshake there
+switches the connection to WebSocket frames. Every other request goes to the ASGI app
+through `asgi_bridge`. Requests on one connection are answered in order: a long-polling
+GET holds the connection until the engine answers it.
+
+No one client can hold the server: a connection is refused past `max_connections_per_ip`
+from its address, a request must arrive within `head_timeout` (its head) and
+`body_timeout` (its body) or it is answered 408, an idle keep-alive connection is closed
+after `KEEP_ALIVE`, and a connection the server closes has `LINGER` seconds to take what
+it was sent before it is aborted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import ipaddress
 import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import httptools
+import orjson
 
 from rtchat.engine import websocket as ws
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
-from rtchat.engine.eio_session import EioSession
+from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, Refusal
+from rtchat.engine.eio_session import BACKLOG, EioSession
+from rtchat.engine.http_parse import BODY, HEAD, IDLE, HttpError, Request, RequestParser
 from rtchat.engine.timers import DeadlineQueue
 
 if TYPE_CHECKING:
@@ -28,53 +41,79 @@ log = logging.getLogger(__name__)
 
 _TEXT = "text/plain; charset=UTF-8"
 KEEP_ALIVE = 20.0  # seconds an idle keep-alive HTTP connection stays open
-MAX_HEAD = 64 * 1024  # bytes of request line and headers
-
-
-class _HeadTooBig(Exception):
-    pass
+LINGER = 10.0  # seconds a connection the server closed has to take its last bytes
+_TOO_MANY = (
+    b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=UTF-8\r\n"
+    b"Content-Length: 41\r\nConnection: close\r\n\r\n"
+    b"Too many connections from your address.\r\n"
+)
 
 
 class HttpHandler:
-    """What connections share: the engine, the ASGI app, and the set of open connections."""
+    """What connections share: the engine, the ASGI app, the open connections, their
+    clocks and the count of connections per address."""
 
     def __init__(self, sio: SocketServer, app: ASGIApp, path: str = "/socket.io/") -> None:
+        o = sio.options
         self.sio = sio
         self.app = app
-        self.path = path.rstrip("/")
+        self.engine_path = path.rstrip("/").encode()
         self.connections: set[HttpConnection] = set()
         # HTTP connections with no request in progress, closed after KEEP_ALIVE seconds.
         self.idle = DeadlineQueue[HttpConnection](KEEP_ALIVE, HttpConnection.idle_timeout)
+        self.head_due = DeadlineQueue[HttpConnection](o.head_timeout, HttpConnection.too_slow)
+        self.body_due = DeadlineQueue[HttpConnection](o.body_timeout, HttpConnection.too_slow)
+        self.lingering = DeadlineQueue[HttpConnection](LINGER, HttpConnection.linger_ended)
         self.tasks: set[asyncio.Task[None]] = set()
-        self.max_body = max(sio.options.max_payload, 1024)
+        self.max_body = max(o.max_payload, 1024)
+        self.security_headers = [
+            f"{name}: {ENGINE_CSP if name.lower() == 'content-security-policy' else value}"
+            for name, value in o.security_headers
+        ]
+        self.asgi_headers = [(n.encode(), v.encode()) for n, v in o.security_headers]
+        self.per_ip: dict[str, int] = {}
+        self._refusing: set[str] = set()  # addresses at the cap, logged once until below it
 
     def __call__(self) -> HttpConnection:
         return HttpConnection(self)
 
+    def admit(self, address: str) -> bool:
+        cap = self.sio.options.max_connections_per_ip
+        count = self.per_ip.get(address, 0)
+        if cap and count >= cap:
+            if address not in self._refusing:
+                self._refusing.add(address)
+                log.warning("%s has %d connections open, the cap: refusing more", address, cap)
+            return False
+        self.per_ip[address] = count + 1
+        return True
 
-class _Request:
-    __slots__ = ("body", "head", "headers", "keep_alive", "method", "too_big", "upgrade", "url")
+    def release(self, address: str) -> None:
+        count = self.per_ip.get(address, 0) - 1
+        if count > 0:
+            self.per_ip[address] = count
+        else:
+            self.per_ip.pop(address, None)
+        self._refusing.discard(address)
 
-    def __init__(self) -> None:
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body = bytearray()
-        self.method = ""
-        self.too_big = False
-        self.upgrade = False
-        self.keep_alive = True
-        self.head = 0  # bytes of URL and headers so far
+    def parser(self) -> RequestParser:
+        o = self.sio.options
+        return RequestParser(
+            max_head=o.max_header_bytes, max_headers=o.max_headers, max_body=self.max_body
+        )
 
 
 class HttpConnection(asyncio.Protocol):
     __slots__ = (
+        "_address",
         "_busy",
         "_closing",
         "_gone",
         "_handler",
         "_parser",
         "_queued",
-        "_request",
+        "_timed",
+        "_writable",
         "_ws",
         "keep_alive",
         "session",
@@ -85,13 +124,15 @@ class HttpConnection(asyncio.Protocol):
 
     def __init__(self, handler: HttpHandler) -> None:
         self._handler = handler
-        self._parser: httptools.HttpRequestParser | None = None
-        self._request: _Request | None = None
-        self._queued: list[_Request] | None = None
+        self._parser: RequestParser | None = None
+        self._queued: list[Request] | None = None
         self._busy = False
         self._ws: ws.WsParser | None = None
         self._closing = False
         self._gone: asyncio.Future[None] | None = None
+        self._writable: asyncio.Future[None] | None = None
+        self._address: str | None = None
+        self._timed = (0, IDLE)  # (request number, phase) the request clock runs for
         self.keep_alive = True
         self.session: EioSession | None = None
 
@@ -99,112 +140,137 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
-        self._parser = httptools.HttpRequestParser(self)
-        self._handler.connections.add(self)
-        self._handler.idle.add(self)
+        handler = self._handler
+        address = _address(transport.get_extra_info("peername"))
+        if address is not None:
+            if not handler.admit(address):
+                self._closing = True
+                self.transport.write(_TOO_MANY)
+                self.transport.close()
+                return
+            self._address = address
+        self.transport.set_write_buffer_limits(high=BACKLOG)
+        self._parser = handler.parser()
+        handler.connections.add(self)
+        handler.idle.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
-        self._handler.connections.discard(self)
-        self._handler.idle.remove(self)
+        handler = self._handler
+        handler.connections.discard(self)
+        for queue in (handler.idle, handler.head_due, handler.body_due, handler.lingering):
+            queue.remove(self)
+        if self._address is not None:
+            handler.release(self._address)
+            self._address = None
         session, self.session = self.session, None
-        if session is not None:
-            self._handler.sio.connection_lost(self, session)
-        if self._gone is not None and not self._gone.done():
-            self._gone.set_result(None)
+        handler.sio.connection_lost(self, session)
+        for future in (self._gone, self._writable):
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    def resume_writing(self) -> None:
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+        self._handler.sio.writable(self)
 
     def data_received(self, data: bytes) -> None:
         if self._ws is not None:
             self._ws_received(data)
             return
         parser = self._parser
-        if parser is None:
+        if parser is None or self._closing:
             return
+        begun = parser.begun
         try:
-            parser.feed_data(data)
-        except httptools.HttpParserUpgrade as upgrade:
-            request, self._request = self._request, None
-            if request is not None:
-                self._upgrade(request, data[upgrade.args[0] :])
-        except httptools.HttpParserError as error:
-            self._fail(431 if isinstance(error.__context__, _HeadTooBig) else 400)
-
-    # --- httptools callbacks -------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._handler.idle.remove(self)
-        self._request = _Request()
-
-    def on_url(self, url: bytes) -> None:
-        assert self._request is not None
-        self._request.url += url
-        self._check_head(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        assert self._request is not None
-        self._request.headers.append((name.lower(), value))
-        self._check_head(len(name) + len(value))
-
-    def _check_head(self, size: int) -> None:
-        request = self._request
-        assert request is not None
-        request.head += size
-        if request.head > MAX_HEAD:
-            raise _HeadTooBig  # httptools stops parsing; data_received answers 431
-
-    def on_headers_complete(self) -> None:
-        assert self._request is not None
-        assert self._parser is not None
-        request = self._request
-        request.method = self._parser.get_method().decode("ascii", "replace")
-        request.upgrade = bool(self._parser.should_upgrade())
-        request.keep_alive = bool(self._parser.should_keep_alive())
-        if _header(request.headers, b"expect") == "100-continue":
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        request = self._request
-        assert request is not None
-        if request.too_big:
+            requests = parser.feed(data)
+        except HttpError as error:
+            self._fail(error.status)
             return
-        if len(request.body) + len(body) > self._handler.max_body:
-            request.too_big = True
-            request.body = bytearray()
-        else:
-            request.body += body
+        if parser.begun != begun:
+            self._handler.idle.remove(self)
+        if parser.wants_continue() and not self._busy and not requests:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        for request in requests:
+            if self._busy or self._queued:
+                if self._queued is None:
+                    self._queued = []
+                self._queued.append(request)
+                self.transport.pause_reading()
+            else:
+                self._dispatch(request)
+            if self._ws is not None or self._closing:
+                return
+        self._time_request()
 
-    def on_message_complete(self) -> None:
-        request = self._request
-        if request is None or request.upgrade:
-            return  # an upgrade is handled when the parser stops at it
-        self._request = None
-        if self._busy:
-            if self._queued is None:
-                self._queued = []
-            self._queued.append(request)
-            self.transport.pause_reading()
-        else:
-            self._dispatch(request)
+    def _time_request(self) -> None:
+        """Run the clock of the request that is arriving, if any: `head_timeout` for its
+        head, then `body_timeout` for its body. Stopped while reading is paused."""
+        parser = self._parser
+        if parser is None or self._ws is not None:
+            return
+        phase = parser.phase if not self._queued else IDLE
+        timed = (parser.begun, phase)
+        if timed == self._timed:
+            return
+        self._timed = timed
+        handler = self._handler
+        handler.head_due.remove(self)
+        handler.body_due.remove(self)
+        if phase == HEAD:
+            handler.head_due.add(self)
+        elif phase == BODY:
+            handler.body_due.add(self)
+
+    def too_slow(self) -> None:
+        """A request's head or body did not arrive in time."""
+        if self._closing or self._ws is not None:
+            return
+        if self._busy:  # answering an earlier request: no room for a 408 in between
+            self._close()
+            return
+        self.keep_alive = False
+        self.respond(408, b"Request Timeout")
 
     # --- requests ------------------------------------------------------------------------
 
-    def _dispatch(self, request: _Request) -> None:
-        self._busy = True
+    def _dispatch(self, request: Request) -> None:
+        if request.upgrade:
+            if (request.header(b"upgrade") or "").lower() == "websocket":
+                self._upgrade(request)
+                return
+            request.keep_alive = False  # h2c or the like: answer as HTTP/1.1, then close
         self.keep_alive = request.keep_alive
-        url = httptools.parse_url(request.url)
-        path = url.path.decode("utf-8", "replace")
+        try:
+            url = httptools.parse_url(request.url)
+        except httptools.HttpParserInvalidURLError:
+            self._fail(400)
+            return
+        raw_path = url.path or b"/"
         query = url.query or b""
         handler = self._handler
-        if path.rstrip("/") == handler.path:
+        self._busy = True  # until the answer is out: what comes meanwhile waits its turn
+        if raw_path.rstrip(b"/") == handler.engine_path:
             params = dict(parse_qsl(query.decode("latin-1")))
             if request.too_big:
                 self.keep_alive = False
                 handler.sio.body_too_big(self, params)
                 return
-            origin = _header(request.headers, b"origin")
-            handler.sio.handle_request(self, request.method, params, origin, bytes(request.body))
+            handler.sio.handle_request(
+                self,
+                request.method,
+                params,
+                request.header(b"origin"),
+                request.header(b"host"),
+                bytes(request.body),
+            )
             return
-        scope = self._scope(request, path, query)
+        if request.too_big:
+            self._busy = False
+            self._fail(413)
+            return
+        scope = self._scope(request, raw_path, query)
         task = asyncio.get_running_loop().create_task(
             run_asgi(handler.app, self, scope, bytes(request.body))
         )
@@ -216,7 +282,7 @@ class HttpConnection(asyncio.Protocol):
         if not task.cancelled() and task.exception() is not None:
             log.error("HTTP app failed", exc_info=task.exception())
 
-    def _scope(self, request: _Request, path: str, query: bytes) -> MutableMapping[str, Any]:
+    def _scope(self, request: Request, raw_path: bytes, query: bytes) -> MutableMapping[str, Any]:
         server = self.transport.get_extra_info("sockname")
         client = self.transport.get_extra_info("peername")
         return {
@@ -225,8 +291,8 @@ class HttpConnection(asyncio.Protocol):
             "http_version": "1.1",
             "method": request.method,
             "scheme": "http",
-            "path": path,
-            "raw_path": request.url.split(b"?", 1)[0],
+            "path": unquote(raw_path.decode("latin-1")),  # ASGI: percent-decoded, UTF-8
+            "raw_path": raw_path,
             "query_string": query,
             "root_path": "",
             "headers": request.headers,
@@ -247,6 +313,7 @@ class HttpConnection(asyncio.Protocol):
             f"HTTP/1.1 {status} {reason(status)}",
             f"Content-Type: {content_type}",
             f"Content-Length: {len(body)}",
+            *self._handler.security_headers,
             *(headers or ()),
         ]
         if not self.keep_alive:
@@ -258,15 +325,26 @@ class HttpConnection(asyncio.Protocol):
 
     # --- asgi_bridge.Responder -----------------------------------------------------------
 
+    @property
+    def default_headers(self) -> list[tuple[bytes, bytes]]:
+        return self._handler.asgi_headers
+
     def write(self, data: bytes) -> None:
         if not self._closing:
             self.transport.write(data)
 
+    async def drain(self) -> None:
+        """Wait while the client is more than BACKLOG bytes behind."""
+        if self._closing or self.transport.get_write_buffer_size() <= BACKLOG:
+            return
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._writable)
+
     def response_done(self) -> None:
         self._busy = False
         if not self.keep_alive:
-            self._closing = True
-            self.transport.close()
+            self._close()
             return
         queued = self._queued
         if queued:
@@ -275,13 +353,15 @@ class HttpConnection(asyncio.Protocol):
                 self._queued = None
                 self.transport.resume_reading()
             self._dispatch(request)
+            self._time_request()
         elif self._ws is None and not self._closing:
             self._handler.idle.add(self)
 
     def idle_timeout(self) -> None:
-        if not self._busy and self._ws is None and not self._closing:
-            self._closing = True
-            self.transport.close()
+        parser = self._parser
+        idle = parser is not None and parser.phase == IDLE and not self._queued
+        if idle and not self._busy and self._ws is None and not self._closing:
+            self._close()
 
     def disconnected(self) -> asyncio.Future[None]:
         if self._gone is None:
@@ -290,36 +370,61 @@ class HttpConnection(asyncio.Protocol):
                 self._gone.set_result(None)
         return self._gone
 
+    def _close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.transport.close()  # sends what is buffered first: bounded by LINGER
+        self._handler.lingering.add(self)
+
+    def linger_ended(self) -> None:
+        self.transport.abort()
+
     # --- WebSocket -----------------------------------------------------------------------
 
-    def _upgrade(self, request: _Request, rest: bytes) -> None:
-        url = httptools.parse_url(request.url)
-        sio = self._handler.sio
-        key = _header(request.headers, b"sec-websocket-key")
-        upgrade = (_header(request.headers, b"upgrade") or "").lower()
-        if url.path.decode("utf-8", "replace").rstrip("/") != self._handler.path:
+    def _upgrade(self, request: Request) -> None:
+        handler = self._handler
+        sio = handler.sio
+        self.keep_alive = False  # any answer but the 101 ends the connection
+        try:
+            url = httptools.parse_url(request.url)
+        except httptools.HttpParserInvalidURLError:
+            self._fail(400)
+            return
+        if (url.path or b"").rstrip(b"/") != handler.engine_path:
             self._fail(404)
             return
-        params = dict(parse_qsl((url.query or b"").decode("latin-1")))
-        error = sio.websocket_allowed(params)
-        if error is None and (upgrade != "websocket" or not key or request.method != "GET"):
-            error = (3, "Bad request")
-        if error is not None:
-            self.keep_alive = False
-            code, message = error
-            body = f'{{"code":{code},"message":"{message}"}}'.encode()
-            self.respond(400, body, "application/json")
+        key = request.header(b"sec-websocket-key")
+        if request.method != "GET" or key is None or not _valid_key(key):
+            self._refuse(BAD_REQUEST)
             return
-        assert key is not None
+        if request.header(b"sec-websocket-version") != "13":
+            self.respond(426, b"Upgrade Required", headers=["Sec-WebSocket-Version: 13"])
+            return
+        params = dict(parse_qsl((url.query or b"").decode("latin-1")))
+        error = sio.websocket_allowed(params, request.header(b"origin"), request.header(b"host"))
+        if error is not None:
+            self._refuse(error)
+            return
         self.transport.write(
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode() + b"\r\n\r\n"
         )
         self._parser = None
         self._ws = ws.WsParser(sio.options.max_payload)
-        self.session = sio.websocket_opened(self, params)
-        if rest:
-            self._ws_received(rest)
+        for queue in (handler.idle, handler.head_due, handler.body_due):
+            queue.remove(self)
+        session = sio.websocket_opened(self, params)
+        if session is None:
+            self.close_ws(ws.POLICY, "session already upgrading or upgraded")
+            return
+        self.session = session
+        if request.rest:
+            self._ws_received(request.rest)
+
+    def _refuse(self, error: Refusal) -> None:
+        status, code, message = error
+        self.respond(status, orjson.dumps({"code": code, "message": message}), "application/json")
 
     def _ws_received(self, data: bytes) -> None:
         parser = self._ws
@@ -345,25 +450,44 @@ class HttpConnection(asyncio.Protocol):
             elif opcode == ws.PING:
                 self.transport.write(ws.frame(ws.PONG, payload))
             elif opcode == ws.CLOSE:
-                code = int.from_bytes(payload[:2]) if len(payload) >= 2 else ws.NORMAL
-                self.close_ws(code if 1000 <= code < 5000 else ws.NORMAL, "")
+                # Echo the peer's code (the parser let only valid ones through).
+                self.close_ws(ws.close_code(payload) or ws.NORMAL, "")
             if self._closing:
                 return
 
     def close_ws(self, code: int, reason: str) -> None:
         if self._closing:
             return
-        self._closing = True
         self.transport.write(ws.close_frame(code, reason))
-        self.transport.close()
+        self._close()
 
     def _fail(self, status: int) -> None:
         self.keep_alive = False
+        if self._busy:  # an answer is under way: a second one would break the stream
+            self._close()
+            return
         self.respond(status, reason(status).encode())
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return None
+def _address(peer: Any) -> str | None:
+    """What connections are counted by: the IPv4 address, or the IPv6 /64 (one host's
+    share, usually); None for a peer that is not IP (a Unix socket)."""
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+        return None
+    try:
+        ip = ipaddress.ip_address(peer[0].split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+def _valid_key(key: str) -> bool:
+    """RFC 6455: the key is 16 random bytes, base64-encoded."""
+    try:
+        return len(base64.b64decode(key.strip(), validate=True)) == 16
+    except (binascii.Error, ValueError):
+        return False

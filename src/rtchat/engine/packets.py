@@ -24,6 +24,14 @@ CONNECT, DISCONNECT, EVENT, ACK, CONNECT_ERROR, BINARY_EVENT, BINARY_ACK = range
 
 EioPacket = str | bytes
 
+# Bounds on the numbers a packet carries, so that no packet makes the parser build a huge
+# integer (`int()` refuses more than 4,300 digits, with a ValueError) or keep unbounded state.
+MAX_ACK_ID = 2**53 - 1  # the largest integer a JavaScript client counts to exactly
+MAX_ATTACHMENTS = 256  # binary attachments announced by one packet
+MAX_NESTING = 128  # levels of lists and objects searched for binary placeholders
+_MAX_ACK_DIGITS = len(str(MAX_ACK_ID))
+_MAX_ATTACHMENT_DIGITS = len(str(MAX_ATTACHMENTS))
+
 
 class PacketError(ValueError):
     """Bytes or text that are not a valid packet; the session that sent them is closed."""
@@ -40,6 +48,9 @@ def decode_payload(body: str) -> list[EioPacket]:
             raise PacketError("empty packet in payload")
         kind = part[0]
         if kind == "b":
+            # b64decode refuses non-ASCII text with a ValueError that is no binascii.Error.
+            if not part.isascii():
+                raise PacketError("bad base64 in binary packet")
             try:
                 packets.append(base64.b64decode(part[1:], validate=True))
             except binascii.Error:
@@ -79,10 +90,12 @@ def decode(text: str) -> SioPacket:
     i = 1
     attachments = 0
     if kind in (BINARY_EVENT, BINARY_ACK):
-        dash = text.find("-", i)
-        if dash < 0 or not text[i:dash].isdigit():
+        dash = _digits_end(text, i, _MAX_ATTACHMENT_DIGITS)
+        if dash == i or dash >= end or text[dash] != "-":
             raise PacketError("binary packet without an attachment count")
         attachments = int(text[i:dash])
+        if attachments > MAX_ATTACHMENTS:
+            raise PacketError(f"more than {MAX_ATTACHMENTS} attachments")
         i = dash + 1
     namespace = "/"
     if i < end and text[i] == "/":
@@ -92,9 +105,10 @@ def decode(text: str) -> SioPacket:
         else:
             namespace, i = text[i:comma], comma + 1
     start = i
-    while i < end and text[i].isdigit():
-        i += 1
+    i = _digits_end(text, i, _MAX_ACK_DIGITS)
     ack_id = int(text[start:i]) if i > start else None
+    if ack_id is not None and ack_id > MAX_ACK_ID:
+        raise PacketError("ack id too large")
     data: Any = None
     if i < end:
         try:
@@ -106,6 +120,17 @@ def decode(text: str) -> SioPacket:
     return packet
 
 
+def _digits_end(text: str, start: int, most: int) -> int:
+    """Where the ASCII digits from `start` end; more than `most` of them is an error.
+    (`str.isdigit` also accepts '²' and other digits that `int()` refuses or reads.)"""
+    i, end = start, len(text)
+    while i < end and "0" <= text[i] <= "9":
+        i += 1
+        if i - start > most:
+            raise PacketError("number too long")
+    return i
+
+
 def _check(packet: SioPacket) -> None:
     kind, data = packet.type, packet.data
     if kind == CONNECT:
@@ -113,7 +138,14 @@ def _check(packet: SioPacket) -> None:
     elif kind == DISCONNECT:
         ok = data is None
     elif kind in (EVENT, BINARY_EVENT):
-        ok = isinstance(data, list) and bool(data) and isinstance(data[0], str | int)
+        # The event name: a string or a number, as socket.io-parser allows (JSON true is no
+        # number, though Python's bool is an int).
+        ok = (
+            isinstance(data, list)
+            and bool(data)
+            and isinstance(data[0], str | int | float)
+            and not isinstance(data[0], bool)
+        )
     elif kind in (ACK, BINARY_ACK):
         ok = isinstance(data, list) and packet.id is not None
     else:  # CONNECT_ERROR is for clients only
@@ -168,15 +200,17 @@ def _deconstruct(value: Any, attachments: list[bytes]) -> Any:
     return value
 
 
-def reconstruct(value: Any, attachments: list[bytes]) -> Any:
+def reconstruct(value: Any, attachments: list[bytes], depth: int = 0) -> Any:
     """Put binary attachments back where their placeholders are."""
+    if depth > MAX_NESTING:
+        raise PacketError(f"binary packet nested more than {MAX_NESTING} levels deep")
     if isinstance(value, dict):
-        if value.get("_placeholder") is True and isinstance(value.get("num"), int):
-            num = value["num"]
+        num = value.get("num")
+        if value.get("_placeholder") is True and type(num) is int:
             if not 0 <= num < len(attachments):
                 raise PacketError("placeholder without an attachment")
             return attachments[num]
-        return {k: reconstruct(v, attachments) for k, v in value.items()}
+        return {k: reconstruct(v, attachments, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [reconstruct(v, attachments) for v in value]
+        return [reconstruct(v, attachments, depth + 1) for v in value]
     return value

@@ -29,10 +29,12 @@ class Server:
             self._server.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.sio.shutdown(), grace)
-        for conn in list(self._handler.connections):
+        handler = self._handler
+        for conn in list(handler.connections):
             conn.transport.close()
-        self._handler.idle.close()
-        tasks = list(self._handler.tasks)
+        for clock in (handler.idle, handler.head_due, handler.body_due, handler.lingering):
+            clock.close()
+        tasks = list(handler.tasks)
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace)
             for task in pending:
@@ -40,3 +42,5 @@ class Server:
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), grace)
+        for conn in list(handler.connections):
+            conn.transport.abort()  # a client that never took its last bytes

@@ -74,6 +74,17 @@ class Socket:
         self.held: list[packets.EioPacket] | None = []
 
 
+class _Partial:
+    """A binary packet waiting for its attachments."""
+
+    __slots__ = ("packet", "parts", "size")
+
+    def __init__(self, packet: SioPacket) -> None:
+        self.packet = packet
+        self.parts: list[bytes] = []
+        self.size = 0
+
+
 class _Namespace:
     __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event", "overlap")
 
@@ -237,8 +248,11 @@ class SocketServer(EioServer):
     async def shutdown(self) -> None:
         """Close every session and wait for the disconnect handlers."""
         self.stop()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Wait only on tasks still running: a finished one stays in `_tasks` until its done
+        # callback runs, and on Python 3.12+ `gather` over finished tasks returns without
+        # yielding, so a loop around it never let that callback run (100% CPU, no exit).
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     # --- Engine.IO hooks -----------------------------------------------------------------
 
@@ -260,21 +274,25 @@ class SocketServer(EioServer):
 
     def _assemble(self, session: EioSession, data: str | bytes) -> SioPacket | None:
         if isinstance(data, bytes):
-            partial = session.binary
+            partial: _Partial | None = session.binary
             if partial is None:
                 raise PacketError("binary data without a binary packet")
-            packet, attachments = partial
-            attachments.append(data)
-            if len(attachments) < packet.attachments:
+            partial.size += len(data)
+            if partial.size > self.options.max_payload:
+                # Together the attachments are held to the limit of one message.
+                raise PacketError("attachments larger than maxPayload")
+            partial.parts.append(data)
+            if len(partial.parts) < partial.packet.attachments:
                 return None
             session.binary = None
-            packet.data = packets.reconstruct(packet.data, attachments)
-            return packet  # type: ignore[no-any-return]
+            packet = partial.packet
+            packet.data = packets.reconstruct(packet.data, partial.parts)
+            return packet
         if session.binary is not None:
             raise PacketError("a packet came before the attachments of the last one")
         packet = packets.decode(data)
         if packet.attachments:
-            session.binary = (packet, [])
+            session.binary = _Partial(packet)
             return None
         return packet
 
@@ -390,6 +408,10 @@ class SocketServer(EioServer):
             return
         reply = orjson.dumps({"sid": sock.sid}).decode()
         session.send(packets.MESSAGE + _head(packets.CONNECT, sock.namespace) + reply)
+        # The acknowledgement leaves in a write of its own: a client that handles every
+        # frame of one read before its code runs again (Node's `ws`) would otherwise get
+        # the connect handler's events before it has had a chance to listen for them.
+        self.flush_now(session)
         held, sock.held = sock.held or [], None
         sock.state = CONNECTED
         for packet in held:

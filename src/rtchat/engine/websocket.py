@@ -19,7 +19,7 @@ except ImportError:  # pragma: no cover - websockets built without its C extensi
     from websockets.utils import apply_mask
 from websockets.utils import accept_key
 
-__all__ = ["WsError", "WsParser", "accept_key", "close_frame", "frame"]
+__all__ = ["WsError", "WsParser", "accept_key", "close_code", "close_frame", "frame"]
 
 CONT, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -32,6 +32,10 @@ NORMAL, GOING_AWAY, PROTOCOL_ERROR, INVALID_DATA, POLICY, TOO_BIG = (
     1008,
     1009,
 )
+# What a close frame may carry (RFC 6455 7.4, and the IANA registry for 1012-1014); 1005,
+# 1006 and 1015 only describe a closure locally and never go on the wire.
+_WIRE_CLOSE_CODES = frozenset((1000, 1001, 1002, 1003, *range(1007, 1015), *range(3000, 5000)))
+MAX_CLOSE_REASON = 123  # bytes: a control frame's 125, less the code
 
 
 class WsError(Exception):
@@ -59,7 +63,19 @@ def text_frame(text: str) -> bytes:
 
 
 def close_frame(code: int = NORMAL, reason: str = "") -> bytes:
-    return frame(CLOSE, struct.pack("!H", code) + reason.encode()[:120])
+    """A close frame; a code that may not be sent gives one with no code (the peer sees
+    1005), and the reason is cut to what fits, at a character boundary."""
+    if code not in _WIRE_CLOSE_CODES:
+        return frame(CLOSE, b"")
+    encoded = reason.encode()
+    if len(encoded) > MAX_CLOSE_REASON:
+        encoded = encoded[:MAX_CLOSE_REASON].decode("utf-8", "ignore").encode()
+    return frame(CLOSE, struct.pack("!H", code) + encoded)
+
+
+def close_code(payload: bytes) -> int | None:
+    """The code of a received close frame that `WsParser` let through; None if it has none."""
+    return int.from_bytes(payload[:2]) if payload else None
 
 
 class WsParser:
@@ -113,8 +129,12 @@ class WsParser:
         self, fin: int, opcode: int, payload: bytes, out: list[tuple[int, str | bytes]]
     ) -> None:
         if opcode >= CLOSE:
+            if opcode > PONG:
+                raise WsError(PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
             if not fin or len(payload) > 125:
                 raise WsError(PROTOCOL_ERROR, "bad control frame")
+            if opcode == CLOSE:
+                _check_close(payload)
             out.append((opcode, payload))
             return
         if opcode == CONT:
@@ -134,7 +154,7 @@ class WsParser:
                 self._frag, self._frag_op = bytearray(payload), opcode
                 return
         else:
-            raise WsError(PROTOCOL_ERROR, f"unknown opcode {opcode}")
+            raise WsError(PROTOCOL_ERROR, f"reserved opcode {opcode:#x}")
         if opcode == TEXT:
             try:
                 out.append((TEXT, payload.decode()))
@@ -142,3 +162,14 @@ class WsParser:
                 raise WsError(INVALID_DATA, "text is not UTF-8") from None
         else:
             out.append((BINARY, payload))
+
+
+def _check_close(payload: bytes) -> None:
+    if not payload:
+        return
+    if len(payload) == 1 or int.from_bytes(payload[:2]) not in _WIRE_CLOSE_CODES:
+        raise WsError(PROTOCOL_ERROR, "bad close code")
+    try:
+        payload[2:].decode()
+    except UnicodeDecodeError:
+        raise WsError(INVALID_DATA, "close reason is not UTF-8") from None

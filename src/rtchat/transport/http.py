@@ -1,4 +1,11 @@
-"""HTTP routes beside Socket.IO: health, the browser client files, and npm's Socket.IO client."""
+"""HTTP routes beside Socket.IO: health, the browser client files, and npm's Socket.IO client.
+
+Every page is served under `PAGE_POLICY`, a Content-Security-Policy that lets scripts
+and styles come from this server's own files only (no inline script, no `eval`), so a
+message that somehow reached the page as markup could still run nothing. Inline `style`
+attributes stay allowed: the seed's page hides its chat with one. The engine adds the
+other security headers (nosniff, no framing, no referrer) to every answer.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The files of npm's socket.io-client/dist that a page may load from /socket.io/.
 CLIENT_FILES = frozenset(
@@ -25,6 +33,22 @@ CLIENT_FILES = frozenset(
 )
 
 
+PAGE_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
 def create_http_app(static_dir: Path, status: Callable[[], dict[str, object]]) -> Starlette:
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", **status()})
@@ -32,9 +56,38 @@ def create_http_app(static_dir: Path, status: Callable[[], dict[str, object]]) -
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            # StaticFiles answers only GET and HEAD (405 with Allow otherwise).
             Mount("/", app=StaticFiles(directory=static_dir, html=True)),
-        ]
+        ],
+        middleware=[Middleware(PagePolicy)],
     )
+
+
+class PagePolicy:
+    """Sets `PAGE_POLICY` as the Content-Security-Policy of every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if bytes(name).lower() != b"content-security-policy"
+                ]
+                message["headers"] = [*headers, (b"content-security-policy", _POLICY)]
+            await send(message)
+
+        await self._app(scope, receive, with_policy)
+
+
+_POLICY = PAGE_POLICY.encode()
 
 
 class SocketIOClientFiles:
@@ -49,6 +102,12 @@ class SocketIOClientFiles:
         if scope["type"] == "http" and scope["path"].startswith("/socket.io/"):
             name = scope["path"][len("/socket.io/") :]
             if name in CLIENT_FILES:
+                if scope["method"] not in ("GET", "HEAD"):
+                    refused = Response(
+                        "Method Not Allowed", status_code=405, headers={"Allow": "GET, HEAD"}
+                    )
+                    await refused(scope, receive, send)
+                    return
                 if self._client_dir is None or not (self._client_dir / name).is_file():
                     missing = Response(
                         "socket.io-client is not installed: run `npm ci`", status_code=404

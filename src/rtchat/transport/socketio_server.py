@@ -54,9 +54,32 @@ class SocketIODelivery:
         self._sio.emit_encoded(event.decode(), to=conn)
 
 
-def create_server(*, max_payload_bytes: int, cors_origins: list[str]) -> SocketServer:
+def create_server(
+    *,
+    max_payload_bytes: int,
+    cors_origins: list[str],
+    head_timeout: float,
+    body_timeout: float,
+    upgrade_timeout: float,
+    max_header_bytes: int,
+    max_headers: int,
+    max_connections_per_ip: int,
+    max_buffered: int,
+    output_budget: int,
+) -> SocketServer:
     return SocketServer(
-        EngineOptions(max_payload=max_payload_bytes, cors_origins=tuple(cors_origins))
+        EngineOptions(
+            max_payload=max_payload_bytes,
+            cors_origins=tuple(cors_origins),
+            head_timeout=head_timeout,
+            body_timeout=body_timeout,
+            upgrade_timeout=upgrade_timeout,
+            max_header_bytes=max_header_bytes,
+            max_headers=max_headers,
+            max_connections_per_ip=max_connections_per_ip,
+            max_buffered=max_buffered,
+            output_budget=output_budget,
+        )
     )
 
 
