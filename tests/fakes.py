@@ -9,6 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
+from rtchat.fanout.memory import MemoryFanout
+from rtchat.names.memory import MemoryNameHolds
+from rtchat.ports import Clock, LocalDelivery, Storage
+from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
+from rtchat.ratelimit.memory import MemoryRateLimiter
+from rtchat.service import Chat, Limits, build_chat
 
 
 @dataclass
@@ -64,3 +70,20 @@ class RecordingDelivery:
 
 _EVENTS: dict[bytes, ServerEvent] = {}
 _keys = itertools.count()
+
+
+def single_node_chat(
+    storage: Storage, delivery: LocalDelivery, clock: Clock, limits: Limits
+) -> Chat:
+    """The chat of one node over in-memory shared parts, as `app.py` builds it without Redis."""
+    return build_chat(
+        node="n1",
+        storage=storage,
+        presence=MemoryPresence(MemoryPresenceHub(clock=clock), "n1"),
+        holds=MemoryNameHolds(clock, start_grace=0),
+        limiter=MemoryRateLimiter(limits.send_rate, limits.send_burst),
+        fanout=MemoryFanout(),
+        delivery=delivery,
+        clock=clock,
+        limits=limits,
+    )

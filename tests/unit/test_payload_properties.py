@@ -21,11 +21,11 @@ from rtchat.clock import SystemClock
 from rtchat.domain import events as domain
 from rtchat.domain.models import Message, Room, RoomKind, RoomSummary, User
 from rtchat.engine import SocketServer, packets
-from rtchat.presence.memory import MemoryPresence
-from rtchat.service import ChatService, Limits
+from rtchat.service import Limits
 from rtchat.storage import open_storage
 from rtchat.transport import codec, events
-from rtchat.transport.socketio_server import ChatHandlers, SocketIOBroadcaster
+from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery
+from tests.fakes import single_node_chat
 
 FAST = settings(max_examples=300, derandomize=True, deadline=None, database=None)
 # The chat fixture (its loop and its SQLite file) serves every example of a test.
@@ -83,15 +83,11 @@ class Chat:
         self.storage = runner.run(open_storage(f"sqlite:///{database}"))
         self.sio = SocketServer()
         clock = SystemClock()
-        service = ChatService(
-            self.storage,
-            MemoryPresence(),
-            SocketIOBroadcaster(self.sio),
-            clock,
-            Limits(send_rate=0, send_burst=1),
+        chat = single_node_chat(
+            self.storage, SocketIODelivery(self.sio), clock, Limits(send_rate=0, send_burst=1)
         )
-        runner.run(service.start())
-        ChatHandlers(self.sio, service, clock, event_rate=0, event_burst=1)
+        runner.run(chat.start(self.storage))
+        ChatHandlers(self.sio, chat, clock, event_rate=0, event_burst=1)
         namespace = self.sio._namespaces["/"]  # the handlers as registered with the engine
         assert namespace.on_connect is not None
         assert namespace.on_event is not None

@@ -15,13 +15,9 @@ from rtchat.domain.events import (
     UserTyping,
 )
 from rtchat.domain.models import ConnectionId
-from rtchat.fanout.memory import MemoryFanout
-from rtchat.names.memory import MemoryNameHolds
-from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
-from rtchat.ratelimit.memory import MemoryRateLimiter
-from rtchat.service import Chat, Limits, build_chat
+from rtchat.service import Chat, Limits
 from rtchat.storage.memory import MemoryStorage
-from tests.fakes import ManualClock, RecordingDelivery
+from tests.fakes import ManualClock, RecordingDelivery, single_node_chat
 
 A, B, C = ConnectionId("a"), ConnectionId("b"), ConnectionId("c")
 
@@ -37,17 +33,7 @@ class Parts:
 async def parts() -> AsyncIterator[Parts]:
     storage, out, clock = MemoryStorage(), RecordingDelivery(), ManualClock()
     limits = Limits(send_rate=1, send_burst=2, name_grace=30)
-    chat = build_chat(
-        node="n1",
-        storage=storage,
-        presence=MemoryPresence(MemoryPresenceHub(clock=clock), "n1"),
-        holds=MemoryNameHolds(clock, start_grace=0),
-        limiter=MemoryRateLimiter(limits.send_rate, limits.send_burst),
-        fanout=MemoryFanout(),
-        delivery=out,
-        clock=clock,
-        limits=limits,
-    )
+    chat = single_node_chat(storage, out, clock, limits)
     await chat.start(storage)
     yield Parts(chat, out, clock)
     await chat.close()
