@@ -16,13 +16,16 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
 from rtchat.clock import SystemClock
 from rtchat.engine import SocketServer
+from rtchat.engine.forward import Forwarder
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.names.memory import MemoryNameHolds
+from rtchat.peers import RedisPeers
 from rtchat.ports import Clock, Fanout, NameHolds, Presence, RateLimiter, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
@@ -31,6 +34,9 @@ from rtchat.settings import Settings
 from rtchat.storage import open_storage
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
 from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery, create_server
+
+if TYPE_CHECKING:
+    from rtchat.peers import RedisPeers
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,8 @@ class Application:
     chat: Chat
     sio: SocketServer
     node: str
+    peers: RedisPeers | None = None  # with Redis: where the other nodes are
+    forwarder: Forwarder | None = None  # ... and how their sessions' requests reach them
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,7 @@ class SharedParts:
     holds: NameHolds
     limiter: RateLimiter
     redis: bool  # whether the shared parts are Redis's
+    peers: RedisPeers | None = None
     closers: tuple[Callable[[], Awaitable[object]], ...] = ()
 
     async def close(self) -> None:
@@ -95,18 +104,21 @@ async def _redis_parts(settings: Settings, node: str) -> SharedParts:
     # Imported here: a single node never loads the Redis client.
     from rtchat.fanout.redis import RedisFanout
     from rtchat.names.redis import RedisNameHolds
+    from rtchat.peers import RedisPeers
     from rtchat.presence.redis import RedisPresence
     from rtchat.ratelimit.redis import RedisRateLimiter
     from rtchat.redislink import RedisAddress, check, open_client
 
     address = RedisAddress.parse(settings.redis_url)
     client = open_client(address)
+    prefix = settings.redis_prefix
     try:
         await check(client, address)
+        peers = RedisPeers(client, prefix, settings.presence_ttl)
+        await peers.claim()
     except BaseException:
         await client.aclose()
         raise
-    prefix = settings.redis_prefix
     limiter = RedisRateLimiter(client, prefix, settings.rate_limit, settings.rate_burst)
     return SharedParts(
         fanout=RedisFanout(address, prefix, node),
@@ -114,7 +126,8 @@ async def _redis_parts(settings: Settings, node: str) -> SharedParts:
         holds=RedisNameHolds(client, prefix),
         limiter=limiter,
         redis=True,
-        closers=(limiter.close, client.aclose),
+        peers=peers,
+        closers=(peers.close, limiter.close, client.aclose),
     )
 
 
@@ -158,6 +171,7 @@ async def _chat(
         max_connections_per_ip=settings.max_connections_per_ip,
         max_buffered=settings.max_buffered_bytes,
         output_budget=settings.output_budget_bytes,
+        sid_tag=parts.peers.tag if parts.peers is not None else "",
     )
     chat = build_chat(
         node=node,
@@ -184,6 +198,8 @@ async def _chat(
             event_burst=settings.rate_burst * 5,
         )
 
+        forwarder = Forwarder(parts.peers) if parts.peers is not None else None
+
         def status() -> dict[str, object]:
             redis = "off"
             if parts.redis:
@@ -196,13 +212,21 @@ async def _chat(
                 "users": chat.identity.users_here(),
                 "storage": store,
                 "redis": redis,
+                "forwarded": forwarder.forwarded if forwarder is not None else 0,
             }
 
         http = create_http_app(settings.static_dir or WEB_DIR, status)
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep(chat))
         try:
-            yield Application(asgi=asgi, chat=chat, sio=sio, node=node)
+            yield Application(
+                asgi=asgi,
+                chat=chat,
+                sio=sio,
+                node=node,
+                peers=parts.peers,
+                forwarder=forwarder,
+            )
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -87,9 +88,14 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_app(settings) as application:
-        server = Server(application.sio, application.asgi)
+        server = Server(application.sio, application.asgi, forwarder=application.forwarder)
         await server.start(sock)
         host, port = sock.getsockname()[:2]
+        if application.peers is not None:
+            bind, advertise = internal_address(settings)
+            _, internal_port = await server.start_internal(bind, settings.internal_port)
+            await application.peers.publish(advertise, internal_port)
+            log.info("other nodes reach this one at %s:%s", advertise, internal_port)
         # Tests and scripts read this line to learn the port when started with --port 0.
         print(f"rtchat listening on http://{host}:{port}", flush=True)
         log.info("node %s serving on %s:%s", settings.node_id, host, port)
@@ -97,6 +103,19 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
             await stop.wait()
         finally:
             await server.stop(grace=3)
+
+
+def internal_address(settings: Settings) -> tuple[str, str]:
+    """Where to listen for other nodes' forwarded requests, and what to tell them."""
+    if settings.internal_host:
+        return settings.internal_host, settings.internal_host
+    if settings.host not in ("0.0.0.0", "::", ""):
+        return settings.host, settings.host
+    # Every interface: listen on all, and name the one a route out of this machine uses.
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("10.255.255.255", 1))  # nothing is sent: UDP only picks a route
+        return settings.host, str(probe.getsockname()[0])
+    return settings.host, socket.gethostbyname(socket.gethostname())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,6 +61,15 @@ class Settings:
         "Processes serving the port, each a node of the cluster (one per core); more than 1 "
         "needs `RTCHAT_REDIS_URL` and a shared database (SQLite or PostgreSQL).",
     )
+    internal_host: str = _setting(
+        "",
+        "Address the other nodes reach this one at, for requests of its long-polling "
+        "sessions that reached them (no sticky sessions needed). Empty: `RTCHAT_HOST`, or "
+        "this machine's address when that listens on every interface.",
+    )
+    internal_port: int = _setting(
+        0, "Port of that internal address; 0 picks a free one (what `--workers` needs)."
+    )
     presence_ttl: float = _setting(
         30.0,
         "Seconds after which the users of a node that stopped refreshing its presence "
@@ -158,6 +167,10 @@ class Settings:
         if self.node_id and not _NODE_ID.fullmatch(self.node_id):
             raise SettingsError(
                 f"node_id {self.node_id[:80]!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+        if not 0 <= self.internal_port <= 65535:
+            raise SettingsError(
+                f"internal_port must be between 0 and 65535, not {self.internal_port}"
             )
         if not 1 <= self.workers <= 64:
             raise SettingsError(f"workers must be between 1 and 64, not {self.workers}")

@@ -68,5 +68,6 @@ async def test_health_names_the_node_and_its_links(tmp_path: Path, postgres_url:
             "users": 0,
             "storage": "ok",
             "redis": "ok",
+            "forwarded": 0,
         }
         assert "[n1]" in cluster[0].log()

@@ -92,6 +92,9 @@ class EngineOptions:
         max_connections_per_ip: open TCP connections from one IPv4 address or IPv6 /64;
             0: no limit.
         security_headers: headers sent on every HTTP answer.
+        sid_tag: this node's tag, the first part of every session id it makes
+            (`<tag>.<random>`), so that any node can tell whose a session is
+            (forward.py); empty for a node alone.
     """
 
     ping_interval: float = 25.0
@@ -108,6 +111,7 @@ class EngineOptions:
     max_headers: int = 100
     max_connections_per_ip: int = 256
     security_headers: tuple[tuple[str, str], ...] = SECURITY_HEADERS
+    sid_tag: str = ""
 
 
 class EioServer:
@@ -391,7 +395,8 @@ class EioServer:
     # --- sessions ------------------------------------------------------------------------
 
     def _open(self, *, websocket: bool) -> EioSession:
-        sid = secrets.token_urlsafe(15)
+        tag = self.options.sid_tag
+        sid = f"{tag}.{secrets.token_urlsafe(15)}" if tag else secrets.token_urlsafe(15)
         session = EioSession(sid, self, websocket=websocket)
         self.sessions[sid] = session
         self._ping_due.add(session)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import ipaddress
 import logging
 from collections.abc import MutableMapping
@@ -29,8 +30,9 @@ import orjson
 
 from rtchat.engine import websocket as ws
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
-from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, Refusal
+from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, Refusal
 from rtchat.engine.eio_session import BACKLOG, EioSession
+from rtchat.engine.forward import Forwarder, pipe, request_bytes
 from rtchat.engine.http_parse import BODY, HEAD, IDLE, HttpError, Request, RequestParser
 from rtchat.engine.timers import DeadlineQueue
 
@@ -53,10 +55,23 @@ class HttpHandler:
     """What connections share: the engine, the ASGI app, the open connections, their
     clocks and the count of connections per address."""
 
-    def __init__(self, sio: SocketServer, app: ASGIApp, path: str = "/socket.io/") -> None:
+    def __init__(
+        self,
+        sio: SocketServer,
+        app: ASGIApp,
+        path: str = "/socket.io/",
+        *,
+        forwarder: Forwarder | None = None,
+        internal: bool = False,
+    ) -> None:
         o = sio.options
         self.sio = sio
         self.app = app
+        # Requests for another node's session go there (forward.py); the internal
+        # listener, where other nodes send them, never passes one on again and counts no
+        # connections per address (they all come from the nodes).
+        self.forwarder = None if internal else forwarder
+        self.per_ip_cap = 0 if internal else o.max_connections_per_ip
         self.engine_path = path.rstrip("/").encode()
         self.connections: set[HttpConnection] = set()
         # HTTP connections with no request in progress, closed after KEEP_ALIVE seconds.
@@ -78,7 +93,7 @@ class HttpHandler:
         return HttpConnection(self)
 
     def admit(self, address: str) -> bool:
-        cap = self.sio.options.max_connections_per_ip
+        cap = self.per_ip_cap
         count = self.per_ip.get(address, 0)
         if cap and count >= cap:
             if address not in self._refusing:
@@ -113,6 +128,7 @@ class HttpConnection(asyncio.Protocol):
         "_parser",
         "_queued",
         "_timed",
+        "_tunnel",
         "_writable",
         "_ws",
         "keep_alive",
@@ -133,6 +149,7 @@ class HttpConnection(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self._address: str | None = None
         self._timed = (0, IDLE)  # (request number, phase) the request clock runs for
+        self._tunnel: asyncio.StreamWriter | None = None  # a WebSocket passed to its owner
         self.keep_alive = True
         self.session: EioSession | None = None
 
@@ -163,6 +180,9 @@ class HttpConnection(asyncio.Protocol):
         if self._address is not None:
             handler.release(self._address)
             self._address = None
+        if self._tunnel is not None:
+            self._tunnel.transport.abort()
+            self._tunnel = None
         session, self.session = self.session, None
         handler.sio.connection_lost(self, session)
         for future in (self._gone, self._writable):
@@ -176,6 +196,9 @@ class HttpConnection(asyncio.Protocol):
         self._handler.sio.writable(self)
 
     def data_received(self, data: bytes) -> None:
+        if self._tunnel is not None:
+            self._to_tunnel(data)
+            return
         if self._ws is not None:
             self._ws_received(data)
             return
@@ -253,6 +276,12 @@ class HttpConnection(asyncio.Protocol):
         self._busy = True  # until the answer is out: what comes meanwhile waits its turn
         if raw_path.rstrip(b"/") == handler.engine_path:
             params = dict(parse_qsl(query.decode("latin-1")))
+            forwarder = handler.forwarder
+            if forwarder is not None and not request.too_big:
+                owner = forwarder.foreign(params.get("sid"), handler.sio.sessions.__contains__)
+                if owner is not None:
+                    self._start(self._forward(owner, request, params))
+                    return
             if request.too_big:
                 self.keep_alive = False
                 handler.sio.body_too_big(self, params)
@@ -402,6 +431,15 @@ class HttpConnection(asyncio.Protocol):
             self.respond(426, b"Upgrade Required", headers=["Sec-WebSocket-Version: 13"])
             return
         params = dict(parse_qsl((url.query or b"").decode("latin-1")))
+        forwarder = handler.forwarder
+        if forwarder is not None:
+            owner = forwarder.foreign(params.get("sid"), sio.sessions.__contains__)
+            if owner is not None:
+                self._parser = None  # whatever follows the head belongs to the owner
+                for queue in (handler.idle, handler.head_due, handler.body_due):
+                    queue.remove(self)
+                self._start(self._open_tunnel(owner, request))
+                return
         error = sio.websocket_allowed(params, request.header(b"origin"), request.header(b"host"))
         if error is not None:
             self._refuse(error)
@@ -421,6 +459,74 @@ class HttpConnection(asyncio.Protocol):
         self.session = session
         if request.rest:
             self._ws_received(request.rest)
+
+    # --- another node's session (forward.py) -----------------------------------------------
+
+    def _start(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._handler.tasks.add(task)
+        task.add_done_callback(self._asgi_done)
+
+    async def _forward(self, owner: str, request: Request, params: dict[str, str]) -> None:
+        forwarder = self._handler.forwarder
+        assert forwarder is not None
+        answer = await forwarder.exchange(
+            owner, request_bytes(request, self._address), self.disconnected()
+        )
+        if self._closing:
+            return
+        if answer is None:  # the owner is gone: as for any session nobody knows
+            self._handler.sio.handle_request(
+                self,
+                request.method,
+                params,
+                request.header(b"origin"),
+                request.header(b"host"),
+                bytes(request.body),
+            )
+            return
+        status, headers, body = answer
+        lines = [f"HTTP/1.1 {status} {reason(status)}".encode()]
+        lines += [
+            name + b": " + value
+            for name, value in headers
+            if name.lower() not in (b"connection", b"keep-alive", b"content-length")
+        ]
+        lines.append(b"Content-Length: %d" % len(body))
+        if not self.keep_alive:
+            lines.append(b"Connection: close")
+        self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self.response_done()
+
+    async def _open_tunnel(self, owner: str, request: Request) -> None:
+        forwarder = self._handler.forwarder
+        assert forwarder is not None
+        opened = await forwarder.tunnel(owner, request_bytes(request, self._address))
+        if self._closing:
+            if opened is not None:
+                opened[1].transport.abort()
+            return
+        if opened is None:
+            self._refuse(UNKNOWN_SID)
+            return
+        reader, writer = opened
+        self._tunnel = writer
+        await pipe(reader, self.write, self.drain)
+        self._close()
+
+    def _to_tunnel(self, data: bytes) -> None:
+        tunnel = self._tunnel
+        assert tunnel is not None
+        tunnel.write(data)
+        if tunnel.transport.get_write_buffer_size() > BACKLOG:
+            self.transport.pause_reading()
+            self._start(self._tunnel_drained(tunnel))
+
+    async def _tunnel_drained(self, tunnel: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            await tunnel.drain()
+        if not self._closing:
+            self.transport.resume_reading()
 
     def _refuse(self, error: Refusal) -> None:
         status, code, message = error

@@ -66,6 +66,7 @@ def create_server(
     max_connections_per_ip: int,
     max_buffered: int,
     output_budget: int,
+    sid_tag: str = "",
 ) -> SocketServer:
     return SocketServer(
         EngineOptions(
@@ -79,6 +80,7 @@ def create_server(
             max_connections_per_ip=max_connections_per_ip,
             max_buffered=max_buffered,
             output_budget=output_budget,
+            sid_tag=sid_tag,
         )
     )
 
