@@ -11,6 +11,7 @@ from playwright.async_api import expect
 from tests.cluster.nodes import running_cluster
 from tests.e2e.conftest import NewPage
 from tests.e2e.pages import join, message, pending, send
+from tests.haproxy import running_haproxy
 from tests.pg import server_port, through_port
 from tests.proxy import CuttableProxy
 from tests.redis_support import SHARED_URL
@@ -63,8 +64,67 @@ async def test_a_message_sent_while_the_database_is_away_goes_when_it_is_back(
             await send(page, "written while the database is away")
             await expect(pending(page)).to_contain_text("cannot store it yet")
             proxy.down = False
-            await expect(message(page, "written while the database is away")).to_have_count(1)
+            # Retried every few seconds: the first retry after the database is back goes.
+            delivered = message(page, "written while the database is away")
+            await expect(delivered).to_have_count(1, timeout=20_000)
             await expect(pending(page)).to_have_count(0)
             assert cluster.tracebacks() == []
     finally:
         await proxy.close()
+
+
+# Before the page's scripts run: every io() the page makes uses long-polling only.
+POLLING_ONLY = """
+(() => {
+  let wrapped;
+  Object.defineProperty(window, 'io', {
+    configurable: true,
+    get: () => wrapped,
+    set: (io) => {
+      wrapped = Object.assign((...args) => {
+        const at = typeof args[0] === 'string' ? 1 : 0;
+        args[at] = { ...(args[at] || {}), transports: ['polling'] };
+        return io(...args);
+      }, io);
+    },
+  });
+})();
+"""
+
+
+@pytest.mark.parametrize("polling_only", [True, False], ids=["polling-only", "upgrade"])
+async def test_browsers_through_round_robin_without_stickiness(
+    tmp_path: Path, postgres_url: str, new_page: NewPage, polling_only: bool
+) -> None:
+    async with (
+        running_cluster(
+            3,
+            tmp_path,
+            database_url=postgres_url,
+            redis_url=SHARED_URL,
+            settings={"RTCHAT_MAX_CONNECTIONS_PER_IP": "0"},
+        ) as cluster,
+        running_haproxy(cluster.ports) as url,
+    ):
+        pages = []
+        for name in ("alice", "bob"):
+            page = await new_page("about:blank")
+            if polling_only:
+                await page.add_init_script(POLLING_ONLY)
+            await page.goto(url)
+            await join(page, name)
+            pages.append(page)
+        alice, bob = pages
+        await expect(alice.locator("#online-count")).to_have_text("2")
+        for i in range(3):
+            await send(alice, f"from alice {i}")
+            await send(bob, f"from bob {i}")
+        for page in pages:
+            for i in range(3):
+                await expect(message(page, f"from alice {i}", author="alice")).to_have_count(1)
+                await expect(message(page, f"from bob {i}", author="bob")).to_have_count(1)
+        await bob.fill("#message-input", "typing here")
+        await expect(alice.locator("#typing-indicator")).to_have_text("bob is typing…")
+        forwarded = sum(int(str(node.health()["forwarded"])) for node in cluster.nodes)
+        assert forwarded > 0  # the balancer did spread the sessions' requests
+        assert cluster.tracebacks() == []
