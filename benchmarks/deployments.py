@@ -24,9 +24,6 @@ NODE_IDS = "abcdefgh"
 # The rate limit is off for every rtchat run (recorded in the report), and so is the cap
 # on connections per address: every client of the load generator comes from 127.0.0.1.
 RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0", "RTCHAT_MAX_CONNECTIONS_PER_IP": "0"}
-PENDING_CLUSTER = "rtchat's PostgreSQL storage and Redis fan-out (issue #8)"
-PENDING_WORKERS = "rtchat serve --workers (issue #9)"
-PENDING_FORWARDING = "session forwarding between nodes (issue #9)"
 
 
 @dataclass(frozen=True)
@@ -229,7 +226,6 @@ DEPLOYMENTS = [
         balancer="roundrobin",
         transport="polling",
         modes=("polling",),
-        pending=PENDING_FORWARDING,
     ),
     # The control: without stickiness the seed's clients fail ("Session ID unknown").
     Deployment(
@@ -256,7 +252,6 @@ DEPLOYMENTS = [
         redis=True,
         postgres=True,
         modes=("workers",),
-        pending=PENDING_WORKERS,
     ),
     Deployment(
         "rtchat-workers2",
@@ -269,7 +264,6 @@ DEPLOYMENTS = [
         postgres=True,
         cores="all",
         modes=("workers",),
-        pending=PENDING_WORKERS,
     ),
 ]
 

@@ -45,3 +45,12 @@ def test_each_limit_in_the_doc_is_the_codes(default: str, where: str) -> None:
     assert float(number.group()) == _value(where)
     if chat := re.search(r"the chat: (\d+)", default):
         assert int(chat.group(1)) == Settings().max_payload_bytes
+
+
+def test_the_forwarding_figures_are_the_codes() -> None:
+    from rtchat import peers
+    from rtchat.engine import forward
+
+    text = " ".join(DOC.read_text().split())
+    assert f"cached for {peers.CACHE_FOR:g} s" in text
+    assert f"at most {forward.IDLE_PER_PEER} idle connections per peer" in text
