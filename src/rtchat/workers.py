@@ -12,9 +12,9 @@ supervisor (this module) holds the port, starts the workers, and watches them:
 - A worker that exits by itself is started again (after 0.5 s, growing to 10 s while it
   keeps failing); its clients reconnect to the others meanwhile.
 - SIGINT or SIGTERM stops every worker (SIGTERM, then SIGKILL after the grace) and exits 0.
-  The workers run in sessions of their own, so a terminal's Ctrl-C reaches only the
-  supervisor, which stops them in order; and each worker dies with the supervisor should
-  it be killed outright (PR_SET_PDEATHSIG).
+  The workers run in process groups of their own (in the supervisor's session), so a
+  terminal's Ctrl-C reaches only the supervisor, which stops them in order; and each
+  worker dies with the supervisor should it be killed outright (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ class Supervisor:
         await asyncio.wait(
             {all_ready, stop}, timeout=READY_WITHIN, return_when=asyncio.FIRST_COMPLETED
         )
-        if not all_ready.done() and not self._stopping.is_set():
+        failed = not all_ready.done() and not self._stopping.is_set()
+        if failed:
             log.error("the workers did not all start within %s s", READY_WITHIN)
             self._stopping.set()
         all_ready.cancel()
@@ -109,7 +110,7 @@ class Supervisor:
         for watcher in watchers:
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
-        return 0
+        return 1 if failed else 0
 
     async def _all_ready(self) -> None:
         for worker in self._workers:
@@ -119,8 +120,8 @@ class Supervisor:
         while not self._stopping.is_set():
             try:
                 await self._start(worker)
-            except OSError as error:
-                log.error("cannot start worker %d: %s", worker.index, error)
+            except Exception:
+                log.exception("cannot start worker %d", worker.index)
             else:
                 assert worker.process is not None
                 code = await worker.process.wait()
@@ -145,8 +146,7 @@ class Supervisor:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_prepare_worker,
         )
         worker.process = process
         relay = asyncio.create_task(self._relay_output(worker, process))
@@ -184,8 +184,10 @@ class Supervisor:
             await asyncio.wait(pending, timeout=STOP_GRACE)
 
 
-def _die_with_parent() -> None:
-    # Runs in the worker between fork and exec: ask Linux to SIGTERM it if we die.
+def _prepare_worker() -> None:
+    # Runs in the worker between fork and exec: a process group of its own (a terminal's
+    # Ctrl-C is the supervisor's to pass on), and a SIGTERM from Linux if we die.
+    os.setpgid(0, 0)
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
