@@ -41,7 +41,7 @@ import aiohttp
 
 from soak_clients import SoakClient, Tally
 from soak_ledger import Ledger
-from soak_report import Sample, Verdict, write_report
+from soak_report import Sample, Verdict, commit, write_report
 
 REPO = Path(__file__).resolve().parents[1]
 ROOMS = ("general", "soak-a", "soak-b", "soak-c")
@@ -63,9 +63,17 @@ class Server:
     url: str
     log: list[str] = field(default_factory=list)
     drain: asyncio.Task[None] | None = None
+    gone: asyncio.Event = field(default_factory=asyncio.Event)  # exited, or asked to
+    gone_at: float | None = None  # when it exited without being asked
+
+    async def watch(self, started: float) -> None:
+        await self.process.wait()
+        if not self.gone.is_set():
+            self.gone_at = time.monotonic() - started
+            self.gone.set()
 
 
-async def start_server(database: Path) -> Server:
+async def start_server(database: Path, log_path: Path) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RTCHAT_")}
     env["PYTHONUNBUFFERED"] = "1"
     process = await asyncio.create_subprocess_exec(
@@ -84,18 +92,25 @@ async def start_server(database: Path) -> Server:
             lines.append(line.rstrip())
             if found := re.search(r"rtchat listening on (http://\S+)", line):
                 server = Server(process, found.group(1), lines)
-                server.drain = asyncio.create_task(_drain(process.stdout, lines))
+                server.drain = asyncio.create_task(_drain(process.stdout, lines, log_path))
                 return server
     raise RuntimeError("rtchat exited before it was ready:\n" + "\n".join(lines))
 
 
-async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    while line := await stream.readline():
-        lines.append(line.decode(errors="replace").rstrip())
+async def _drain(stream: asyncio.StreamReader, lines: list[str], log_path: Path) -> None:
+    # Kept in a file as it comes, so that a run that ends badly still leaves its log.
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        log.writelines(line + "\n" for line in lines)
+        while line := await stream.readline():
+            lines.append(line.decode(errors="replace").rstrip())
+            log.write(lines[-1] + "\n")
+            log.flush()
 
 
 async def stop_server(server: Server) -> int | None:
     if server.process.returncode is None:
+        server.gone.set()  # from here on, its exit is asked for
         server.process.send_signal(signal.SIGTERM)
     try:
         code = await asyncio.wait_for(server.process.wait(), STOP_SECONDS)
@@ -141,9 +156,14 @@ async def sampler(
     server: Server, started: float, samples: list[Sample], stop: asyncio.Event
 ) -> None:
     async with health_session() as http:
-        while not stop.is_set():
-            connections = await connection_count(http, server.url)
-            samples.append(sample(server.process.pid, started, connections))
+        while not stop.is_set() and not server.gone.is_set():
+            try:
+                connections = await connection_count(http, server.url)
+                samples.append(sample(server.process.pid, started, connections))
+            except (aiohttp.ClientError, OSError):
+                if server.process.returncode is not None:
+                    return  # the watcher notes when; nothing is left to sample
+                raise
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
 
@@ -172,24 +192,30 @@ async def prepare_rooms(url: str, ledger: Ledger, tally: Tally) -> None:
 
 
 async def worker(
-    index: int, url: str, deadline: float, ledger: Ledger, tally: Tally, rng: random.Random
+    index: int, server: Server, deadline: float, ledger: Ledger, tally: Tally, rng: random.Random
 ) -> None:
     """One seat: a person churns, quits, and someone new sits down, until the deadline."""
     kind = KINDS[index % len(KINDS)]
     for generation in range(1_000_000):
-        client = SoakClient(f"{kind}-{index}-{generation}", url, kind, ROOMS, ledger, tally, rng)
+        name = f"{kind}-{index}-{generation}"
+        client = SoakClient(name, server.url, kind, ROOMS, ledger, tally, rng)
         tally.add("users")
-        retired = await run_person(client, deadline, rng)
+        retired = await run_person(client, server, deadline, rng)
+        if server.gone.is_set():
+            await client.disconnect(abrupt=True)
+            return
         await client.finish(RECONNECT_TRIES)
         if not retired:
             return
 
 
-async def run_person(client: SoakClient, deadline: float, rng: random.Random) -> bool:
+async def run_person(
+    client: SoakClient, server: Server, deadline: float, rng: random.Random
+) -> bool:
     """Act until the deadline (False) or until the person quits (True)."""
     failures = 0
     connected = False
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not server.gone.is_set():
         if not connected:
             connected = await client.connect()
             failures = 0 if connected else failures + 1
@@ -257,9 +283,14 @@ async def soak(seconds: float, clients: int, seed: int, report: Path) -> bool:
     rng = random.Random(seed)
     ledger, tally = Ledger(), Tally()
     samples: list[Sample] = []
+    lengths: dict[str, int] = {}
+    final_fds: list[str] = []
+    log_path = report.with_suffix(".server.log")
+    code_version = commit()
     with tempfile.TemporaryDirectory(prefix="rtchat-soak-") as work:
-        server = await start_server(Path(work) / "soak.db")
+        server = await start_server(Path(work) / "soak.db", log_path)
         started = time.monotonic()
+        watching = asyncio.create_task(server.watch(started))
         stop_sampling = asyncio.Event()
         sampling: asyncio.Task[None] | None = None
         try:
@@ -270,23 +301,27 @@ async def soak(seconds: float, clients: int, seed: int, report: Path) -> bool:
             clients_from = time.monotonic() - started
             deadline = time.monotonic() + seconds
             seats = [
-                worker(i, server.url, deadline, ledger, tally, random.Random(rng.random()))
+                worker(i, server, deadline, ledger, tally, random.Random(rng.random()))
                 for i in range(clients)
             ]
             # Each seat stops by the deadline; finishing one client is bounded by timeouts.
             await asyncio.wait_for(asyncio.gather(*seats), seconds + 120)
             clients_until = time.monotonic() - started
-            lengths = await check_log(server.url, ledger)
-            final_fds = await settle(server, baseline_fds)
+            if not server.gone.is_set():
+                lengths = await check_log(server.url, ledger)
+                final_fds = await settle(server, baseline_fds)
         finally:
             stop_sampling.set()
             if sampling is not None:
                 await sampling
+            died_at = server.gone_at
             code = await stop_server(server)
+            watching.cancel()
     memory = verdicts(samples, clients_from, clients_until)
     troubles = [line for line in server.log if re.search(r"Traceback| ERROR | CRITICAL ", line)]
     passed = (
-        ledger.violation_count == 0
+        died_at is None
+        and ledger.violation_count == 0
         and memory.flat
         and len(final_fds) <= len(baseline_fds)
         and not troubles
@@ -294,6 +329,7 @@ async def soak(seconds: float, clients: int, seed: int, report: Path) -> bool:
     )
     write_report(
         report,
+        commit=code_version,
         seconds=seconds,
         clients=clients,
         seed=seed,
@@ -307,7 +343,10 @@ async def soak(seconds: float, clients: int, seed: int, report: Path) -> bool:
         memory=memory,
         tolerance=FLAT_RSS_TOLERANCE,
         troubles=troubles,
+        died_at=died_at,
         exit_code=code,
+        log_tail=server.log[-40:],
+        log_path=log_path,
         passed=passed,
     )
     return passed

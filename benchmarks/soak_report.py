@@ -35,7 +35,8 @@ class Verdict:
     flat: bool
 
 
-def _commit() -> str:
+def commit() -> str:
+    """The checked-out commit, read when the run starts (the code that runs)."""
     try:
         found = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -85,6 +86,7 @@ def _timeline(samples: list[Sample]) -> list[str]:
 def write_report(
     path: Path,
     *,
+    commit: str,
     seconds: float,
     clients: int,
     seed: int,
@@ -98,7 +100,10 @@ def write_report(
     memory: Verdict,
     tolerance: float,
     troubles: list[str],
+    died_at: float | None,
     exit_code: int | None,
+    log_tail: list[str],
+    log_path: Path,
     passed: bool,
 ) -> None:
     counts, done = ledger.counts, tally.counts
@@ -106,6 +111,11 @@ def write_report(
     span = samples[-1].at - baseline.at if samples else 0.0
     rss = [s.rss for s in samples] or [0]
     marks = [
+        (
+            "the server ran until it was asked to stop",
+            died_at is None,
+            "yes" if died_at is None else f"exited by itself after {died_at:.0f} s",
+        ),
         (
             "nothing lost, nothing twice, the stored log gapless",
             ledger.violation_count == 0,
@@ -118,16 +128,16 @@ def write_report(
         ),
         (
             "descriptors back to the baseline after every client left",
-            len(final_fds) <= len(baseline_fds),
-            f"{len(final_fds)} vs {len(baseline_fds)}",
+            died_at is None and len(final_fds) <= len(baseline_fds),
+            f"{len(final_fds)} vs {len(baseline_fds)}" if died_at is None else "(no server)",
         ),
         ("no traceback or error in the server log", not troubles, f"{len(troubles)} lines"),
-        ("the server stopped on SIGTERM with exit code 0", exit_code == 0, f"{exit_code}"),
+        ("the server stopped with exit code 0", exit_code == 0, f"{exit_code}"),
     ]
     lines = [
         f"# rtchat soak: {'passed' if passed else 'FAILED'}",
         "",
-        f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {_commit()}",
+        f"- when: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}",
         f"- machine: {platform.node()}, {platform.python_implementation()} "
         f"{platform.python_version()}, SQLite in a temporary folder",
         f"- client phase: {seconds:g} s, {clients} clients at once (python-socketio over "
@@ -173,6 +183,9 @@ def write_report(
     if ledger.violations:
         lines += ["", "## Violations (first ones)", "", *(f"- {v}" for v in ledger.violations)]
     if troubles:
-        lines += ["", "## Server log lines", "", "```", *troubles[:40], "```"]
+        lines += ["", "## Server log: errors", "", "```", *troubles[:40], "```"]
+    if not passed:
+        lines += ["", f"## Server log: the last lines (all of it in `{log_path.name}`)", ""]
+        lines += ["```", *log_tail, "```"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
