@@ -89,8 +89,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
         loop.add_signal_handler(sig, stop.set)
     async with running_app(settings) as application:
         server = Server(application.sio, application.asgi, forwarder=application.forwarder)
-        await server.start(sock)
-        host, port = sock.getsockname()[:2]
+        host, port = await server.start(sock)
         if application.peers is not None:
             bind, advertise = internal_address(settings)
             _, internal_port = await server.start_internal(bind, settings.internal_port)

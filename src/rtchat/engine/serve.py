@@ -34,9 +34,12 @@ class Server:
         self._server: asyncio.Server | None = None
         self._internal: asyncio.Server | None = None
 
-    async def start(self, sock: socket.socket) -> None:
+    async def start(self, sock: socket.socket) -> tuple[str, int]:
+        """Serve on `sock` (bound); the address it listens on."""
+        host, port = sock.getsockname()[:2]
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._handler, sock=sock, backlog=4096)
+        return str(host), int(port)
 
     async def start_internal(self, host: str, port: int = 0) -> tuple[str, int]:
         """Listen for the other nodes' forwarded requests; the address bound."""
