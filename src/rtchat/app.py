@@ -213,6 +213,7 @@ async def _chat(
                 "storage": store,
                 "redis": redis,
                 "forwarded": forwarder.forwarded if forwarder is not None else 0,
+                "filled": chat.relay.filled,
             }
 
         http = create_http_app(settings.static_dir or WEB_DIR, status)

@@ -69,5 +69,6 @@ async def test_health_names_the_node_and_its_links(tmp_path: Path, postgres_url:
             "storage": "ok",
             "redis": "ok",
             "forwarded": 0,
+            "filled": 0,
         }
         assert "[n1]" in cluster[0].log()

@@ -157,6 +157,7 @@ async def test_a_gap_is_filled_from_the_store_in_order(cluster: Cluster) -> None
     await settle()
     got = two.out.received(B1, MessagePosted)
     assert got == [MessagePosted(first), MessagePosted(lost), MessagePosted(third)]
+    assert two.chat.relay.filled == 1  # only the lost one was read from the store
     # A late or repeated publication of what was delivered is dropped.
     event = two.chat.relay.encode(MessagePosted(third))
     two.chat.relay.received("r:general", envelope.room_frame("one", third.seq, "", event))

@@ -79,6 +79,8 @@ class Relay:
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.encode = delivery.encode
+        self.filled = 0
+        """Messages read from the store to fill a gap (or catch up after an outage)."""
 
     # --- wiring --------------------------------------------------------------------------
 
@@ -325,8 +327,13 @@ class Relay:
                 return
             ready: list[Held] = []
             for message in page:
+                if message.seq in sequencer.held or message.seq <= (sequencer.last or 0):
+                    continue  # here already, live: no need to encode it again
                 encoded = self._delivery.encode(MessagePosted(message))
+                before = len(ready)
                 ready.extend(sequencer.offer(message.seq, (encoded, "")))
+                if len(ready) > before:
+                    self.filled += 1
             for event, exclude_user in ready:
                 self._to_local_room(room, event, exclude_user)
             if len(page) < CATCH_UP_PAGE:
