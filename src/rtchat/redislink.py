@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import (
+    BlockingConnectionPool,
+    Connection,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -20,6 +27,7 @@ from redis.exceptions import RedisError
 # must not hold a join or a disconnect for long.
 COMMAND_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 2.0
+POOL_SIZE = 32
 
 RedisClient = aioredis.Redis
 
@@ -67,24 +75,36 @@ class RedisAddress:
 
 def open_client(address: RedisAddress) -> RedisClient:
     """redis-py's asyncio client (hiredis parses its replies). No retries of its own: our
-    callers decide what a failure means."""
-    common = {
+    callers decide what a failure means. Its pool makes a caller wait for one of
+    `POOL_SIZE` connections (up to the command timeout) rather than fail, as redis-py's
+    default pool does past 100: a join storm is 1,000 presence scripts at once."""
+    common: dict[str, Any] = {
         "db": address.db,
         "username": address.username,
         "password": address.password,
         "socket_timeout": COMMAND_TIMEOUT,
-        "socket_connect_timeout": CONNECT_TIMEOUT,
         # One try: a Redis that is away answers in CONNECT_TIMEOUT, not in four of them.
         "retry": Retry(NoBackoff(), 0),
     }
     if address.path is not None:
-        return aioredis.Redis(unix_socket_path=address.path, **common)  # type: ignore[arg-type]
-    return aioredis.Redis(
-        host=address.host,
-        port=address.port,
-        ssl=address.tls,
-        **common,  # type: ignore[arg-type]
-    )
+        pool = BlockingConnectionPool(
+            max_connections=POOL_SIZE,
+            timeout=COMMAND_TIMEOUT,
+            connection_class=UnixDomainSocketConnection,
+            path=address.path,
+            **common,
+        )
+    else:
+        pool = BlockingConnectionPool(
+            max_connections=POOL_SIZE,
+            timeout=COMMAND_TIMEOUT,
+            connection_class=SSLConnection if address.tls else Connection,
+            host=address.host,
+            port=address.port,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            **common,
+        )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool
 
 
 async def check(client: RedisClient, address: RedisAddress) -> None:

@@ -133,6 +133,18 @@ async def test_two_workers_share_the_port_and_the_chat(workers: Workers, connect
     async with asyncio.timeout(20):
         assert await workers.process.wait() == 0
     assert "Traceback" not in workers.text()
+    assert await _children(workers.process.pid) == []
+
+
+async def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
+    pids = [int(p) for p in await _children(workers.process.pid)]
+    assert len(pids) == 2
+    workers.process.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends
+    async with asyncio.timeout(20):
+        assert await workers.process.wait() == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 async def _children(pid: int) -> list[str]:

@@ -3,6 +3,7 @@ answers from the node and writes its entries again; name holds refuse to guess."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -86,3 +87,19 @@ async def test_a_name_hold_cannot_be_checked_without_redis(
     with pytest.raises(ChatError) as caught:
         await holds.held("u1")
     assert caught.value.code is ErrorCode.UNAVAILABLE
+
+
+async def test_a_join_storm_waits_for_connections_rather_than_failing(
+    redis_server: tuple[PrivateRedis, RedisClient],
+) -> None:
+    _, client = redis_server
+    presence = RedisPresence(client, new_prefix(), "a", ttl=30)
+    await presence.start()
+    try:
+        users = [User(f"u{i}", f"user{i}") for i in range(1000)]
+        came = await asyncio.gather(*(presence.arrive(user) for user in users))
+        assert all(came)
+        assert presence.healthy()  # none fell back to "answering from this node"
+        assert (await presence.list_online(0))[1] == 1000
+    finally:
+        await presence.close()
