@@ -55,8 +55,6 @@ class RedisFanout:
         self._pub_up = False
         self._closed = False
         self._wake = asyncio.Event()
-        self.dropped = 0
-        """Publications dropped while the link was down or Redis too slow."""
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -151,9 +149,12 @@ class RedisFanout:
         pub.write(b"".join(outbox))
 
     def _drop_oldest(self) -> None:
-        while self._outbox and self._outbox_bytes > MAX_UNSENT // 2:
-            self._outbox_bytes -= len(self._outbox.pop(0))
-            self.dropped += 1
+        outbox, drop, freed = self._outbox, 0, 0
+        while drop < len(outbox) and self._outbox_bytes - freed > MAX_UNSENT // 2:
+            freed += len(outbox[drop])
+            drop += 1
+        del outbox[:drop]
+        self._outbox_bytes -= freed
 
     def _on_sub_reply(self, reply: Reply) -> None:
         if isinstance(reply, list) and reply:

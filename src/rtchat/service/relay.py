@@ -164,9 +164,6 @@ class Relay:
             self._users.discard(user_id)
             self._fanout.unsubscribe(_user_channel(user_id))
 
-    def rooms_followed(self) -> int:
-        return len(self._room_members)
-
     # --- sending -------------------------------------------------------------------------
 
     def message(self, message: Message) -> None:
