@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from rtchat.fanout import envelope
-from rtchat.fanout.redis import RedisFanout
+from rtchat.fanout.redis import MAX_UNSENT, RedisFanout
+from rtchat.fanout.resp import command
 from rtchat.redislink import RedisAddress
 from tests.contract.backends import Backend, Fanouts
 from tests.proxy import CuttableProxy
@@ -162,3 +163,38 @@ async def test_redis_that_is_not_there_at_start_is_a_one_line_error() -> None:
     fanout = RedisFanout(RedisAddress.parse(f"redis://127.0.0.1:{port}/0"), "x", "a")
     with pytest.raises(ValueError, match=rf"Cannot reach Redis at 127\.0\.0\.1:{port}"):
         await fanout.start(Inbox())
+
+
+async def test_what_waits_for_a_cut_publisher_is_bounded_keeping_the_newest(
+    cut_redis: tuple[CuttableProxy, RedisAddress, RedisAddress, str],
+) -> None:
+    proxy, cut, straight, prefix = cut_redis
+    a, b = RedisFanout(cut, prefix, "a"), RedisFanout(straight, prefix, "b")
+    b_in = Inbox()
+    await a.start(Inbox())
+    await b.start(b_in)
+    try:
+        await b.subscribe("r:general")
+        proxy.down = True
+        proxy.cut()
+        await eventually(lambda: not a.healthy())
+        pad = "x" * 8000
+        total = 2000  # 16 MB: twice what a publisher keeps for a link that is down
+        for i in range(total):
+            a.publish("r:general", frame("a", f"{i}:{pad}"))
+        proxy.down = False
+        await eventually(lambda: a.healthy(), within=10)
+        await eventually(
+            lambda: (
+                bool(b_in.got) and b_in.texts("r:general")[-1].startswith(f"{total - 1}:".encode())
+            ),
+            within=10,
+        )
+        got = [int(t.split(b":", 1)[0]) for t in b_in.texts("r:general")]
+        assert got == list(range(got[0], total))  # the newest, in order, none twice
+        size = len(command(b"PUBLISH", f"{prefix}:r:general".encode(), frame("a", f"0:{pad}")))
+        kept = total - got[0]
+        assert MAX_UNSENT // 2 // size <= kept <= MAX_UNSENT // size  # the oldest went
+    finally:
+        await a.close()
+        await b.close()
