@@ -32,6 +32,7 @@ from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.service import Chat, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
+from rtchat.transport.events import EVENT_RATE_FACTOR
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
 from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery, create_server
 
@@ -194,8 +195,8 @@ async def _chat(
             sio,
             chat,
             clock,
-            event_rate=settings.rate_limit * 5,
-            event_burst=settings.rate_burst * 5,
+            event_rate=settings.rate_limit * EVENT_RATE_FACTOR,
+            event_burst=settings.rate_burst * EVENT_RATE_FACTOR,
         )
 
         forwarder = Forwarder(parts.peers) if parts.peers is not None else None

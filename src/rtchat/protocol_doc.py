@@ -7,7 +7,7 @@ import dataclasses
 from rtchat.domain.errors import ERROR_CODES
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
 from rtchat.settings import Settings
-from rtchat.transport.events import CLIENT_EVENTS, SERVER_EVENTS, EventSpec
+from rtchat.transport.events import CLIENT_EVENTS, EVENT_RATE_FACTOR, SERVER_EVENTS, EventSpec
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
 
@@ -24,7 +24,7 @@ answer is always `{{"ok": true, "data": ...}}` or
 `{{"ok": false, "error": {{"code": "...", "message": "..."}}}}`. A failed event sent
 without a callback is answered by an `error` event to that connection only. Besides the
 errors listed for each event, any event may be answered `rate_limited` when a connection
-sends events faster than five times its message rate (`RTCHAT_RATE_LIMIT`),
+sends events faster than {EVENT_RATE_FACTOR} times its message rate (`RTCHAT_RATE_LIMIT`),
 `unknown_event` names an event the server does not handle, and any event that reads or
 writes the database may be answered `unavailable` while the database cannot be reached
 (try again, with the same `clientId` for a message: if its write reached the database
@@ -38,7 +38,7 @@ Limits:
 (both after trimming white space);
 - {_DEFAULTS["rate_limit"]:g} messages a second per user (all their connections, on every \
 node) with bursts of {_DEFAULTS["rate_burst"]:g} by default (`RTCHAT_RATE_LIMIT`, \
-`RTCHAT_RATE_BURST`); other events five times that per connection;
+`RTCHAT_RATE_BURST`); other events {EVENT_RATE_FACTOR} times that per connection;
 - a packet larger than `RTCHAT_MAX_PAYLOAD_BYTES` \
 ({_DEFAULTS["max_payload_bytes"]:,} bytes by default) gets no answer: it closes the connection.
 """

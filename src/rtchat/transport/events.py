@@ -25,6 +25,9 @@ from rtchat.service import (
     SYNC_PAGE,
 )
 
+EVENT_RATE_FACTOR = 5
+"""A connection's events of every kind are limited to this many times the message rate."""
+
 # Client -> server: the seed's three, then ours.
 USER_JOINED = "user-joined"
 SEND_MESSAGE = "send-message"
