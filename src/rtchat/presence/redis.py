@@ -31,8 +31,8 @@ from collections.abc import Collection
 from redis.exceptions import RedisError
 
 from rtchat.domain.models import User
+from rtchat.domain.names import name_key
 from rtchat.redislink import RedisClient
-from rtchat.storage._common import name_key
 
 log = logging.getLogger(__name__)
 

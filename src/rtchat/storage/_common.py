@@ -8,15 +8,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def name_key(username: str) -> str:
-    """The form two usernames share when they count as the same name.
-
-    `casefold` rather than `lower` (or SQLite's ASCII-only NOCASE) so that names
-    differing only in case, in any script, cannot both be held.
-    """
-    return username.casefold()
-
-
 def to_micros(timestamp: datetime) -> int:
     """Microseconds since the Unix epoch; exact, unlike a float."""
     if timestamp.tzinfo is None:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import as_utc, name_key, window
+from rtchat.storage._common import as_utc, window
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import name_key
 from rtchat.storage.postgres_messages import PostgresMessageStore
 from rtchat.storage.postgres_pool import (
     COMMAND_TIMEOUT,

@@ -17,8 +17,8 @@ from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import name_key
 from rtchat.storage.sqlite_messages import SqliteMessageStore
 from rtchat.storage.sqlite_thread import SqliteThread
 
