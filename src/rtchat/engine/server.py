@@ -237,8 +237,11 @@ class SocketServer(EioServer):
     async def shutdown(self) -> None:
         """Close every session and wait for the disconnect handlers."""
         self.stop()
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        # Wait only on tasks still running: a finished one stays in `_tasks` until its done
+        # callback runs, and on Python 3.12+ `gather` over finished tasks returns without
+        # yielding, so a loop around it never let that callback run (100% CPU, no exit).
+        while pending := [task for task in self._tasks if not task.done()]:
+            await asyncio.wait(pending)
 
     # --- Engine.IO hooks -----------------------------------------------------------------
 
