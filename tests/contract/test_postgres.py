@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -86,8 +87,10 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
+        await connection.execute("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)")  # released
         await connection.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
         await connection.execute("INSERT INTO members VALUES ('general', 'u1')")
+        await connection.execute("INSERT INTO members VALUES ('general', 'u0')")
         for seq in (1, 2):
             await connection.execute(
                 "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
@@ -110,13 +113,16 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
         assert await storage.users.by_token("hash-alice") == alice
         message, _ = await storage.messages.append(draft("general", alice))
         assert message.seq == 3
-        assert [m.id for m in await storage.messages.latest("general", 3)] == [
-            "old-1",
-            "old-2",
-            message.id,
-        ]
+        latest = await storage.messages.latest("general", 3)
+        assert [m.id for m in latest] == ["old-1", "old-2", message.id]
+        # Version 3: old messages name no connection; accounts count as seen at the upgrade.
+        assert [(m.sent_from, m.author.guest) for m in latest[:2]] == [(None, False)] * 2
+        assert await storage.users.dormant(datetime.now(UTC) - timedelta(minutes=5), 5) == []
     finally:
         await storage.close()
+    # The released account kept so far is gone, with its membership.
+    assert [tuple(r) for r in await sql(url, "SELECT id FROM users")] == [("u1",)]
+    assert [tuple(r) for r in await sql(url, "SELECT user_id FROM members")] == [("u1",)]
 
 
 async def test_nodes_starting_together_migrate_once(url: str) -> None:
@@ -424,7 +430,7 @@ async def test_everything_survives_a_restart(url: str) -> None:
         ]
         retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
         await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms()
+        before = await storage.rooms.list_rooms("", 100)
     finally:
         await storage.close()
 
@@ -434,7 +440,7 @@ async def test_everything_survives_a_restart(url: str) -> None:
         assert await storage.users.by_token("hash-alice") == alice
         assert await storage.users.by_name("bob") is None
         assert await storage.rooms.members("general") == [alice]
-        assert await storage.rooms.list_rooms() == before
+        assert await storage.rooms.list_rooms("", 100) == before
         message, created = await storage.messages.append(draft("general", alice))
         assert (message.seq, created) == (5, True)
         again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
@@ -493,7 +499,9 @@ async def test_the_append_is_planned_as_index_probes_on_a_young_database(
     try:
         statement = await connection.prepare(APPEND)
         # A generic plan, whatever the arguments: the one every later batch runs.
-        plan = await statement.explain(["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"])
+        plan = await statement.explain(
+            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False]
+        )
     finally:
         await connection.close()
     scans = []

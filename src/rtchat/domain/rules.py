@@ -44,6 +44,13 @@ def clean_username(value: object) -> str:
     return name
 
 
+def clean_guest(value: object) -> bool | None:
+    """`user-joined`'s `guest`: absent (None), or true or false."""
+    if value is not None and not isinstance(value, bool):
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "`guest` takes true or false.")
+    return value
+
+
 def clean_message(value: object) -> str:
     return _clean_text(value, ErrorCode.INVALID_MESSAGE, "Message", MAX_MESSAGE_LENGTH)
 

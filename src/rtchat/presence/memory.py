@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from rtchat.clock import SystemClock
 from rtchat.domain.models import User
+from rtchat.domain.names import name_key
 from rtchat.ports import Clock
 
 
@@ -78,7 +79,7 @@ class MemoryPresence:
         return {uid for uid in user_ids if uid in known}
 
     async def list_online(self, limit: int) -> tuple[list[User], int]:
-        users = sorted(self._hub.users.values(), key=lambda u: (u.username.casefold(), u.id))
+        users = sorted(self._hub.users.values(), key=lambda u: (name_key(u.username), u.id))
         return users[: max(limit, 0)], len(users)
 
     async def expired(self) -> list[User]:

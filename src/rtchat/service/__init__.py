@@ -11,22 +11,29 @@ from rtchat.service.chat import Chat, build_chat
 from rtchat.service.limits import (
     HISTORY_PAGE,
     MAX_HISTORY_PAGE,
+    MAX_ROOMS_PAGE,
     MAX_SYNC_ROOMS,
     ONLINE_LIST_LIMIT,
+    ROOMS_PAGE,
     SYNC_PAGE,
+    Limiters,
     Limits,
 )
-from rtchat.service.views import RoomView, SessionView
+from rtchat.service.views import RoomsPage, RoomView, SessionView
 
 __all__ = [
     "HISTORY_PAGE",
     "MAX_HISTORY_PAGE",
+    "MAX_ROOMS_PAGE",
     "MAX_SYNC_ROOMS",
     "ONLINE_LIST_LIMIT",
+    "ROOMS_PAGE",
     "SYNC_PAGE",
     "Chat",
+    "Limiters",
     "Limits",
     "RoomView",
+    "RoomsPage",
     "SessionView",
     "build_chat",
 ]

@@ -30,9 +30,8 @@ class Messaging:
         cleaned = rules.clean_message(text)
         name = await ctx.member_room(user, room)
         cid = rules.clean_client_id(client_id)
-        if not ctx.limiter.allow(user.id, ctx.clock.monotonic()):
-            raise ChatError(ErrorCode.RATE_LIMITED, "Too many messages; wait a moment.")
-        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid)
+        ctx.spend(ctx.limiters.messages, user.id, "Too many messages; wait a moment.")
+        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid, sent_from=conn)
         message, created = await ctx.storage.messages.append(draft)
         if created:
             ctx.relay.message(message)
@@ -53,7 +52,9 @@ class Messaging:
     async def sync(
         self, conn: ConnectionId, positions: object
     ) -> dict[str, tuple[list[Message], bool]]:
-        """What came after the last sequence number seen in each room, in order."""
+        """What came after the last sequence number seen in each room, in order. Several
+        spellings of one room (`Dev`, ` dev `) are one room, read once from the earliest
+        of their positions."""
         ctx = self._ctx
         user = ctx.joined(conn)
         if not isinstance(positions, Mapping) or len(positions) > MAX_SYNC_ROOMS:
@@ -61,11 +62,13 @@ class Messaging:
                 ErrorCode.INVALID_PAYLOAD,
                 f"`rooms` must map up to {MAX_SYNC_ROOMS} room names to sequence numbers.",
             )
-        missed: dict[str, tuple[list[Message], bool]] = {}
+        since: dict[str, int] = {}
         for room, seq in positions.items():
             name = await ctx.member_room(user, room)
-            page = await ctx.storage.messages.after(
-                name, rules.clean_seq(seq, "seq"), SYNC_PAGE + 1
-            )
+            after = rules.clean_seq(seq, "seq")
+            since[name] = min(after, since.get(name, after))
+        missed: dict[str, tuple[list[Message], bool]] = {}
+        for name, after in since.items():
+            page = await ctx.storage.messages.after(name, after, SYNC_PAGE + 1)
             missed[name] = (page[:SYNC_PAGE], len(page) > SYNC_PAGE)
         return missed

@@ -16,10 +16,10 @@ from rtchat.domain.models import (
     User,
     dm_room_name,
 )
-from rtchat.service.context import Context
-from rtchat.service.limits import HISTORY_PAGE
+from rtchat.service.context import Context, guests_stay
+from rtchat.service.limits import HISTORY_PAGE, MAX_ROOMS_PAGE, ROOMS_PAGE
 from rtchat.service.typing import Typing
-from rtchat.service.views import RoomView
+from rtchat.service.views import RoomsPage, RoomView
 
 
 class Rooms:
@@ -27,13 +27,25 @@ class Rooms:
         self._ctx = ctx
         self._typing = typing
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        return await self._ctx.storage.rooms.list_rooms()
+    async def list_rooms(self, after: object = None, limit: object = None) -> RoomsPage:
+        """A page of the public rooms by name: those after `after` ("" or None: the first)."""
+        start = "" if after is None or after == "" else rules.clean_room_name(after)
+        size = rules.clean_limit(limit, ROOMS_PAGE, MAX_ROOMS_PAGE)
+        found = await self._ctx.storage.rooms.list_rooms(start, size + 1)
+        page = found[:size]
+        more = len(found) > size
+        return RoomsPage(page, page[-1].room.name if more else None)
 
     async def create_room(self, conn: ConnectionId, name: object, topic: object) -> RoomSummary:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         room = Room(rules.clean_room_name(name), RoomKind.ROOM, rules.clean_topic(topic))
+        ctx.spend(ctx.limiters.rooms, f"room:{user.id}", "You made rooms too fast; wait a while.")
+        ctx.spend(
+            ctx.limiters.rooms_by_address,
+            ctx.connection(conn).address_key("room"),
+            "Too many rooms made from your address; wait a while.",
+        )
         await ctx.storage.rooms.create(room, members=(user.id,))
         await ctx.membership.added(user.id, room.name)
         summary = RoomSummary(room, member_count=1, last_seq=0)
@@ -45,12 +57,14 @@ class Rooms:
         ctx = self._ctx
         user = ctx.joined(conn)
         name = rules.clean_room_ref(room)
+        if user.guest and name != DEFAULT_ROOM:
+            raise guests_stay()
         found = await ctx.storage.rooms.get(name)
         if found is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
         if found.kind is RoomKind.DM and not ctx.membership.has(user.id, name):
             raise ChatError(ErrorCode.FORBIDDEN, "This conversation is private.")
-        if await ctx.storage.rooms.add_member(name, user.id):
+        if not user.guest and await ctx.storage.rooms.add_member(name, user.id):
             await ctx.membership.added(user.id, name)
             ctx.relay.to_room(name, MemberJoined(name, user))
             ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
@@ -64,7 +78,7 @@ class Rooms:
 
     async def leave_room(self, conn: ConnectionId, room: object) -> str:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         name = await ctx.member_room(user, room)
         if name == DEFAULT_ROOM or name.startswith("dm:"):
             raise ChatError(ErrorCode.FORBIDDEN, "The default room and direct messages stay.")
@@ -77,7 +91,7 @@ class Rooms:
 
     async def open_dm(self, conn: ConnectionId, username: object) -> RoomSummary:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         peer = await ctx.storage.users.by_name(rules.clean_username(username))
         if peer is None:
             raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")

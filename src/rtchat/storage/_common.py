@@ -15,6 +15,11 @@ def to_micros(timestamp: datetime) -> int:
     return (timestamp - _EPOCH) // _MICROSECOND
 
 
+def to_seconds(moment: datetime) -> int:
+    """Whole seconds since the epoch: how every backend keeps when an account was last seen."""
+    return to_micros(moment) // 1_000_000
+
+
 def from_micros(micros: int) -> datetime:
     """The timezone-aware UTC datetime `to_micros` was given."""
     return _EPOCH + timedelta(microseconds=micros)
