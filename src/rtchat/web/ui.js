@@ -76,6 +76,13 @@ export function node(tag, className, text) {
   return n;
 }
 
+/** The mark beside the name of someone chatting under a name an account holds. */
+export function guestBadge() {
+  const badge = node('span', 'guest-badge', 'guest');
+  badge.title = 'A guest: chatting under this name without its account';
+  return badge;
+}
+
 export function showChat(username) {
   const wasHidden = el.chatScreen.hidden;
   el.joinScreen.hidden = true;
@@ -134,16 +141,21 @@ export function setRoomHeader(room) {
   el.messageInput.setAttribute('aria-label', `Message ${room.isDm ? room.title : `#${room.title}`}`);
 }
 
+/** users: [{accountId, username, guest}]. */
 export function setOnline(users, myId, count = users.length) {
   el.onlineCount.textContent = String(count);
   el.onlineHeading.textContent = `Online — ${count}`;
   el.onlineList.replaceChildren(
     ...users.map((u) => {
       const li = node('li', 'online__user');
-      li.dataset.userId = String(u.userId);
+      li.dataset.accountId = String(u.accountId);
       li.dataset.username = u.username;
       li.append(node('span', 'dot dot--online'), node('span', 'online__name', u.username));
-      if (u.userId === myId) li.append(node('span', 'muted', ' (you)'));
+      if (u.guest) {
+        li.dataset.guest = '';
+        li.append(guestBadge());
+      }
+      if (u.accountId === myId) li.append(node('span', 'muted', ' (you)'));
       return li;
     }),
   );
