@@ -164,16 +164,22 @@ async def test_a_backlog_is_removed_in_batches_and_zero_keeps_every_account() ->
         assert await parts.chat.cleanup.run() == CLEANUP_BATCH + 5
 
 
-async def test_the_sweep_starts_a_clean_up_every_so_often() -> None:
+async def test_the_sweep_starts_a_clean_up_at_start_then_every_so_often() -> None:
     async with chat_with(Limits(account_retention_days=1)) as parts:
-        users = parts.storage.users
-        await users.create(User("u1", "old"), "h1", seen=parts.clock.now() - timedelta(days=2))
-        await parts.chat.sweep()
-        assert await users.by_name("old") is not None  # not due yet
-        parts.clock.advance(CLEANUP_EVERY)
-        await parts.chat.sweep()
-        for _ in range(100):  # the run is a task of its own: let it go
-            if await users.by_name("old") is None:
-                break
-            await asyncio.sleep(0)
-        assert await users.by_name("old") is None
+        users, clock = parts.storage.users, parts.clock
+
+        async def swept_away(name: str) -> bool:
+            await parts.chat.sweep()
+            for _ in range(100):  # the run is a task of its own: let it go
+                if await users.by_name(name) is None:
+                    return True
+                await asyncio.sleep(0)
+            return False
+
+        await users.create(User("u1", "first"), "h1", seen=clock.now() - timedelta(days=2))
+        assert await swept_away("first")  # the first sweep after the start
+        await users.create(User("u2", "later"), "h2", seen=clock.now() - timedelta(days=2))
+        clock.advance(CLEANUP_EVERY - 1)
+        assert not await swept_away("later")  # not due again yet
+        clock.advance(1)
+        assert await swept_away("later")

@@ -8,7 +8,8 @@ messages stay, under the name they were sent with, and a direct message with it 
 with the other person. Rooms have no owner in rtchat (a room is its members'), so a room
 outlives the account that made it.
 
-Each node runs the clean-up every `CLEANUP_EVERY` seconds, in the background; nodes
+Each node runs the clean-up at its first sweep after it starts and then every
+`CLEANUP_EVERY` seconds, in the background; nodes
 sharing a store may run it at the same time (a removal is one conditional step, and a
 second one finds nothing).
 """
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 class Cleanup:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self._next = ctx.clock.monotonic() + CLEANUP_EVERY
+        self._next = ctx.clock.monotonic()  # due at once: a node that restarts cleans up
         self._task: asyncio.Task[int] | None = None
 
     def tick(self) -> None:

@@ -17,7 +17,8 @@ ROOMS_PAGE = 100
 asked for a page at all, as clients written before pages asked)."""
 MAX_ROOMS_PAGE = 200
 CLEANUP_EVERY = 300.0
-"""Seconds between two runs of the clean-up of accounts that never came back."""
+"""Seconds between two runs of the clean-up of accounts that never came back (the first
+runs as a node starts)."""
 CLEANUP_BATCH = 100
 CLEANUP_MAX_BATCHES = 10
 """Batches one clean-up run removes at most, so a backlog is worked off over several runs
