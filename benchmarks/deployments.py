@@ -21,8 +21,14 @@ BENCH = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 NODE_IDS = "abcdefgh"
 
-# The rate limit is off for every rtchat run (recorded in the report).
-RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0"}
+# The rate limits are off for every rtchat run (recorded in the report): every load
+# client comes from 127.0.0.1, which the per-address limits would count as one.
+RTCHAT_ENV = {
+    "RTCHAT_RATE_LIMIT": "0",
+    "RTCHAT_JOINS_PER_MINUTE": "0",
+    "RTCHAT_ROOMS_PER_HOUR": "0",
+    "RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS": "0",
+}
 PENDING_CLUSTER = "rtchat's PostgreSQL storage and Redis fan-out (issue #8)"
 PENDING_WORKERS = "rtchat serve --workers (issue #9)"
 PENDING_FORWARDING = "session forwarding between nodes (issue #9)"

@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import ConnectionId, Room, User
-from rtchat.service import MAX_ROOMS_PAGE, ROOMS_PAGE, Limits
+from rtchat.domain.models import ConnectionId, MessageDraft, Room, User
+from rtchat.service import MAX_ROOMS_PAGE, ROOMS_PAGE, SYNC_BUDGET, SYNC_PAGE, Limits
 from rtchat.service.limits import CLEANUP_BATCH, CLEANUP_EVERY
 from tests.unit.conftest import Parts, chat_with
 
@@ -183,3 +183,30 @@ async def test_the_sweep_starts_a_clean_up_at_start_then_every_so_often() -> Non
         assert not await swept_away("later")  # not due again yet
         clock.advance(1)
         assert await swept_away("later")
+
+
+async def test_one_sync_answers_a_bounded_number_of_messages(parts: Parts) -> None:
+    chat, storage = parts.chat, parts.storage
+    await chat.identity.connect(conn(0))
+    alice = (await chat.identity.join(conn(0), "alice")).user
+    assert alice is not None
+    rooms = [f"r{i}" for i in range(5)]
+    for room in rooms:
+        await chat.rooms.create_room(conn(0), room, None)
+        parts.clock.advance(3600)  # the account's room limit refills
+        for n in range(SYNC_PAGE):
+            draft = MessageDraft(f"{room}-{n}", room, alice, "x", parts.clock.now())
+            await storage.messages.append(draft)
+    await chat.rooms.create_room(conn(0), "quiet", None)
+    missed = await chat.messages.sync(conn(0), dict.fromkeys([*rooms, "quiet"], 0))
+    assert sum(len(page) for page, _ in missed.values()) == SYNC_BUDGET
+    assert [(len(page), more) for page, more in missed.values()] == [
+        (500, False),
+        (500, False),
+        (500, False),
+        (500, False),
+        (0, True),  # past the budget: nothing now, ask again
+        (0, False),  # past the budget, and nothing to ask for
+    ]
+    rest = await chat.messages.sync(conn(0), {"r4": 0})
+    assert [m.seq for m in rest["r4"][0]] == list(range(1, SYNC_PAGE + 1))

@@ -47,7 +47,7 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
         f"get the last {service.HISTORY_PAGE} messages",
         f"`limit` 1-{service.MAX_HISTORY_PAGE} ({service.HISTORY_PAGE})",
         f"up to {service.MAX_SYNC_ROOMS} rooms",
-        f"up to {service.SYNC_PAGE} per room",
+        f"up to {service.SYNC_PAGE} per room and {service.SYNC_BUDGET} in all",
         f"within {typing.ttl:g} seconds",
         f"{defaults.rate_limit:g} messages a second per user (all their connections, on "
         f"every node) with bursts of {defaults.rate_burst:g}",

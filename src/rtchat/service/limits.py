@@ -10,6 +10,10 @@ from rtchat.ports import RateLimiter
 HISTORY_PAGE = 50
 MAX_HISTORY_PAGE = 100
 SYNC_PAGE = 500
+SYNC_BUDGET = 2000
+"""Messages one `sync` answers at most over all its rooms: 200 rooms of 500 would be
+100,000 messages, tens of megabytes in one answer, past the bound on a connection's
+unsent output (so the answer would close the connection it was for)."""
 MAX_SYNC_ROOMS = 200
 ONLINE_LIST_LIMIT = 100
 ROOMS_PAGE = 100

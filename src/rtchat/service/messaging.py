@@ -9,7 +9,13 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ConnectionId, Message, MessageDraft
 from rtchat.service.context import Context
 from rtchat.service.ids import new_id
-from rtchat.service.limits import HISTORY_PAGE, MAX_HISTORY_PAGE, MAX_SYNC_ROOMS, SYNC_PAGE
+from rtchat.service.limits import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    MAX_SYNC_ROOMS,
+    SYNC_BUDGET,
+    SYNC_PAGE,
+)
 from rtchat.service.typing import Typing
 
 
@@ -52,9 +58,10 @@ class Messaging:
     async def sync(
         self, conn: ConnectionId, positions: object
     ) -> dict[str, tuple[list[Message], bool]]:
-        """What came after the last sequence number seen in each room, in order. Several
-        spellings of one room (`Dev`, ` dev `) are one room, read once from the earliest
-        of their positions."""
+        """What came after the last sequence number seen in each room, in order: up to
+        `SYNC_PAGE` per room and `SYNC_BUDGET` in all (a room past the budget answers no
+        messages and `hasMore` if it has some). Several spellings of one room (`Dev`,
+        ` dev `) are one room, read once from the earliest of their positions."""
         ctx = self._ctx
         user = ctx.joined(conn)
         if not isinstance(positions, Mapping) or len(positions) > MAX_SYNC_ROOMS:
@@ -68,7 +75,13 @@ class Messaging:
             after = rules.clean_seq(seq, "seq")
             since[name] = min(after, since.get(name, after))
         missed: dict[str, tuple[list[Message], bool]] = {}
+        budget = SYNC_BUDGET
         for name, after in since.items():
-            page = await ctx.storage.messages.after(name, after, SYNC_PAGE + 1)
-            missed[name] = (page[:SYNC_PAGE], len(page) > SYNC_PAGE)
+            if budget == 0:
+                missed[name] = ([], await ctx.storage.messages.last_seq(name) > after)
+                continue
+            size = min(SYNC_PAGE, budget)
+            page = await ctx.storage.messages.after(name, after, size + 1)
+            missed[name] = (page[:size], len(page) > size)
+            budget -= len(missed[name][0])
         return missed

@@ -24,6 +24,7 @@ from rtchat.service import (
     MAX_SYNC_ROOMS,
     ONLINE_LIST_LIMIT,
     ROOMS_PAGE,
+    SYNC_BUDGET,
     SYNC_PAGE,
 )
 
@@ -187,7 +188,9 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         SYNC,
         f"`{{rooms: {{room: lastSeq}}}}`, up to {MAX_SYNC_ROOMS} rooms",
         "What came after the last sequence number seen in each room, in order, up to "
-        f"{SYNC_PAGE} per room (ask again from the new last one while `hasMore`). Send it "
+        f"{SYNC_PAGE} per room and {SYNC_BUDGET} in all (a room past that answers no "
+        "messages, with `hasMore` if it has some; ask again from the new last one while "
+        "`hasMore`). Send it "
         "after every reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice. "
         "Spellings of one room (`Dev`, `dev`) are one room, read once from the lowest "
         "number, and answered under its name.",
