@@ -95,19 +95,23 @@ async def test_list_rooms_answers_pages_by_name(parts: Parts) -> None:
     for name in names:
         await parts.storage.rooms.create(Room(name))
     rooms = parts.chat.rooms
-    first = await rooms.list_rooms()
+    await parts.chat.identity.connect(conn(0))
+    first = await rooms.list_rooms(conn(0))
     assert [s.room.name for s in first.rooms] == (["general", *names])[:ROOMS_PAGE]
     seen = [s.room.name for s in first.rooms]
     page = first
     while page.next is not None:
-        page = await rooms.list_rooms(page.next, MAX_ROOMS_PAGE)
+        page = await rooms.list_rooms(conn(0), page.next, MAX_ROOMS_PAGE)
         seen += [s.room.name for s in page.rooms]
     assert seen == ["general", *names]
-    assert [s.room.name for s in (await rooms.list_rooms("r100", 2)).rooms] == ["r101", "r102"]
-    last = await rooms.list_rooms("r248", 5)
+    assert [s.room.name for s in (await rooms.list_rooms(conn(0), "r100", 2)).rooms] == [
+        "r101",
+        "r102",
+    ]
+    last = await rooms.list_rooms(conn(0), "r248", 5)
     assert ([s.room.name for s in last.rooms], last.next) == (["r249"], None)
     for after, limit in (("Not A Room!", None), (5, None), (None, 0), (None, MAX_ROOMS_PAGE + 1)):
-        error = await refused(rooms.list_rooms(after, limit))
+        error = await refused(rooms.list_rooms(conn(0), after, limit))
         assert error.code in (ErrorCode.INVALID_ROOM_NAME, ErrorCode.INVALID_PAYLOAD)
 
 

@@ -15,10 +15,18 @@ from rtchat.ports import (
     Storage,
 )
 from rtchat.service.accounts import Cleanup
+from rtchat.service.admission import Admission
 from rtchat.service.connections import Connections
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
-from rtchat.service.limits import Limiters, Limits
+from rtchat.service.limits import (
+    JOINS_AT_ONCE,
+    JOINS_AT_ONCE_PER_ADDRESS,
+    READS_AT_ONCE,
+    READS_AT_ONCE_PER_ADDRESS,
+    Limiters,
+    Limits,
+)
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.messaging import Messaging
@@ -88,6 +96,8 @@ def build_chat(
         clock=clock,
         limits=limits,
         user_locks=KeyedLocks(),
+        joins_gate=Admission(JOINS_AT_ONCE, JOINS_AT_ONCE_PER_ADDRESS),
+        reads_gate=Admission(READS_AT_ONCE, READS_AT_ONCE_PER_ADDRESS),
     )
     typing = Typing(ctx)
     rooms = Rooms(ctx, typing)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
 from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, Storage
+from rtchat.service.admission import Admission
 from rtchat.service.connections import Connection, Connections
 from rtchat.service.limits import Limiters, Limits
 from rtchat.service.locks import KeyedLocks
@@ -27,6 +29,8 @@ class Context:
     clock: Clock
     limits: Limits
     user_locks: KeyedLocks
+    joins_gate: Admission
+    reads_gate: Admission
 
     def connection(self, conn: ConnectionId) -> Connection:
         found = self.connections.by_id.get(conn)
@@ -39,6 +43,10 @@ class Context:
         if user is None:
             raise ChatError(ErrorCode.NOT_JOINED, "Send `user-joined` with a username first.")
         return user
+
+    def admitted(self, gate: Admission, conn: ConnectionId) -> AbstractAsyncContextManager[None]:
+        """Wait for a slot of `gate` for `conn`'s address; held while the body runs."""
+        return gate.slot(self.connection(conn).address)
 
     def account(self, conn: ConnectionId) -> User:
         """The joined user of `conn`, who must not be a guest."""

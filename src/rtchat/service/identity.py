@@ -54,10 +54,11 @@ class Identity:
             # Like the seed's io.emit, every connection hears the default room, joined or not.
             await ctx.relay.enter(conn, DEFAULT_ROOM)
             if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
-                user = await ctx.storage.users.by_token(token_hash(token))
-                if user is not None:
-                    await self._attach(connection, user, token)
-                    return user
+                async with ctx.admitted(ctx.joins_gate, conn):
+                    user = await ctx.storage.users.by_token(token_hash(token))
+                    if user is not None:
+                        await self._attach(connection, user, token)
+                        return user
         except BaseException:
             await self.disconnect(conn)  # refused: the transport calls no disconnect
             raise
@@ -82,24 +83,26 @@ class Identity:
             connection.address_key("join"),
             "Too many joins from your address; wait a minute.",
         )
-        user, token = await self._claim(name, wanted)
-        if connection.user is not None:  # a rename: only now, so a refused one changes nothing
-            await self._detach(connection, renamed=True)
-        await self._attach(connection, user, token, created=token is not None)
-        return await self.session(conn)
+        async with ctx.admitted(ctx.joins_gate, conn):
+            user, token = await self._claim(name, wanted)
+            if connection.user is not None:  # a rename: only now, so a refused one changes nothing
+                await self._detach(connection, renamed=True)
+            await self._attach(connection, user, token, created=token is not None)
+            return await self.session(conn)
 
     async def session(self, conn: ConnectionId) -> SessionView:
         ctx = self._ctx
         connection = ctx.connection(conn)
-        online, count = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
-        user = connection.user
-        if user is None:
-            return SessionView(user=None, rooms=[], online=online, online_count=count)
-        rooms = (
-            [await ctx.storage.rooms.summary(DEFAULT_ROOM)]
-            if user.guest
-            else await self._rooms.rooms_of(user)
-        )
+        async with ctx.admitted(ctx.reads_gate, conn):
+            online, count = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
+            user = connection.user
+            if user is None:
+                return SessionView(user=None, rooms=[], online=online, online_count=count)
+            rooms = (
+                [await ctx.storage.rooms.summary(DEFAULT_ROOM)]
+                if user.guest
+                else await self._rooms.rooms_of(user)
+            )
         return SessionView(
             user=user,
             rooms=[r for r in rooms if r is not None],

@@ -52,7 +52,8 @@ class Messaging:
         name = await ctx.member_room(user, room)
         seq = rules.clean_seq(before, "before")
         size = rules.clean_limit(limit, HISTORY_PAGE, MAX_HISTORY_PAGE)
-        page = await ctx.storage.messages.before(name, seq, size + 1)
+        async with ctx.admitted(ctx.reads_gate, conn):
+            page = await ctx.storage.messages.before(name, seq, size + 1)
         return page[-size:], len(page) > size
 
     async def sync(
@@ -76,12 +77,13 @@ class Messaging:
             since[name] = min(after, since.get(name, after))
         missed: dict[str, tuple[list[Message], bool]] = {}
         budget = SYNC_BUDGET
-        for name, after in since.items():
-            if budget == 0:
-                missed[name] = ([], await ctx.storage.messages.last_seq(name) > after)
-                continue
-            size = min(SYNC_PAGE, budget)
-            page = await ctx.storage.messages.after(name, after, size + 1)
-            missed[name] = (page[:size], len(page) > size)
-            budget -= len(missed[name][0])
+        async with ctx.admitted(ctx.reads_gate, conn):
+            for name, after in since.items():
+                if budget == 0:
+                    missed[name] = ([], await ctx.storage.messages.last_seq(name) > after)
+                    continue
+                size = min(SYNC_PAGE, budget)
+                page = await ctx.storage.messages.after(name, after, size + 1)
+                missed[name] = (page[:size], len(page) > size)
+                budget -= len(missed[name][0])
         return missed

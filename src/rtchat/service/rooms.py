@@ -27,11 +27,15 @@ class Rooms:
         self._ctx = ctx
         self._typing = typing
 
-    async def list_rooms(self, after: object = None, limit: object = None) -> RoomsPage:
+    async def list_rooms(
+        self, conn: ConnectionId, after: object = None, limit: object = None
+    ) -> RoomsPage:
         """A page of the public rooms by name: those after `after` ("" or None: the first)."""
+        ctx = self._ctx
         start = "" if after is None or after == "" else rules.clean_room_name(after)
         size = rules.clean_limit(limit, ROOMS_PAGE, MAX_ROOMS_PAGE)
-        found = await self._ctx.storage.rooms.list_rooms(start, size + 1)
+        async with ctx.admitted(ctx.reads_gate, conn):
+            found = await ctx.storage.rooms.list_rooms(start, size + 1)
         page = found[:size]
         more = len(found) > size
         return RoomsPage(page, page[-1].room.name if more else None)
@@ -68,13 +72,14 @@ class Rooms:
             await ctx.membership.added(user.id, name)
             ctx.relay.to_room(name, MemberJoined(name, user))
             ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
-        latest = await ctx.storage.messages.latest(name, HISTORY_PAGE + 1)
-        return RoomView(
-            summary=await self._summary(name, user),
-            messages=latest[-HISTORY_PAGE:],
-            has_more=len(latest) > HISTORY_PAGE,
-            members=await ctx.storage.rooms.members(name),
-        )
+        async with ctx.admitted(ctx.reads_gate, conn):
+            latest = await ctx.storage.messages.latest(name, HISTORY_PAGE + 1)
+            return RoomView(
+                summary=await self._summary(name, user),
+                messages=latest[-HISTORY_PAGE:],
+                has_more=len(latest) > HISTORY_PAGE,
+                members=await ctx.storage.rooms.members(name),
+            )
 
     async def leave_room(self, conn: ConnectionId, room: object) -> str:
         ctx = self._ctx
@@ -117,8 +122,9 @@ class Rooms:
         ctx = self._ctx
         user = ctx.joined(conn)
         name = await ctx.member_room(user, room)
-        members = await ctx.storage.rooms.members(name)
-        online = await ctx.presence.online([m.id for m in members])
+        async with ctx.admitted(ctx.reads_gate, conn):
+            members = await ctx.storage.rooms.members(name)
+            online = await ctx.presence.online([m.id for m in members])
         return [m for m in members if m.id in online]
 
     async def rooms_of(self, user: User) -> list[RoomSummary]:

@@ -169,10 +169,10 @@ class ChatHandlers:
 
     async def _list_rooms(self, conn: ConnectionId, args: list[Any]) -> object:
         if _first(args) is None:  # as clients asked before pages: the first page
-            page = await self._chat.rooms.list_rooms()
+            page = await self._chat.rooms.list_rooms(conn)
         else:
             after, limit = _fields(_object(args), "after", "limit")
-            page = await self._chat.rooms.list_rooms(after, limit)
+            page = await self._chat.rooms.list_rooms(conn, after, limit)
         return {"rooms": [codec.room_payload(s) for s in page.rooms], "next": page.next}
 
     async def _create_room(self, conn: ConnectionId, args: list[Any]) -> object:
