@@ -121,8 +121,8 @@ class RoomStore(Protocol):
 
     async def is_member(self, room: str, user_id: str) -> bool: ...
 
-    async def members(self, room: str) -> list[User]:
-        """The members, by name key."""
+    async def members(self, room: str, limit: int) -> list[User]:
+        """The first `limit` members by name key (`general` may have every account)."""
         ...
 
     async def rooms_of(self, user_id: str) -> list[RoomSummary]:

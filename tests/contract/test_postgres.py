@@ -327,7 +327,7 @@ async def test_a_cut_connection_is_unavailable_then_heals_without_gaps(
             d.client_id or "" for d in drafts
         )
         # Every other kind of request is back too.
-        assert await storage.rooms.members("general") == [alice]
+        assert await storage.rooms.members("general", 100) == [alice]
     finally:
         await storage.close()
 
@@ -371,7 +371,7 @@ async def test_waiting_for_a_busy_pool_is_not_a_failure(url: str) -> None:
     try:
         alice = await add_user(storage, "Alice")
         await add_room(storage, "general", alice)
-        pages = await asyncio.gather(*(storage.rooms.members("general") for _ in range(300)))
+        pages = await asyncio.gather(*(storage.rooms.members("general", 100) for _ in range(300)))
         assert all(page == [alice] for page in pages)
         assert storage.healthy()
     finally:
@@ -439,7 +439,7 @@ async def test_everything_survives_a_restart(url: str) -> None:
         assert await storage.messages.after("general", 0, 10) == [*sent, retried]
         assert await storage.users.by_token("hash-alice") == alice
         assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general") == [alice]
+        assert await storage.rooms.members("general", 100) == [alice]
         assert await storage.rooms.list_rooms("", 100) == before
         message, created = await storage.messages.append(draft("general", alice))
         assert (message.seq, created) == (5, True)
@@ -548,7 +548,7 @@ async def test_a_failing_write_in_a_batch_undoes_only_itself(url: str) -> None:
         assert storage.batches - before == 1
         # Committed, as another node sees it: everything but the failures.
         bob = User(id="u2", username="Bob")
-        assert await other_node.rooms.members("general") == [alice, bob]
+        assert await other_node.rooms.members("general", 100) == [alice, bob]
         assert await other_node.users.by_id("u3") is None
         assert await other_node.rooms.get("team") is None
         assert await other_node.messages.last_seq("general") == 1

@@ -76,7 +76,7 @@ async def test_creating_a_room_with_members(storage: Storage) -> None:
     bob = await add_user(storage, "Bob")
     name = dm_room_name(alice.id, bob.id)
     await add_room(storage, name, alice, bob, kind=RoomKind.DM)
-    assert await storage.rooms.members(name) == [alice, bob]
+    assert await storage.rooms.members(name, 100) == [alice, bob]
     assert await storage.rooms.get(name) == Room(name=name, kind=RoomKind.DM)
 
 
@@ -112,7 +112,7 @@ async def test_adding_to_an_unknown_room_or_an_unknown_user(storage: Storage) ->
     with pytest.raises(ChatError) as caught:
         await storage.rooms.add_member("general", "nobody")
     assert caught.value.code is ErrorCode.USER_NOT_FOUND
-    assert await storage.rooms.members("general") == []
+    assert await storage.rooms.members("general", 100) == []
 
 
 async def test_members_are_by_username_and_released_users_are_gone(storage: Storage) -> None:
@@ -121,10 +121,20 @@ async def test_members_are_by_username_and_released_users_are_gone(storage: Stor
     bob = await add_user(storage, "bob")
     dave = await add_user(storage, "Dave")
     await add_room(storage, "general", carol, dave, alice, bob)
-    assert await storage.rooms.members("general") == [alice, bob, carol, dave]
+    assert await storage.rooms.members("general", 100) == [alice, bob, carol, dave]
     await storage.users.release(bob.id)
-    assert await storage.rooms.members("general") == [alice, carol, dave]
-    assert await storage.rooms.members("nowhere") == []
+    assert await storage.rooms.members("general", 100) == [alice, carol, dave]
+    assert await storage.rooms.members("nowhere", 100) == []
+
+
+async def test_members_come_by_name_key_up_to_a_limit(storage: Storage) -> None:
+    names = ["dave", "Carol", "bob", "Alice", "ÉMILE", "ａｄａ"]  # noqa: RUF001 (fullwidth ada)
+    users = [await add_user(storage, name) for name in names]
+    await add_room(storage, "general", *users)
+    first = await storage.rooms.members("general", 3)
+    assert [u.username for u in first] == ["ａｄａ", "Alice", "bob"]  # noqa: RUF001
+    assert await storage.rooms.members("general", 0) == []
+    assert len(await storage.rooms.members("general", 100)) == 6
 
 
 async def test_summaries_count_members_and_the_last_seq(storage: Storage) -> None:

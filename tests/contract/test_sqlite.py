@@ -44,7 +44,7 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert await storage.messages.after("general", 0, 10) == [*sent, retried]
         assert await storage.users.by_token("hash-alice") == alice
         assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general") == [alice]
+        assert await storage.rooms.members("general", 100) == [alice]
         assert await storage.rooms.list_rooms("", 100) == before
         # Sequence numbers go on from where they were; a retry is still recognised.
         message, created = await storage.messages.append(draft("general", alice))

@@ -92,7 +92,7 @@ async def test_a_released_account_is_in_no_room(storage: Storage) -> None:
     await add_room(storage, "dev", alice)
     await storage.users.release(alice.id)
     assert await storage.rooms.rooms_of(alice.id) == []
-    assert await storage.rooms.members("general") == [bob]
+    assert await storage.rooms.members("general", 100) == [bob]
     assert (await storage.rooms.summary("dev")).member_count == 0  # type: ignore[union-attr]
     with pytest.raises(ChatError) as caught:
         await storage.rooms.add_member("general", alice.id)

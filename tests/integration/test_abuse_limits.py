@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from rtchat.domain.models import User
-from rtchat.service import ROOMS_PAGE
+from rtchat.domain.models import Room, User
+from rtchat.service import MEMBERS_LISTED, ROOMS_PAGE
 from rtchat.settings import Settings
 from rtchat.storage import SqliteStorage, sqlite_path
 from tests.support import WAIT, ChatClient, Connect, error_code, ok, running_server
@@ -162,3 +162,34 @@ async def test_an_account_unseen_for_the_retention_is_removed_when_a_node_starts
         assert await check.users.by_token("hash-old") is None
     finally:
         await check.close()
+
+
+async def test_a_big_room_lists_its_first_members_and_who_is_online(settings: Settings) -> None:
+    path = sqlite_path(settings.database_url)
+    assert path is not None
+    storage = await SqliteStorage.open(path)
+    try:
+        accounts = [User(f"u{i}", f"member{i:03d}") for i in range(MEMBERS_LISTED + 50)]
+        for account in accounts:
+            await storage.users.create(account, f"hash-{account.id}")
+        await storage.rooms.create(Room("general"), tuple(a.id for a in accounts))
+    finally:
+        await storage.close()
+    async with running_server(settings) as (url, _):
+        alice = await ChatClient(url).connect()
+        guest = await ChatClient(url).connect()
+        try:
+            await alice.join("alice")
+            assert (await guest.join("member000"))["user"]["guest"] is True  # held at start
+            opened = ok(await alice.call("join-room", {"room": "general"}))
+            names = [m["username"] for m in opened["members"]]
+            assert names == sorted([a.username for a in accounts] + ["alice"])[:MEMBERS_LISTED]
+            assert opened["room"]["memberCount"] == len(accounts) + 1
+            online = ok(await alice.call("list-online", {"room": "general"}))["users"]
+            assert sorted((u["username"], u["guest"]) for u in online) == [
+                ("alice", False),
+                ("member000", True),
+            ]
+        finally:
+            await alice.close()
+            await guest.close()

@@ -44,7 +44,10 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
         f"name 1-{rules.MAX_ROOM_NAME_LENGTH} of a-z",
         f"topic up to {rules.MAX_TOPIC_LENGTH}",
         f"`online` lists at most {service.ONLINE_LIST_LIMIT} users",
-        f"get the last {service.HISTORY_PAGE} messages",
+        f"get the last {service.HISTORY_PAGE} messages and the first "
+        f"{service.MEMBERS_LISTED} members by name",
+        f"Up to {service.ONLINE_LIST_LIMIT} of the room's members who are online",
+        f"those among its first {service.ONLINE_SCAN} members",
         f"`limit` 1-{service.MAX_HISTORY_PAGE} ({service.HISTORY_PAGE})",
         f"up to {service.MAX_SYNC_ROOMS} rooms",
         f"up to {service.SYNC_PAGE} per room and {service.SYNC_BUDGET} in all",

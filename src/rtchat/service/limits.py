@@ -16,6 +16,11 @@ SYNC_BUDGET = 2000
 unsent output (so the answer would close the connection it was for)."""
 MAX_SYNC_ROOMS = 200
 ONLINE_LIST_LIMIT = 100
+MEMBERS_LISTED = 200
+"""Members `join-room` lists at most, by name (`memberCount` counts them all): every
+account is a member of `general`, and listing 20,000 of them took 500 ms a time."""
+ONLINE_SCAN = 1000
+"""Members of a room (other than `general`) `list-online` looks among for those online."""
 ROOMS_PAGE = 100
 """Rooms `list-rooms` answers when it is not asked for a page size (and when it is not
 asked for a page at all, as clients written before pages asked)."""

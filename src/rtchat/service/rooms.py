@@ -17,7 +17,14 @@ from rtchat.domain.models import (
     dm_room_name,
 )
 from rtchat.service.context import Context, guests_stay
-from rtchat.service.limits import HISTORY_PAGE, MAX_ROOMS_PAGE, ROOMS_PAGE
+from rtchat.service.limits import (
+    HISTORY_PAGE,
+    MAX_ROOMS_PAGE,
+    MEMBERS_LISTED,
+    ONLINE_LIST_LIMIT,
+    ONLINE_SCAN,
+    ROOMS_PAGE,
+)
 from rtchat.service.typing import Typing
 from rtchat.service.views import RoomsPage, RoomView
 
@@ -78,7 +85,7 @@ class Rooms:
                 summary=await self._summary(name, user),
                 messages=latest[-HISTORY_PAGE:],
                 has_more=len(latest) > HISTORY_PAGE,
-                members=await ctx.storage.rooms.members(name),
+                members=await ctx.storage.rooms.members(name, MEMBERS_LISTED),
             )
 
     async def leave_room(self, conn: ConnectionId, room: object) -> str:
@@ -119,13 +126,19 @@ class Rooms:
         return summary
 
     async def online_members(self, conn: ConnectionId, room: object) -> list[User]:
+        """Up to `ONLINE_LIST_LIMIT` of the room's members who are online, by name. In the
+        default room that is everyone online, guests too; elsewhere, those among the
+        first `ONLINE_SCAN` members."""
         ctx = self._ctx
         user = ctx.joined(conn)
         name = await ctx.member_room(user, room)
         async with ctx.admitted(ctx.reads_gate, conn):
-            members = await ctx.storage.rooms.members(name)
+            if name == DEFAULT_ROOM:
+                users, _ = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
+                return users
+            members = await ctx.storage.rooms.members(name, ONLINE_SCAN)
             online = await ctx.presence.online([m.id for m in members])
-        return [m for m in members if m.id in online]
+        return [m for m in members if m.id in online][:ONLINE_LIST_LIMIT]
 
     async def rooms_of(self, user: User) -> list[RoomSummary]:
         summaries = await self._ctx.storage.rooms.rooms_of(user.id)

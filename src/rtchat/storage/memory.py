@@ -205,9 +205,10 @@ class MemoryRoomStore:
     async def is_member(self, room: str, user_id: str) -> bool:
         return user_id in self._state.members.get(room, set())
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         users = [self._state.named_user(uid) for uid in self._state.members.get(room, set())]
-        return sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+        named = sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+        return named[: window(limit)]
 
     async def rooms_of(self, user_id: str) -> list[RoomSummary]:
         state = self._state

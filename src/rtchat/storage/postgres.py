@@ -239,12 +239,13 @@ class PostgresRoomStore:
 
         return await self._writer.read(job)
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         async def job(connection: PgConnection) -> list[User]:
             rows = await connection.fetch(
                 "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id"
-                " WHERE m.room = $1 ORDER BY u.name_key",
+                " WHERE m.room = $1 ORDER BY u.name_key LIMIT $2",
                 room,
+                window(limit),
             )
             return [User(id=row[0], username=row[1]) for row in rows]
 

@@ -192,12 +192,12 @@ class SqliteRoomStore:
 
         return await self._thread.run(job, writes=False)
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         def job(conn: sqlite3.Connection) -> list[User]:
             rows = conn.execute(
                 "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id"
-                " WHERE m.room = ? ORDER BY u.name_key",
-                (room,),
+                " WHERE m.room = ? ORDER BY u.name_key LIMIT ?",
+                (room, window(limit)),
             )
             return [User(id=row[0], username=row[1]) for row in rows]
 

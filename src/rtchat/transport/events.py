@@ -22,7 +22,9 @@ from rtchat.service import (
     MAX_HISTORY_PAGE,
     MAX_ROOMS_PAGE,
     MAX_SYNC_ROOMS,
+    MEMBERS_LISTED,
     ONLINE_LIST_LIMIT,
+    ONLINE_SCAN,
     ROOMS_PAGE,
     SYNC_BUDGET,
     SYNC_PAGE,
@@ -155,7 +157,9 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         JOIN_ROOM,
         "`{room}`",
         "Become a member (members receive `member-joined`) and get the last "
-        f"{HISTORY_PAGE} messages. A guest may open `general` only (it is everyone's).",
+        f"{HISTORY_PAGE} messages and the first {MEMBERS_LISTED} members by name "
+        "(`memberCount` counts them all). A guest may open `general` only (it is "
+        "everyone's).",
         ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
@@ -200,7 +204,9 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         LIST_ONLINE,
         "`{room}`",
-        "The room's members who are online (several tabs count once).",
+        f"Up to {ONLINE_LIST_LIMIT} of the room's members who are online, by name "
+        "(several tabs count once): in `general` everyone online, guests too; in another "
+        f"room, those among its first {ONLINE_SCAN} members.",
         ack="`{users: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),

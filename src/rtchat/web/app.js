@@ -268,7 +268,11 @@ async function loadRoom(name) {
 async function refreshOnline(room) {
   const res = await request('list-online', { room: room.name });
   if (!res.ok || !Array.isArray(res.data?.users)) return;
-  for (const u of res.data.users) online.note(u.accountId, u.username, u.guest);
+  for (const u of res.data.users) {
+    online.note(u.accountId, u.username, u.guest);
+    // join-room lists a big room's first members only; whoever is online here is one.
+    if (room.members && !room.members.has(u.accountId)) room.members.set(u.accountId, u.username);
+  }
   invalidate();
 }
 
