@@ -14,7 +14,9 @@ acknowledgement, and runs one flood at a time beside it:
 - `list-rooms`: 10 sockets asking for the rooms over and over, 5,000 rooms stored;
 - `sync, 200 spellings`: 10 sockets syncing 200 spellings of one room of 500 messages;
 - `sync, 200 full rooms`: 10 sockets syncing 200 rooms of 500 messages each from 0, the
-  most one request may ask for.
+  most one request may ask for;
+- `join-room general` and `list-online general`: 10 sockets opening `general`, which
+  20,000 accounts are members of, and asking who of it is online.
 
 It writes benchmarks/results/fairness.md. Loopback only, bounded in time. Clients speak
 Engine.IO/Socket.IO over `websockets` directly (python-socketio costs more per socket).
@@ -50,6 +52,7 @@ READERS = 10
 ROOMS = 5000
 HEAVY_ROOMS = 200
 PER_ROOM = 500
+ACCOUNTS = 20_000  # members of general besides the floods' own
 HONEST = 3
 TICK = 0.15  # each honest user's pace: within the send limit (10 a second, bursts of 20)
 LIFTED = {
@@ -142,9 +145,9 @@ async def _honest(peer: Peer, phase: Phase, stop: asyncio.Event, start: float) -
             await asyncio.wait_for(stop.wait(), TICK)
 
 
-async def _measured(
-    port: int, name: str, flood: Callable[[asyncio.Event], Awaitable[str]]
-) -> Phase:
+async def _measured(port: int, name: str, flood: dict[str, object]) -> Phase:
+    """Honest round trips in this process while `flood` runs in a process of its own (so
+    that the flood's client work never delays the honest timings)."""
     honest = [await Peer.connect(port) for _ in range(HONEST)]
     for peer in honest:
         answer = await peer.call("user-joined", f"honest-{time.monotonic_ns()}")
@@ -156,7 +159,16 @@ async def _measured(
     ]
     await asyncio.sleep(0.5)  # a few idle round trips first
     try:
-        phase.flood = await flood(stop)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--flood",
+            orjson.dumps({**flood, "port": port}).decode(),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await child.communicate()
+        assert child.returncode == 0, f"the {name} flood failed"
+        phase.flood = out.decode().strip().splitlines()[-1]
     finally:
         stop.set()
         await asyncio.gather(*timers)
@@ -165,38 +177,34 @@ async def _measured(
     return phase
 
 
-def _join_flood(port: int, count: int) -> Callable[[asyncio.Event], Awaitable[str]]:
+async def _join_flood(port: int, count: int) -> str:
     """`count` sockets that connect, send `user-joined` (without an acknowledgement, as the
     seed's client does) and then read nothing more, as a flooder would not: parsing
     every socket's copy of every `user-connected` would cost this process more than the
     server. How many got in is read from `/healthz`."""
+    started = time.perf_counter()
+    before = await _users(port)
+    url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
 
-    async def run(_: asyncio.Event) -> str:
-        started = time.perf_counter()
-        before = await _users(port)
-        url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
+    async def one(i: int) -> websockets.ClientConnection:
+        ws = await websockets.connect(url, max_size=None, compression=None)
+        await ws.recv()  # Engine.IO open
+        await ws.send("40")
+        await ws.recv()  # Socket.IO connect acknowledgement
+        await ws.send("42" + orjson.dumps(["user-joined", f"flood{i}"]).decode())
+        return ws
 
-        async def one(i: int) -> websockets.ClientConnection:
-            ws = await websockets.connect(url, max_size=None, compression=None)
-            await ws.recv()  # Engine.IO open
-            await ws.send("40")
-            await ws.recv()  # Socket.IO connect acknowledgement
-            await ws.send("42" + orjson.dumps(["user-joined", f"flood{i}"]).decode())
-            return ws
-
-        sockets = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
-        opened = [ws for ws in sockets if not isinstance(ws, BaseException)]
-        joined, steady = await _users(port), 0
-        while steady < 10:  # one second without a new join
-            await asyncio.sleep(0.1)
-            now = await _users(port)
-            steady = steady + 1 if now == joined else 0
-            joined = now
-        took = time.perf_counter() - started - 1.0
-        await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
-        return f"{len(opened)} sockets opened, {joined - before} of them joined, in {took:.1f} s"
-
-    return run
+    sockets = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+    opened = [ws for ws in sockets if not isinstance(ws, BaseException)]
+    joined, steady = await _users(port), 0
+    while steady < 30:  # three seconds without a new join
+        await asyncio.sleep(0.1)
+        now = await _users(port)
+        steady = steady + 1 if now == joined else 0
+        joined = now
+    took = time.perf_counter() - started - 3.0
+    await asyncio.gather(*(ws.close() for ws in opened), return_exceptions=True)
+    return f"{len(opened)} sockets opened, {joined - before} of them joined, in {took:.1f} s"
 
 
 async def _users(port: int) -> int:
@@ -207,37 +215,34 @@ async def _users(port: int) -> int:
     return int(orjson.loads(response.split(b"\r\n\r\n", 1)[1])["users"])
 
 
-def _readers(
-    port: int, seconds: float, request: tuple[str, object], token: str | None = None
-) -> Callable[[asyncio.Event], Awaitable[str]]:
-    async def run(_: asyncio.Event) -> str:
-        peers = [await Peer.connect(port, token) for _ in range(READERS)]
-        if token is None:
-            for i, peer in enumerate(peers):
-                await peer.call("user-joined", f"reader{i}-{time.monotonic_ns()}")
-        deadline = time.perf_counter() + seconds
-        answers = refused = biggest = 0
+async def _readers(
+    port: int, seconds: float, request: list[object], token: str | None = None
+) -> str:
+    peers = [await Peer.connect(port, token) for _ in range(READERS)]
+    if token is None:
+        for i, peer in enumerate(peers):
+            await peer.call("user-joined", f"reader{i}-{time.monotonic_ns()}")
+    deadline = time.perf_counter() + seconds
+    answers = refused = biggest = 0
 
-        async def loop(peer: Peer) -> None:
-            nonlocal answers, refused, biggest
-            while time.perf_counter() < deadline:
-                answer = await peer.call(*request)
-                if not answer.get("ok"):  # refused: a flooder asks again at once
-                    assert answer["error"]["code"] == "rate_limited", str(answer)[:200]  # type: ignore[index]
-                    refused += 1
-                    continue
-                answers += 1
-                biggest = max(biggest, len(orjson.dumps(answer)))
+    async def loop(peer: Peer) -> None:
+        nonlocal answers, refused, biggest
+        while time.perf_counter() < deadline:
+            answer = await peer.call(str(request[0]), request[1])
+            if not answer.get("ok"):  # refused: a flooder asks again at once
+                assert answer["error"]["code"] == "rate_limited", str(answer)[:200]  # type: ignore[index]
+                refused += 1
+                continue
+            answers += 1
+            biggest = max(biggest, len(orjson.dumps(answer)))
 
-        await asyncio.gather(*(loop(p) for p in peers))
-        for peer in peers:
-            await peer.close()
-        return (
-            f"{READERS} sockets: {answers / seconds:.0f} answers/s (the largest "
-            f"{biggest / 1024:.0f} KiB), {refused / seconds:.0f}/s refused"
-        )
-
-    return run
+    await asyncio.gather(*(loop(p) for p in peers))
+    for peer in peers:
+        await peer.close()
+    return (
+        f"{READERS} sockets: {answers / seconds:.0f} answers/s (the largest "
+        f"{biggest / 1024:.0f} KiB), {refused / seconds:.0f}/s refused"
+    )
 
 
 async def _fill(database: Path) -> tuple[str, str]:
@@ -248,6 +253,9 @@ async def _fill(database: Path) -> tuple[str, str]:
         reader = User("bench-reader", "bench-reader")
         token = "bench-reader-token"
         await storage.users.create(reader, token_hash(token))
+        members = [User(f"bench-{i}", f"member{i:05d}") for i in range(ACCOUNTS)]
+        await asyncio.gather(*(storage.users.create(u, f"hash-{u.id}") for u in members))
+        await storage.rooms.create(Room("general"), (reader.id, *(u.id for u in members)))
         for i in range(ROOMS):
             await storage.rooms.create(Room(f"room-{i:05d}"))
         heavy = [f"heavy-{i:03d}" for i in range(HEAVY_ROOMS)]
@@ -285,43 +293,42 @@ def _can_pin() -> bool:
     return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
 
 
-async def _phases(port: int, args: argparse.Namespace, token: str, room: str) -> list[Phase]:
+async def _reads(port: int, seconds: float, token: str, room: str) -> list[Phase]:
     spellings = {(" " * (i % 7)) + room.upper()[: i % 8] + room[i % 8 :] for i in range(200)}
     heavy = {f"heavy-{i:03d}": 0 for i in range(HEAVY_ROOMS)}
-    return [
-        await _measured(port, "idle", _idle(args.seconds)),
-        await _measured(
-            port, "list-rooms, no payload", _readers(port, args.seconds, ("list-rooms", None))
-        ),
-        await _measured(
-            port,
-            "list-rooms, 200 a page",
-            _readers(port, args.seconds, ("list-rooms", {"limit": 200})),
-        ),
-        await _measured(
-            port,
-            "sync, 200 spellings",
-            _readers(port, args.seconds, ("sync", {"rooms": dict.fromkeys(spellings, 0)}), token),
-        ),
-        await _measured(
-            port,
-            "sync, 200 full rooms",
-            _readers(port, args.seconds, ("sync", {"rooms": heavy}), token),
-        ),
+    reads: list[tuple[str, list[object], str | None]] = [
+        ("list-rooms, no payload", ["list-rooms", None], None),
+        ("list-rooms, 200 a page", ["list-rooms", {"limit": 200}], None),
+        ("sync, 200 spellings", ["sync", {"rooms": dict.fromkeys(spellings, 0)}], token),
+        ("sync, 200 full rooms", ["sync", {"rooms": heavy}], token),
+        ("join-room general", ["join-room", {"room": "general"}], token),
+        ("list-online general", ["list-online", {"room": "general"}], token),
     ]
+    phases = [await _measured(port, "idle", {"kind": "idle", "seconds": seconds})]
+    for name, request, reader in reads:
+        spec = {"kind": "reads", "seconds": seconds, "request": request, "token": reader}
+        phases.append(await _measured(port, name, spec))
+    return phases
 
 
-def _idle(seconds: float) -> Callable[[asyncio.Event], Awaitable[str]]:
-    async def run(_: asyncio.Event) -> str:
-        await asyncio.sleep(seconds)
-        return "nothing else"
+async def _flood(spec: dict[str, object]) -> str:
+    """What runs in the flood's own process (see `_measured`)."""
+    port, kind = int(str(spec["port"])), spec["kind"]
+    if kind == "joins":
+        return await _join_flood(port, int(str(spec["count"])))
+    seconds = float(str(spec["seconds"]))
+    if kind == "reads":
+        request, token = spec["request"], spec["token"]
+        assert isinstance(request, list)
+        return await _readers(port, seconds, request, None if token is None else str(token))
+    await asyncio.sleep(seconds)
+    return "nothing else"
 
-    return run
+
+Work = Callable[[int], Awaitable[list[Phase]]]
 
 
-def _server_run(
-    database: Path, env: dict[str, str], work: Callable[[int], Awaitable[list[Phase]]]
-) -> list[Phase]:
+def _server_run(database: Path, env: dict[str, str], work: Work) -> list[Phase]:
     port = 39500 + os.getpid() % 400
     server = _start(database, port, env)
     try:
@@ -343,27 +350,27 @@ def main() -> int:
         help="which servers to run: joins with the limits as shipped, joins with them "
         "lifted, the reads (comma-separated)",
     )
+    parser.add_argument("--flood", help=argparse.SUPPRESS)  # the flood's own process
     args = parser.parse_args()
+    if args.flood:
+        print(asyncio.run(_flood(orjson.loads(args.flood))))
+        return 0
     runs = set(args.floods.split(","))
     phases: list[Phase] = []
     with tempfile.TemporaryDirectory() as tmp:
         database = Path(tmp) / "fairness.db"
         token, room = asyncio.run(_fill(database))
 
+        joins = {"kind": "joins", "count": args.joins}
+
         async def joins_shipped(port: int) -> list[Phase]:
-            return [
-                await _measured(
-                    port, "join flood, limits as shipped", _join_flood(port, args.joins)
-                )
-            ]
+            return [await _measured(port, "join flood, limits as shipped", joins)]
 
         async def joins_lifted(port: int) -> list[Phase]:
-            return [
-                await _measured(port, "join flood, limits lifted", _join_flood(port, args.joins))
-            ]
+            return [await _measured(port, "join flood, limits lifted", joins)]
 
         async def reads(port: int) -> list[Phase]:
-            return await _phases(port, args, token, room)
+            return await _reads(port, args.seconds, token, room)
 
         if "shipped" in runs:
             phases += _server_run(database, {}, joins_shipped)
@@ -392,7 +399,8 @@ at commit {commit} on {cpu_model}, {os.cpu_count()} cores, load average
 (SQLite) {"pinned to core 0, the clients to core 1" if _can_pin() else "unpinned"}. The
 {HONEST} honest users each send a message every {TICK * 1000:.0f} ms and time its
 acknowledgement; {failed} of their messages were refused. Stored before the start:
-{ROOMS:,} rooms, and {HEAVY_ROOMS} rooms of {PER_ROOM} messages each.
+{ROOMS:,} rooms, {HEAVY_ROOMS} rooms of {PER_ROOM} messages each, and {ACCOUNTS:,}
+accounts, all members of `general`.
 
 | flood | round trips | p50 ms | p95 ms | p99 ms | max ms | the flood |
 | --- | ---: | ---: | ---: | ---: | ---: | --- |
