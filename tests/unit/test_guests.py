@@ -162,3 +162,22 @@ async def test_a_direct_message_with_a_removed_account_stays_with_the_other(
     assert (kept.room.name, kept.peer) == (dm.room.name, None)
     history, _ = await chat.messages.history(B, dm.room.name, 10)
     assert [m.text for m in history] == ["hi bob"]
+
+
+async def test_joining_under_ones_own_name_changes_nothing_but_a_guest_may_claim_it(
+    parts: Parts,
+) -> None:
+    chat, clock = parts.chat, parts.clock
+    for conn in (A, B):
+        await chat.identity.connect(conn)
+    owner = who(await chat.identity.join(A, "alice"))
+    for wanted in (None, True, False):  # the account never turns itself into a guest
+        assert who(await chat.identity.join(A, "ALICE", guest=wanted)) == owner
+    guest = who(await chat.identity.join(B, "alice"))
+    assert who(await chat.identity.join(B, "alice", guest=True)) == guest
+    assert await refused(chat.identity.join(B, "alice", guest=False)) is ErrorCode.USERNAME_TAKEN
+    await chat.identity.disconnect(A)
+    clock.advance(31)  # the grace ran out: the guest may now take the name as an account
+    claimed = who(await chat.identity.join(B, "alice", guest=False))
+    assert not claimed.guest
+    assert claimed.id != owner.id

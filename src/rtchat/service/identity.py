@@ -75,7 +75,7 @@ class Identity:
         if (
             current is not None
             and name_key(current.username) == name_key(name)
-            and wanted in (None, current.guest)
+            and not (current.guest and wanted is False)  # a guest may ask for the account
         ):
             return await self.session(conn)
         ctx.spend(
