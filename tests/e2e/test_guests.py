@@ -73,3 +73,17 @@ async def test_public_rooms_are_browsed_page_by_page(
         await expect(items).to_have_count(105)
         await expect(more).to_have_count(0)
         await expect(items.last).to_have_attribute("data-room", "room-103")
+
+
+async def test_a_join_limit_is_told_in_the_servers_words(
+    start_server: StartServer, new_page: NewPage
+) -> None:
+    async with start_server(settings={"RTCHAT_JOINS_PER_MINUTE": "1"}) as url:
+        first = await new_page(url)
+        await join(first, "first")
+        second = await new_page(url)
+        await second.fill("#username-input", "second")
+        await second.press("#username-input", "Enter")
+        # Not "sending messages too fast": which limit it was, from the server.
+        await expect(second.locator("#join-error")).to_contain_text("joins from your address")
+        await expect(second.locator("#chat-screen")).to_be_hidden()

@@ -17,7 +17,7 @@ import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
-const { el, errorText } = ui;
+const { el, errorText, refusalText } = ui;
 
 // The function form: every reconnect presents the token we hold now.
 const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
@@ -169,7 +169,7 @@ async function join(name) {
   ui.setJoinBusy(false);
   if (!res.ok) {
     const fallback = res.timeout ? "Can't reach the server. Try again in a moment." : 'Could not join.';
-    ui.setJoinError(errorText(res.error, fallback));
+    ui.setJoinError(refusalText(res.error, fallback));
     el.usernameInput.focus();
     return;
   }

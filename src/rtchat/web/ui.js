@@ -62,6 +62,11 @@ const ERROR_TEXT = new Map([
 export const errorText = (error, fallback) =>
   ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
 
+/** The same for a refused join or room: a limit there is not about sending messages, and
+ * the server's words say which one it was (joins from the address, new rooms). */
+export const refusalText = (error, fallback) =>
+  error?.code === 'rate_limited' ? (error.message ?? fallback) : errorText(error, fallback);
+
 const STATUS_TEXT = new Map([
   ['connecting', 'connecting…'],
   ['connected', 'connected'],
