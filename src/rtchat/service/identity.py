@@ -187,14 +187,12 @@ class Identity:
             await self._typing.stop(user)
             if not await ctx.presence.depart(user):
                 return
-            if user.guest:
-                pass  # a guest holds no name
-            elif renamed:
-                # Its last connection took another name: this one is free at once.
-                await ctx.storage.users.release(user.id)
-            else:
-                await ctx.holds.hold(user.id, ctx.limits.name_grace)
-                await self._seen(user)
+            if not user.guest:  # a guest holds no name
+                if renamed:  # its last connection took another name: this one is free now
+                    await ctx.storage.users.release(user.id)
+                else:
+                    await ctx.holds.hold(user.id, ctx.limits.name_grace)
+                    await self._seen(user)
             ctx.relay.to_room(DEFAULT_ROOM, UserDisconnected(user, ctx.clock.now(), connection.id))
 
     async def _seen(self, user: User) -> None:
