@@ -21,9 +21,16 @@ BENCH = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 NODE_IDS = "abcdefgh"
 
-# The rate limit is off for every rtchat run (recorded in the report), and so is the cap
-# on connections per address: every client of the load generator comes from 127.0.0.1.
-RTCHAT_ENV = {"RTCHAT_RATE_LIMIT": "0", "RTCHAT_MAX_CONNECTIONS_PER_IP": "0"}
+# The rate limits are off for every rtchat run (recorded in the report), and so is the cap
+# on connections per address: every load client comes from 127.0.0.1, which the
+# per-address limits would count as one.
+RTCHAT_ENV = {
+    "RTCHAT_RATE_LIMIT": "0",
+    "RTCHAT_MAX_CONNECTIONS_PER_IP": "0",
+    "RTCHAT_JOINS_PER_MINUTE": "0",
+    "RTCHAT_ROOMS_PER_HOUR": "0",
+    "RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS": "0",
+}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from rtchat.names.memory import MemoryNameHolds
 from rtchat.ports import Clock, LocalDelivery, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
-from rtchat.service import Chat, Limits, build_chat
+from rtchat.service import Chat, Limiters, Limits, build_chat
 
 
 @dataclass
@@ -81,7 +81,7 @@ def single_node_chat(
         storage=storage,
         presence=MemoryPresence(MemoryPresenceHub(clock=clock), "n1"),
         holds=MemoryNameHolds(clock, start_grace=0),
-        limiter=MemoryRateLimiter(limits.send_rate, limits.send_burst),
+        limiters=Limiters.build(limits, MemoryRateLimiter),
         fanout=MemoryFanout(),
         delivery=delivery,
         clock=clock,

@@ -25,11 +25,10 @@ from rtchat.engine import SocketServer
 from rtchat.engine.forward import Forwarder
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.names.memory import MemoryNameHolds
-from rtchat.peers import RedisPeers
-from rtchat.ports import Clock, Fanout, NameHolds, Presence, RateLimiter, Storage
+from rtchat.ports import Clock, Fanout, NameHolds, Presence, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
-from rtchat.service import Chat, Limits, build_chat
+from rtchat.service import Chat, Limiters, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
 from rtchat.transport.events import EVENT_RATE_FACTOR
@@ -63,7 +62,7 @@ class SharedParts:
     fanout: Fanout
     presence: Presence
     holds: NameHolds
-    limiter: RateLimiter
+    limiters: Limiters
     redis: bool  # whether the shared parts are Redis's
     peers: RedisPeers | None = None
     closers: tuple[Callable[[], Awaitable[object]], ...] = ()
@@ -91,12 +90,24 @@ def find_socketio_client(settings: Settings) -> Path | None:
     return None
 
 
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        send_rate=settings.rate_limit,
+        send_burst=settings.rate_burst,
+        name_grace=settings.name_grace,
+        joins_per_minute=settings.joins_per_minute,
+        rooms_per_hour=settings.rooms_per_hour,
+        rooms_per_hour_per_address=settings.rooms_per_hour_per_address,
+        account_retention_days=settings.account_retention_days,
+    )
+
+
 def _memory_parts(settings: Settings, clock: Clock, node: str) -> SharedParts:
     return SharedParts(
         fanout=MemoryFanout(),
         presence=MemoryPresence(MemoryPresenceHub(ttl=settings.presence_ttl, clock=clock), node),
         holds=MemoryNameHolds(clock, start_grace=settings.name_grace),
-        limiter=MemoryRateLimiter(settings.rate_limit, settings.rate_burst),
+        limiters=Limiters.build(limits(settings), MemoryRateLimiter),
         redis=False,
     )
 
@@ -120,15 +131,21 @@ async def _redis_parts(settings: Settings, node: str) -> SharedParts:
     except BaseException:
         await client.aclose()
         raise
-    limiter = RedisRateLimiter(client, prefix, settings.rate_limit, settings.rate_burst)
+    made: list[RedisRateLimiter] = []
+
+    def limiter(rate: float, burst: float) -> RedisRateLimiter:
+        made.append(RedisRateLimiter(client, prefix, rate, burst))
+        return made[-1]
+
+    limiters = Limiters.build(limits(settings), limiter)
     return SharedParts(
         fanout=RedisFanout(address, prefix, node),
         presence=RedisPresence(client, prefix, node, settings.presence_ttl),
         holds=RedisNameHolds(client, prefix),
-        limiter=limiter,
+        limiters=limiters,
         redis=True,
         peers=peers,
-        closers=(peers.close, limiter.close, client.aclose),
+        closers=(peers.close, *(m.close for m in made), client.aclose),
     )
 
 
@@ -179,15 +196,11 @@ async def _chat(
         storage=storage,
         presence=parts.presence,
         holds=parts.holds,
-        limiter=parts.limiter,
+        limiters=parts.limiters,
         fanout=parts.fanout,
         delivery=SocketIODelivery(sio),
         clock=clock,
-        limits=Limits(
-            send_rate=settings.rate_limit,
-            send_burst=settings.rate_burst,
-            name_grace=settings.name_grace,
-        ),
+        limits=limits(settings),
     )
     await chat.start(storage)
     try:

@@ -63,22 +63,35 @@ class MessageStore(Protocol):
 
 
 class UserStore(Protocol):
-    """Who is who. A username belongs to at most one user; a token to exactly one."""
+    """Accounts. A username belongs to at most one account; a token to exactly one. Names
+    compare by `rtchat.domain.names.name_key` (NFKC, case folding, lookalike letters)."""
 
-    async def create(self, user: User, token_hash: str) -> None:
-        """Add `user`, reachable by `token_hash`. Raises `username_taken` if the name is owned."""
+    async def create(self, user: User, token_hash: str, *, seen: datetime | None = None) -> None:
+        """Add `user`, reachable by `token_hash`, last seen at `seen` (default: now).
+        Raises `username_taken` if the name is owned."""
         ...
 
     async def by_token(self, token_hash: str) -> User | None: ...
 
     async def by_name(self, username: str) -> User | None:
-        """The current owner of `username` (names compare case-insensitively)."""
+        """The current owner of `username` (or of a name that compares equal to it)."""
         ...
 
     async def by_id(self, user_id: str) -> User | None: ...
 
-    async def release(self, user_id: str) -> None:
-        """Take the name and token away from `user_id`: the name is free to claim again."""
+    async def seen(self, user_id: str, when: datetime) -> None:
+        """`user_id` was online at `when` (it came online or went offline then)."""
+        ...
+
+    async def dormant(self, before: datetime, limit: int) -> list[User]:
+        """Up to `limit` accounts last seen before `before`, the longest unseen first."""
+        ...
+
+    async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
+        """Forget the account: its name is free to claim again, its token names no one, it
+        is in no room. Its messages stay, under the name they were sent with. With
+        `unseen_since`, only if it was last seen before then (checked in the same step).
+        `True` if there was such an account."""
         ...
 
 
@@ -91,8 +104,9 @@ class RoomStore(Protocol):
 
     async def get(self, name: str) -> Room | None: ...
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        """Every room of kind `room` (not direct messages), by name."""
+    async def list_rooms(self, after: str, limit: int) -> list[RoomSummary]:
+        """Up to `limit` rooms of kind `room` (not direct messages) named after `after`
+        (by code point; "" for the first page), by name."""
         ...
 
     async def summary(self, name: str) -> RoomSummary | None: ...
@@ -107,8 +121,8 @@ class RoomStore(Protocol):
 
     async def is_member(self, room: str, user_id: str) -> bool: ...
 
-    async def members(self, room: str) -> list[User]:
-        """The members that still own a name, by username."""
+    async def members(self, room: str, limit: int) -> list[User]:
+        """The first `limit` members by name key (`general` may have every account)."""
         ...
 
     async def rooms_of(self, user_id: str) -> list[RoomSummary]:

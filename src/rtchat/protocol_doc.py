@@ -40,7 +40,52 @@ Limits:
 node) with bursts of {_DEFAULTS["rate_burst"]:g} by default (`RTCHAT_RATE_LIMIT`, \
 `RTCHAT_RATE_BURST`); other events {EVENT_RATE_FACTOR} times that per connection;
 - a packet larger than `RTCHAT_MAX_PAYLOAD_BYTES` \
-({_DEFAULTS["max_payload_bytes"]:,} bytes by default) gets no answer: it closes the connection.
+({_DEFAULTS["max_payload_bytes"]:,} bytes by default) gets no answer: it closes the connection;
+- {_DEFAULTS["joins_per_minute"]:g} joins a minute from one address (an IPv4 address or an \
+IPv6 /64; `RTCHAT_JOINS_PER_MINUTE`), {_DEFAULTS["rooms_per_hour"]:g} new rooms an hour per \
+account and {_DEFAULTS["rooms_per_hour_per_address"]:g} per address \
+(`RTCHAT_ROOMS_PER_HOUR`, `RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS`), on every node together, \
+each in bursts of as many: beyond, `rate_limited`.
+
+## Who is who: `userId`, `accountId`, `guest`
+
+As in the seed, `userId` is the Socket.IO id of the connection that did what an event \
+reports (`socket.id` on that client): the one that sent a message, that is typing, \
+that brought its user online (`user-connected`) or whose close took them offline \
+(`user-disconnected`; `null` when the node holding them crashed). In a message read back \
+through `history`, `sync` or `join-room`, it is the connection it was sent from, which \
+may be gone (`null` for messages stored before rtchat kept it). `accountId` is who that \
+is, the same on every connection and after every reconnect, and `guest` says whether \
+they are a guest. `User` objects (`{{accountId, username, guest}}`) name no connection.
+
+## Accounts and guests
+
+A join under a name nobody holds makes an **account**, with a session token: presented \
+as `auth: {{token}}` when connecting again, it brings back the account's name, rooms and \
+direct messages. A name is held while its account has a connection open, and for \
+`RTCHAT_NAME_GRACE` seconds ({_DEFAULTS["name_grace"]:g} by default) after the last one \
+closes or after a start of a single node; then the next person to join with it gets it, \
+and the old token stops working. Renaming (`user-joined` with another name) releases the \
+old name at once, unless another connection still has the account.
+
+A join under a name an account holds, from a connection that is not the account's, \
+makes a **guest** (unless it asks for `guest: false`, which is refused with \
+`username_taken`): it chats under the name it asked for, in `general` only (anything \
+else is `forbidden`), and everything it does carries `guest: true`. The seed's client \
+sends no token, so its second tab, a reload or a server restart makes it a guest and it \
+goes on chatting. A guest never becomes the account: it gets no token, holds no name, is \
+in none of the account's rooms, and a direct message to the name reaches the account. \
+rtchat's own client marks guests wherever their name appears.
+
+Names compare after Unicode NFKC and case folding, with Cyrillic and Greek letters drawn \
+like Latin ones folded into those (`ａｌｉｃｅ` and an all-Cyrillic `аӏісе` are `alice`), \
+and are kept in NFKC form. A name whose letters mix scripts (`аlice`: a Cyrillic `а`, then \
+Latin) is refused with `invalid_username`; Latin may mix only with the Chinese, Japanese \
+and Korean scripts, as those languages mix them.
+
+An account nobody connected with for `RTCHAT_ACCOUNT_RETENTION_DAYS` \
+({_DEFAULTS["account_retention_days"]:g} by default) is removed: its name is free, its \
+token names no one; its messages stay under the name they were sent with.
 """
 
 

@@ -83,10 +83,27 @@ class Settings:
     rate_limit: float = _setting(
         10.0,
         "Messages per second one user may send, over all their connections on every node "
-        "(a token bucket); 0 turns every rate limit off. Other events are limited to five "
-        "times this rate per connection.",
+        "(a token bucket); other events are limited to five times this rate per "
+        "connection. 0 turns both off.",
     )
     rate_burst: float = _setting(20.0, "Messages one user may send in a burst.")
+    joins_per_minute: float = _setting(
+        30.0,
+        "Joins (`user-joined` under a new name) one address may make a minute, on every "
+        "node together, in bursts of as many; an address is an IPv4 address or an IPv6 /64. "
+        "0: no limit. Behind a proxy every client has the proxy's address.",
+    )
+    rooms_per_hour: float = _setting(
+        10.0, "Rooms one account may create an hour, in bursts of as many; 0: no limit."
+    )
+    rooms_per_hour_per_address: float = _setting(
+        30.0, "Rooms the accounts of one address may create an hour together; 0: no limit."
+    )
+    account_retention_days: float = _setting(
+        30.0,
+        "Days after which an account nobody connected with is removed (its name freed, its "
+        "messages kept); 0 keeps every account.",
+    )
     max_payload_bytes: int = _setting(
         65536, "Largest Socket.IO packet a client may send; a larger one closes its connection."
     )
@@ -153,6 +170,14 @@ class Settings:
             raise SettingsError("rate_limit must be >= 0 and rate_burst >= 1")
         if self.name_grace < 0:
             raise SettingsError("name_grace must be >= 0")
+        for name in (
+            "joins_per_minute",
+            "rooms_per_hour",
+            "rooms_per_hour_per_address",
+            "account_retention_days",
+        ):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{name} must be >= 0 (0 turns it off)")
         if not self.database_url.startswith(_DATABASE_SCHEMES):
             raise SettingsError(
                 f"database_url {self.database_url!r} must start with sqlite:///, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -58,6 +59,34 @@ async def test_append_returns_what_it_stored(storage: Storage, alice: User) -> N
     )
     assert message.timestamp == sent.timestamp
     assert await storage.messages.latest("a", 10) == [message]
+
+
+async def test_the_connection_and_a_guest_author_are_kept(storage: Storage, alice: User) -> None:
+    # A guest is never stored as a user: the message alone says who wrote it.
+    await add_room(storage, "a")
+    guest = User(id="g1", username="Alice", guest=True)
+    sent = [
+        dataclasses.replace(draft("a", alice, client_id="c1"), sent_from="sock-1"),
+        dataclasses.replace(draft("a", guest, client_id="c2"), sent_from="sock-2"),
+        draft("a", alice),  # from a caller that names no connection
+    ]
+    stored = [(await storage.messages.append(d))[0] for d in sent]
+    assert [(m.author, m.sent_from) for m in stored] == [
+        (alice, "sock-1"),
+        (guest, "sock-2"),
+        (alice, None),
+    ]
+    for page in (
+        await storage.messages.latest("a", 10),
+        await storage.messages.after("a", 0, 10),
+        await storage.messages.before("a", 4, 10),
+    ):
+        assert page == stored
+    # A retry (from another connection) answers what was stored, connection and all.
+    again, created = await storage.messages.append(
+        dataclasses.replace(draft("a", guest, client_id="c2"), sent_from="sock-3")
+    )
+    assert (again, created) == (stored[1], False)
 
 
 async def test_timestamps_come_back_as_utc_to_the_microsecond(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -86,8 +87,10 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
     connection = await asyncpg.connect(url)
     try:
         await connection.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
+        await connection.execute("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)")  # released
         await connection.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
         await connection.execute("INSERT INTO members VALUES ('general', 'u1')")
+        await connection.execute("INSERT INTO members VALUES ('general', 'u0')")
         for seq in (1, 2):
             await connection.execute(
                 "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
@@ -110,13 +113,16 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
         assert await storage.users.by_token("hash-alice") == alice
         message, _ = await storage.messages.append(draft("general", alice))
         assert message.seq == 3
-        assert [m.id for m in await storage.messages.latest("general", 3)] == [
-            "old-1",
-            "old-2",
-            message.id,
-        ]
+        latest = await storage.messages.latest("general", 3)
+        assert [m.id for m in latest] == ["old-1", "old-2", message.id]
+        # Version 3: old messages name no connection; accounts count as seen at the upgrade.
+        assert [(m.sent_from, m.author.guest) for m in latest[:2]] == [(None, False)] * 2
+        assert await storage.users.dormant(datetime.now(UTC) - timedelta(minutes=5), 5) == []
     finally:
         await storage.close()
+    # The released account kept so far is gone, with its membership.
+    assert [tuple(r) for r in await sql(url, "SELECT id FROM users")] == [("u1",)]
+    assert [tuple(r) for r in await sql(url, "SELECT user_id FROM members")] == [("u1",)]
 
 
 async def test_nodes_starting_together_migrate_once(url: str) -> None:
@@ -321,7 +327,7 @@ async def test_a_cut_connection_is_unavailable_then_heals_without_gaps(
             d.client_id or "" for d in drafts
         )
         # Every other kind of request is back too.
-        assert await storage.rooms.members("general") == [alice]
+        assert await storage.rooms.members("general", 100) == [alice]
     finally:
         await storage.close()
 
@@ -365,7 +371,7 @@ async def test_waiting_for_a_busy_pool_is_not_a_failure(url: str) -> None:
     try:
         alice = await add_user(storage, "Alice")
         await add_room(storage, "general", alice)
-        pages = await asyncio.gather(*(storage.rooms.members("general") for _ in range(300)))
+        pages = await asyncio.gather(*(storage.rooms.members("general", 100) for _ in range(300)))
         assert all(page == [alice] for page in pages)
         assert storage.healthy()
     finally:
@@ -424,7 +430,7 @@ async def test_everything_survives_a_restart(url: str) -> None:
         ]
         retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
         await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms()
+        before = await storage.rooms.list_rooms("", 100)
     finally:
         await storage.close()
 
@@ -433,8 +439,8 @@ async def test_everything_survives_a_restart(url: str) -> None:
         assert await storage.messages.after("general", 0, 10) == [*sent, retried]
         assert await storage.users.by_token("hash-alice") == alice
         assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general") == [alice]
-        assert await storage.rooms.list_rooms() == before
+        assert await storage.rooms.members("general", 100) == [alice]
+        assert await storage.rooms.list_rooms("", 100) == before
         message, created = await storage.messages.append(draft("general", alice))
         assert (message.seq, created) == (5, True)
         again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
@@ -493,7 +499,9 @@ async def test_the_append_is_planned_as_index_probes_on_a_young_database(
     try:
         statement = await connection.prepare(APPEND)
         # A generic plan, whatever the arguments: the one every later batch runs.
-        plan = await statement.explain(["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"])
+        plan = await statement.explain(
+            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False]
+        )
     finally:
         await connection.close()
     scans = []
@@ -540,7 +548,7 @@ async def test_a_failing_write_in_a_batch_undoes_only_itself(url: str) -> None:
         assert storage.batches - before == 1
         # Committed, as another node sees it: everything but the failures.
         bob = User(id="u2", username="Bob")
-        assert await other_node.rooms.members("general") == [alice, bob]
+        assert await other_node.rooms.members("general", 100) == [alice, bob]
         assert await other_node.users.by_id("u3") is None
         assert await other_node.rooms.get("team") is None
         assert await other_node.messages.last_seq("general") == 1

@@ -106,3 +106,22 @@ async def test_a_live_node_is_never_swept(backend: Backend) -> None:
             await a.refresh()
             assert await b.expired() == []
         assert await b.online([ALICE.id]) == {ALICE.id}
+
+
+async def test_guests_stay_guests_on_every_node_and_when_swept(backend: Backend) -> None:
+    # A guest shares its name with an account: both are listed, each as what it is.
+    guest = User("g-alice", "Alice", guest=True)
+    ttl = 1.0
+    a, b = backend.presence("a", ttl), backend.presence("b", ttl)
+    for node in (a, b):
+        await node.start()
+    try:
+        await b.arrive(ALICE)
+        await a.arrive(guest)
+        assert await b.list_online(10) == ([guest, ALICE], 2)  # one name: by id
+        await a.abandon()  # a "crashes" with the guest on it
+        await asyncio.sleep(ttl + 0.3)
+        await b.refresh()
+        assert await b.expired() == [guest]
+    finally:
+        await b.close()

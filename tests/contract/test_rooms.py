@@ -34,7 +34,7 @@ async def test_the_service_can_ensure_the_default_room(storage: Storage) -> None
     for _ in range(2):
         if await storage.rooms.get("general") is None:
             await storage.rooms.create(Room(name="general"))
-    assert [s.room.name for s in await storage.rooms.list_rooms()] == ["general"]
+    assert [s.room.name for s in await storage.rooms.list_rooms("", 100)] == ["general"]
 
 
 async def test_list_rooms_is_by_name_without_direct_messages(storage: Storage) -> None:
@@ -43,9 +43,32 @@ async def test_list_rooms_is_by_name_without_direct_messages(storage: Storage) -
     await add_room(storage, "random")
     await add_room(storage, "general", alice)
     await add_room(storage, dm_room_name(alice.id, bob.id), alice, bob, kind=RoomKind.DM)
-    listed = await storage.rooms.list_rooms()
+    listed = await storage.rooms.list_rooms("", 100)
     assert [s.room.name for s in listed] == ["general", "random"]
     assert all(s.room.kind is RoomKind.ROOM for s in listed)
+
+
+async def test_list_rooms_pages_by_name(storage: Storage) -> None:
+    alice = await add_user(storage, "Alice")
+    bob = await add_user(storage, "Bob")
+    names = [f"room-{i:02d}" for i in range(7)]
+    for name in reversed(names):
+        await add_room(storage, name)
+    await add_room(storage, dm_room_name(alice.id, bob.id), alice, bob, kind=RoomKind.DM)
+    pages: list[list[str]] = []
+    after = ""
+    while page := await storage.rooms.list_rooms(after, 3):
+        pages.append([s.room.name for s in page])
+        after = page[-1].room.name
+    assert pages == [names[0:3], names[3:6], names[6:]]
+    assert await storage.rooms.list_rooms("room-03", 2) == [
+        RoomSummary(Room("room-04"), 0, 0),
+        RoomSummary(Room("room-05"), 0, 0),
+    ]
+    assert await storage.rooms.list_rooms("", 0) == []
+    # By code point, as every backend orders text keys: "_" (0x5f) sorts after "Z" and "-".
+    await add_room(storage, "room_x")
+    assert [s.room.name for s in await storage.rooms.list_rooms("room-06", 5)] == ["room_x"]
 
 
 async def test_creating_a_room_with_members(storage: Storage) -> None:
@@ -53,7 +76,7 @@ async def test_creating_a_room_with_members(storage: Storage) -> None:
     bob = await add_user(storage, "Bob")
     name = dm_room_name(alice.id, bob.id)
     await add_room(storage, name, alice, bob, kind=RoomKind.DM)
-    assert await storage.rooms.members(name) == [alice, bob]
+    assert await storage.rooms.members(name, 100) == [alice, bob]
     assert await storage.rooms.get(name) == Room(name=name, kind=RoomKind.DM)
 
 
@@ -89,22 +112,32 @@ async def test_adding_to_an_unknown_room_or_an_unknown_user(storage: Storage) ->
     with pytest.raises(ChatError) as caught:
         await storage.rooms.add_member("general", "nobody")
     assert caught.value.code is ErrorCode.USER_NOT_FOUND
-    assert await storage.rooms.members("general") == []
+    assert await storage.rooms.members("general", 100) == []
 
 
-async def test_members_are_by_username_and_released_users_are_skipped(storage: Storage) -> None:
+async def test_members_are_by_username_and_released_users_are_gone(storage: Storage) -> None:
     carol = await add_user(storage, "carol")
     alice = await add_user(storage, "Alice")
     bob = await add_user(storage, "bob")
     dave = await add_user(storage, "Dave")
     await add_room(storage, "general", carol, dave, alice, bob)
-    assert await storage.rooms.members("general") == [alice, bob, carol, dave]
+    assert await storage.rooms.members("general", 100) == [alice, bob, carol, dave]
     await storage.users.release(bob.id)
-    assert await storage.rooms.members("general") == [alice, carol, dave]
-    assert await storage.rooms.members("nowhere") == []
+    assert await storage.rooms.members("general", 100) == [alice, carol, dave]
+    assert await storage.rooms.members("nowhere", 100) == []
 
 
-async def test_summaries_count_named_members_and_the_last_seq(storage: Storage) -> None:
+async def test_members_come_by_name_key_up_to_a_limit(storage: Storage) -> None:
+    names = ["dave", "Carol", "bob", "Alice", "ÉMILE", "ａｄａ"]  # noqa: RUF001 (fullwidth ada)
+    users = [await add_user(storage, name) for name in names]
+    await add_room(storage, "general", *users)
+    first = await storage.rooms.members("general", 3)
+    assert [u.username for u in first] == ["ａｄａ", "Alice", "bob"]  # noqa: RUF001
+    assert await storage.rooms.members("general", 0) == []
+    assert len(await storage.rooms.members("general", 100)) == 6
+
+
+async def test_summaries_count_members_and_the_last_seq(storage: Storage) -> None:
     alice = await add_user(storage, "Alice")
     bob = await add_user(storage, "Bob")
     carol = await add_user(storage, "Carol")
@@ -125,7 +158,7 @@ async def test_summaries_count_named_members_and_the_last_seq(storage: Storage) 
         RoomSummary(dm, member_count=2, last_seq=1),
         RoomSummary(general, member_count=2, last_seq=3),
     ]
-    assert await storage.rooms.list_rooms() == [
+    assert await storage.rooms.list_rooms("", 100) == [
         RoomSummary(general, member_count=2, last_seq=3),
         RoomSummary(quiet, member_count=1, last_seq=0),
     ]

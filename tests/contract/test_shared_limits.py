@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from rtchat.service import Limiters, Limits
 from tests.contract.backends import Backend
 
 
@@ -44,3 +45,22 @@ async def test_a_user_on_two_nodes_is_held_to_one_limit(backend: Backend) -> Non
     # ...then it knows the shared bucket is spent (a bucket of its own would hold 3 more).
     assert two.allow("u1", time.monotonic()) is False
     assert two.allow("u2", time.monotonic()) is True
+
+
+async def test_joins_by_address_are_counted_by_every_node_apart_from_other_limits(
+    backend: Backend,
+) -> None:
+    # What a node builds from its settings (app.py): four buckets on one backend, their
+    # keys prefixed apart by the service ("join@<address>", "room@<address>", ...).
+    limits = Limits(joins_per_minute=3, rooms_per_hour=2, rooms_per_hour_per_address=2)
+    one, two = Limiters.build(limits, backend.limiter), Limiters.build(limits, backend.limiter)
+    now = time.monotonic()
+    assert [one.joins.allow("join@192.0.2.1", now) for _ in range(3)] == [True] * 3
+    await asyncio.sleep(0.2)  # settled with the backend
+    two.joins.allow("join@192.0.2.1", time.monotonic())
+    await asyncio.sleep(0.2)
+    assert two.joins.allow("join@192.0.2.1", time.monotonic()) is False
+    # Another address, and the same address's room bucket, are untouched.
+    assert two.joins.allow("join@192.0.2.2", time.monotonic()) is True
+    assert two.rooms_by_address.allow("room@192.0.2.1", time.monotonic()) is True
+    assert two.messages.allow("u1", time.monotonic()) is True

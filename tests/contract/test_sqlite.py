@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         ]
         retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
         await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms()
+        before = await storage.rooms.list_rooms("", 100)
     finally:
         await storage.close()
 
@@ -43,8 +44,8 @@ async def test_everything_survives_a_restart(tmp_path: Path) -> None:
         assert await storage.messages.after("general", 0, 10) == [*sent, retried]
         assert await storage.users.by_token("hash-alice") == alice
         assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general") == [alice]
-        assert await storage.rooms.list_rooms() == before
+        assert await storage.rooms.members("general", 100) == [alice]
+        assert await storage.rooms.list_rooms("", 100) == before
         # Sequence numbers go on from where they were; a retry is still recognised.
         message, created = await storage.messages.append(draft("general", alice))
         assert (message.seq, created) == (5, True)
@@ -69,8 +70,10 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
         conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
+        conn.execute("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)")  # released
         conn.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
         conn.execute("INSERT INTO members VALUES ('general', 'u1')")
+        conn.execute("INSERT INTO members VALUES ('general', 'u0')")
         for seq in (1, 2):
             conn.execute(
                 "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL)",
@@ -88,13 +91,17 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
         alice = User(id="u1", username="Alice")
         message, _ = await storage.messages.append(draft("general", alice))
         assert message.seq == 3
-        assert [m.id for m in await storage.messages.latest("general", 3)] == [
-            "old-1",
-            "old-2",
-            message.id,
-        ]
+        latest = await storage.messages.latest("general", 3)
+        assert [m.id for m in latest] == ["old-1", "old-2", message.id]
+        # Version 3: old messages name no connection; accounts count as seen at the upgrade.
+        assert [(m.sent_from, m.author.guest) for m in latest[:2]] == [(None, False)] * 2
+        assert await storage.users.dormant(datetime.now(UTC) - timedelta(minutes=5), 5) == []
     finally:
         await storage.close()
+    with closing(sqlite3.connect(path)) as conn:
+        # The released account kept so far is gone, with its membership.
+        assert conn.execute("SELECT id FROM users").fetchall() == [("u1",)]
+        assert conn.execute("SELECT user_id FROM members").fetchall() == [("u1",)]
 
 
 async def test_a_file_from_a_newer_rtchat_is_refused(tmp_path: Path) -> None:
@@ -124,7 +131,7 @@ async def test_driver_errors_become_internal_and_spoil_only_their_job(tmp_path: 
         with closing(sqlite3.connect(storage.path)) as conn:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute(
-                "INSERT INTO messages VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0, NULL)"
+                "INSERT INTO messages VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0, NULL, NULL, 0)"
             )
             conn.commit()
         with pytest.raises(ChatError) as caught:

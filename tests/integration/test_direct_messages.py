@@ -52,7 +52,9 @@ async def test_only_the_two_receive_its_messages_and_typing(clients: Connect) ->
     assert typing == {
         "username": "bob",
         "isTyping": True,
-        "userId": bob_user["userId"],
+        "userId": bob.sio.get_sid(),
+        "accountId": bob_user["accountId"],
+        "guest": False,
         "room": name,
     }
 

@@ -18,6 +18,7 @@ import pytest
 
 from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
+from rtchat.service import MAX_ROOMS_PAGE
 from rtchat.transport.events import CLIENT_EVENTS
 from tests.support import ChatClient, Connect, ok, sentinel
 
@@ -56,6 +57,11 @@ CASES: dict[str, list[Request]] = {
         ("create-room", {"name": "ok", "topic": "x" * 201}),
         ("create-room", {"name": "ok", "topic": "bad\x00topic"}),
         ("history", {"room": "general", "before": -1}),
+        ("user-joined", {"username": "alicia", "guest": "yes"}),
+        ("list-rooms", 42),
+        ("list-rooms", "general"),
+        ("list-rooms", {"limit": 0}),
+        ("list-rooms", {"limit": MAX_ROOMS_PAGE + 1}),
         ("history", {"room": "general", "before": "1"}),
         ("history", {"room": "general", "before": 10, "limit": 0}),
         ("history", {"room": "general", "before": 10, "limit": 101}),
@@ -70,12 +76,20 @@ CASES: dict[str, list[Request]] = {
     "invalid_username": [
         ("user-joined", 42),
         ("user-joined", ""),
+        ("user-joined", {"username": 42}),
+        ("user-joined", "аlice"),  # noqa: RUF001 (a Cyrillic a: two scripts)
+        ("user-joined", {"username": "bοb", "guest": False}),  # noqa: RUF001 (a Greek o)
         ("user-joined", "x" * (MAX_USERNAME_LENGTH + 1)),
         ("open-dm", {"username": 42}),
         ("open-dm", {"username": "  "}),
         ("open-dm", {}),
     ],
-    "username_taken": [("user-joined", "bob"), ("user-joined", " BOB ")],
+    # The account asked for; without `guest: false` a held name makes a guest instead.
+    "username_taken": [
+        ("user-joined", {"username": "bob", "guest": False}),
+        ("user-joined", {"username": " BOB ", "guest": False}),
+        ("user-joined", {"username": "ｂｏｂ", "guest": False}),  # noqa: RUF001 (fullwidth)
+    ],
     "invalid_message": [
         ("send-message", ""),
         ("send-message", {"room": "general", "text": "   "}),
@@ -98,6 +112,7 @@ CASES: dict[str, list[Request]] = {
         ("create-room", {"name": "Not valid!"}),
         ("join-room", {"room": 42}),
         ("join-room", {"room": "dm:" + "x" * 80}),
+        ("list-rooms", {"after": "Not valid!"}),
     ],
     "forbidden": [
         *(request("dev") for request in ROOM_EVENTS if request("dev")[0] != "join-room"),

@@ -31,7 +31,7 @@ async def test_two_tabs_of_one_user_count_once(clients: Connect) -> None:
 
     # The second tab is alice without a `user-joined` of its own, and came online silently.
     sent = ok(await tab2.call("send-message", "from tab 2"))
-    assert sent["userId"] == joined["user"]["userId"]
+    assert (sent["userId"], sent["accountId"]) == (tab2.sio.get_sid(), joined["user"]["accountId"])
     await sentinel(tab2, bob, tab1)
     announced = [u for u in bob.events("user-connected") if u["username"] == "alice"]
     assert len(announced) == 1
@@ -53,9 +53,11 @@ async def test_closing_one_tab_is_silent_closing_the_last_announces(
     assert bob.events("user-disconnected") == []
     assert await _online(bob) == ["alice", "bob"]
 
+    last = tab2.sio.get_sid()
     await tab2.close()
     gone = await bob.wait_for("user-disconnected")
-    assert (gone["username"], gone["userId"]) == ("alice", joined["user"]["userId"])
+    assert (gone["username"], gone["accountId"]) == ("alice", joined["user"]["accountId"])
+    assert gone["userId"] == last  # the connection whose close took her offline
     assert await _online(bob) == ["bob"]
     await sentinel(bob, bob)
     assert len(bob.events("user-disconnected")) == 1

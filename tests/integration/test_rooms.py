@@ -92,7 +92,9 @@ async def test_room_messages_and_typing_reach_its_members_only(clients: Connect)
     assert typing == {
         "username": "alice",
         "isTyping": True,
-        "userId": alice_user["userId"],
+        "userId": alice.sio.get_sid(),
+        "accountId": alice_user["accountId"],
+        "guest": False,
         "room": "dev",
     }
 
@@ -248,7 +250,9 @@ async def test_seed_clients_still_land_in_general(clients: Connect) -> None:
     assert typing == {
         "username": "seed",
         "isTyping": True,
-        "userId": seed_user["userId"],
+        "userId": seed.sio.get_sid(),
+        "accountId": seed_user["accountId"],
+        "guest": False,
         "room": "general",
     }
 

@@ -18,10 +18,12 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
     bob = await clients(transports=transports)
     carol = await clients(transports=transports)
 
+    # `userId` is what the seed sends: the id of the sender's socket, its `socket.id`.
     alice_user = (await alice.join("alice"))["user"]
     for client in (alice, bob, carol):
         joined = await client.wait_for("user-connected", lambda d: d["username"] == "alice")
-        assert joined["userId"] == alice_user["userId"]
+        assert joined["userId"] == alice.sio.get_sid()
+        assert joined["accountId"] == alice_user["accountId"]
         assert ISO_UTC.match(joined["timestamp"])
     await bob.join("bob")
     joined_carol = await carol.join("carol")
@@ -34,7 +36,8 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
     for client in (alice, bob, carol):
         got = await client.wait_for("receive-message", lambda d: d["message"] == "hello everyone")
         assert got["username"] == "alice"
-        assert got["userId"] == alice_user["userId"]
+        assert got["userId"] == alice.sio.get_sid()
+        assert (got["accountId"], got["guest"]) == (alice_user["accountId"], False)
         assert got["id"] == ack["data"]["id"]
         assert ISO_UTC.match(got["timestamp"])
 
@@ -45,6 +48,7 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
         typing = await client.wait_for("user-typing")
         assert typing["username"] == "bob"
         assert typing["isTyping"] is True
+        assert typing["userId"] == bob.sio.get_sid()
     await bob.sio.emit("send-message", "sentinel")
     await bob.wait_for("receive-message", lambda d: d["message"] == "sentinel")
     assert bob.events("user-typing") == []
@@ -52,10 +56,12 @@ async def test_join_chat_type_and_leave(clients: Connect, transports: list[str] 
     stopped = await alice.wait_for("user-typing", lambda d: d["isTyping"] is False)
     assert stopped["username"] == "bob"
 
+    carol_socket = carol.sio.get_sid()
     await carol.close()
     for client in (alice, bob):
         left = await client.wait_for("user-disconnected")
         assert left["username"] == "carol"
+        assert left["userId"] == carol_socket
         assert ISO_UTC.match(left["timestamp"])
     for event in ("user-connected", "receive-message"):
         assert len(alice.events(event)) == len(bob.events(event))

@@ -36,7 +36,14 @@ async def test_repeated_typing_is_forwarded_at_most_once_a_second(clients: Conne
     await sentinel(alice, bob)
     assert loop.time() - started < 1.0, "the burst must fit in one throttle window"
     assert bob.events("user-typing") == [
-        {"username": "alice", "isTyping": True, "userId": alice_user["userId"], "room": "dev"}
+        {
+            "username": "alice",
+            "isTyping": True,
+            "userId": alice.sio.get_sid(),
+            "accountId": alice_user["accountId"],
+            "guest": False,
+            "room": "dev",
+        }
     ]
 
     # Once the second has passed, a report that is still coming is passed on again.
@@ -58,7 +65,9 @@ async def test_typing_never_stopped_expires(clients: Connect) -> None:
     assert stopped == {
         "username": "alice",
         "isTyping": False,
-        "userId": alice_user["userId"],
+        "userId": alice.sio.get_sid(),
+        "accountId": alice_user["accountId"],
+        "guest": False,
         "room": "dev",
     }
     await sentinel(bob, alice, bob)

@@ -2,8 +2,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rtchat.domain.events import MessagePosted, RoomCreated, UserConnected, UserTyping
-from rtchat.domain.models import Message, Room, RoomKind, RoomSummary, User
+from rtchat.domain.events import (
+    MessagePosted,
+    RoomCreated,
+    UserConnected,
+    UserDisconnected,
+    UserTyping,
+)
+from rtchat.domain.models import ConnectionId, Message, Room, RoomKind, RoomSummary, User
 from rtchat.transport import codec
 
 ALICE = User(id="u1", username="alice")
@@ -14,9 +20,20 @@ def test_timestamps_match_javascript_to_iso_string() -> None:
     assert codec.iso_timestamp(WHEN) == "2026-01-02T03:04:05.678Z"
 
 
+SOCKET = ConnectionId("sock-1")
+
+
 def test_receive_message_keeps_the_seed_fields() -> None:
+    # `userId` is the seed's: the id of the socket it was sent from; the account is apart.
     message = Message(
-        id="m1", room="general", seq=7, author=ALICE, text="hi", timestamp=WHEN, client_id="c1"
+        id="m1",
+        room="general",
+        seq=7,
+        author=ALICE,
+        text="hi",
+        timestamp=WHEN,
+        client_id="c1",
+        sent_from=SOCKET,
     )
     name, payload = codec.encode(MessagePosted(message))
     assert name == "receive-message"
@@ -27,20 +44,45 @@ def test_receive_message_keeps_the_seed_fields() -> None:
         "clientId": "c1",
         "username": "alice",
         "message": "hi",
-        "userId": "u1",
+        "userId": "sock-1",
+        "accountId": "u1",
+        "guest": False,
         "timestamp": "2026-01-02T03:04:05.678Z",
     }
 
 
+def test_a_guest_and_a_message_from_before_connections_were_kept() -> None:
+    guest = User(id="g1", username="alice", guest=True)
+    message = Message(id="m1", room="general", seq=1, author=guest, text="hi", timestamp=WHEN)
+    _, payload = codec.encode(MessagePosted(message))
+    assert (payload["userId"], payload["accountId"], payload["guest"]) == (None, "g1", True)
+    assert codec.user_payload(guest) == {"accountId": "g1", "username": "alice", "guest": True}
+
+
 def test_seed_events_names_and_fields() -> None:
-    assert codec.encode(UserConnected(ALICE, WHEN)) == (
+    assert codec.encode(UserConnected(ALICE, WHEN, SOCKET)) == (
         "user-connected",
-        {"userId": "u1", "username": "alice", "timestamp": "2026-01-02T03:04:05.678Z"},
+        {
+            "username": "alice",
+            "userId": "sock-1",
+            "accountId": "u1",
+            "guest": False,
+            "timestamp": "2026-01-02T03:04:05.678Z",
+        },
     )
-    name, payload = codec.encode(UserTyping(ALICE, "general", True))
+    # A user whose node crashed went with no connection anyone knows of.
+    _, gone = codec.encode(UserDisconnected(ALICE, WHEN, None))
+    assert (gone["userId"], gone["accountId"]) == (None, "u1")
+    name, payload = codec.encode(UserTyping(ALICE, "general", True, SOCKET))
     assert name == "user-typing"
-    assert payload["username"] == "alice"
-    assert payload["isTyping"] is True
+    assert payload == {
+        "username": "alice",
+        "isTyping": True,
+        "userId": "sock-1",
+        "accountId": "u1",
+        "guest": False,
+        "room": "general",
+    }
     summary = RoomSummary(Room("dev", RoomKind.ROOM, "code"), member_count=2, last_seq=9)
     assert codec.encode(RoomCreated(summary)) == (
         "room-created",

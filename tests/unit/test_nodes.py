@@ -23,7 +23,7 @@ from rtchat.fanout.memory import MemoryFanout, MemoryFanoutHub
 from rtchat.names.memory import MemoryNameHolds
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
-from rtchat.service import Chat, Limits, build_chat
+from rtchat.service import Chat, Limiters, Limits, build_chat
 from rtchat.service.relay import GAP_WAIT
 from rtchat.storage.memory import MemoryStorage
 from tests.fakes import ManualClock, RecordingDelivery
@@ -52,6 +52,7 @@ async def cluster() -> AsyncIterator[Cluster]:
     storage, clock = MemoryStorage(), ManualClock()
     fanout_hub, presence_hub = MemoryFanoutHub(), MemoryPresenceHub(ttl=30, clock=clock)
     nodes = []
+    limits = Limits(send_rate=0, name_grace=30)
     for name in ("one", "two"):
         out = RecordingDelivery()
         presence = MemoryPresence(presence_hub, name)
@@ -61,11 +62,11 @@ async def cluster() -> AsyncIterator[Cluster]:
             storage=storage,
             presence=presence,
             holds=MemoryNameHolds(clock, start_grace=0),
-            limiter=MemoryRateLimiter(0, 1),
+            limiters=Limiters.build(limits, MemoryRateLimiter),
             fanout=fanout,
             delivery=out,
             clock=clock,
-            limits=Limits(send_rate=0, name_grace=30),
+            limits=limits,
         )
         await chat.start(storage)
         nodes.append(Node(chat, out, presence, fanout))

@@ -38,20 +38,30 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
     quoted = [
         f"usernames {rules.MAX_USERNAME_LENGTH} characters",
         f"messages {rules.MAX_MESSAGE_LENGTH} characters",
-        f"`username`: string, 1-{rules.MAX_USERNAME_LENGTH} characters",
+        f"`{{username, guest?}}`: 1-{rules.MAX_USERNAME_LENGTH} characters",
         f"text 1-{rules.MAX_MESSAGE_LENGTH} characters",
         f"`clientId` an optional string of 1-{rules.MAX_CLIENT_ID_LENGTH}",
         f"name 1-{rules.MAX_ROOM_NAME_LENGTH} of a-z",
         f"topic up to {rules.MAX_TOPIC_LENGTH}",
         f"`online` lists at most {service.ONLINE_LIST_LIMIT} users",
-        f"get the last {service.HISTORY_PAGE} messages",
+        f"get the last {service.HISTORY_PAGE} messages and the first "
+        f"{service.MEMBERS_LISTED} members by name",
+        f"Up to {service.ONLINE_LIST_LIMIT} of the room's members who are online",
+        f"those among its first {service.ONLINE_SCAN} members",
         f"`limit` 1-{service.MAX_HISTORY_PAGE} ({service.HISTORY_PAGE})",
         f"up to {service.MAX_SYNC_ROOMS} rooms",
-        f"up to {service.SYNC_PAGE} per room",
+        f"up to {service.SYNC_PAGE} per room and {service.SYNC_BUDGET} in all",
         f"within {typing.ttl:g} seconds",
         f"{defaults.rate_limit:g} messages a second per user (all their connections, on "
         f"every node) with bursts of {defaults.rate_burst:g}",
         f"({defaults.max_payload_bytes:,} bytes by default)",
+        f"{defaults.joins_per_minute:g} joins a minute from one address",
+        f"{defaults.rooms_per_hour:g} new rooms an hour per account and "
+        f"{defaults.rooms_per_hour_per_address:g} per address",
+        f"`limit` 1-{service.MAX_ROOMS_PAGE} ({service.ROOMS_PAGE})",
+        f"Without a payload, the first {service.ROOMS_PAGE}",
+        f"({defaults.name_grace:g} by default)",
+        f"({defaults.account_retention_days:g} by default)",
     ]
     assert [phrase for phrase in quoted if phrase not in text] == []
     assert typing.refresh == 1

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from rtchat import service
+from rtchat.service import limits
+from rtchat.settings import Settings
+
 ROOT = Path(__file__).parents[2]
 
 
@@ -15,3 +19,22 @@ def test_the_seed_client_command_serves_a_folder_of_the_tree() -> None:
     folder = ROOT / found.group(1)
     assert (folder / "index.html").is_file()
     assert (folder / "client.js").is_file()
+
+
+def test_the_limits_readme_quotes_are_the_codes() -> None:
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    defaults = Settings()
+    quoted = [
+        f"{defaults.joins_per_minute:g} joins a minute per address",
+        f"{defaults.rooms_per_hour:g} new rooms an hour per account and "
+        f"{defaults.rooms_per_hour_per_address:g} per address",
+        f"`list-rooms` in pages of {service.ROOMS_PAGE}",
+        f"a `sync` holds at most {service.SYNC_BUDGET:,} messages",
+        f"lists a room's first {service.MEMBERS_LISTED} members",
+        f"at most {limits.JOINS_AT_ONCE} joins and {limits.READS_AT_ONCE} page "
+        f"reads at once, {limits.JOINS_AT_ONCE_PER_ADDRESS} and "
+        f"{limits.READS_AT_ONCE_PER_ADDRESS} for one address",
+        f"`RTCHAT_ACCOUNT_RETENTION_DAYS` (default {defaults.account_retention_days:g})",
+        f"`RTCHAT_NAME_GRACE` seconds (default {defaults.name_grace:g})",
+    ]
+    assert [q for q in quoted if q not in text] == []

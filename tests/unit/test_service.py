@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
@@ -15,29 +12,9 @@ from rtchat.domain.events import (
     UserTyping,
 )
 from rtchat.domain.models import ConnectionId
-from rtchat.service import Chat, Limits
-from rtchat.storage.memory import MemoryStorage
-from tests.fakes import ManualClock, RecordingDelivery, single_node_chat
+from tests.unit.conftest import Parts
 
 A, B, C = ConnectionId("a"), ConnectionId("b"), ConnectionId("c")
-
-
-@dataclass
-class Parts:
-    chat: Chat
-    out: RecordingDelivery
-    clock: ManualClock
-
-
-@pytest.fixture
-async def parts() -> AsyncIterator[Parts]:
-    storage, out, clock = MemoryStorage(), RecordingDelivery(), ManualClock()
-    limits = Limits(send_rate=1, send_burst=2, name_grace=30)
-    chat = single_node_chat(storage, out, clock, limits)
-    await chat.start(storage)
-    yield Parts(chat, out, clock)
-    await chat.close()
-    await storage.close()
 
 
 async def test_join_post_type_leave(parts: Parts) -> None:
@@ -55,11 +32,12 @@ async def test_join_post_type_leave(parts: Parts) -> None:
     message = await chat.messages.post(A, None, " hi ")
     assert (message.text, message.seq, message.room) == ("hi", 1, "general")
     assert message.timestamp == clock.now()
+    assert message.sent_from == A  # the seed's userId: the connection it came from
     assert out.received(B, MessagePosted) == [MessagePosted(message)]
 
     await chat.typing.report(A, "general", True)
     assert out.received(A, UserTyping) == []
-    assert out.received(B, UserTyping) == [UserTyping(alice, "general", True)]
+    assert out.received(B, UserTyping) == [UserTyping(alice, "general", True, A)]
 
     await chat.identity.disconnect(A)
     assert [e.user for e in out.received(B, UserDisconnected)] == [alice]  # type: ignore[attr-defined]
@@ -103,18 +81,19 @@ async def test_token_reconnect_is_the_same_user_and_two_tabs_count_once(parts: P
 
 
 async def test_names_are_held_then_released_after_the_grace(parts: Parts) -> None:
+    # Asked for as an account (`guest: false`): refused while held, not made a guest.
     chat, clock = parts.chat, parts.clock
     await chat.identity.connect(A)
     first = await chat.identity.join(A, "alice")
     await chat.identity.connect(B)
     with pytest.raises(ChatError) as caught:
-        await chat.identity.join(B, "ALICE")
+        await chat.identity.join(B, "ALICE", guest=False)
     assert caught.value.code is ErrorCode.USERNAME_TAKEN
     await chat.identity.disconnect(A)
     with pytest.raises(ChatError):
-        await chat.identity.join(B, "alice")  # still within the grace
+        await chat.identity.join(B, "alice", guest=False)  # still within the grace
     clock.advance(31)
-    second = await chat.identity.join(B, "alice")
+    second = await chat.identity.join(B, "alice", guest=False)
     assert second.user != first.user
     # The old token no longer names anyone.
     assert await chat.identity.connect(C, first.token) is None

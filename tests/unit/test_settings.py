@@ -11,6 +11,23 @@ def test_defaults() -> None:
     settings = Settings.from_sources({})
     assert settings.port == 3000
     assert settings.rate_limit == 10
+    assert settings.joins_per_minute == 30
+    assert (settings.rooms_per_hour, settings.rooms_per_hour_per_address) == (10, 30)
+    assert settings.account_retention_days == 30
+
+
+def test_every_abuse_limit_may_be_turned_off() -> None:
+    off = dict.fromkeys(
+        (
+            "RTCHAT_JOINS_PER_MINUTE",
+            "RTCHAT_ROOMS_PER_HOUR",
+            "RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS",
+            "RTCHAT_ACCOUNT_RETENTION_DAYS",
+        ),
+        "0",
+    )
+    settings = Settings.from_sources(off)
+    assert settings.joins_per_minute == settings.account_retention_days == 0
 
 
 def test_port_from_seed_variable_then_prefixed_then_flag() -> None:
@@ -38,6 +55,11 @@ def test_types_are_parsed(tmp_path: Path) -> None:
         ({"RTCHAT_SOCKETIO_CLIENT_DIR": "/no/such/dir"}, "socketio_client_dir"),
         ({"RTCHAT_SOCKETIO_CLIENT_DIR": "."}, "has no socket.io.js"),
         ({"RTCHAT_LOG_LEVEL": "loud"}, "log_level"),
+        ({"RTCHAT_JOINS_PER_MINUTE": "-1"}, "joins_per_minute"),
+        ({"RTCHAT_JOINS_PER_MINUTE": "many"}, "RTCHAT_JOINS_PER_MINUTE='many'"),
+        ({"RTCHAT_ROOMS_PER_HOUR": "-5"}, "rooms_per_hour"),
+        ({"RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS": "-5"}, "rooms_per_hour_per_address"),
+        ({"RTCHAT_ACCOUNT_RETENTION_DAYS": "-1"}, "account_retention_days"),
     ],
 )
 def test_bad_values_name_the_setting(environ: dict[str, str], words: str) -> None:

@@ -28,15 +28,20 @@ class ErrorCode(StrEnum):
 
 ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_PAYLOAD: "The event's payload has the wrong shape or type.",
-    ErrorCode.INVALID_USERNAME: "The username is empty, too long or not a string.",
-    ErrorCode.USERNAME_TAKEN: "Another live session holds this username.",
+    ErrorCode.INVALID_USERNAME: (
+        "The username is empty, too long, not a string, or mixes the letters of scripts."
+    ),
+    ErrorCode.USERNAME_TAKEN: "An account holds this username (asked for with `guest: false`).",
     ErrorCode.INVALID_MESSAGE: "The message is empty, too long or not a string.",
     ErrorCode.NOT_JOINED: "The connection must send `user-joined` first.",
-    ErrorCode.RATE_LIMITED: "Too many events; the excess was dropped, slow down.",
+    ErrorCode.RATE_LIMITED: (
+        "Too many messages, events, joins from one address or new rooms; the excess was "
+        "dropped, slow down."
+    ),
     ErrorCode.ROOM_NOT_FOUND: "No room has this name.",
     ErrorCode.ROOM_EXISTS: "A room with this name exists already.",
     ErrorCode.INVALID_ROOM_NAME: "Room names are 1-32 lowercase letters, digits, - or _.",
-    ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this.",
+    ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this (as a guest).",
     ErrorCode.USER_NOT_FOUND: "No user has this name.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
     ErrorCode.UNAVAILABLE: "The database cannot be reached just now; try again.",

@@ -5,23 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rtchat.domain.models import Message, RoomSummary, User
+from rtchat.domain.models import ConnectionId, Message, RoomSummary, User
 
 
 @dataclass(frozen=True, slots=True)
 class UserConnected:
-    """A user came online: their first connection."""
+    """A user came online: `connection` is their first."""
 
     user: User
     timestamp: datetime
+    connection: ConnectionId
 
 
 @dataclass(frozen=True, slots=True)
 class UserDisconnected:
-    """A user went offline: their last connection closed."""
+    """A user went offline: `connection` was their last; None when the node holding them
+    stopped (crashed), and with it what it knew of their connections."""
 
     user: User
     timestamp: datetime
+    connection: ConnectionId | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +34,12 @@ class MessagePosted:
 
 @dataclass(frozen=True, slots=True)
 class UserTyping:
+    """`connection` is the one that reported it last."""
+
     user: User
     room: str
     is_typing: bool
+    connection: ConnectionId
 
 
 @dataclass(frozen=True, slots=True)

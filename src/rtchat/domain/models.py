@@ -20,8 +20,12 @@ class RoomKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class User:
+    """An account, or a guest: someone chatting under a name an account holds, for as long
+    as their one connection lasts. A guest has an id of its own and is never stored."""
+
     id: str
     username: str
+    guest: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,8 @@ class MessageDraft:
     text: str
     timestamp: datetime
     client_id: str | None = None
+    sent_from: str | None = None
+    """The connection it was sent from (the Socket.IO socket id), as the seed's `userId`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,8 @@ class Message:
     text: str
     timestamp: datetime
     client_id: str | None = None
+    sent_from: str | None = None
+    """The connection it was sent from; None for messages stored before rtchat kept it."""
 
 
 def dm_room_name(a: str, b: str) -> str:

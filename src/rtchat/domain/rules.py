@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from rtchat.domain import names
 from rtchat.domain.errors import ChatError, ErrorCode
 
 MAX_USERNAME_LENGTH = 32
@@ -28,10 +29,26 @@ def _clean_text(value: object, code: ErrorCode, what: str, limit: int) -> str:
 
 
 def clean_username(value: object) -> str:
+    """The name as it is kept and shown (trimmed, NFKC); see `names` for what is refused."""
+    if isinstance(value, str):
+        value = names.display_form(value)
     name = _clean_text(value, ErrorCode.INVALID_USERNAME, "Username", MAX_USERNAME_LENGTH)
     if _has_control_chars(name):
         raise ChatError(ErrorCode.INVALID_USERNAME, "Username must not contain control characters.")
+    if names.mixes_scripts(name):
+        found = " and ".join(sorted(s.title() for s in names.scripts(name)))
+        raise ChatError(
+            ErrorCode.INVALID_USERNAME,
+            f"Username mixes letters of {found}; use the letters of one script.",
+        )
     return name
+
+
+def clean_guest(value: object) -> bool | None:
+    """`user-joined`'s `guest`: absent (None), or true or false."""
+    if value is not None and not isinstance(value, bool):
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "`guest` takes true or false.")
+    return value
 
 
 def clean_message(value: object) -> str:

@@ -281,7 +281,7 @@ class EioServer:
             if method != "GET":
                 _error(conn, BAD_HANDSHAKE_METHOD, cors)
                 return
-            opened = self._open(websocket=False)
+            opened = self._open(conn, websocket=False)
             conn.respond(200, self._open_packet(opened, upgrades=True).encode(), headers=cors)
             return
         session = self.sessions.get(sid)
@@ -368,7 +368,7 @@ class EioServer:
                 return None
             self._upgrade_due.add(session)
             return session
-        session = self._open(websocket=True)
+        session = self._open(conn, websocket=True)
         session.ws = conn
         conn.transport.write(text_frame(self._open_packet(session, upgrades=False)))
         return session
@@ -394,10 +394,13 @@ class EioServer:
 
     # --- sessions ------------------------------------------------------------------------
 
-    def _open(self, *, websocket: bool) -> EioSession:
+    def _open(self, conn: Conn, *, websocket: bool) -> EioSession:
         tag = self.options.sid_tag
         sid = f"{tag}.{secrets.token_urlsafe(15)}" if tag else secrets.token_urlsafe(15)
         session = EioSession(sid, self, websocket=websocket)
+        peer = conn.transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
+            session.peer = peer[0]
         self.sessions[sid] = session
         self._ping_due.add(session)
         self.on_open(session)

@@ -72,6 +72,7 @@ class EioSession:
         "flusher",
         "get",
         "inbox",
+        "peer",
         "polls",
         "probe",
         "sid",
@@ -94,6 +95,7 @@ class EioSession:
         self.sockets: dict[str, Any] = {}
         self.binary: Any = None  # a binary Socket.IO packet waiting for its attachments
         self.inbox: Any = None  # the driver's queue of work for this session's handlers
+        self.peer: str | None = None  # the client's IP, as the request that opened it came
 
     @staticmethod
     def open_packet(

@@ -234,6 +234,11 @@ class SocketServer(EioServer):
             sock.rooms.discard(room)
             self.rooms.discard(sock.namespace, room, sock)
 
+    def peer_address(self, sid: str) -> str | None:
+        """The IP address the socket's client connected from (None: not over IP)."""
+        sock = self.sockets.get(sid)
+        return None if sock is None else sock.session.peer
+
     def rooms_of(self, sid: str) -> set[str]:
         sock = self.sockets.get(sid)
         return set(sock.rooms or ()) if sock is not None else set()

@@ -4,12 +4,14 @@ implementation is tested against."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from rtchat.clock import SystemClock
 from rtchat.domain.models import User
+from rtchat.domain.names import name_key
 from rtchat.ports import Clock
 
 
@@ -23,6 +25,20 @@ class MemoryPresenceHub:
     refreshed: dict[str, float] = field(default_factory=dict)  # node -> last refresh
     users: dict[str, User] = field(default_factory=dict)
     nodes_of: dict[str, set[str]] = field(default_factory=dict)  # user id -> nodes
+    # (name key, user id) of every online user, kept sorted: `list_online` is read on
+    # every join, and sorting everyone each time made a join flood quadratic.
+    order: list[tuple[str, str]] = field(default_factory=list)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def add(self, node: str, user: User) -> bool:
+        nodes = self.nodes_of.setdefault(user.id, set())
+        came = not nodes
+        nodes.add(node)
+        self.users[user.id] = user
+        if came:
+            entry = self.keys[user.id] = (name_key(user.username), user.id)
+            bisect.insort(self.order, entry)
+        return came
 
     def remove(self, node: str, user_id: str) -> bool:
         nodes = self.nodes_of.get(user_id)
@@ -33,6 +49,8 @@ class MemoryPresenceHub:
             return False
         del self.nodes_of[user_id]
         del self.users[user_id]
+        entry = self.keys.pop(user_id)
+        del self.order[bisect.bisect_left(self.order, entry)]
         return True
 
 
@@ -64,11 +82,7 @@ class MemoryPresence:
     async def arrive(self, user: User) -> bool:
         hub = self._hub
         hub.refreshed[self._node] = hub.clock.monotonic()
-        nodes = hub.nodes_of.setdefault(user.id, set())
-        came = not nodes
-        nodes.add(self._node)
-        hub.users[user.id] = user
-        return came
+        return hub.add(self._node, user)
 
     async def depart(self, user: User) -> bool:
         return self._hub.remove(self._node, user.id)
@@ -78,8 +92,8 @@ class MemoryPresence:
         return {uid for uid in user_ids if uid in known}
 
     async def list_online(self, limit: int) -> tuple[list[User], int]:
-        users = sorted(self._hub.users.values(), key=lambda u: (u.username.casefold(), u.id))
-        return users[: max(limit, 0)], len(users)
+        hub = self._hub
+        return [hub.users[uid] for _, uid in hub.order[: max(limit, 0)]], len(hub.order)
 
     async def expired(self) -> list[User]:
         hub = self._hub

@@ -3,11 +3,13 @@
 Keys (under the prefix):
 
     p:nodes          sorted set: node -> when its entries expire (ms, Redis's clock)
-    p:node:<node>    hash: user id -> username, the users this node holds
+    p:node:<node>    hash: user id -> who (below), the users this node holds
     p:user:<id>      set: the nodes holding this user
     p:online         sorted set, every score 0, so ordered by member:
-                     "<casefolded name>\\0<user id>\\0<username>" -> list_online pages
+                     "<name key>\\0<user id>\\0<who>" -> list_online pages
     p:member         hash: user id -> their member of p:online
+
+"Who" is the username, followed by "\\0g" for a guest.
 
 Each change is one Lua script, so two nodes racing on one user (a tab opening on one as
 the last closes on another) cannot both announce or both miss. Every node refreshes its
@@ -31,8 +33,8 @@ from collections.abc import Collection
 from redis.exceptions import RedisError
 
 from rtchat.domain.models import User
+from rtchat.domain.names import name_key
 from rtchat.redislink import RedisClient
-from rtchat.storage._common import name_key
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +181,13 @@ class RedisPresence:
                 members, count = await pipe.execute()
         except (RedisError, OSError) as error:
             self._failed("list_online", error)
-            here = sorted(self._here.values(), key=lambda u: (u.username.casefold(), u.id))
+            here = sorted(self._here.values(), key=lambda u: (name_key(u.username), u.id))
             return here[: max(limit, 0)], len(here)
         self._ok()
         users = []
         for member in members if limit > 0 else []:
-            _, uid, name = member.decode().split("\0", 2)
-            users.append(User(uid, name))
+            _, uid, who = member.decode().split("\0", 2)
+            users.append(_user(uid, who))
         return users, int(count)
 
     async def expired(self) -> list[User]:
@@ -195,7 +197,7 @@ class RedisPresence:
             self._failed("sweep", error)
             return []
         self._ok()
-        return [User(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
+        return [_user(flat[i].decode(), flat[i + 1].decode()) for i in range(0, len(flat), 2)]
 
     def healthy(self) -> bool:
         return self._healthy
@@ -227,10 +229,11 @@ class RedisPresence:
             log.info("wrote this node's %d online users to Redis again", len(self._here))
 
     async def _arrive_script(self, user: User) -> bool:
-        member = f"{name_key(user.username)}\0{user.id}\0{user.username}"
+        who = _who(user)
+        member = f"{name_key(user.username)}\0{user.id}\0{who}"
         keys = [self._nodes, self._node_key(self._node), self._user_key(user.id)]
         keys += [self._online, self._member]
-        args: list[str | int] = [self._node, user.id, user.username, member, self._ttl_ms]
+        args: list[str | int] = [self._node, user.id, who, member, self._ttl_ms]
         return bool(await self._arrive(keys=keys, args=args))
 
     async def _depart_script(self, user: User) -> bool:
@@ -258,3 +261,12 @@ class RedisPresence:
         while True:
             await asyncio.sleep(self._ttl / 3)
             await self.refresh()
+
+
+def _who(user: User) -> str:
+    return user.username + "\0g" if user.guest else user.username
+
+
+def _user(user_id: str, who: str) -> User:
+    name, _, flag = who.partition("\0")
+    return User(user_id, name, guest=flag == "g")

@@ -11,22 +11,35 @@ from rtchat.service.chat import Chat, build_chat
 from rtchat.service.limits import (
     HISTORY_PAGE,
     MAX_HISTORY_PAGE,
+    MAX_ROOMS_PAGE,
     MAX_SYNC_ROOMS,
+    MEMBERS_LISTED,
     ONLINE_LIST_LIMIT,
+    ONLINE_SCAN,
+    ROOMS_PAGE,
+    SYNC_BUDGET,
     SYNC_PAGE,
+    Limiters,
     Limits,
 )
-from rtchat.service.views import RoomView, SessionView
+from rtchat.service.views import RoomsPage, RoomView, SessionView
 
 __all__ = [
     "HISTORY_PAGE",
     "MAX_HISTORY_PAGE",
+    "MAX_ROOMS_PAGE",
     "MAX_SYNC_ROOMS",
+    "MEMBERS_LISTED",
     "ONLINE_LIST_LIMIT",
+    "ONLINE_SCAN",
+    "ROOMS_PAGE",
+    "SYNC_BUDGET",
     "SYNC_PAGE",
     "Chat",
+    "Limiters",
     "Limits",
     "RoomView",
+    "RoomsPage",
     "SessionView",
     "build_chat",
 ]

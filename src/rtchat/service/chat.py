@@ -12,13 +12,21 @@ from rtchat.ports import (
     LocalDelivery,
     NameHolds,
     Presence,
-    RateLimiter,
     Storage,
 )
+from rtchat.service.accounts import Cleanup
+from rtchat.service.admission import Admission
 from rtchat.service.connections import Connections
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
-from rtchat.service.limits import Limits
+from rtchat.service.limits import (
+    JOINS_AT_ONCE,
+    JOINS_AT_ONCE_PER_ADDRESS,
+    READS_AT_ONCE,
+    READS_AT_ONCE_PER_ADDRESS,
+    Limiters,
+    Limits,
+)
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.messaging import Messaging
@@ -37,6 +45,7 @@ class Chat:
     typing: Typing
     relay: Relay
     presence: Presence
+    cleanup: Cleanup
 
     async def start(self, storage: Storage) -> None:
         """Create the default room if this is a new store, then join the other nodes."""
@@ -50,12 +59,15 @@ class Chat:
         await self.presence.start()
 
     async def close(self) -> None:
+        await self.cleanup.close()
         await self.presence.close()
         await self.relay.close()
 
     async def sweep(self) -> None:
-        """Expire typing reports nobody stopped and announce the users of crashed nodes."""
+        """Expire typing reports nobody stopped, announce the users of crashed nodes, and
+        now and then remove the accounts that never came back."""
         self.typing.expire()
+        self.cleanup.tick()
         await self.identity.sweep()
 
 
@@ -65,7 +77,7 @@ def build_chat(
     storage: Storage,
     presence: Presence,
     holds: NameHolds,
-    limiter: RateLimiter,
+    limiters: Limiters,
     fanout: Fanout,
     delivery: LocalDelivery,
     clock: Clock,
@@ -77,13 +89,15 @@ def build_chat(
         storage=storage,
         presence=presence,
         holds=holds,
-        limiter=limiter,
+        limiters=limiters,
         relay=relay,
         membership=Membership(storage.rooms, relay, connections),
         connections=connections,
         clock=clock,
         limits=limits,
         user_locks=KeyedLocks(),
+        joins_gate=Admission(JOINS_AT_ONCE, JOINS_AT_ONCE_PER_ADDRESS),
+        reads_gate=Admission(READS_AT_ONCE, READS_AT_ONCE_PER_ADDRESS),
     )
     typing = Typing(ctx)
     rooms = Rooms(ctx, typing)
@@ -94,4 +108,5 @@ def build_chat(
         typing=typing,
         relay=relay,
         presence=presence,
+        cleanup=Cleanup(ctx),
     )

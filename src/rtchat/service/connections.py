@@ -16,8 +16,14 @@ from rtchat.domain.models import ConnectionId, User
 @dataclass(slots=True)
 class Connection:
     id: ConnectionId
+    address: str | None = None
+    """Where it comes from, as per-address limits count it (None: not from an IP)."""
     user: User | None = None
     token: str | None = None
+
+    def address_key(self, kind: str) -> str | None:
+        """The rate-limit key of `kind` for this connection's address, if it has one."""
+        return None if self.address is None else f"{kind}@{self.address}"
 
 
 @dataclass(slots=True)
@@ -25,8 +31,8 @@ class Connections:
     by_id: dict[ConnectionId, Connection] = field(default_factory=dict)
     of_user: dict[str, set[ConnectionId]] = field(default_factory=dict)
 
-    def open(self, conn: ConnectionId) -> Connection:
-        connection = self.by_id[conn] = Connection(conn)
+    def open(self, conn: ConnectionId, address: str | None = None) -> Connection:
+        connection = self.by_id[conn] = Connection(conn, address)
         return connection
 
     def close(self, conn: ConnectionId) -> Connection | None:

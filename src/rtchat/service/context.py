@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
 from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, Storage
+from rtchat.service.admission import Admission
 from rtchat.service.connections import Connection, Connections
-from rtchat.service.limits import Limits
+from rtchat.service.limits import Limiters, Limits
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.relay import Relay
@@ -20,13 +22,15 @@ class Context:
     storage: Storage
     presence: Presence
     holds: NameHolds
-    limiter: RateLimiter
+    limiters: Limiters
     relay: Relay
     membership: Membership
     connections: Connections
     clock: Clock
     limits: Limits
     user_locks: KeyedLocks
+    joins_gate: Admission
+    reads_gate: Admission
 
     def connection(self, conn: ConnectionId) -> Connection:
         found = self.connections.by_id.get(conn)
@@ -40,6 +44,22 @@ class Context:
             raise ChatError(ErrorCode.NOT_JOINED, "Send `user-joined` with a username first.")
         return user
 
+    def admitted(self, gate: Admission, conn: ConnectionId) -> AbstractAsyncContextManager[None]:
+        """Wait for a slot of `gate` for `conn`'s address; held while the body runs."""
+        return gate.slot(self.connection(conn).address)
+
+    def account(self, conn: ConnectionId) -> User:
+        """The joined user of `conn`, who must not be a guest."""
+        user = self.joined(conn)
+        if user.guest:
+            raise guests_stay()
+        return user
+
+    def spend(self, limiter: RateLimiter, key: str | None, refusal: str) -> None:
+        """Spend one token of `key`'s bucket (no key: nothing to count by) or refuse."""
+        if key is not None and not limiter.allow(key, self.clock.monotonic()):
+            raise ChatError(ErrorCode.RATE_LIMITED, refusal)
+
     async def member_room(self, user: User, room: object) -> str:
         """The room a request names, which `user` must be a member of. No await for a room
         the user is in (a cache read): `post` relies on it to keep its order."""
@@ -49,3 +69,12 @@ class Context:
         if await self.storage.rooms.get(name) is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
         raise ChatError(ErrorCode.FORBIDDEN, f"You are not a member of {name!r}.")
+
+
+def guests_stay() -> ChatError:
+    """The refusal of what only an account may do."""
+    return ChatError(
+        ErrorCode.FORBIDDEN,
+        f"Guests chat in {DEFAULT_ROOM} only: join with a name nobody holds to create or "
+        "join rooms and open direct messages.",
+    )

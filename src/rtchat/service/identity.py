@@ -1,7 +1,15 @@
 """Connections and who they are: connect, join under a name, session, disconnect, presence.
 
-A name is held while its owner is online anywhere and for `name_grace` seconds after they
-went offline (`NameHolds`); then the next claimant gets it and the old token stops working.
+An account owns a name. The name is held while the account is online anywhere and for
+`name_grace` seconds after it went offline (`NameHolds`); then the next claimant gets it,
+and the old token stops working.
+
+A join that asks for a name someone holds does not fail (unless the client asks it to):
+the connection becomes a *guest* under that name. The seed's client cannot present a
+token, so a second tab, a reload or a server restart always finds its name held; as a
+guest it chats on, flagged `guest` wherever it appears, and never becomes the account:
+only the account's own token brings it back, with its rooms and direct messages.
+
 `user-connected` and `user-disconnected` go out on a user's first and last connection
 across every node, as `Presence` counts them.
 """
@@ -15,6 +23,7 @@ from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import UserConnected, UserDisconnected
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
+from rtchat.domain.names import name_key
 from rtchat.service.connections import Connection
 from rtchat.service.context import Context
 from rtchat.service.ids import new_id, token_hash
@@ -34,55 +43,69 @@ class Identity:
         self._rooms = rooms
         self._typing = typing
 
-    async def connect(self, conn: ConnectionId, token: object = None) -> User | None:
-        """A connection opened; a valid `token` makes it its user's at once. Raises
-        `unavailable` when the store cannot say whose the token is."""
+    async def connect(
+        self, conn: ConnectionId, token: object = None, address: str | None = None
+    ) -> User | None:
+        """A connection opened from `address`; a valid `token` makes it its account's at
+        once. Raises `unavailable` when the store cannot say whose the token is."""
         ctx = self._ctx
-        connection = ctx.connections.open(conn)
+        connection = ctx.connections.open(conn, address)
         try:
             # Like the seed's io.emit, every connection hears the default room, joined or not.
             await ctx.relay.enter(conn, DEFAULT_ROOM)
             if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
-                user = await ctx.storage.users.by_token(token_hash(token))
-                if user is not None:
-                    await self._attach(connection, user, token)
-                    return user
+                async with ctx.admitted(ctx.joins_gate, conn):
+                    user = await ctx.storage.users.by_token(token_hash(token))
+                    if user is not None:
+                        await self._attach(connection, user, token)
+                        return user
         except BaseException:
             await self.disconnect(conn)  # refused: the transport calls no disconnect
             raise
         return None
 
-    async def join(self, conn: ConnectionId, username: object) -> SessionView:
-        """`user-joined`: claim a name."""
+    async def join(self, conn: ConnectionId, username: object, guest: object = None) -> SessionView:
+        """`user-joined`: claim a name. `guest` None (the seed's join): the account if the
+        name is free, else a guest; False: the account or `username_taken`; True: a guest."""
         ctx = self._ctx
         name = rules.clean_username(username)
+        wanted = rules.clean_guest(guest)
         connection = ctx.connection(conn)
         current = connection.user
-        if current is not None and current.username.casefold() == name.casefold():
+        if (
+            current is not None
+            and name_key(current.username) == name_key(name)
+            and not (current.guest and wanted is False)  # a guest may ask for the account
+        ):
             return await self.session(conn)
-        owner = await ctx.storage.users.by_name(name)
-        if owner is not None:
-            if await self._holds_name(owner):
-                raise ChatError(ErrorCode.USERNAME_TAKEN, f"The name {name!r} is in use.")
-            await ctx.storage.users.release(owner.id)
-        user = User(id=new_id(), username=name)
-        token = secrets.token_urlsafe(32)
-        await ctx.storage.users.create(user, token_hash(token))
-        await ctx.storage.rooms.add_member(DEFAULT_ROOM, user.id)
-        if connection.user is not None:  # a rename: only now, so a refused one changes nothing
-            await self._detach(connection)
-        await self._attach(connection, user, token)
-        return await self.session(conn)
+        ctx.spend(
+            ctx.limiters.joins,
+            connection.address_key("join"),
+            "Too many joins from your address; wait a minute.",
+        )
+        async with ctx.admitted(ctx.joins_gate, conn):
+            user, token = await self._claim(name, wanted)
+            if connection.user is not None:  # a rename: only now, so a refused one changes nothing
+                await self._detach(connection, renamed=True)
+            await self._attach(connection, user, token, created=token is not None)
+            return await self.session(conn)
 
     async def session(self, conn: ConnectionId) -> SessionView:
         ctx = self._ctx
         connection = ctx.connection(conn)
-        online, count = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
-        if connection.user is None:
-            return SessionView(user=None, rooms=[], online=online, online_count=count)
+        async with ctx.admitted(ctx.reads_gate, conn):
+            online, count = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
+            user = connection.user
+            if user is None:
+                return SessionView(user=None, rooms=[], online=online, online_count=count)
+            rooms = (
+                [await ctx.storage.rooms.summary(DEFAULT_ROOM)]
+                if user.guest
+                else await self._rooms.rooms_of(user)
+            )
         return SessionView(
-            user=connection.user,
-            rooms=await self._rooms.rooms_of(connection.user),
+            user=user,
+            rooms=[r for r in rooms if r is not None],
             online=online,
             online_count=count,
             token=connection.token,
@@ -105,8 +128,10 @@ class Identity:
         ctx = self._ctx
         for user in await ctx.presence.expired():
             log.info("%s went offline with the node that held them", user.id)
-            await ctx.holds.hold(user.id, ctx.limits.name_grace)
-            ctx.relay.to_room(DEFAULT_ROOM, UserDisconnected(user, ctx.clock.now()))
+            if not user.guest:
+                await ctx.holds.hold(user.id, ctx.limits.name_grace)
+                await self._seen(user)
+            ctx.relay.to_room(DEFAULT_ROOM, UserDisconnected(user, ctx.clock.now(), None))
 
     def connection_count(self) -> int:
         return len(self._ctx.connections.by_id)
@@ -114,15 +139,43 @@ class Identity:
     def users_here(self) -> int:
         return self._ctx.connections.users_here()
 
-    async def _attach(self, connection: Connection, user: User, token: str | None) -> None:
+    async def _claim(self, name: str, wanted: bool | None) -> tuple[User, str | None]:
+        """The account made for `name`, with its new token; or a guest under it."""
+        ctx = self._ctx
+        if wanted is True:
+            return _guest(name), None
+        owner = await ctx.storage.users.by_name(name)
+        if owner is not None:
+            if await self._holds_name(owner):
+                if wanted is False:
+                    raise ChatError(ErrorCode.USERNAME_TAKEN, f"The name {name!r} is in use.")
+                return _guest(name), None
+            await ctx.storage.users.release(owner.id)
+        user = User(id=new_id(), username=name)
+        token = secrets.token_urlsafe(32)
+        try:
+            await ctx.storage.users.create(user, token_hash(token), seen=ctx.clock.now())
+        except ChatError as error:
+            # Claimed elsewhere since we looked (another tab, another node): held now.
+            if error.code is not ErrorCode.USERNAME_TAKEN or wanted is False:
+                raise
+            return _guest(name), None
+        await ctx.storage.rooms.add_member(DEFAULT_ROOM, user.id)
+        return user, token
+
+    async def _attach(
+        self, connection: Connection, user: User, token: str | None, *, created: bool = False
+    ) -> None:
         ctx = self._ctx
         async with ctx.user_locks.hold(user.id):
             first = ctx.connections.bind(connection, user, token)
             await ctx.membership.attach(connection.id, user, first)
             if first and await ctx.presence.arrive(user):
-                ctx.relay.to_room(DEFAULT_ROOM, UserConnected(user, ctx.clock.now()))
+                if not created:
+                    await self._seen(user)
+                ctx.relay.to_room(DEFAULT_ROOM, UserConnected(user, ctx.clock.now(), connection.id))
 
-    async def _detach(self, connection: Connection) -> None:
+    async def _detach(self, connection: Connection, *, renamed: bool = False) -> None:
         ctx = self._ctx
         user = connection.user
         assert user is not None
@@ -132,12 +185,29 @@ class Identity:
             if not last:
                 return
             await self._typing.stop(user)
-            if await ctx.presence.depart(user):
-                await ctx.holds.hold(user.id, ctx.limits.name_grace)
-                ctx.relay.to_room(DEFAULT_ROOM, UserDisconnected(user, ctx.clock.now()))
+            if not await ctx.presence.depart(user):
+                return
+            if not user.guest:  # a guest holds no name
+                if renamed:  # its last connection took another name: this one is free now
+                    await ctx.storage.users.release(user.id)
+                else:
+                    await ctx.holds.hold(user.id, ctx.limits.name_grace)
+                    await self._seen(user)
+            ctx.relay.to_room(DEFAULT_ROOM, UserDisconnected(user, ctx.clock.now(), connection.id))
+
+    async def _seen(self, user: User) -> None:
+        # For the clean-up of accounts that never return; not worth failing a connection.
+        try:
+            await self._ctx.storage.users.seen(user.id, self._ctx.clock.now())
+        except ChatError as error:
+            log.warning("could not record when %s was last seen: %s", user.id, error.code)
 
     async def _holds_name(self, owner: User) -> bool:
         ctx = self._ctx
         if await ctx.presence.online([owner.id]):
             return True
         return await ctx.holds.held(owner.id)
+
+
+def _guest(name: str) -> User:
+    return User(id=new_id(), username=name, guest=True)

@@ -43,7 +43,9 @@ class Membership:
     async def attach(self, conn: ConnectionId, user: User, first: bool) -> None:
         """`conn` became `user`'s: enter it into their rooms (read from the store if it is
         their first connection here). The caller holds the user's lock."""
-        if first or user.id not in self._rooms_of:
+        if user.guest:  # in the default room only, and on this one connection only
+            self._rooms_of[user.id] = {DEFAULT_ROOM}
+        elif first or user.id not in self._rooms_of:
             await self._load(user.id)
         for room in list(self._rooms_of.get(user.id, ())):
             await self._relay.enter(conn, room)

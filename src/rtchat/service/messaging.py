@@ -9,7 +9,13 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ConnectionId, Message, MessageDraft
 from rtchat.service.context import Context
 from rtchat.service.ids import new_id
-from rtchat.service.limits import HISTORY_PAGE, MAX_HISTORY_PAGE, MAX_SYNC_ROOMS, SYNC_PAGE
+from rtchat.service.limits import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    MAX_SYNC_ROOMS,
+    SYNC_BUDGET,
+    SYNC_PAGE,
+)
 from rtchat.service.typing import Typing
 
 
@@ -30,9 +36,8 @@ class Messaging:
         cleaned = rules.clean_message(text)
         name = await ctx.member_room(user, room)
         cid = rules.clean_client_id(client_id)
-        if not ctx.limiter.allow(user.id, ctx.clock.monotonic()):
-            raise ChatError(ErrorCode.RATE_LIMITED, "Too many messages; wait a moment.")
-        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid)
+        ctx.spend(ctx.limiters.messages, user.id, "Too many messages; wait a moment.")
+        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid, sent_from=conn)
         message, created = await ctx.storage.messages.append(draft)
         if created:
             ctx.relay.message(message)
@@ -47,13 +52,17 @@ class Messaging:
         name = await ctx.member_room(user, room)
         seq = rules.clean_seq(before, "before")
         size = rules.clean_limit(limit, HISTORY_PAGE, MAX_HISTORY_PAGE)
-        page = await ctx.storage.messages.before(name, seq, size + 1)
+        async with ctx.admitted(ctx.reads_gate, conn):
+            page = await ctx.storage.messages.before(name, seq, size + 1)
         return page[-size:], len(page) > size
 
     async def sync(
         self, conn: ConnectionId, positions: object
     ) -> dict[str, tuple[list[Message], bool]]:
-        """What came after the last sequence number seen in each room, in order."""
+        """What came after the last sequence number seen in each room, in order: up to
+        `SYNC_PAGE` per room and `SYNC_BUDGET` in all (a room past the budget answers no
+        messages and `hasMore` if it has some). Several spellings of one room (`Dev`,
+        ` dev `) are one room, read once from the earliest of their positions."""
         ctx = self._ctx
         user = ctx.joined(conn)
         if not isinstance(positions, Mapping) or len(positions) > MAX_SYNC_ROOMS:
@@ -61,11 +70,20 @@ class Messaging:
                 ErrorCode.INVALID_PAYLOAD,
                 f"`rooms` must map up to {MAX_SYNC_ROOMS} room names to sequence numbers.",
             )
-        missed: dict[str, tuple[list[Message], bool]] = {}
+        since: dict[str, int] = {}
         for room, seq in positions.items():
             name = await ctx.member_room(user, room)
-            page = await ctx.storage.messages.after(
-                name, rules.clean_seq(seq, "seq"), SYNC_PAGE + 1
-            )
-            missed[name] = (page[:SYNC_PAGE], len(page) > SYNC_PAGE)
+            after = rules.clean_seq(seq, "seq")
+            since[name] = min(after, since.get(name, after))
+        missed: dict[str, tuple[list[Message], bool]] = {}
+        budget = SYNC_BUDGET
+        async with ctx.admitted(ctx.reads_gate, conn):
+            for name, after in since.items():
+                if budget == 0:
+                    missed[name] = ([], await ctx.storage.messages.last_seq(name) > after)
+                    continue
+                size = min(SYNC_PAGE, budget)
+                page = await ctx.storage.messages.after(name, after, size + 1)
+                missed[name] = (page[:size], len(page) > size)
+                budget -= len(missed[name][0])
         return missed

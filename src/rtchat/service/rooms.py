@@ -16,10 +16,17 @@ from rtchat.domain.models import (
     User,
     dm_room_name,
 )
-from rtchat.service.context import Context
-from rtchat.service.limits import HISTORY_PAGE
+from rtchat.service.context import Context, guests_stay
+from rtchat.service.limits import (
+    HISTORY_PAGE,
+    MAX_ROOMS_PAGE,
+    MEMBERS_LISTED,
+    ONLINE_LIST_LIMIT,
+    ONLINE_SCAN,
+    ROOMS_PAGE,
+)
 from rtchat.service.typing import Typing
-from rtchat.service.views import RoomView
+from rtchat.service.views import RoomsPage, RoomView
 
 
 class Rooms:
@@ -27,13 +34,29 @@ class Rooms:
         self._ctx = ctx
         self._typing = typing
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        return await self._ctx.storage.rooms.list_rooms()
+    async def list_rooms(
+        self, conn: ConnectionId, after: object = None, limit: object = None
+    ) -> RoomsPage:
+        """A page of the public rooms by name: those after `after` ("" or None: the first)."""
+        ctx = self._ctx
+        start = "" if after is None or after == "" else rules.clean_room_name(after)
+        size = rules.clean_limit(limit, ROOMS_PAGE, MAX_ROOMS_PAGE)
+        async with ctx.admitted(ctx.reads_gate, conn):
+            found = await ctx.storage.rooms.list_rooms(start, size + 1)
+        page = found[:size]
+        more = len(found) > size
+        return RoomsPage(page, page[-1].room.name if more else None)
 
     async def create_room(self, conn: ConnectionId, name: object, topic: object) -> RoomSummary:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         room = Room(rules.clean_room_name(name), RoomKind.ROOM, rules.clean_topic(topic))
+        ctx.spend(ctx.limiters.rooms, f"room:{user.id}", "You made rooms too fast; wait a while.")
+        ctx.spend(
+            ctx.limiters.rooms_by_address,
+            ctx.connection(conn).address_key("room"),
+            "Too many rooms made from your address; wait a while.",
+        )
         await ctx.storage.rooms.create(room, members=(user.id,))
         await ctx.membership.added(user.id, room.name)
         summary = RoomSummary(room, member_count=1, last_seq=0)
@@ -45,26 +68,29 @@ class Rooms:
         ctx = self._ctx
         user = ctx.joined(conn)
         name = rules.clean_room_ref(room)
+        if user.guest and name != DEFAULT_ROOM:
+            raise guests_stay()
         found = await ctx.storage.rooms.get(name)
         if found is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
         if found.kind is RoomKind.DM and not ctx.membership.has(user.id, name):
             raise ChatError(ErrorCode.FORBIDDEN, "This conversation is private.")
-        if await ctx.storage.rooms.add_member(name, user.id):
+        if not user.guest and await ctx.storage.rooms.add_member(name, user.id):
             await ctx.membership.added(user.id, name)
             ctx.relay.to_room(name, MemberJoined(name, user))
             ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
-        latest = await ctx.storage.messages.latest(name, HISTORY_PAGE + 1)
-        return RoomView(
-            summary=await self._summary(name, user),
-            messages=latest[-HISTORY_PAGE:],
-            has_more=len(latest) > HISTORY_PAGE,
-            members=await ctx.storage.rooms.members(name),
-        )
+        async with ctx.admitted(ctx.reads_gate, conn):
+            latest = await ctx.storage.messages.latest(name, HISTORY_PAGE + 1)
+            return RoomView(
+                summary=await self._summary(name, user),
+                messages=latest[-HISTORY_PAGE:],
+                has_more=len(latest) > HISTORY_PAGE,
+                members=await ctx.storage.rooms.members(name, MEMBERS_LISTED),
+            )
 
     async def leave_room(self, conn: ConnectionId, room: object) -> str:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         name = await ctx.member_room(user, room)
         if name == DEFAULT_ROOM or name.startswith("dm:"):
             raise ChatError(ErrorCode.FORBIDDEN, "The default room and direct messages stay.")
@@ -77,7 +103,7 @@ class Rooms:
 
     async def open_dm(self, conn: ConnectionId, username: object) -> RoomSummary:
         ctx = self._ctx
-        user = ctx.joined(conn)
+        user = ctx.account(conn)
         peer = await ctx.storage.users.by_name(rules.clean_username(username))
         if peer is None:
             raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
@@ -100,12 +126,19 @@ class Rooms:
         return summary
 
     async def online_members(self, conn: ConnectionId, room: object) -> list[User]:
+        """Up to `ONLINE_LIST_LIMIT` of the room's members who are online, by name. In the
+        default room that is everyone online, guests too; elsewhere, those among the
+        first `ONLINE_SCAN` members."""
         ctx = self._ctx
         user = ctx.joined(conn)
         name = await ctx.member_room(user, room)
-        members = await ctx.storage.rooms.members(name)
-        online = await ctx.presence.online([m.id for m in members])
-        return [m for m in members if m.id in online]
+        async with ctx.admitted(ctx.reads_gate, conn):
+            if name == DEFAULT_ROOM:
+                users, _ = await ctx.presence.list_online(ONLINE_LIST_LIMIT)
+                return users
+            members = await ctx.storage.rooms.members(name, ONLINE_SCAN)
+            online = await ctx.presence.online([m.id for m in members])
+        return [m for m in members if m.id in online][:ONLINE_LIST_LIMIT]
 
     async def rooms_of(self, user: User) -> list[RoomSummary]:
         summaries = await self._ctx.storage.rooms.rooms_of(user.id)

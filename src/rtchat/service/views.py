@@ -25,3 +25,11 @@ class RoomView:
     messages: list[Message]
     has_more: bool
     members: list[User]
+
+
+@dataclass(frozen=True, slots=True)
+class RoomsPage:
+    """A page of public rooms; `next` is what to ask for after it, None on the last."""
+
+    rooms: list[RoomSummary]
+    next: str | None

@@ -8,20 +8,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def name_key(username: str) -> str:
-    """The form two usernames share when they count as the same name.
-
-    `casefold` rather than `lower` (or SQLite's ASCII-only NOCASE) so that names
-    differing only in case, in any script, cannot both be held.
-    """
-    return username.casefold()
-
-
 def to_micros(timestamp: datetime) -> int:
     """Microseconds since the Unix epoch; exact, unlike a float."""
     if timestamp.tzinfo is None:
         raise ValueError("Message timestamps must be timezone-aware (UTC).")
     return (timestamp - _EPOCH) // _MICROSECOND
+
+
+def to_seconds(moment: datetime) -> int:
+    """Whole seconds since the epoch: how every backend keeps when an account was last seen."""
+    return to_micros(moment) // 1_000_000
 
 
 def from_micros(micros: int) -> datetime:

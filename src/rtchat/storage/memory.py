@@ -6,19 +6,21 @@ atomic: two concurrent appends can never take the same sequence number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import as_utc, name_key, window
+from rtchat.storage._common import as_utc, to_seconds, window
 
 
 @dataclass
 class _UserRecord:
-    id: str
-    username: str | None
-    token_hash: str | None
+    user: User
+    token_hash: str
+    last_seen: int  # seconds since the epoch, as the other backends keep it
 
 
 @dataclass
@@ -36,14 +38,10 @@ class _State:
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
-        if record is None or record.username is None:
-            return None
-        return User(id=record.id, username=record.username)
+        return None if record is None else record.user
 
     def summary(self, room: Room) -> RoomSummary:
-        # Counted without building a User per member: every join asks for `general`'s.
-        users = self.users
-        count = sum(1 for uid in self.members[room.name] if users[uid].username is not None)
+        count = len(self.members[room.name])
         return RoomSummary(room=room, member_count=count, last_seq=len(self.messages[room.name]))
 
 
@@ -73,6 +71,7 @@ class MemoryMessageStore:
             text=draft.text,
             timestamp=timestamp,
             client_id=draft.client_id,
+            sent_from=draft.sent_from,
         )
         log.append(message)
         state.message_ids.add(message.id)
@@ -100,21 +99,22 @@ class MemoryMessageStore:
 
 
 class MemoryUserStore:
-    """Users by id, with indexes by name key and by token hash."""
+    """Accounts by id, with indexes by name key and by token hash."""
 
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def create(self, user: User, token_hash: str) -> None:
+    async def create(self, user: User, token_hash: str, *, seen: datetime | None = None) -> None:
         state = self._state
         key = name_key(user.username)
+        when = to_seconds(seen or datetime.now(UTC))
         if key in state.user_by_key:
             raise ChatError(ErrorCode.USERNAME_TAKEN)
         if user.id in state.users:
             raise ChatError(ErrorCode.INTERNAL, f"User id {user.id!r} is stored already.")
         if token_hash in state.user_by_token:
             raise ChatError(ErrorCode.INTERNAL, "This token hash belongs to another user.")
-        state.users[user.id] = _UserRecord(user.id, user.username, token_hash)
+        state.users[user.id] = _UserRecord(User(user.id, user.username), token_hash, when)
         state.user_by_key[key] = user.id
         state.user_by_token[token_hash] = user.id
 
@@ -129,16 +129,30 @@ class MemoryUserStore:
     async def by_id(self, user_id: str) -> User | None:
         return self._state.named_user(user_id)
 
-    async def release(self, user_id: str) -> None:
+    async def seen(self, user_id: str, when: datetime) -> None:
+        record = self._state.users.get(user_id)
+        if record is not None:
+            record.last_seen = to_seconds(when)
+
+    async def dormant(self, before: datetime, limit: int) -> list[User]:
+        cutoff = to_seconds(before)
+        old = [r for r in self._state.users.values() if r.last_seen < cutoff]
+        old.sort(key=lambda r: (r.last_seen, r.user.id))
+        return [r.user for r in old[: window(limit)]]
+
+    async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
         state = self._state
         record = state.users.get(user_id)
         if record is None:
-            return
-        if record.username is not None:
-            del state.user_by_key[name_key(record.username)]
-        if record.token_hash is not None:
-            del state.user_by_token[record.token_hash]
-        state.users[user_id] = replace(record, username=None, token_hash=None)
+            return False
+        if unseen_since is not None and record.last_seen >= to_seconds(unseen_since):
+            return False
+        del state.users[user_id]
+        del state.user_by_key[name_key(record.user.username)]
+        del state.user_by_token[record.token_hash]
+        for members in state.members.values():
+            members.discard(user_id)
+        return True
 
 
 class MemoryRoomStore:
@@ -160,9 +174,12 @@ class MemoryRoomStore:
     async def get(self, name: str) -> Room | None:
         return self._state.rooms.get(name)
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        rooms = sorted(self._state.rooms.values(), key=lambda r: r.name)
-        return [self._state.summary(r) for r in rooms if r.kind is RoomKind.ROOM]
+    async def list_rooms(self, after: str, limit: int) -> list[RoomSummary]:
+        rooms = sorted(
+            (r for r in self._state.rooms.values() if r.kind is RoomKind.ROOM and r.name > after),
+            key=lambda r: r.name,
+        )
+        return [self._state.summary(r) for r in rooms[: window(limit)]]
 
     async def summary(self, name: str) -> RoomSummary | None:
         room = self._state.rooms.get(name)
@@ -188,9 +205,10 @@ class MemoryRoomStore:
     async def is_member(self, room: str, user_id: str) -> bool:
         return user_id in self._state.members.get(room, set())
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         users = [self._state.named_user(uid) for uid in self._state.members.get(room, set())]
-        return sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+        named = sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+        return named[: window(limit)]
 
     async def rooms_of(self, user_id: str) -> list[RoomSummary]:
         state = self._state

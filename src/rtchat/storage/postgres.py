@@ -11,12 +11,14 @@ in it. The schema migrates itself on open (`postgres_schema`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import name_key
+from rtchat.storage._common import to_seconds, window
 from rtchat.storage.postgres_messages import PostgresMessageStore
 from rtchat.storage.postgres_pool import (
     COMMAND_TIMEOUT,
@@ -29,11 +31,9 @@ from rtchat.storage.postgres_pool import (
 from rtchat.storage.postgres_schema import migrate
 from rtchat.storage.postgres_writer import PgWriter
 
-# Members who still own a name, as `members` lists them; `member_count` counts the same.
 _SUMMARY_SELECT = """
 SELECT r.name, r.kind, r.topic, r.last_seq,
-       (SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.room = r.name AND u.username IS NOT NULL)
+       (SELECT count(*) FROM members m WHERE m.room = r.name)
   FROM rooms r
 """
 
@@ -66,23 +66,25 @@ def _no_user(user_id: str) -> ChatError:
 
 
 class PostgresUserStore:
-    """Users with a casefolded name key and a token hash, both unique and both nullable."""
+    """Accounts with a unique name key and token hash, and when each was last seen."""
 
     def __init__(self, writer: PgWriter) -> None:
         self._writer = writer
 
-    async def create(self, user: User, token_hash: str) -> None:
+    async def create(self, user: User, token_hash: str, *, seen: datetime | None = None) -> None:
         key = name_key(user.username)
+        last_seen = to_seconds(seen or datetime.now(UTC))
 
         async def job(connection: PgConnection) -> None:
             try:
                 await connection.execute(
-                    "INSERT INTO users (id, username, name_key, token_hash)"
-                    " VALUES ($1, $2, $3, $4)",
+                    "INSERT INTO users (id, username, name_key, token_hash, last_seen)"
+                    " VALUES ($1, $2, $3, $4, $5)",
                     user.id,
                     user.username,
                     key,
                     token_hash,
+                    last_seen,
                 )
             except Conflict as conflict:
                 explain = _USER_CONFLICTS.get(conflict.constraint or "")
@@ -99,17 +101,45 @@ class PostgresUserStore:
         return await self._one("name_key = $1", name_key(username))
 
     async def by_id(self, user_id: str) -> User | None:
-        return await self._one("id = $1 AND username IS NOT NULL", user_id)
+        return await self._one("id = $1", user_id)
 
-    async def release(self, user_id: str) -> None:
+    async def seen(self, user_id: str, when: datetime) -> None:
         async def job(connection: PgConnection) -> None:
             await connection.execute(
-                "UPDATE users SET username = NULL, name_key = NULL, token_hash = NULL"
-                " WHERE id = $1",
-                user_id,
+                "UPDATE users SET last_seen = $2 WHERE id = $1", user_id, to_seconds(when)
             )
 
         await self._writer.run(job)
+
+    async def dormant(self, before: datetime, limit: int) -> list[User]:
+        async def job(connection: PgConnection) -> list[User]:
+            rows = await connection.fetch(
+                "SELECT id, username FROM users WHERE last_seen < $1"
+                " ORDER BY last_seen, id LIMIT $2",
+                to_seconds(before),
+                window(limit),
+            )
+            return [User(id=row[0], username=row[1]) for row in rows]
+
+        return await self._writer.read(job)
+
+    async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
+        cutoff = None if unseen_since is None else to_seconds(unseen_since)
+
+        async def job(connection: PgConnection) -> bool:
+            # One statement: the memberships go with the account or not at all, and a
+            # node that saw the account come back meanwhile has moved `last_seen` on.
+            removed = await connection.fetchval(
+                "WITH gone AS (DELETE FROM users WHERE id = $1"
+                " AND ($2::bigint IS NULL OR last_seen < $2) RETURNING id),"
+                " memberships AS (DELETE FROM members WHERE user_id IN (SELECT id FROM gone))"
+                " SELECT count(*) FROM gone",
+                user_id,
+                cutoff,
+            )
+            return bool(removed)
+
+        return await self._writer.run(job)
 
     async def _one(self, where: str, value: str) -> User | None:
         async def job(connection: PgConnection) -> User | None:
@@ -160,8 +190,11 @@ class PostgresRoomStore:
 
         return await self._writer.read(job)
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        return await self._summaries("WHERE r.kind = 'room' ORDER BY r.name", ())
+    async def list_rooms(self, after: str, limit: int) -> list[RoomSummary]:
+        return await self._summaries(
+            "WHERE r.kind = 'room' AND r.name > $1 ORDER BY r.name LIMIT $2",
+            (after, window(limit)),
+        )
 
     async def summary(self, name: str) -> RoomSummary | None:
         found = await self._summaries("WHERE r.name = $1", (name,))
@@ -206,12 +239,13 @@ class PostgresRoomStore:
 
         return await self._writer.read(job)
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         async def job(connection: PgConnection) -> list[User]:
             rows = await connection.fetch(
                 "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id"
-                " WHERE m.room = $1 AND u.username IS NOT NULL ORDER BY u.name_key",
+                " WHERE m.room = $1 ORDER BY u.name_key LIMIT $2",
                 room,
+                window(limit),
             )
             return [User(id=row[0], username=row[1]) for row in rows]
 

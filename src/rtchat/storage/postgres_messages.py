@@ -28,7 +28,7 @@ from rtchat.storage._common import from_micros, to_micros, window
 from rtchat.storage.postgres_pool import Conflict, PgConnection, Row
 from rtchat.storage.postgres_writer import PgWriter
 
-COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id"
+COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest"
 RACE_ATTEMPTS = 5
 """Runs of one batch when other nodes keep storing the same client ids or ids meanwhile."""
 _RACED = frozenset({"messages_by_client_id", "messages_id"})
@@ -43,11 +43,13 @@ _RACED = frozenset({"messages_by_client_id", "messages_id"})
 APPEND = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::bigint[], $7::text[])
-           WITH ORDINALITY AS i (id, room, author_id, author_name, text, ts_us, client_id, ord)
+                         $6::bigint[], $7::text[], $8::text[], $9::boolean[])
+           WITH ORDINALITY AS i (id, room, author_id, author_name, text, ts_us, client_id,
+                                 sent_from, author_guest, ord)
 ), checked AS (
     SELECT i.*, m.id AS old_id, m.room AS old_room, m.seq AS old_seq,
            m.author_name AS old_author_name, m.text AS old_text, m.ts_us AS old_ts_us,
+           m.sent_from AS old_sent_from, m.author_guest AS old_author_guest,
            taken.id IS NOT NULL AS id_taken
       FROM input i
       LEFT JOIN LATERAL (
@@ -69,29 +71,34 @@ WITH input AS (
     SELECT f.*, b.base + row_number() OVER (PARTITION BY f.room ORDER BY f.ord) AS seq
       FROM fresh f JOIN bumped b ON b.name = f.room
 ), inserted AS (
-    INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, client_id)
-    SELECT room, seq, id, author_id, author_name, text, ts_us, client_id FROM numbered
+    INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, client_id,
+                          sent_from, author_guest)
+    SELECT room, seq, id, author_id, author_name, text, ts_us, client_id, sent_from,
+           author_guest
+      FROM numbered
 )
 SELECT ord, seq, false, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text,
-       NULL::bigint
+       NULL::bigint, NULL::text, NULL::boolean
   FROM numbered
 UNION ALL
-SELECT ord, NULL, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us
+SELECT ord, NULL, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us,
+       old_sent_from, old_author_guest
   FROM checked
  WHERE old_id IS NOT NULL OR id_taken
 """
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id = row
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row
     return Message(
         id=msg_id,
         room=room,
         seq=seq,
-        author=User(id=author_id, username=author_name),
+        author=User(id=author_id, username=author_name, guest=guest),
         text=text,
         timestamp=from_micros(ts_us),
         client_id=client_id,
+        sent_from=sent_from,
     )
 
 
@@ -140,6 +147,8 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
         [d.text for d in drafts],
         [a.ts_us for a in appends],
         [d.client_id for d in drafts],
+        [d.sent_from for d in drafts],
+        [d.author.guest for d in drafts],
     )
     for _ in range(RACE_ATTEMPTS - 1):
         try:
@@ -155,17 +164,19 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
 def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatError:
     if row is None:
         return ChatError(ErrorCode.ROOM_NOT_FOUND)
-    _, seq, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us = row
+    _, seq, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us = row[:9]
+    old_sent_from, old_guest = row[9:]
     draft = append.draft
     if old_id is not None:
         stored = Message(
             id=old_id,
             room=old_room,
             seq=old_seq,
-            author=User(id=draft.author.id, username=old_author_name),
+            author=User(id=draft.author.id, username=old_author_name, guest=old_guest),
             text=old_text,
             timestamp=from_micros(old_ts_us),
             client_id=draft.client_id,
+            sent_from=old_sent_from,
         )
         return stored, False
     if id_taken:
@@ -178,6 +189,7 @@ def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatErro
         text=draft.text,
         timestamp=append.timestamp,
         client_id=draft.client_id,
+        sent_from=draft.sent_from,
     )
     return message, True
 

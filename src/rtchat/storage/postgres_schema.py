@@ -64,7 +64,20 @@ UPDATE rooms SET last_seq = coalesce(
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER)
+# Version 3, as in SQLite: the connection each message was sent from and whether its
+# author was a guest; when each account was last seen; released accounts deleted (a
+# release deletes from now on). Both new message columns are added without a rewrite.
+_V3_SENDERS_AND_LAST_SEEN = """
+ALTER TABLE messages ADD COLUMN sent_from text COLLATE "C";
+ALTER TABLE messages ADD COLUMN author_guest boolean NOT NULL DEFAULT false;
+DELETE FROM members WHERE user_id IN (SELECT id FROM users WHERE username IS NULL);
+DELETE FROM users WHERE username IS NULL;
+ALTER TABLE users ADD COLUMN last_seen bigint NOT NULL DEFAULT 0;  -- seconds since the epoch
+UPDATE users SET last_seen = extract(epoch FROM now())::bigint;
+CREATE INDEX users_by_last_seen ON users (last_seen);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER, _V3_SENDERS_AND_LAST_SEEN)
 LATEST_VERSION = len(MIGRATIONS)
 
 MIGRATION_LOCK = 0x72746368_6D696772  # "rtchmigr": one advisory lock key per database

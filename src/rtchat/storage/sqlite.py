@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
+from rtchat.domain.names import name_key
 from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import name_key
+from rtchat.storage._common import to_seconds, window
 from rtchat.storage.sqlite_messages import SqliteMessageStore
 from rtchat.storage.sqlite_thread import SqliteThread
 
-# Members who still own a name, as `members` lists them; `member_count` counts the same.
 _SUMMARY_SELECT = """
 SELECT r.name, r.kind, r.topic, r.last_seq,
-       (SELECT count(*) FROM members m JOIN users u ON u.id = m.user_id
-         WHERE m.room = r.name AND u.username IS NOT NULL)
+       (SELECT count(*) FROM members m WHERE m.room = r.name)
   FROM rooms r
 """
 
@@ -45,13 +45,14 @@ def _user(row: Sequence[Any] | None) -> User | None:
 
 
 class SqliteUserStore:
-    """Users with a casefolded name key and a token hash, both unique and both nullable."""
+    """Accounts with a unique name key and token hash, and when each was last seen."""
 
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
 
-    async def create(self, user: User, token_hash: str) -> None:
+    async def create(self, user: User, token_hash: str, *, seen: datetime | None = None) -> None:
         key = name_key(user.username)
+        last_seen = to_seconds(seen or datetime.now(UTC))
 
         def job(conn: sqlite3.Connection) -> None:
             if conn.execute("SELECT 1 FROM users WHERE name_key = ?", (key,)).fetchone():
@@ -61,8 +62,9 @@ class SqliteUserStore:
             if conn.execute("SELECT 1 FROM users WHERE token_hash = ?", (token_hash,)).fetchone():
                 raise ChatError(ErrorCode.INTERNAL, "This token hash belongs to another user.")
             conn.execute(
-                "INSERT INTO users (id, username, name_key, token_hash) VALUES (?, ?, ?, ?)",
-                (user.id, user.username, key, token_hash),
+                "INSERT INTO users (id, username, name_key, token_hash, last_seen)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (user.id, user.username, key, token_hash, last_seen),
             )
 
         await self._thread.run(job)
@@ -74,16 +76,41 @@ class SqliteUserStore:
         return await self._one("name_key = ?", name_key(username))
 
     async def by_id(self, user_id: str) -> User | None:
-        return await self._one("id = ? AND username IS NOT NULL", user_id)
+        return await self._one("id = ?", user_id)
 
-    async def release(self, user_id: str) -> None:
+    async def seen(self, user_id: str, when: datetime) -> None:
         def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE users SET username = NULL, name_key = NULL, token_hash = NULL WHERE id = ?",
-                (user_id,),
-            )
+            conn.execute("UPDATE users SET last_seen = ? WHERE id = ?", (to_seconds(when), user_id))
 
         await self._thread.run(job)
+
+    async def dormant(self, before: datetime, limit: int) -> list[User]:
+        def job(conn: sqlite3.Connection) -> list[User]:
+            rows = conn.execute(
+                "SELECT id, username FROM users WHERE last_seen < ? ORDER BY last_seen, id LIMIT ?",
+                (to_seconds(before), window(limit)),
+            )
+            return [User(id=row[0], username=row[1]) for row in rows]
+
+        return await self._thread.run(job, writes=False)
+
+    async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
+        cutoff = None if unseen_since is None else to_seconds(unseen_since)
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if cutoff is None:
+                found = conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,)).fetchone()
+            else:
+                found = conn.execute(
+                    "SELECT 1 FROM users WHERE id = ? AND last_seen < ?", (user_id, cutoff)
+                ).fetchone()
+            if found is None:
+                return False
+            conn.execute("DELETE FROM members WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM users WHERE id = ?", (user_id,))
+            return True
+
+        return await self._thread.run(job)
 
     async def _one(self, where: str, value: str) -> User | None:
         def job(conn: sqlite3.Connection) -> User | None:
@@ -126,8 +153,10 @@ class SqliteRoomStore:
 
         return await self._thread.run(job, writes=False)
 
-    async def list_rooms(self) -> list[RoomSummary]:
-        return await self._summaries("WHERE r.kind = 'room' ORDER BY r.name", ())
+    async def list_rooms(self, after: str, limit: int) -> list[RoomSummary]:
+        return await self._summaries(
+            "WHERE r.kind = 'room' AND r.name > ? ORDER BY r.name LIMIT ?", (after, window(limit))
+        )
 
     async def summary(self, name: str) -> RoomSummary | None:
         found = await self._summaries("WHERE r.name = ?", (name,))
@@ -163,12 +192,12 @@ class SqliteRoomStore:
 
         return await self._thread.run(job, writes=False)
 
-    async def members(self, room: str) -> list[User]:
+    async def members(self, room: str, limit: int) -> list[User]:
         def job(conn: sqlite3.Connection) -> list[User]:
             rows = conn.execute(
                 "SELECT u.id, u.username FROM members m JOIN users u ON u.id = m.user_id"
-                " WHERE m.room = ? AND u.username IS NOT NULL ORDER BY u.name_key",
-                (room,),
+                " WHERE m.room = ? ORDER BY u.name_key LIMIT ?",
+                (room, window(limit)),
             )
             return [User(id=row[0], username=row[1]) for row in rows]
 

@@ -17,23 +17,24 @@ from rtchat.domain.models import Message, MessageDraft, User
 from rtchat.storage._common import from_micros, to_micros, window
 from rtchat.storage.sqlite_thread import SqliteThread
 
-COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id"
-_WIDTH = 8  # len(COLUMNS)
+COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest"
+_WIDTH = 10  # len(COLUMNS)
 _MAX_ROWS_PER_INSERT = 500
 
-_Row = tuple[str, str, int, str, str, str, int, str | None]
+_Row = tuple[str, str, int, str, str, str, int, str | None, str | None, int]
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id = row
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row
     return Message(
         id=msg_id,
         room=room,
         seq=seq,
-        author=User(id=author_id, username=author_name),
+        author=User(id=author_id, username=author_name, guest=bool(guest)),
         text=text,
         timestamp=from_micros(ts_us),
         client_id=client_id,
+        sent_from=sent_from,
     )
 
 
@@ -115,6 +116,8 @@ def append_many(
             draft.text,
             append.ts_us,
             draft.client_id,
+            draft.sent_from,
+            int(draft.author.guest),
         )
         rows.append(row)
         message = message_from_row(row)

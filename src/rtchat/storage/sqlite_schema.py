@@ -59,7 +59,21 @@ UPDATE rooms SET last_seq = coalesce(
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER)
+# Version 3: the connection each message was sent from (the seed's `userId`) and whether
+# its author was a guest; when each account was last seen, for cleaning up those that
+# never come back. Released accounts used to stay as nameless rows for ever; now a
+# release deletes the account, and the ones kept so far go here.
+_V3_SENDERS_AND_LAST_SEEN = """
+ALTER TABLE messages ADD COLUMN sent_from TEXT;
+ALTER TABLE messages ADD COLUMN author_guest INTEGER NOT NULL DEFAULT 0;
+DELETE FROM members WHERE user_id IN (SELECT id FROM users WHERE username IS NULL);
+DELETE FROM users WHERE username IS NULL;
+ALTER TABLE users ADD COLUMN last_seen INTEGER NOT NULL DEFAULT 0;  -- seconds since the epoch
+UPDATE users SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);
+CREATE INDEX users_by_last_seen ON users (last_seen);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER, _V3_SENDERS_AND_LAST_SEEN)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -1,7 +1,9 @@
 """Turns domain objects and events into wire payloads.
 
 The seed's payload fields (username, message, userId, timestamp, isTyping) are the
-contract; fields are added, never renamed or removed.
+contract; fields are added, never renamed or removed. `userId` means what it means in the
+seed: the Socket.IO id of the connection that did it (`socket.id` on that client). The
+account (or guest) behind it is `accountId`, with `guest` saying which.
 """
 
 from __future__ import annotations
@@ -31,19 +33,32 @@ def iso_timestamp(moment: datetime) -> str:
 
 
 def user_payload(user: User) -> Payload:
-    return {"userId": user.id, "username": user.username}
+    return {"accountId": user.id, "username": user.username, "guest": user.guest}
 
 
 def message_payload(message: Message) -> Payload:
+    author = message.author
     return {
         "id": message.id,
         "room": message.room,
         "seq": message.seq,
         "clientId": message.client_id,
-        "username": message.author.username,
+        "username": author.username,
         "message": message.text,
-        "userId": message.author.id,
+        "userId": message.sent_from,
+        "accountId": author.id,
+        "guest": author.guest,
         "timestamp": iso_timestamp(message.timestamp),
+    }
+
+
+def _presence(user: User, connection: str | None, moment: datetime) -> Payload:
+    return {
+        "username": user.username,
+        "userId": connection,
+        "accountId": user.id,
+        "guest": user.guest,
+        "timestamp": iso_timestamp(moment),
     }
 
 
@@ -64,23 +79,19 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
     match event:
         case MessagePosted(message):
             return events.RECEIVE_MESSAGE, message_payload(message)
-        case UserTyping(user, room, is_typing):
+        case UserTyping(user, room, is_typing, connection):
             return events.USER_TYPING, {
                 "username": user.username,
                 "isTyping": is_typing,
-                "userId": user.id,
+                "userId": connection,
+                "accountId": user.id,
+                "guest": user.guest,
                 "room": room,
             }
-        case UserConnected(user, timestamp):
-            return events.USER_CONNECTED, {
-                **user_payload(user),
-                "timestamp": iso_timestamp(timestamp),
-            }
-        case UserDisconnected(user, timestamp):
-            return events.USER_DISCONNECTED, {
-                **user_payload(user),
-                "timestamp": iso_timestamp(timestamp),
-            }
+        case UserConnected(user, timestamp, connection):
+            return events.USER_CONNECTED, _presence(user, connection, timestamp)
+        case UserDisconnected(user, timestamp, connection):
+            return events.USER_DISCONNECTED, _presence(user, connection, timestamp)
         case MemberJoined(room, user):
             return events.MEMBER_JOINED, {"room": room, "user": user_payload(user)}
         case MemberLeft(room, user):

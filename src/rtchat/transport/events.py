@@ -20,8 +20,13 @@ from rtchat.domain.typing_state import TypingTracker
 from rtchat.service import (
     HISTORY_PAGE,
     MAX_HISTORY_PAGE,
+    MAX_ROOMS_PAGE,
     MAX_SYNC_ROOMS,
+    MEMBERS_LISTED,
     ONLINE_LIST_LIMIT,
+    ONLINE_SCAN,
+    ROOMS_PAGE,
+    SYNC_BUDGET,
     SYNC_PAGE,
 )
 
@@ -54,8 +59,11 @@ ROOM_ADDED = "room-added"
 ERROR = "error"
 
 ROOM_INFO = "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?}`"
-MESSAGE = "`Message` = `{id, room, seq, clientId, username, message, userId, timestamp}`"
-USER = "`User` = `{userId, username}`"
+MESSAGE = (
+    "`Message` = `{id, room, seq, clientId, username, message, userId, accountId, guest, "
+    "timestamp}`; `userId` the id of the connection it was sent from"
+)
+USER = "`User` = `{accountId, username, guest}`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,26 +84,31 @@ def _once_per(seconds: float) -> str:
 
 _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
+_PRESENCE = "`{username, userId, accountId, guest, timestamp}`"
 
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_JOINED,
-        f"`username`: string, 1-{MAX_USERNAME_LENGTH} characters after trimming",
-        "Join under a name (the seed's event). A new user is made, with a session token "
-        "to present as `auth: {token}` when connecting again. If the user came online, "
-        "everyone receives `user-connected`. "
-        "A name is held while its owner has a connection open and for `RTCHAT_NAME_GRACE` "
-        "seconds after the last one closes (or after a server start); then the next "
-        "person to join with it gets it, and the old token stops working.",
-        ack="`{user: User, token, rooms: [RoomInfo], online: [User], onlineCount}`; "
-        f"`online` lists at most {ONLINE_LIST_LIMIT} users, `list-online` gives a room's",
-        errors=("invalid_username", "username_taken"),
+        f"`username` (the seed's form) or `{{username, guest?}}`: 1-{MAX_USERNAME_LENGTH} "
+        "characters after trimming, in one script",
+        "Join under a name (the seed's event). A name nobody holds makes a new account, "
+        "with a session token to present as `auth: {token}` when connecting again; a name "
+        "an account holds makes this connection a guest under it (see Accounts and "
+        "guests). `guest: false` asks for the account or `username_taken`, `guest: true` "
+        "for a guest whatever the name. Another name than the connection's own is a "
+        "rename, which releases the old one. If the user came online, everyone receives "
+        "`user-connected`.",
+        ack="`{user: User, token?, rooms: [RoomInfo], online: [User], onlineCount}` (no "
+        f"`token` for a guest); `online` lists at most {ONLINE_LIST_LIMIT} users, "
+        "`list-online` gives a room's",
+        errors=("invalid_username", "invalid_payload", "username_taken", "rate_limited"),
     ),
     EventSpec(
         SESSION,
         "none",
-        "Who this connection is: the user its `auth.token` named, or `null` if none.",
-        ack="`{user: User | null, rooms: [RoomInfo], online: [User], onlineCount}`",
+        "Who this connection is: the user its `auth.token` named or it joined as, or "
+        "`null` if none.",
+        ack="`{user: User | null, token?, rooms: [RoomInfo], online: [User], onlineCount}`",
     ),
     EventSpec(
         SEND_MESSAGE,
@@ -117,20 +130,39 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         ack="`null`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
-    EventSpec(LIST_ROOMS, "none", "The public rooms.", ack="`{rooms: [RoomInfo]}`"),
+    EventSpec(
+        LIST_ROOMS,
+        f"none, or `{{after?, limit?}}`: `after` a room name, `limit` 1-{MAX_ROOMS_PAGE} "
+        f"({ROOMS_PAGE})",
+        "A page of the public rooms, by name: those after `after` (from the first without "
+        f"it). Without a payload, the first {ROOMS_PAGE}. `next` is the `after` of the "
+        "next page, `null` on the last.",
+        ack="`{rooms: [RoomInfo], next}`",
+        errors=("invalid_payload", "invalid_room_name"),
+    ),
     EventSpec(
         CREATE_ROOM,
         f"`{{name, topic?}}`: name 1-{MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ (lowercased), "
         f"topic up to {MAX_TOPIC_LENGTH}",
-        "Create a room and become its first member. Everyone receives `room-created`.",
+        "Create a room and become its first member. Everyone receives `room-created`. "
+        "Accounts only; limited per account and per address.",
         ack="`{room: RoomInfo}`",
-        errors=(*_JOINED, "invalid_room_name", "room_exists", "invalid_payload"),
+        errors=(
+            *_JOINED,
+            "invalid_room_name",
+            "room_exists",
+            "invalid_payload",
+            "rate_limited",
+            "forbidden",
+        ),
     ),
     EventSpec(
         JOIN_ROOM,
         "`{room}`",
         "Become a member (members receive `member-joined`) and get the last "
-        f"{HISTORY_PAGE} messages.",
+        f"{HISTORY_PAGE} messages and the first {MEMBERS_LISTED} members by name "
+        "(`memberCount` counts them all). A guest may open `general` only (it is "
+        "everyone's).",
         ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
@@ -138,15 +170,16 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         LEAVE_ROOM,
         "`{room}`",
         "Stop being a member; members receive `member-left`. `general` and direct "
-        "messages cannot be left.",
+        "messages cannot be left, and guests have nothing to leave.",
         ack="`{room}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         OPEN_DM,
         "`{username}`",
-        "Open (or reopen) the direct-message room with someone; only the two of you can "
-        "read or post in it. The other person's connections receive `room-added`.",
+        "Open (or reopen) the direct-message room with the account of that name (never "
+        "a guest); only the two of you can read or post in it. The other person's "
+        "connections receive `room-added`. Accounts only.",
         ack="`{room: RoomInfo}`",
         errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
     ),
@@ -162,15 +195,21 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         SYNC,
         f"`{{rooms: {{room: lastSeq}}}}`, up to {MAX_SYNC_ROOMS} rooms",
         "What came after the last sequence number seen in each room, in order, up to "
-        f"{SYNC_PAGE} per room (ask again from the new last one while `hasMore`). Send it "
-        "after every reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice.",
+        f"{SYNC_PAGE} per room and {SYNC_BUDGET} in all (a room past that answers no "
+        "messages, with `hasMore` if it has some; ask again from the new last one while "
+        "`hasMore`). Send it "
+        "after every reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice. "
+        "Spellings of one room (`Dev`, `dev`) are one room, read once from the lowest "
+        "number, and answered under its name.",
         ack="`{rooms: {room: {messages: [Message], hasMore}}}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         LIST_ONLINE,
         "`{room}`",
-        "The room's members who are online (several tabs count once).",
+        f"Up to {ONLINE_LIST_LIMIT} of the room's members who are online, by name "
+        "(several tabs count once): in `general` everyone online, guests too; in another "
+        f"room, those among its first {ONLINE_SCAN} members.",
         ack="`{users: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
@@ -179,8 +218,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
 SERVER_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_CONNECTED,
-        "`{username, userId, timestamp}`",
-        "A user came online (their first connection). Sent to every connection.",
+        _PRESENCE,
+        "A user came online (their first connection: `userId`). Sent to every connection.",
     ),
     EventSpec(
         RECEIVE_MESSAGE,
@@ -190,13 +229,15 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         USER_TYPING,
-        "`{username, isTyping, userId, room}`",
-        "Someone started or stopped typing. Sent to the room but the typist's connections.",
+        "`{username, isTyping, userId, accountId, guest, room}`",
+        "Someone started or stopped typing (`userId`: the connection that said so). Sent "
+        "to the room but the typist's connections.",
     ),
     EventSpec(
         USER_DISCONNECTED,
-        "`{username, userId, timestamp}`",
-        "A user went offline (their last connection closed). Sent to every connection.",
+        _PRESENCE,
+        "A user went offline (their last connection closed: `userId`, `null` if their "
+        "node crashed). Sent to every connection.",
     ),
     EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
     EventSpec(MEMBER_LEFT, "`{room, user: User}`", "Someone left the room."),

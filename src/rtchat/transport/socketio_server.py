@@ -23,6 +23,7 @@ from rtchat.engine import ConnectRefused, EngineOptions, SocketServer
 from rtchat.ports import Clock
 from rtchat.service import Chat, SessionView
 from rtchat.transport import codec, events
+from rtchat.transport.addresses import address_key
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +130,9 @@ class ChatHandlers:
         conn = ConnectionId(sid)
         self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
         token = auth.get("token") if isinstance(auth, dict) else None
+        address = address_key(self._sio.peer_address(sid))
         try:
-            await self._chat.identity.connect(conn, token)
+            await self._chat.identity.connect(conn, token, address)
         except ChatError as error:  # the store is away: refused, and the client may retry
             self._floods.pop(conn, None)
             raise ConnectRefused(error.message, {"code": str(error.code)}) from None
@@ -161,7 +163,12 @@ class ChatHandlers:
         return None
 
     async def _user_joined(self, conn: ConnectionId, args: list[Any]) -> object:
-        view = await self._chat.identity.join(conn, _first(args))
+        payload = _first(args)
+        if isinstance(payload, dict):
+            username, guest = _fields(payload, "username", "guest")
+            view = await self._chat.identity.join(conn, username, guest)
+        else:  # the seed's form: the name alone
+            view = await self._chat.identity.join(conn, payload)
         return _session_payload(view)
 
     async def _session(self, conn: ConnectionId, args: list[Any]) -> object:
@@ -186,7 +193,12 @@ class ChatHandlers:
         return None
 
     async def _list_rooms(self, conn: ConnectionId, args: list[Any]) -> object:
-        return {"rooms": [codec.room_payload(s) for s in await self._chat.rooms.list_rooms()]}
+        if _first(args) is None:  # as clients asked before pages: the first page
+            page = await self._chat.rooms.list_rooms(conn)
+        else:
+            after, limit = _fields(_object(args), "after", "limit")
+            page = await self._chat.rooms.list_rooms(conn, after, limit)
+        return {"rooms": [codec.room_payload(s) for s in page.rooms], "next": page.next}
 
     async def _create_room(self, conn: ConnectionId, args: list[Any]) -> object:
         name, topic = _fields(_object(args), "name", "topic")

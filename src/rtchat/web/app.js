@@ -17,17 +17,18 @@ import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
-const { el, errorText } = ui;
+const { el, errorText, refusalText } = ui;
 
 // The function form: every reconnect presents the token we hold now.
 const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
 
 const state = {
-  user: null, // {userId, username} once the server knows us
+  user: null, // {accountId, username, guest} once the server knows us
   ready: false, // identified on the current connection
   synced: false, // rooms resynced on the current connection: the outbox may go
   current: null, // the open room's name
-  publicRooms: [], // last list-rooms answer
+  publicRooms: [], // the pages of list-rooms loaded so far
+  browseNext: null, // where the next page starts, if there is one
   browseLoaded: false,
 };
 const rooms = new Rooms();
@@ -47,7 +48,7 @@ const delivery = new Delivery({
   onSendError: (error) => setSendError(error),
   sendErrorCode: () => el.sendError.dataset.code,
 });
-const myId = () => state.user?.userId ?? null;
+const myId = () => state.user?.accountId ?? null;
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,7 +91,9 @@ function render({ follow = false, prepended = false } = {}) {
   const count = room?.name === GENERAL ? Math.max(here.length, online.count) : here.length;
   ui.setOnline(here, myId(), count);
   ui.setTyping(typingText(typingNames.get(state.current) ?? []));
-  if (state.browseLoaded) renderBrowse(state.publicRooms, (name) => rooms.has(name));
+  if (state.browseLoaded) {
+    renderBrowse(state.publicRooms, (name) => rooms.has(name), state.browseNext != null);
+  }
   // A short first page does not fill the box, so no scroll could ask for more.
   const list = el.messages;
   if (room?.timeline.hasMore && list.scrollHeight <= list.clientHeight + 80) loadOlder();
@@ -161,11 +164,12 @@ async function join(name) {
     return;
   }
   const conn = socket.id;
-  const res = await request('user-joined', name);
+  // The account or a refusal: a guest under someone else's name is for the seed's client.
+  const res = await request('user-joined', { username: name, guest: false });
   ui.setJoinBusy(false);
   if (!res.ok) {
     const fallback = res.timeout ? "Can't reach the server. Try again in a moment." : 'Could not join.';
-    ui.setJoinError(errorText(res.error, fallback));
+    ui.setJoinError(refusalText(res.error, fallback));
     el.usernameInput.focus();
     return;
   }
@@ -177,9 +181,9 @@ async function join(name) {
 /** We know who we are on this connection: restore rooms, resync, resend. */
 async function enter(data, conn) {
   const user = data.user;
-  if (state.user?.userId !== user.userId) {
-    rooms.load(user.userId);
-    outbox.load(user.userId);
+  if (state.user?.accountId !== user.accountId) {
+    rooms.load(user.accountId);
+    outbox.load(user.accountId);
     typingNames.clear();
     state.current = null;
   }
@@ -191,7 +195,7 @@ async function enter(data, conn) {
   online.reset(data.online, data.onlineCount);
   ui.showChat(user.username);
 
-  const wanted = state.current ?? storage.openRoom(user.userId);
+  const wanted = state.current ?? storage.openRoom(user.accountId);
   showRoom(rooms.has(wanted) ? wanted : GENERAL);
   invalidate();
 
@@ -219,7 +223,7 @@ function showRoom(name) {
   if (state.current === name) return;
   typingOut.stopped(); // tells the room we leave, not the next one
   state.current = name;
-  if (state.user) storage.setOpenRoom(state.user.userId, name);
+  if (state.user) storage.setOpenRoom(state.user.accountId, name);
   ui.setSendError('');
   ui.setSidebarOpen(false);
   invalidate({ follow: true });
@@ -250,7 +254,7 @@ async function loadRoom(name) {
   }
   const data = res.data ?? {};
   const fresh = rooms.upsert(data.room ?? room.info) ?? room;
-  fresh.members = new Map((data.members ?? []).map((u) => [u.userId, u.username]));
+  fresh.members = new Map((data.members ?? []).map((u) => [u.accountId, u.username]));
   const messages = Array.isArray(data.messages) ? data.messages : [];
   fresh.timeline.loadTail(messages, data.hasMore);
   delivery.note(fresh, messages);
@@ -264,7 +268,11 @@ async function loadRoom(name) {
 async function refreshOnline(room) {
   const res = await request('list-online', { room: room.name });
   if (!res.ok || !Array.isArray(res.data?.users)) return;
-  for (const u of res.data.users) online.note(u.userId, u.username);
+  for (const u of res.data.users) {
+    online.note(u.accountId, u.username, u.guest);
+    // join-room lists a big room's first members only; whoever is online here is one.
+    if (room.members && !room.members.has(u.accountId)) room.members.set(u.accountId, u.username);
+  }
   invalidate();
 }
 
@@ -296,11 +304,29 @@ async function refreshRooms() {
   invalidate();
 }
 
+/** The first page of public rooms; `moreRooms` appends the next. */
 async function refreshBrowse() {
-  const res = await request('list-rooms');
+  const res = await request('list-rooms', {});
   if (!res.ok) return;
   state.publicRooms = Array.isArray(res.data?.rooms) ? res.data.rooms : [];
+  state.browseNext = res.data?.next ?? null;
   state.browseLoaded = true;
+  invalidate();
+}
+
+let loadingRooms = false;
+
+async function moreRooms() {
+  const after = state.browseNext;
+  if (after == null || loadingRooms) return;
+  loadingRooms = true;
+  const res = await request('list-rooms', { after });
+  loadingRooms = false;
+  if (!res.ok || state.browseNext !== after) return; // failed, or refreshed meanwhile
+  const known = new Set(state.publicRooms.map((r) => r.name));
+  const fresh = (Array.isArray(res.data?.rooms) ? res.data.rooms : []).filter((r) => !known.has(r.name));
+  state.publicRooms = [...state.publicRooms, ...fresh];
+  state.browseNext = res.data?.next ?? null;
   invalidate();
 }
 
@@ -308,10 +334,10 @@ function roomNotice(room, text, timestamp, user) {
   if (!room) return;
   // Keep it modest: a quick offline/online flap of one person reads as one line.
   const last = room.notices.at(-1);
-  const recent = last && last.userId === user?.userId && Date.now() - last.at < 15_000;
+  const recent = last && last.accountId === user?.accountId && Date.now() - last.at < 15_000;
   if (recent && last.afterSeq === (room.timeline.hi ?? 0)) room.notices.pop();
   rooms.addNotice(room, text, timestamp ?? new Date().toISOString());
-  Object.assign(room.notices.at(-1), { userId: user?.userId, at: Date.now() });
+  Object.assign(room.notices.at(-1), { accountId: user?.accountId, at: Date.now() });
   if (room.name === state.current) invalidate();
 }
 
@@ -388,57 +414,60 @@ socket.on('receive-message', (msg) => {
 });
 
 socket.on('user-typing', (data) => {
-  if (!data?.username || data.userId === myId()) return;
+  if (!data?.username || data.accountId === myId()) return;
   trackerFor(data.room ?? GENERAL).set(data.username, Boolean(data.isTyping));
 });
 
+// `userId` is the seed's: the socket that did it. Who it is, is `accountId`.
 socket.on('user-connected', (data) => {
-  if (!data || data.userId == null) return;
-  online.add(data.userId, data.username);
+  if (!data || data.accountId == null) return;
+  online.add(data.accountId, data.username, data.guest);
   const room = currentRoom();
-  const member = room && (room.name === GENERAL || room.members?.has(data.userId));
-  if (member && data.userId !== myId()) {
-    roomNotice(room, `${data.username} is online`, data.timestamp, data);
+  const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
+  if (member && data.accountId !== myId()) {
+    const who = data.guest ? `${data.username} (guest)` : data.username;
+    roomNotice(room, `${who} is online`, data.timestamp, data);
   }
   invalidate();
 });
 
 socket.on('user-disconnected', (data) => {
-  if (!data || data.userId == null) return;
-  online.remove(data.userId);
+  if (!data || data.accountId == null) return;
+  online.remove(data.accountId);
   for (const tracker of typingIn.values()) tracker.clear(data.username);
   const room = currentRoom();
-  const member = room && (room.name === GENERAL || room.members?.has(data.userId));
-  if (member && data.userId !== myId()) {
-    roomNotice(room, `${data.username} went offline`, data.timestamp, data);
+  const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
+  if (member && data.accountId !== myId()) {
+    const who = data.guest ? `${data.username} (guest)` : data.username;
+    roomNotice(room, `${who} went offline`, data.timestamp, data);
   }
   invalidate();
 });
 
 socket.on('member-joined', ({ room: name, user } = {}) => {
   if (!name || !user) return;
-  if (user.userId === myId() && !rooms.has(name)) {
+  if (user.accountId === myId() && !rooms.has(name)) {
     // We joined in another tab.
     rooms.upsert(state.publicRooms.find((r) => r.name === name) ?? { name, kind: 'room' });
   }
   const room = rooms.get(name);
   if (!room) return;
-  if (room.members && !room.members.has(user.userId)) {
-    room.members.set(user.userId, user.username);
+  if (room.members && !room.members.has(user.accountId)) {
+    room.members.set(user.accountId, user.username);
     room.info.memberCount = (room.info.memberCount ?? 0) + 1;
   }
-  if (user.userId !== myId()) roomNotice(room, `${user.username} joined #${room.title}`, null, user);
+  if (user.accountId !== myId()) roomNotice(room, `${user.username} joined #${room.title}`, null, user);
   invalidate();
 });
 
 socket.on('member-left', ({ room: name, user } = {}) => {
   const room = name && rooms.get(name);
   if (!room || !user) return;
-  if (user.userId === myId()) {
+  if (user.accountId === myId()) {
     dropRoom(name); // we left, maybe in another tab
     return;
   }
-  if (room.members?.delete(user.userId)) {
+  if (room.members?.delete(user.accountId)) {
     room.info.memberCount = Math.max(0, (room.info.memberCount ?? 1) - 1);
   }
   roomNotice(room, `${user.username} left #${room.title}`, null, user);
@@ -508,6 +537,10 @@ for (const list of [el.roomList, el.dmList]) {
 }
 
 el.browseList.addEventListener('click', (event) => {
+  if (event.target.closest('button[data-more]')) {
+    moreRooms();
+    return;
+  }
   const btn = event.target.closest('button[data-join]');
   if (!btn) return;
   const name = btn.dataset.join;

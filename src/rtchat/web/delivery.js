@@ -34,7 +34,7 @@ export class Delivery {
       if (typeof m?.seq !== 'number') continue;
       const wasRead = rooms.lastRead(room) >= (room.info.lastSeq ?? 0);
       room.seen(m.seq);
-      if (m.userId === state.user?.userId) {
+      if (m.accountId === state.user?.accountId) {
         if (m.clientId) outbox.remove(m.clientId);
         // Sent from another tab: it does not make the room unread.
         if (wasRead) rooms.markRead(room, m.seq);
@@ -56,7 +56,7 @@ export class Delivery {
     }
     this.note(room, [msg]);
     if (room.timeline.addLive(msg) === 'gap') this.fillGap(room);
-    invalidate({ follow: msg.userId === state.user.userId && name === state.current });
+    invalidate({ follow: msg.accountId === state.user.accountId && name === state.current });
   }
 
   /**

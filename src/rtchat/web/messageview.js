@@ -6,7 +6,7 @@
 
 import { RETRYABLE } from './outbox.js';
 import { formatTime, isoOrNow } from './time.js';
-import { node } from './ui.js';
+import { guestBadge, node } from './ui.js';
 
 const NEAR_BOTTOM_PX = 48;
 const GROUP_MS = 5 * 60 * 1000;
@@ -23,10 +23,16 @@ function messageNode(m, own) {
   li.dataset.id = String(m.id);
   li.dataset.seq = String(m.seq);
   li.dataset.author = String(m.username ?? '');
-  if (m.userId != null) li.dataset.userId = String(m.userId);
+  if (m.accountId != null) li.dataset.accountId = String(m.accountId);
   if (m.clientId) li.dataset.clientId = String(m.clientId);
   const meta = node('div', 'msg__meta');
-  meta.append(node('span', 'msg__author', own ? `${m.username} (you)` : m.username), timeNode(m.timestamp));
+  meta.append(node('span', 'msg__author', own ? `${m.username} (you)` : m.username));
+  // Someone chatting under a name an account holds: never that account.
+  if (m.guest) {
+    li.dataset.guest = '';
+    meta.append(guestBadge());
+  }
+  meta.append(timeNode(m.timestamp));
   li.append(meta, node('p', 'msg__text', String(m.message ?? '')));
   li.title = `${m.username}, ${new Date(isoOrNow(m.timestamp)).toLocaleString()}`;
   return li;
@@ -160,9 +166,9 @@ export class MessageView {
       while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
       items.push({
         key: `m:${m.id}`,
-        author: m.userId,
+        author: m.accountId,
         at: timeOf(m.timestamp),
-        make: () => messageNode(m, m.userId === myId),
+        make: () => messageNode(m, m.accountId === myId),
       });
     }
     while (ni < notices.length) items.push(noticeItem(notices[ni++]));

@@ -16,12 +16,12 @@ export function newClientId() {
 }
 
 export class Outbox {
-  #userId = null;
+  #accountId = null;
   #entries = [];
 
   /** Switch to a user's outbox (after session / join). */
-  load(userId) {
-    this.#userId = userId;
+  load(accountId) {
+    this.#accountId = accountId;
     this.#read();
   }
 
@@ -29,12 +29,12 @@ export class Outbox {
   // outbox, and writing back a stale copy would lose what it added. Sending an
   // entry twice from two tabs is harmless, thanks to the clientId.
   #read() {
-    const entries = this.#userId == null ? [] : storage.outbox(this.#userId);
+    const entries = this.#accountId == null ? [] : storage.outbox(this.#accountId);
     this.#entries = Array.isArray(entries) ? entries.filter((e) => e && e.clientId && e.room) : [];
   }
 
   #save() {
-    if (this.#userId != null) storage.setOutbox(this.#userId, this.#entries);
+    if (this.#accountId != null) storage.setOutbox(this.#accountId, this.#entries);
   }
 
   add(room, text) {

@@ -1,34 +1,37 @@
 // Who is online, as far as this client knows: the `session` snapshot, then
 // user-connected / user-disconnected on top. The server sends those for a
 // user's first and last connection, so several tabs of one person count once.
-// Keyed by userId so a replayed event or the snapshot/broadcast overlap is harmless.
+// Keyed by accountId so a replayed event or the snapshot/broadcast overlap is harmless.
 
 export class OnlineUsers {
-  #users = new Map(); // userId -> username
+  #users = new Map(); // accountId -> username
+  #guests = new Set(); // the accountIds of guests among them
   #extra = 0; // online but not listed: the snapshot lists at most 100 people
 
-  /** Replace everything with a server snapshot: [{userId, username}] and the full count. */
+  /** Replace everything with a server snapshot: [{accountId, username, guest}] and the count. */
   reset(users, count) {
     this.#users.clear();
-    for (const u of users ?? []) if (u && u.userId != null) this.#users.set(u.userId, u.username);
+    this.#guests.clear();
+    for (const u of users ?? []) if (u && u.accountId != null) this.#put(u.accountId, u.username, u.guest);
     this.#extra = Math.max(0, (count ?? 0) - this.#users.size);
   }
 
   /** user-connected: someone came online. */
-  add(userId, username) {
-    if (userId != null) this.#users.set(userId, username);
+  add(accountId, username, guest = false) {
+    if (accountId != null) this.#put(accountId, username, guest);
   }
 
   /** Someone a list (list-online) says is online: already in the count. */
-  note(userId, username) {
-    if (userId == null || this.#users.has(userId)) return;
-    this.#users.set(userId, username);
+  note(accountId, username, guest = false) {
+    if (accountId == null || this.#users.has(accountId)) return;
+    this.#put(accountId, username, guest);
     if (this.#extra > 0) this.#extra -= 1;
   }
 
   /** user-disconnected: one fewer, whether or not we had them listed. */
-  remove(userId) {
-    if (!this.#users.delete(userId) && this.#extra > 0) this.#extra -= 1;
+  remove(accountId) {
+    this.#guests.delete(accountId);
+    if (!this.#users.delete(accountId) && this.#extra > 0) this.#extra -= 1;
   }
 
   /** Everyone online, listed or not. */
@@ -36,11 +39,11 @@ export class OnlineUsers {
     return this.#users.size + this.#extra;
   }
 
-  has(userId) {
-    return this.#users.has(userId);
+  has(accountId) {
+    return this.#users.has(accountId);
   }
 
-  /** userId -> username of everyone online. */
+  /** accountId -> username of everyone online. */
   get users() {
     return new Map(this.#users);
   }
@@ -49,12 +52,18 @@ export class OnlineUsers {
     return this.#users.size;
   }
 
-  /** The online subset of `members` (a Map userId -> username), sorted by name. */
+  /** The online subset of `members` (a Map accountId -> username), sorted by name. */
   among(members) {
     const out = [];
-    for (const [userId, username] of members ?? []) {
-      if (this.#users.has(userId)) out.push({ userId, username });
+    for (const [accountId, username] of members ?? []) {
+      if (this.#users.has(accountId)) out.push({ accountId, username, guest: this.#guests.has(accountId) });
     }
     return out.sort((a, b) => a.username.localeCompare(b.username));
+  }
+
+  #put(accountId, username, guest) {
+    this.#users.set(accountId, username);
+    if (guest) this.#guests.add(accountId);
+    else this.#guests.delete(accountId);
   }
 }

@@ -12,7 +12,7 @@ export class Room {
   constructor(info) {
     this.info = { topic: '', memberCount: 0, lastSeq: 0, kind: 'room', ...info };
     this.timeline = new Timeline();
-    this.members = null; // Map userId -> username, once join-room told us
+    this.members = null; // Map accountId -> username, once join-room told us
     this.notices = []; // [{key, afterSeq, text, timestamp, kind}]
   }
 
@@ -46,14 +46,14 @@ let noticeSeq = 0;
 // `constructor`, which a plain object answers from its prototype.
 export class Rooms {
   #rooms = new Map();
-  #userId = null;
+  #accountId = null;
   #lastRead = new Map(); // room name -> seq read up to
 
   /** Start afresh for a user (first session, or another account signed in). */
-  load(userId) {
+  load(accountId) {
     this.#rooms.clear();
-    this.#userId = userId;
-    const saved = storage.lastRead(userId);
+    this.#accountId = accountId;
+    const saved = storage.lastRead(accountId);
     const entries = saved && typeof saved === 'object' ? Object.entries(saved) : [];
     this.#lastRead = new Map(entries.filter(([, seq]) => Number.isInteger(seq)));
   }
@@ -97,7 +97,7 @@ export class Rooms {
   markRead(room, seq = room.info.lastSeq ?? 0) {
     if ((this.#lastRead.get(room.name) ?? -1) >= seq) return;
     this.#lastRead.set(room.name, seq);
-    if (this.#userId != null) storage.setLastRead(this.#userId, this.#lastRead);
+    if (this.#accountId != null) storage.setLastRead(this.#accountId, this.#lastRead);
   }
 
   lastRead(room) {

@@ -34,9 +34,18 @@ export function renderRoomLists(rooms, current) {
   if (dms.length === 0) el.dmList.append(node('li', 'muted room-list__empty', 'No conversations yet'));
 }
 
-/** The answer of list-rooms; rooms we are in say "Open" instead of "Join". */
-export function renderBrowse(publicRooms, isMember) {
+/** The pages of list-rooms so far; rooms we are in say "Open" instead of "Join". */
+export function renderBrowse(publicRooms, isMember, hasMore) {
   el.browseEmpty.hidden = publicRooms.length > 0;
+  const more = [];
+  if (hasMore) {
+    const li = node('li', 'browse-more');
+    const btn = node('button', 'btn btn--small btn--ghost', 'More rooms');
+    btn.type = 'button';
+    btn.dataset.more = '';
+    li.append(btn);
+    more.push(li);
+  }
   el.browseList.replaceChildren(
     ...publicRooms.map((info) => {
       const li = node('li', 'browse-item');
@@ -54,5 +63,6 @@ export function renderBrowse(publicRooms, isMember) {
       li.append(text, btn);
       return li;
     }),
+    ...more,
   );
 }

@@ -2,7 +2,7 @@
 // header's Leave button: each asks the server, then opens or leaves the room.
 
 import { GENERAL } from './rooms.js';
-import { el, errorText, setFormOpen, setSendError } from './ui.js';
+import { el, errorText, refusalText, setFormOpen, setSendError } from './ui.js';
 
 const OFFLINE = "Can't reach the server. Try again.";
 
@@ -41,7 +41,7 @@ export function wireSidebarForms({ request, rooms, state, openRoom, onLeft }) {
     }
     const res = await request('create-room', topic ? { name, topic } : { name });
     if (!res.ok) {
-      el.roomError.textContent = errorText(res.error, OFFLINE);
+      el.roomError.textContent = refusalText(res.error, OFFLINE);
       el.roomNameInput.focus();
       return;
     }

@@ -1,4 +1,4 @@
-// What survives a reload, in localStorage. Per-user keys carry the userId so a
+// What survives a reload, in localStorage. Per-user keys carry the accountId so a
 // second account in the same browser never sends or reads the first one's data.
 // Storage can be full or disabled (private mode): every access degrades to memory.
 
@@ -39,16 +39,16 @@ export const setToken = (value) => write(TOKEN, value);
 export const lastUsername = () => read(USERNAME) ?? '';
 export const setLastUsername = (value) => write(USERNAME, value);
 
-export const openRoom = (userId) => read(`rtchat.${userId}.room`);
-export const setOpenRoom = (userId, room) => write(`rtchat.${userId}.room`, room);
+export const openRoom = (accountId) => read(`rtchat.${accountId}.room`);
+export const setOpenRoom = (accountId, room) => write(`rtchat.${accountId}.room`, room);
 
 /** {room: seq} of the last message seen in each room, as JSON.parse made it (own keys). */
-export const lastRead = (userId) => readJson(`rtchat.${userId}.lastRead`, {});
+export const lastRead = (accountId) => readJson(`rtchat.${accountId}.lastRead`, {});
 /** `seqs` is a Map room -> seq; fromEntries makes even `__proto__` an own key. */
-export const setLastRead = (userId, seqs) =>
-  write(`rtchat.${userId}.lastRead`, JSON.stringify(Object.fromEntries(seqs)));
+export const setLastRead = (accountId, seqs) =>
+  write(`rtchat.${accountId}.lastRead`, JSON.stringify(Object.fromEntries(seqs)));
 
 /** Messages typed but not yet acknowledged: [{clientId, room, text, createdAt, ...}]. */
-export const outbox = (userId) => readJson(`rtchat.${userId}.outbox`, []);
-export const setOutbox = (userId, entries) =>
-  write(`rtchat.${userId}.outbox`, JSON.stringify(entries));
+export const outbox = (accountId) => readJson(`rtchat.${accountId}.outbox`, []);
+export const setOutbox = (accountId, entries) =>
+  write(`rtchat.${accountId}.outbox`, JSON.stringify(entries));

@@ -62,6 +62,11 @@ const ERROR_TEXT = new Map([
 export const errorText = (error, fallback) =>
   ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
 
+/** The same for a refused join or room: a limit there is not about sending messages, and
+ * the server's words say which one it was (joins from the address, new rooms). */
+export const refusalText = (error, fallback) =>
+  error?.code === 'rate_limited' ? (error.message ?? fallback) : errorText(error, fallback);
+
 const STATUS_TEXT = new Map([
   ['connecting', 'connecting…'],
   ['connected', 'connected'],
@@ -74,6 +79,13 @@ export function node(tag, className, text) {
   if (className) n.className = className;
   if (text != null) n.textContent = text;
   return n;
+}
+
+/** The mark beside the name of someone chatting under a name an account holds. */
+export function guestBadge() {
+  const badge = node('span', 'guest-badge', 'guest');
+  badge.title = 'A guest: chatting under this name without its account';
+  return badge;
 }
 
 export function showChat(username) {
@@ -134,16 +146,21 @@ export function setRoomHeader(room) {
   el.messageInput.setAttribute('aria-label', `Message ${room.isDm ? room.title : `#${room.title}`}`);
 }
 
+/** users: [{accountId, username, guest}]. */
 export function setOnline(users, myId, count = users.length) {
   el.onlineCount.textContent = String(count);
   el.onlineHeading.textContent = `Online — ${count}`;
   el.onlineList.replaceChildren(
     ...users.map((u) => {
       const li = node('li', 'online__user');
-      li.dataset.userId = String(u.userId);
+      li.dataset.accountId = String(u.accountId);
       li.dataset.username = u.username;
       li.append(node('span', 'dot dot--online'), node('span', 'online__name', u.username));
-      if (u.userId === myId) li.append(node('span', 'muted', ' (you)'));
+      if (u.guest) {
+        li.dataset.guest = '';
+        li.append(guestBadge());
+      }
+      if (u.accountId === myId) li.append(node('span', 'muted', ' (you)'));
       return li;
     }),
   );
