@@ -95,8 +95,8 @@ class PrivateRedis:
 @contextlib.contextmanager
 def private_redis() -> Iterator[PrivateRedis]:
     server = PrivateRedis()
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.close()

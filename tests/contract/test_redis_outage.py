@@ -21,12 +21,14 @@ ALICE, BOB = User("u-alice", "alice"), User("u-bob", "bob")
 @pytest.fixture
 async def redis_server() -> AsyncIterator[tuple[PrivateRedis, RedisClient]]:
     server = PrivateRedis()
-    server.start()
-    client = open_client(RedisAddress.parse(server.url))
     try:
-        yield server, client
+        server.start()
+        client = open_client(RedisAddress.parse(server.url))
+        try:
+            yield server, client
+        finally:
+            await client.aclose()
     finally:
-        await client.aclose()
         server.close()
 
 
