@@ -9,7 +9,7 @@ PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test lint types unit integration e2e install clean bench bench-smoke soak fuzz
+.PHONY: run test lint types unit integration e2e install system clean bench bench-smoke soak fuzz
 
 $(STAMP_PY): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -24,6 +24,10 @@ $(STAMP_NPM): package.json package-lock.json
 
 install: $(STAMP_PY) $(STAMP_NPM)
 
+# Debian's chromium, haproxy and redis-server, for the tests and benchmarks that run them.
+system:
+	./scripts/system-packages
+
 run: install
 	$(BIN)/rtchat serve
 
@@ -37,13 +41,13 @@ types: $(STAMP_PY)
 unit: $(STAMP_PY)
 	$(BIN)/pytest tests/unit
 
-integration: install
+integration: install system
 	$(BIN)/pytest tests/integration tests/interop
 
-e2e: install
+e2e: install system
 	$(BIN)/pytest tests/e2e
 
-test: install lint types
+test: install system lint types
 	$(BIN)/pytest tests
 	$(MAKE) bench-smoke
 
@@ -54,10 +58,10 @@ fuzz: install
 	$(BIN)/python -m tests.fuzz.live --cases $(FUZZ_CASES) --seed $(FUZZ_SEED)
 
 # run.py installs benchmarks/' own pinned npm packages (`npm ci --prefix benchmarks`) if missing.
-bench: install
+bench: install system
 	$(BIN)/python benchmarks/run.py
 
-bench-smoke: install
+bench-smoke: install system
 	$(BIN)/python benchmarks/run.py --smoke
 
 # An hour of churning clients against a real server; make test runs a minute of it

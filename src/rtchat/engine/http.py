@@ -19,7 +19,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import ipaddress
 import logging
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ import httptools
 import orjson
 
 from rtchat.engine import websocket as ws
+from rtchat.engine.addresses import address_key
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
 from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, Refusal
 from rtchat.engine.eio_session import BACKLOG, EioSession
@@ -576,19 +576,11 @@ class HttpConnection(asyncio.Protocol):
 
 
 def _address(peer: Any) -> str | None:
-    """What connections are counted by: the IPv4 address, or the IPv6 /64 (one host's
-    share, usually); None for a peer that is not IP (a Unix socket)."""
+    """What connections are counted by (see `address_key`); None for a peer that is not IP
+    (a Unix socket)."""
     if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
         return None
-    try:
-        ip = ipaddress.ip_address(peer[0].split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
-        return str(ipaddress.IPv6Network((ip, 64), strict=False))
-    return str(ip)
+    return address_key(peer[0])
 
 
 def _valid_key(key: str) -> bool:

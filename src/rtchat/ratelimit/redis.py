@@ -17,7 +17,7 @@ import logging
 
 from redis.exceptions import RedisError
 
-from rtchat.domain.ratelimit import TokenBucket
+from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.redislink import RedisClient
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst / rate) * 2000) + 1000)
 return tostring(tokens)
 """
-_PRUNE_AT = 4096
 
 
 class RedisRateLimiter:
@@ -43,7 +42,7 @@ class RedisRateLimiter:
         self._p = f"{prefix}:rate:"
         self._rate = rate
         self._burst = burst
-        self._buckets: dict[str, TokenBucket] = {}
+        self._local = MemoryRateLimiter(rate, burst)  # what this node decides by
         self._unsettled: dict[str, int] = {}
         self._settling: asyncio.Task[None] | None = None
         self._spend = client.register_script(_SPEND)
@@ -51,15 +50,7 @@ class RedisRateLimiter:
     def allow(self, key: str, now: float) -> bool:
         if self._rate <= 0:
             return True
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= _PRUNE_AT:
-                full_after = self._burst / self._rate
-                self._buckets = {
-                    k: b for k, b in self._buckets.items() if now - b.updated < full_after
-                }
-            bucket = self._buckets[key] = TokenBucket(self._rate, self._burst)
-        if not bucket.take(now):
+        if not self._local.allow(key, now):
             return False
         self._unsettled[key] = self._unsettled.get(key, 0) + 1
         if self._settling is None:
@@ -90,8 +81,6 @@ class RedisRateLimiter:
                     log.debug("rate limits not shared this time: %s", error)
                     return
                 for key, tokens in zip(keys, left, strict=True):
-                    bucket = self._buckets.get(key)
-                    if bucket is not None:
-                        bucket.tokens = min(bucket.tokens, float(tokens))
+                    self._local.lower(key, float(tokens))
         finally:
             self._settling = None

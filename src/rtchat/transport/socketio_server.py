@@ -20,10 +20,10 @@ from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.domain.ratelimit import TokenBucket
 from rtchat.engine import ConnectRefused, EngineOptions, SocketServer
+from rtchat.engine.addresses import address_key
 from rtchat.ports import Clock
 from rtchat.service import Chat, SessionView
 from rtchat.transport import codec, events
-from rtchat.transport.addresses import address_key
 
 log = logging.getLogger(__name__)
 

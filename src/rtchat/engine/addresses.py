@@ -1,4 +1,5 @@
-"""What per-address limits count a client by."""
+"""What per-address limits (the engine's connection cap, the chat's join and room limits)
+count a client by."""
 
 from __future__ import annotations
 
