@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -74,5 +75,49 @@ async def test_processes_appending_at_once_number_one_room_without_gaps(
         assert await storage.messages.last_seq("general") == total
         stored = await storage.messages.after("general", 0, total + 10)
         assert [m.seq for m in stored] == list(range(1, total + 1))
+    finally:
+        await storage.close()
+
+
+_OPEN_AT = """
+import asyncio, sys, time
+from rtchat.storage import open_storage
+
+async def main(url, at):
+    time.sleep(max(0.0, at - time.time()))
+    storage = await open_storage(url)
+    await storage.close()
+    print("opened", flush=True)
+
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+async def test_processes_opening_a_fresh_database_at_once_all_come_up(database_url: str) -> None:
+    # What `rtchat serve --workers N` does on its first start: every worker opens (and
+    # would migrate) the same new database in the same moment.
+    at = time.time() + 2.0  # after every interpreter has started
+
+    async def run() -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _OPEN_AT,
+            database_url,
+            str(at),
+            cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(60):
+            out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        return out.decode()
+
+    assert await asyncio.gather(*(run() for _ in range(4))) == ["opened\n"] * 4
+    storage = await open_storage(database_url)
+    try:
+        await storage.rooms.create(Room("general"))
+        assert await storage.messages.last_seq("general") == 0
     finally:
         await storage.close()

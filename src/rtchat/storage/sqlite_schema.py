@@ -88,23 +88,45 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
     `conn` must be in autocommit mode (`isolation_level=None`): each step is its own
     explicit transaction.
     """
-    found = user_version(conn)
-    if found > LATEST_VERSION:
-        raise ChatError(
-            ErrorCode.INTERNAL,
-            f"The database is at schema version {found}, newer than this rtchat "
-            f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
-        )
-    for version in range(found + 1, target + 1):
-        # executescript commits anything pending first, then runs the whole script;
-        # the BEGIN/COMMIT inside make the script and its version bump one transaction.
-        script = MIGRATIONS[version - 1]
+    found: int | None = None
+    while True:
+        # Processes that open one file at once (`rtchat serve --workers N` on a fresh
+        # file) each read the version under the write lock, so exactly one of them runs
+        # each step and the others find it done.
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executescript(
-                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
-            )
+            version = user_version(conn)
+            if found is None:
+                found = version
+            if version > LATEST_VERSION:
+                raise ChatError(
+                    ErrorCode.INTERNAL,
+                    f"The database is at schema version {version}, newer than this rtchat "
+                    f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
+                )
+            if version >= target:
+                conn.execute("COMMIT")
+                return found
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.rollback()
             raise
-    return found
+
+
+def _statements(script: str) -> list[str]:
+    """`script` cut into its statements (`execute` runs one; `executescript` would commit
+    the transaction the step runs in)."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        raise ValueError(f"an unfinished statement in a migration: {pending.strip()[:60]!r}")
+    return statements

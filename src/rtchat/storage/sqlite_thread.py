@@ -84,11 +84,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     # isolation_level=None: no implicit transactions, the batch loop says BEGIN and COMMIT.
     conn = sqlite3.connect(path, isolation_level=None)
     try:
+        # First: another process may hold the file's lock (workers starting together).
+        conn.execute("PRAGMA busy_timeout = 5000")
         conn.execute("PRAGMA journal_mode = WAL")
         # NORMAL under WAL: a power cut may lose the last commits, never corrupt the file.
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 5000")
         migrate(conn)
     except BaseException:
         conn.close()
