@@ -19,6 +19,7 @@ import redis.asyncio as aioredis
 from tests.cluster.conftest import Connect
 from tests.cluster.nodes import REPO
 from tests.redis_support import SHARED_URL, eventually, free_port, new_prefix
+from tests.reliable_client import ReliableClient
 from tests.support import ok, sentinel
 
 
@@ -134,6 +135,90 @@ async def test_two_workers_share_the_port_and_the_chat(workers: Workers, connect
         assert await workers.process.wait() == 0
     assert "Traceback" not in workers.text()
     assert await _children(workers.process.pid) == []
+
+
+async def test_a_worker_killed_mid_stream_loses_nothing(workers: Workers) -> None:
+    total = 150
+    # WebSocket clients, each on a TCP connection of its own: the kernel spreads them, and
+    # they are opened until both workers hold some (bounded).
+    members: list[ReliableClient] = []
+    for i in range(16):
+        member = ReliableClient(workers.url, f"member{i}", transports=["websocket"])
+        await member.start()
+        members.append(member)
+        if i >= 3 and len({_tag(m) for m in members}) == 2:
+            break
+    assert len({_tag(m) for m in members}) == 2
+    sender = members[0]
+    doomed = _tag(sender)
+    victims = [m for m in members if _tag(m) == doomed]
+    pid = await _worker_pid(workers, doomed)
+
+    for i in range(total):
+        await sender.send(f"m{i}")
+        if i == total // 3:
+            os.kill(pid, signal.SIGKILL)  # the sender's own worker: it must move too
+        await asyncio.sleep(0.004)
+    await eventually(lambda: not sender.outbox, within=30)
+
+    for member in members:
+        await eventually(lambda m=member: m.last_seq("general") >= total, within=30)  # type: ignore[misc]
+        messages = member.messages("general")
+        assert [m["seq"] for m in messages] == list(range(1, total + 1)), member.name
+        # Each text once. Their order is the order they reached the server: the sender's
+        # outbox resends what the kill interrupted while it goes on sending new ones.
+        assert sorted(m["message"] for m in messages) == sorted(f"m{i}" for i in range(total))
+        assert member.problems == [], member.name
+        for live in member.live_per_connection():
+            assert live == sorted(set(live)), member.name
+    for victim in victims:  # they reconnected: to the other worker or the restarted one
+        assert victim._connections >= 2, victim.name
+        assert _tag(victim) != doomed, victim.name
+    for member in members:
+        await member.stop()
+    assert workers.text().count("starting it again") == 1, workers.text()
+    assert "Traceback" not in workers.text()
+
+
+def _tag(client: ReliableClient) -> str:
+    sid = client.sio.eio.sid
+    assert sid is not None
+    return str(sid).split(".", 1)[0]
+
+
+async def _worker_pid(workers: Workers, tag: str) -> int:
+    """The worker whose sids start with `tag`: the one listening on the internal port that
+    tag's peer entry in Redis names."""
+    client = aioredis.Redis(host="127.0.0.1", port=6379)
+    try:
+        address = await client.get(f"{workers.prefix}:peer:{tag}")
+    finally:
+        await client.aclose()
+    assert address, tag
+    port = int(address.decode().rsplit(":", 1)[1])
+    found = _listener(port, await _children(workers.process.pid))
+    if found is not None:
+        return found
+    raise AssertionError(f"no worker listens on {port}")
+
+
+def _listener(port: int, pids: list[str]) -> int | None:
+    """Which of `pids` holds the socket listening on `port` (from /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(fields[9])
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target[8:-1] in inodes:
+                return int(pid)
+    return None
 
 
 async def test_ctrl_c_stops_every_worker(workers: Workers) -> None:
