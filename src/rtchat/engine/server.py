@@ -70,7 +70,9 @@ class Socket:
         self.namespace = namespace
         self.state = CONNECTING
         self.accepted = False  # the connect handler succeeded: the disconnect handler is due
-        self.rooms: set[str] | None = None
+        # A tuple, not a set: a connection is in a room or two, and a set of one costs
+        # 216 bytes against a tuple's 48 (S1 counts bytes per idle connection).
+        self.rooms: tuple[str, ...] = ()
         self.held: list[packets.EioPacket] | None = []
 
 
@@ -222,16 +224,14 @@ class SocketServer(EioServer):
 
     def enter_room(self, sid: str, room: str) -> None:
         sock = self.sockets.get(sid)
-        if sock is not None and sock.state != GONE:
-            if sock.rooms is None:
-                sock.rooms = set()
-            sock.rooms.add(room)
+        if sock is not None and sock.state != GONE and room not in sock.rooms:
+            sock.rooms += (room,)
             self.rooms.add(sock.namespace, room, sock)
 
     def leave_room(self, sid: str, room: str) -> None:
         sock = self.sockets.get(sid)
-        if sock is not None and sock.rooms is not None and room in sock.rooms:
-            sock.rooms.discard(room)
+        if sock is not None and room in sock.rooms:
+            sock.rooms = tuple(r for r in sock.rooms if r != room)
             self.rooms.discard(sock.namespace, room, sock)
 
     def peer_address(self, sid: str) -> str | None:
@@ -241,7 +241,7 @@ class SocketServer(EioServer):
 
     def rooms_of(self, sid: str) -> set[str]:
         sock = self.sockets.get(sid)
-        return set(sock.rooms or ()) if sock is not None else set()
+        return set(sock.rooms) if sock is not None else set()
 
     def disconnect(self, sid: str) -> None:
         """Disconnect a socket from its namespace, telling the client so."""
@@ -334,9 +334,9 @@ class SocketServer(EioServer):
             return
         sock.state = GONE
         sock.held = None
-        for room in sock.rooms or ():
+        for room in sock.rooms:
             self.rooms.discard(sock.namespace, room, sock)
-        sock.rooms = None
+        sock.rooms = ()
         self.sockets.pop(sock.sid, None)
         sock.session.sockets.pop(sock.namespace, None)
         if self._acks:

@@ -65,7 +65,8 @@ class Relay:
         self._messages = messages
         self._connections = connections
         self._room_members: dict[str, int] = {}  # room -> local connections in it
-        self._conn_rooms: dict[ConnectionId, set[str]] = {}
+        # Tuples: most connections are in one or two rooms (a set of one is 216 bytes).
+        self._conn_rooms: dict[ConnectionId, tuple[str, ...]] = {}
         self._sequencers: dict[str, Sequencer[Held]] = {}
         self._repairs: dict[str, asyncio.TimerHandle | asyncio.Task[None]] = {}
         self._recheck: set[str] = set()  # rooms to read again once their running repair ends
@@ -114,10 +115,10 @@ class Relay:
         Idempotent, and a connection that closed already is not entered."""
         if conn not in self._connections.by_id:
             return
-        rooms = self._conn_rooms.setdefault(conn, set())
+        rooms = self._conn_rooms.get(conn, ())
         if room in rooms:
             return
-        rooms.add(room)
+        self._conn_rooms[conn] = (*rooms, room)
         self._delivery.subscribe(conn, room)
         count = self._room_members.get(room, 0)
         self._room_members[room] = count + 1
@@ -131,8 +132,10 @@ class Relay:
         rooms = self._conn_rooms.get(conn)
         if rooms is None or room not in rooms:
             return
-        rooms.discard(room)
-        if not rooms:
+        rest = tuple(r for r in rooms if r != room)
+        if rest:
+            self._conn_rooms[conn] = rest
+        else:
             del self._conn_rooms[conn]
         self._delivery.unsubscribe(conn, room)
         count = self._room_members.get(room, 0) - 1
