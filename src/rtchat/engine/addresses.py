@@ -3,9 +3,13 @@ count a client by."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 
+# Asked on every connection and every join, mostly for the same few addresses; parsing one
+# with `ipaddress` costs more than the rest of accepting a WebSocket.
+@functools.lru_cache(maxsize=4096)
 def address_key(host: str | None) -> str | None:
     """The IPv4 address, or the IPv6 /64 (one host's share, usually: counting single IPv6
     addresses would let one host take as many as it likes); an IPv4 address written as
