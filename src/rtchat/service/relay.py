@@ -32,6 +32,7 @@ from rtchat.domain.sequencer import Sequencer
 from rtchat.fanout import envelope
 from rtchat.fanout.envelope import Command, EnvelopeError, RoomFrame, UserFrame
 from rtchat.ports import Fanout, LocalDelivery, MessageStore
+from rtchat.roomsets import RoomSet, with_room, without_room
 from rtchat.service.connections import Connections
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,7 @@ class Relay:
         self._messages = messages
         self._connections = connections
         self._room_members: dict[str, int] = {}  # room -> local connections in it
-        # Tuples: most connections are in one or two rooms (a set of one is 216 bytes).
-        self._conn_rooms: dict[ConnectionId, tuple[str, ...]] = {}
+        self._conn_rooms: dict[ConnectionId, RoomSet] = {}  # see roomsets.py
         self._sequencers: dict[str, Sequencer[Held]] = {}
         self._repairs: dict[str, asyncio.TimerHandle | asyncio.Task[None]] = {}
         self._recheck: set[str] = set()  # rooms to read again once their running repair ends
@@ -118,7 +118,7 @@ class Relay:
         rooms = self._conn_rooms.get(conn, ())
         if room in rooms:
             return
-        self._conn_rooms[conn] = (*rooms, room)
+        self._conn_rooms[conn] = with_room(rooms, room)
         self._delivery.subscribe(conn, room)
         count = self._room_members.get(room, 0)
         self._room_members[room] = count + 1
@@ -132,7 +132,7 @@ class Relay:
         rooms = self._conn_rooms.get(conn)
         if rooms is None or room not in rooms:
             return
-        rest = tuple(r for r in rooms if r != room)
+        rest = without_room(rooms, room)
         if rest:
             self._conn_rooms[conn] = rest
         else:
