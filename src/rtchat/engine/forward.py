@@ -38,7 +38,11 @@ Address = tuple[str, int]
 Answered = Callable[[bytes | None], None]
 
 CONNECT_TIMEOUT = 2.0
-IDLE_PER_PEER = 16  # keep-alive connections kept open to each peer
+# Idle keep-alive links kept open to each peer. A held GET keeps its link while it waits,
+# and its client asks again as soon as it is answered, so the pool must fit every GET
+# held at once: with 16, a broadcast to 200 polling clients closed and opened again most
+# of them every time. The owner closes a link idle for its keep-alive time (20 s).
+IDLE_PER_PEER = 1024
 ANSWER_TIMEOUT = 120.0  # a pending GET waits at most pingInterval; this is a backstop
 MAX_ANSWER = 16 * 1024 * 1024
 # Hop-by-hop headers (RFC 9110 7.6.1) are the link's, not the request's. So is `expect`:
