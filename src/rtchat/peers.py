@@ -46,6 +46,10 @@ class RedisPeers:
         await self._redis.set(self._key(self.tag), self._address, px=self._ttl_ms())
         self._refresher = asyncio.create_task(self._refresh())
 
+    def cached(self, tag: str) -> tuple[str, int] | None:
+        cached = self._cache.get(tag)
+        return cached[0] if cached is not None and time.monotonic() < cached[1] else None
+
     async def resolve(self, tag: str) -> tuple[str, int] | None:
         now = time.monotonic()
         cached = self._cache.get(tag)

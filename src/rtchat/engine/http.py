@@ -21,6 +21,7 @@ import binascii
 import contextlib
 import logging
 from collections.abc import MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote
 
@@ -32,7 +33,7 @@ from rtchat.engine.addresses import address_key
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
 from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, Refusal
 from rtchat.engine.eio_session import BACKLOG, EioSession
-from rtchat.engine.forward import Forwarder, pipe, request_bytes
+from rtchat.engine.forward import Forwarder, Hop, pipe, relay, request_bytes
 from rtchat.engine.http_parse import BODY, HEAD, IDLE, HttpError, Request, RequestParser
 from rtchat.engine.timers import DeadlineQueue
 
@@ -125,6 +126,7 @@ class HttpConnection(asyncio.Protocol):
         "_closing",
         "_gone",
         "_handler",
+        "_hop",
         "_parser",
         "_queued",
         "_timed",
@@ -150,6 +152,7 @@ class HttpConnection(asyncio.Protocol):
         self._address: str | None = None
         self._timed = (0, IDLE)  # (request number, phase) the request clock runs for
         self._tunnel: asyncio.StreamWriter | None = None  # a WebSocket passed to its owner
+        self._hop: Hop | None = None  # a request passed to its session's owner
         self.keep_alive = True
         self.session: EioSession | None = None
 
@@ -183,6 +186,9 @@ class HttpConnection(asyncio.Protocol):
         if self._tunnel is not None:
             self._tunnel.transport.abort()
             self._tunnel = None
+        if self._hop is not None:
+            self._hop.cancel()  # the owner sees its request's connection go too
+            self._hop = None
         session, self.session = self.session, None
         handler.sio.connection_lost(self, session)
         for future in (self._gone, self._writable):
@@ -280,7 +286,7 @@ class HttpConnection(asyncio.Protocol):
             if forwarder is not None and not request.too_big:
                 owner = forwarder.foreign(params.get("sid"), handler.sio.sessions.__contains__)
                 if owner is not None:
-                    self._start(self._forward(owner, request, params))
+                    self._forward(owner, request, params)
                     return
             if request.too_big:
                 self.keep_alive = False
@@ -467,12 +473,14 @@ class HttpConnection(asyncio.Protocol):
         self._handler.tasks.add(task)
         task.add_done_callback(self._asgi_done)
 
-    async def _forward(self, owner: str, request: Request, params: dict[str, str]) -> None:
+    def _forward(self, owner: str, request: Request, params: dict[str, str]) -> None:
         forwarder = self._handler.forwarder
         assert forwarder is not None
-        answer = await forwarder.exchange(
-            owner, request_bytes(request, self._address), self.disconnected()
-        )
+        answered = partial(self._forwarded, request, params)
+        self._hop = forwarder.send(owner, request_bytes(request, self._address), answered)
+
+    def _forwarded(self, request: Request, params: dict[str, str], answer: bytes | None) -> None:
+        self._hop = None
         if self._closing:
             return
         if answer is None:  # the owner is gone: as for any session nobody knows
@@ -485,17 +493,7 @@ class HttpConnection(asyncio.Protocol):
                 bytes(request.body),
             )
             return
-        status, headers, body = answer
-        lines = [f"HTTP/1.1 {status} {reason(status)}".encode()]
-        lines += [
-            name + b": " + value
-            for name, value in headers
-            if name.lower() not in (b"connection", b"keep-alive", b"content-length")
-        ]
-        lines.append(b"Content-Length: %d" % len(body))
-        if not self.keep_alive:
-            lines.append(b"Connection: close")
-        self.transport.write(b"\r\n".join(lines) + b"\r\n\r\n" + body)
+        self.transport.write(relay(answer, self.keep_alive))
         self.response_done()
 
     async def _open_tunnel(self, owner: str, request: Request) -> None:
