@@ -51,8 +51,7 @@ MAX_ANSWER = 16 * 1024 * 1024
 _HOP = frozenset(
     {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding"}
 )
-FORWARDED_FOR = b"x-rtchat-forwarded-for"
-_SKIP = _HOP | {b"content-length", b"expect", b"upgrade", FORWARDED_FOR}
+_SKIP = _HOP | {b"content-length", b"expect", b"upgrade"}
 # The link's own headers in an answer, as they start a line of its head (in lower case).
 # A chunked answer is passed on in its chunks, so its transfer-encoding stays.
 _ANSWER_HOP = (b"connection:", b"keep-alive:", b"proxy-connection:")
@@ -81,12 +80,11 @@ def tag_of(sid: str) -> str | None:
     return tag if dot and tag else None
 
 
-def request_bytes(request: Request, client: str | None) -> bytes:
-    """`request` as it came (minus the link's own headers), with who sent it."""
+def request_bytes(request: Request) -> bytes:
+    """`request` as it came, minus the link's own headers. Nothing says who sent it: the
+    owner knows its session's client from the handshake, which no node forwards."""
     lines = [f"{request.method} ".encode() + request.url + b" HTTP/1.1"]
     lines += [name + b": " + value for name, value in request.headers if name not in _SKIP]
-    if client is not None:
-        lines.append(FORWARDED_FOR + b": " + client.encode())
     if request.upgrade:
         lines += [b"connection: Upgrade", b"upgrade: websocket"]
         return b"\r\n".join(lines) + b"\r\n\r\n" + request.rest

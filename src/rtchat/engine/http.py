@@ -477,7 +477,7 @@ class HttpConnection(asyncio.Protocol):
         forwarder = self._handler.forwarder
         assert forwarder is not None
         answered = partial(self._forwarded, request, params)
-        self._hop = forwarder.send(owner, request_bytes(request, self._address), answered)
+        self._hop = forwarder.send(owner, request_bytes(request), answered)
 
     def _forwarded(self, request: Request, params: dict[str, str], answer: bytes | None) -> None:
         self._hop = None
@@ -499,7 +499,7 @@ class HttpConnection(asyncio.Protocol):
     async def _open_tunnel(self, owner: str, request: Request) -> None:
         forwarder = self._handler.forwarder
         assert forwarder is not None
-        opened = await forwarder.tunnel(owner, request_bytes(request, self._address))
+        opened = await forwarder.tunnel(owner, request_bytes(request))
         if self._closing:
             if opened is not None:
                 opened[1].transport.abort()
