@@ -8,7 +8,7 @@
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView } from './messageview.js';
-import { Outbox, RETRYABLE } from './outbox.js';
+import { Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
@@ -243,9 +243,18 @@ async function openRoom(name, info = null) {
 async function loadRoom(name) {
   const room = rooms.get(name);
   if (!room) return false;
+  const conn = socket.id;
   const res = await request('join-room', { room: name });
   if (!res.ok) {
     if (res.timeout) return false;
+    if (RETRYABLE.has(res.error?.code)) {
+      // The room is still ours (the database is away, or we asked too fast): ask again
+      // while it is open, rather than leave it at "Loading…" until the next connect.
+      setTimeout(() => {
+        if (socket.id === conn && state.current === name) loadRoom(name);
+      }, RETRY_PAUSE_MS[res.error.code]);
+      return false;
+    }
     if (name === GENERAL) return false; // nowhere to fall back to; the next connect retries
     dropRoom(name);
     ui.setSendError(errorText(res.error, `Could not open ${room.title}.`));

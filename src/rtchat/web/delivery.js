@@ -2,14 +2,11 @@
 // the room timelines, `sync` after a reconnect or a skipped seq, and the outbox
 // sent in order, one at a time, each with its own clientId for life.
 
-import { RETRYABLE } from './outbox.js';
+import { RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { GENERAL } from './rooms.js';
 
 const SYNC_ROOMS_MAX = 200; // the server's limit per sync request
 const GAP_TRIES = 3;
-// Pauses before sending again after a refusal that passes: the server's bucket refills;
-// a database that went away comes back.
-const PAUSE_MS = { rate_limited: 1500, unavailable: 3000 };
 const NO_ACK_RETRY_MS = 2000;
 
 export class Delivery {
@@ -192,7 +189,7 @@ export class Delivery {
       this.d.onSendError(error);
       invalidate();
       if (RETRYABLE.has(error.code)) {
-        const pause = PAUSE_MS[error.code];
+        const pause = RETRY_PAUSE_MS[error.code];
         this.#holdUntil = Date.now() + pause;
         this.#flushSoon(pause);
         return false;

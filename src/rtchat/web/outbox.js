@@ -97,3 +97,6 @@ export class Outbox {
 
 /** Refusals that pass by themselves: the entry is sent again after a pause. */
 export const RETRYABLE = new Set(['rate_limited', 'unavailable']);
+/** How long to wait before asking again after each: the server's bucket refills; a
+ * database that went away comes back. */
+export const RETRY_PAUSE_MS = { rate_limited: 1500, unavailable: 3000 };
