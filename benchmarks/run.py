@@ -71,10 +71,15 @@ _SESSION: dict[str, Any] = {
     "quietWaitS": 10,
     "lockWaitS": 180,
 }
+# S1's last stage is "just under the per-process open-file limit" (issue #13): the limit
+# less what each side needs besides its sockets (listeners, logs, the database, Redis,
+# the generator's pipes), rounded down to a thousand.
+LIMIT_MARGIN = 500
 FULL: dict[str, Any] = {
     "reps": 3,
     "idle": {
         "stages": [1000, 5000, 10000],
+        "toLimit": True,
         "settleMs": 2000,
         "inflight": 200,
         "deadlineS": 300,
@@ -485,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown mode in {args.modes!r}")
     deployments, left_out = select(args.servers, modes)
     m = prepare_machine()
+    near_limit = (m.nofile[0] - LIMIT_MARGIN) // 1000 * 1000
+    if plan["idle"].get("toLimit") and near_limit > max(plan["idle"]["stages"]):
+        stages = [*plan["idle"]["stages"], near_limit]
+        m.notes.append(f"S1's last stage {near_limit:,}: open-file limit {m.nofile[0]:,}")
+        plan = {**plan, "idle": {**plan["idle"], "stages": stages}}
     if m.nofile[0] < max(plan["idle"]["stages"]) + 200:
         keep = [n for n in plan["idle"]["stages"] if n + 200 <= m.nofile[0]]
         m.notes.append(f"S1 limited to {keep}: open-file limit {m.nofile[0]}")
