@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from rtchat.domain.errors import ChatError, ErrorCode
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -33,3 +35,12 @@ def as_utc(timestamp: datetime) -> datetime:
 def window(limit: int) -> int:
     """A page size never below zero: SQL reads `LIMIT -1` as "no limit"."""
     return max(limit, 0)
+
+
+def newer_schema(version: int, latest: int) -> ChatError:
+    """The refusal to open a database that a newer rtchat migrated past `latest`."""
+    return ChatError(
+        ErrorCode.INTERNAL,
+        f"The database is at schema version {version}, newer than this rtchat "
+        f"knows ({latest}); upgrade rtchat instead.",
+    )

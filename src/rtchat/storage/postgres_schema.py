@@ -12,7 +12,7 @@ order them, whatever the database's own collation is.
 
 from __future__ import annotations
 
-from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.storage._common import newer_schema
 from rtchat.storage.postgres_pool import PgConnection
 
 _V1_TABLES = """
@@ -120,11 +120,7 @@ async def migrate(connection: PgConnection, target: int = LATEST_VERSION) -> int
             if found is None:
                 found = version
             if version > LATEST_VERSION:
-                raise ChatError(
-                    ErrorCode.INTERNAL,
-                    f"The database is at schema version {version}, newer than this rtchat "
-                    f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
-                )
+                raise newer_schema(version, LATEST_VERSION)
             if version >= target:
                 return found
             await connection.execute(MIGRATIONS[version], within=MIGRATION_TIMEOUT)

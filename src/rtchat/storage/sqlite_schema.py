@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.storage._common import newer_schema
 
 _V1_TABLES = """
 CREATE TABLE users (
@@ -99,11 +99,7 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
             if found is None:
                 found = version
             if version > LATEST_VERSION:
-                raise ChatError(
-                    ErrorCode.INTERNAL,
-                    f"The database is at schema version {version}, newer than this rtchat "
-                    f"knows ({LATEST_VERSION}); upgrade rtchat instead.",
-                )
+                raise newer_schema(version, LATEST_VERSION)
             if version >= target:
                 conn.execute("COMMIT")
                 return found
