@@ -40,23 +40,11 @@ async def test_processes_appending_at_once_number_one_room_without_gaps(
         await storage.close()
 
     async def run(author: str) -> list[tuple[int, str, bool]]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.contract.append_process",
-            database_url,
-            author,
-            str(EACH),
-            str(SHARED),
-            cwd=REPO,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        out = await _python(
+            "-m", "tests.contract.append_process", database_url, author, str(EACH), str(SHARED)
         )
-        async with asyncio.timeout(60):
-            out, err = await process.communicate()
-        assert process.returncode == 0, err.decode()
-        lines = out.decode().split("\n")
-        assert lines[-2] == "done", err.decode()
+        lines = out.split("\n")
+        assert lines[-2] == "done", out
         return [(int(s), i, c == "1") for s, i, c in (ln.split() for ln in lines[:-2])]
 
     results = await asyncio.gather(*(run(f"p{i}") for i in range(PROCESSES)))
@@ -98,26 +86,28 @@ async def test_processes_opening_a_fresh_database_at_once_all_come_up(database_u
     # would migrate) the same new database in the same moment.
     at = time.time() + 2.0  # after every interpreter has started
 
-    async def run() -> str:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _OPEN_AT,
-            database_url,
-            str(at),
-            cwd=REPO,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        async with asyncio.timeout(60):
-            out, err = await process.communicate()
-        assert process.returncode == 0, err.decode()
-        return out.decode()
-
-    assert await asyncio.gather(*(run() for _ in range(4))) == ["opened\n"] * 4
+    opened = await asyncio.gather(
+        *(_python("-c", _OPEN_AT, database_url, str(at)) for _ in range(4))
+    )
+    assert opened == ["opened\n"] * 4
     storage = await open_storage(database_url)
     try:
         await storage.rooms.create(Room("general"))
         assert await storage.messages.last_seq("general") == 0
     finally:
         await storage.close()
+
+
+async def _python(*args: str) -> str:
+    """What `python *args` printed, run from the repository; it must exit 0."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()

@@ -3,12 +3,14 @@ other's typing and presence, as if they shared one server."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import expect
 
-from tests.cluster.nodes import running_cluster
+from tests.cluster.nodes import Cluster, running_cluster
 from tests.e2e.conftest import NewPage
 from tests.e2e.pages import create_room, join, message, open_room, pending, room_link, send
 from tests.haproxy import running_haproxy
@@ -51,58 +53,60 @@ async def test_two_pages_on_two_nodes_chat(
 async def test_a_message_sent_while_the_database_is_away_goes_when_it_is_back(
     tmp_path: Path, postgres_url: str, new_page: NewPage
 ) -> None:
-    proxy = CuttableProxy(server_port())
-    await proxy.start()
-    try:
-        async with running_cluster(
-            1, tmp_path, database_url=through_port(postgres_url, proxy.port), redis_url=SHARED_URL
-        ) as cluster:
-            page = await new_page(cluster[0].url)
-            await join(page, "alice")
-            proxy.down = True
-            proxy.cut()
-            await send(page, "written while the database is away")
-            await expect(pending(page)).to_contain_text("cannot store it yet")
-            proxy.down = False
-            # Retried every few seconds: the first retry after the database is back goes.
-            delivered = message(page, "written while the database is away")
-            await expect(delivered).to_have_count(1, timeout=20_000)
-            await expect(pending(page)).to_have_count(0)
-            assert cluster.tracebacks() == []
-    finally:
-        await proxy.close()
+    async with _one_node_and_a_cuttable_database(tmp_path, postgres_url) as (cluster, proxy):
+        page = await new_page(cluster[0].url)
+        await join(page, "alice")
+        proxy.down = True
+        proxy.cut()
+        await send(page, "written while the database is away")
+        await expect(pending(page)).to_contain_text("cannot store it yet")
+        proxy.down = False
+        # Retried every few seconds: the first retry after the database is back goes.
+        delivered = message(page, "written while the database is away")
+        await expect(delivered).to_have_count(1, timeout=20_000)
+        await expect(pending(page)).to_have_count(0)
+        assert cluster.tracebacks() == []
 
 
 async def test_a_room_opened_while_the_database_is_away_opens_when_it_is_back(
     tmp_path: Path, postgres_url: str, new_page: NewPage
 ) -> None:
+    async with _one_node_and_a_cuttable_database(tmp_path, postgres_url) as (cluster, proxy):
+        page = await new_page(cluster[0].url)
+        await join(page, "alice")
+        await create_room(page, "side")
+        await send(page, "said before the outage")
+        await expect(message(page, "said before the outage")).to_have_count(1)
+        await open_room(page, "general")
+        proxy.down = True
+        proxy.cut()
+        # join-room answers `unavailable`: the room stays open (it used to be dropped,
+        # with "Could not open # side"), and is asked for again until it answers.
+        await open_room(page, "side")
+        await expect(message(page, "said before the outage")).to_have_count(1)
+        await page.wait_for_timeout(500)  # the answer is in: nothing dropped it
+        await expect(page.locator("#room-title")).to_have_text("# side")
+        await expect(page.locator("#send-error")).to_have_text("")
+        proxy.down = False
+        await send(page, "said after it")
+        await expect(message(page, "said after it")).to_have_count(1, timeout=20_000)
+        await expect(room_link(page, "side")).to_have_count(1)
+        await expect(pending(page)).to_have_count(0)
+        assert cluster.tracebacks() == []
+
+
+@contextlib.asynccontextmanager
+async def _one_node_and_a_cuttable_database(
+    tmp_path: Path, postgres_url: str
+) -> AsyncIterator[tuple[Cluster, CuttableProxy]]:
+    """One node whose PostgreSQL is reached through a proxy the test can cut."""
     proxy = CuttableProxy(server_port())
     await proxy.start()
     try:
         async with running_cluster(
             1, tmp_path, database_url=through_port(postgres_url, proxy.port), redis_url=SHARED_URL
         ) as cluster:
-            page = await new_page(cluster[0].url)
-            await join(page, "alice")
-            await create_room(page, "side")
-            await send(page, "said before the outage")
-            await expect(message(page, "said before the outage")).to_have_count(1)
-            await open_room(page, "general")
-            proxy.down = True
-            proxy.cut()
-            # join-room answers `unavailable`: the room stays open (it used to be dropped,
-            # with "Could not open # side"), and is asked for again until it answers.
-            await open_room(page, "side")
-            await expect(message(page, "said before the outage")).to_have_count(1)
-            await page.wait_for_timeout(500)  # the answer is in: nothing dropped it
-            await expect(page.locator("#room-title")).to_have_text("# side")
-            await expect(page.locator("#send-error")).to_have_text("")
-            proxy.down = False
-            await send(page, "said after it")
-            await expect(message(page, "said after it")).to_have_count(1, timeout=20_000)
-            await expect(room_link(page, "side")).to_have_count(1)
-            await expect(pending(page)).to_have_count(0)
-            assert cluster.tracebacks() == []
+            yield cluster, proxy
     finally:
         await proxy.close()
 
