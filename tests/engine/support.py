@@ -10,6 +10,7 @@ from typing import Any
 from starlette.responses import FileResponse
 
 from rtchat.engine import ConnectRefused, EngineOptions, Server, SocketServer
+from rtchat.engine.plain_ws import WsEndpoint
 
 
 async def hello_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -70,11 +71,13 @@ def echo_server(options: EngineOptions | None = None) -> SocketServer:
 
 
 @contextlib.asynccontextmanager
-async def running_engine(sio: SocketServer, app: Any = hello_app) -> AsyncIterator[str]:
+async def running_engine(
+    sio: SocketServer, app: Any = hello_app, endpoints: tuple[WsEndpoint, ...] = ()
+) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = Server(sio, app)
+    server = Server(sio, app, endpoints=endpoints)
     await server.start(sock)
     try:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"

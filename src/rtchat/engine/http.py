@@ -2,9 +2,10 @@
 
 Requests (parsed and bounded by `http_parse.RequestParser`) to the Engine.IO path go to
 the engine in the callback that parsed them (no task); a WebSocket handshake there
-switches the connection to WebSocket frames. Every other request goes to the ASGI app
-through `asgi_bridge`. Requests on one connection are answered in order: a long-polling
-GET holds the connection until the engine answers it.
+switches the connection to WebSocket frames, as one to a plain WebSocket endpoint
+(`plain_ws.py`, e.g. `/ws`) does, whose messages go to that endpoint instead. Every
+other request goes to the ASGI app through `asgi_bridge`. Requests on one connection are
+answered in order: a long-polling GET holds the connection until the engine answers it.
 
 No one client can hold the server: a connection is refused past `max_connections_per_ip`
 from its address, a request must arrive within `head_timeout` (its head) and
@@ -35,6 +36,7 @@ from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, Refus
 from rtchat.engine.eio_session import BACKLOG, EioSession
 from rtchat.engine.forward import Forwarder, Hop, pipe, relay, request_bytes
 from rtchat.engine.http_parse import BODY, HEAD, IDLE, HttpError, Request, RequestParser
+from rtchat.engine.plain_ws import UNSUPPORTED_DATA, WsConn, WsEndpoint
 from rtchat.engine.timers import DeadlineQueue
 
 if TYPE_CHECKING:
@@ -64,10 +66,12 @@ class HttpHandler:
         *,
         forwarder: Forwarder | None = None,
         internal: bool = False,
+        endpoints: tuple[WsEndpoint, ...] = (),
     ) -> None:
         o = sio.options
         self.sio = sio
         self.app = app
+        self.endpoints = {endpoint.path: endpoint for endpoint in endpoints}
         # Requests for another node's session go there (forward.py); the internal
         # listener, where other nodes send them, never passes one on again and counts no
         # connections per address (they all come from the nodes).
@@ -128,6 +132,7 @@ class HttpConnection(asyncio.Protocol):
         "_handler",
         "_hop",
         "_parser",
+        "_plain",
         "_queued",
         "_timed",
         "_tunnel",
@@ -153,6 +158,7 @@ class HttpConnection(asyncio.Protocol):
         self._timed = (0, IDLE)  # (request number, phase) the request clock runs for
         self._tunnel: asyncio.StreamWriter | None = None  # a WebSocket passed to its owner
         self._hop: Hop | None = None  # a request passed to its session's owner
+        self._plain: WsConn | None = None  # a plain WebSocket endpoint's connection
         self.keep_alive = True
         self.session: EioSession | None = None
 
@@ -189,6 +195,10 @@ class HttpConnection(asyncio.Protocol):
         if self._hop is not None:
             self._hop.cancel()  # the owner sees its request's connection go too
             self._hop = None
+        plain, self._plain = self._plain, None
+        if plain is not None:
+            plain.lost()
+            return
         session, self.session = self.session, None
         handler.sio.connection_lost(self, session)
         for future in (self._gone, self._writable):
@@ -204,6 +214,9 @@ class HttpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._tunnel is not None:
             self._to_tunnel(data)
+            return
+        if self._plain is not None:
+            self._plain_received(data)
             return
         if self._ws is not None:
             self._ws_received(data)
@@ -426,7 +439,9 @@ class HttpConnection(asyncio.Protocol):
         except httptools.HttpParserInvalidURLError:
             self._fail(400)
             return
-        if (url.path or b"").rstrip(b"/") != handler.engine_path:
+        path = (url.path or b"").rstrip(b"/")
+        endpoint = handler.endpoints.get(path)
+        if path != handler.engine_path and endpoint is None:
             self._fail(404)
             return
         key = request.header(b"sec-websocket-key")
@@ -435,6 +450,9 @@ class HttpConnection(asyncio.Protocol):
             return
         if request.header(b"sec-websocket-version") != "13":
             self.respond(426, b"Upgrade Required", headers=["Sec-WebSocket-Version: 13"])
+            return
+        if endpoint is not None:
+            self._open_plain(endpoint, request, key)
             return
         params = dict(parse_qsl((url.query or b"").decode("latin-1")))
         forwarder = handler.forwarder
@@ -465,6 +483,57 @@ class HttpConnection(asyncio.Protocol):
         self.session = session
         if request.rest:
             self._ws_received(request.rest)
+
+    def _open_plain(self, endpoint: WsEndpoint, request: Request, key: str) -> None:
+        refusal = endpoint.refusal(
+            request.header(b"origin"),
+            request.header(b"host"),
+            request.header(b"sec-websocket-protocol"),
+        )
+        if refusal is not None:
+            status, body = refusal
+            self.respond(status, body.encode())
+            return
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode() + b"\r\n"
+            b"Sec-WebSocket-Protocol: " + endpoint.options.subprotocol.encode() + b"\r\n\r\n"
+        )
+        self._parser = None
+        self._ws = ws.WsParser(endpoint.options.max_payload)
+        handler = self._handler
+        for queue in (handler.idle, handler.head_due, handler.body_due):
+            queue.remove(self)
+        self._plain = endpoint.open(self)
+        if request.rest:
+            self._plain_received(request.rest)
+
+    def _plain_received(self, data: bytes) -> None:
+        parser, conn = self._ws, self._plain
+        if parser is None or conn is None or self._closing:
+            return
+        try:
+            messages = parser.feed(data)
+        except ws.WsError as error:
+            conn.close(error.code, error.reason)
+            return
+        app = conn.endpoint.app
+        for opcode, payload in messages:
+            if opcode == ws.TEXT and isinstance(payload, str):
+                if app is not None:
+                    app.received(conn, payload)
+            elif opcode == ws.BINARY:
+                conn.close(UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text")
+            elif isinstance(payload, str):
+                continue
+            elif opcode == ws.PING:
+                self.transport.write(ws.frame(ws.PONG, payload))
+            elif opcode == ws.PONG:
+                conn.endpoint.pong(conn)
+            elif opcode == ws.CLOSE:
+                conn.close(ws.close_code(payload) or ws.NORMAL, "")
+            if self._closing or not conn.open:
+                return
 
     # --- another node's session (forward.py) -----------------------------------------------
 

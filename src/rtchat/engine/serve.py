@@ -9,11 +9,13 @@ import socket
 from rtchat.engine.asgi_bridge import ASGIApp
 from rtchat.engine.forward import Forwarder
 from rtchat.engine.http import HttpHandler
+from rtchat.engine.plain_ws import WsEndpoint
 from rtchat.engine.server import SocketServer
 
 
 class Server:
-    """Accepts connections on `sock` for `sio` (at `path`) and `app` (every other path).
+    """Accepts connections on `sock` for `sio` (at `path`), the plain WebSocket
+    `endpoints` (each at its own path) and `app` (every other path).
 
     With a `forwarder`, requests for other nodes' sessions are passed to them; then
     `start_internal` opens the listener where the other nodes pass theirs to this one.
@@ -26,10 +28,12 @@ class Server:
         *,
         path: str = "/socket.io/",
         forwarder: Forwarder | None = None,
+        endpoints: tuple[WsEndpoint, ...] = (),
     ) -> None:
         self.sio = sio
         self._forwarder = forwarder
-        self._handler = HttpHandler(sio, app, path, forwarder=forwarder)
+        self._endpoints = endpoints
+        self._handler = HttpHandler(sio, app, path, forwarder=forwarder, endpoints=endpoints)
         self._internal_handler = HttpHandler(sio, app, path, internal=True)
         self._server: asyncio.Server | None = None
         self._internal: asyncio.Server | None = None
@@ -55,6 +59,9 @@ class Server:
                 server.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.sio.shutdown(), grace)
+        for endpoint in self._endpoints:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(endpoint.shutdown(), grace)
         if self._forwarder is not None:
             await self._forwarder.close()
         for handler in (self._handler, self._internal_handler):

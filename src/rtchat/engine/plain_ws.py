@@ -1,0 +1,293 @@
+"""A plain WebSocket endpoint: a sibling of Engine.IO on the same connection driver.
+
+`http.py` accepts the handshake (origin and subprotocol checked here), parses frames and
+hands each text message to the endpoint's app, which speaks its own protocol in them
+(`transport/ws_server.py`). The endpoint owns what every such connection needs and knows
+nothing of chat: its connections by id, rooms, the write flush (everything sent to a
+connection during one loop iteration leaves in one write; a room's frame is built once),
+heartbeats (a WebSocket ping every `ping_interval`, closed `PING_TIMEOUT` without a pong
+within `ping_timeout`), the per-connection output bound (`max_buffered` unsent bytes:
+closed `SLOW_CONSUMER`) and an inbox per connection that runs its handlers in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtchat.engine.inbox import Inbox, Step
+from rtchat.engine.origins import OriginPolicy
+from rtchat.engine.rooms import Rooms
+from rtchat.engine.timers import DeadlineQueue
+from rtchat.engine.websocket import GOING_AWAY, PING, TEXT, frame
+from rtchat.roomsets import RoomSet, with_room, without_room
+
+log = logging.getLogger(__name__)
+
+# Close codes the endpoint itself sends (the app adds its own, in 4000-4999).
+UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text
+PING_TIMEOUT = 1011  # no pong in time, as `websockets` closes a dead peer
+SLOW_CONSUMER = 4008  # more than `max_buffered` bytes unsent
+
+_NS = ""  # the endpoint's rooms have one namespace
+
+
+class Link(Protocol):
+    """The driver's connection under a `WsConn` (see `http.py`)."""
+
+    transport: asyncio.Transport
+
+    def close_ws(self, code: int, reason: str) -> None: ...
+
+
+class WsApp(Protocol):
+    """What speaks the protocol inside the frames."""
+
+    def opened(self, conn: WsConn) -> None: ...
+
+    def received(self, conn: WsConn, text: str) -> None:
+        """One text message arrived (binary ones close the connection before this)."""
+        ...
+
+    def closed(self, conn: WsConn, code: int) -> None:
+        """`conn` is gone (`code`: the close code sent or received; 1006 if the TCP
+        connection went without one). Nothing sent to it from now on goes anywhere."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WsOptions:
+    """Attributes:
+    path: where the endpoint answers handshakes.
+    subprotocol: the one subprotocol a client must offer.
+    ping_interval: seconds between pings.
+    ping_timeout: seconds a pong may take.
+    max_payload: the largest message a client may send (bytes); larger closes 1009.
+    max_buffered: unsent bytes per connection past which it is a slow consumer.
+    cors_origins: origins allowed besides the same origin (`"*"`: all).
+    id_tag: this node's tag, the first part of every connection id (`<tag>.<random>`).
+    """
+
+    path: str = "/ws"
+    subprotocol: str = "rtchat.v1"
+    ping_interval: float = 25.0
+    ping_timeout: float = 20.0
+    max_payload: int = 1_000_000
+    max_buffered: int = 4 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    id_tag: str = ""
+
+
+class WsConn:
+    """One client of the endpoint. Its fields change only through its own methods and the
+    endpoint's; the app reads `id` and `peer` and queues work on `inbox`."""
+
+    __slots__ = ("_endpoint", "_link", "_open", "_wbuf", "id", "inbox", "peer", "rooms")
+
+    def __init__(self, endpoint: WsEndpoint, link: Link, conn_id: str) -> None:
+        self._endpoint = endpoint
+        self._link = link
+        self._open = True
+        self._wbuf = bytearray()
+        self.id = conn_id
+        self.rooms: RoomSet = ()
+        self.inbox = Inbox(self._reading, endpoint.tasks)
+        peer = link.transport.get_extra_info("peername")
+        self.peer: str | None = peer[0] if isinstance(peer, tuple) and peer else None
+
+    @property
+    def open(self) -> bool:
+        return self._open
+
+    @property
+    def endpoint(self) -> WsEndpoint:
+        return self._endpoint
+
+    def send_text(self, text: bytes) -> None:
+        """Send UTF-8 `text` as one text message."""
+        self.send_frame(frame(TEXT, text))
+
+    def send_frame(self, built: bytes) -> None:
+        """Send a frame built once for many connections."""
+        if not self._open:
+            return
+        if not self._wbuf:
+            self._endpoint.mark(self)
+        self._wbuf += built
+
+    def enqueue(self, step: Step, *, overlap: bool = False) -> None:
+        self.inbox.put(step, overlap=overlap)
+
+    def close(self, code: int, reason: str) -> None:
+        """Send what is unsent, then a close frame, and end the connection."""
+        if not self._open:
+            return
+        self.write_out()
+        self._link.close_ws(code, reason)
+        self._endpoint.closed(self, code)
+
+    def lost(self) -> None:
+        """The TCP connection went (or its close handshake ended)."""
+        if self._open:
+            self._endpoint.closed(self, 1006)
+
+    # --- for the endpoint ------------------------------------------------------------------
+
+    def write_out(self) -> int:
+        """Write what is queued; the bytes the transport has not sent yet."""
+        transport = self._link.transport
+        if self._wbuf:
+            buf, self._wbuf = self._wbuf, bytearray()
+            transport.write(buf)
+        return transport.get_write_buffer_size()
+
+    def ping(self) -> None:
+        self.send_frame(_PING)
+
+    def detach(self) -> None:
+        self._open = False
+        self._wbuf = bytearray()
+        self.rooms = ()
+
+    def _reading(self, on: bool) -> None:
+        transport = self._link.transport
+        if not self._open or transport.is_closing():
+            return
+        if on and not transport.is_reading():
+            transport.resume_reading()
+        elif not on and transport.is_reading():
+            transport.pause_reading()
+
+
+_PING = frame(PING, b"")
+
+
+class WsEndpoint:
+    """See the module docstring. `serve` names the app before the first connection."""
+
+    def __init__(self, options: WsOptions | None = None) -> None:
+        self.options = o = options or WsOptions()
+        self.path = o.path.rstrip("/").encode()
+        self.app: WsApp | None = None
+        self.conns: dict[str, WsConn] = {}
+        self.rooms = Rooms[WsConn]()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._origins = OriginPolicy(o.cors_origins)
+        self._dirty: list[WsConn] = []
+        self._flush_handle: asyncio.Handle | None = None
+        self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
+        self._pong_due = DeadlineQueue[WsConn](o.ping_timeout, self._ping_timeout)
+
+    def serve(self, app: WsApp) -> None:
+        self.app = app
+
+    # --- the handshake -----------------------------------------------------------------------
+
+    def refusal(
+        self, origin: str | None, host: str | None, offered: str | None
+    ) -> tuple[int, str] | None:
+        """Why a handshake may not go ahead (HTTP status, body), or None."""
+        if not self._origins.allows(origin, host):
+            return 403, "Forbidden: this origin may not connect."
+        wanted = self.options.subprotocol
+        if wanted not in (p.strip() for p in (offered or "").split(",")):
+            return 400, (
+                f"This endpoint speaks the WebSocket subprotocol {wanted} only: "
+                f"send Sec-WebSocket-Protocol: {wanted}."
+            )
+        return None
+
+    def open(self, link: Link) -> WsConn:
+        """A handshake was accepted on `link`."""
+        tag = self.options.id_tag
+        conn_id = f"{tag}.{secrets.token_urlsafe(15)}" if tag else secrets.token_urlsafe(15)
+        conn = WsConn(self, link, conn_id)
+        self.conns[conn_id] = conn
+        self._ping_due.add(conn)
+        assert self.app is not None, "the endpoint's app is set before it serves"
+        self.app.opened(conn)
+        return conn
+
+    def pong(self, conn: WsConn) -> None:
+        if conn in self._pong_due:
+            self._pong_due.remove(conn)
+            self._ping_due.add(conn)
+
+    # --- rooms -------------------------------------------------------------------------------
+
+    def enter_room(self, conn_id: str, room: str) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is not None and room not in conn.rooms:
+            conn.rooms = with_room(conn.rooms, room)
+            self.rooms.add(_NS, room, conn)
+
+    def leave_room(self, conn_id: str, room: str) -> None:
+        conn = self.conns.get(conn_id)
+        if conn is not None and room in conn.rooms:
+            conn.rooms = without_room(conn.rooms, room)
+            self.rooms.discard(_NS, room, conn)
+
+    def has_members(self, room: str) -> bool:
+        return self.rooms.members(_NS, room) is not None
+
+    def to_room(self, room: str, built: bytes, skip: Collection[str] = ()) -> None:
+        """Send one frame, built once, to every member of `room` but the ids in `skip`."""
+        members = self.rooms.members(_NS, room)
+        if members is None:
+            return
+        for conn in members:
+            if not skip or conn.id not in skip:
+                conn.send_frame(built)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def mark(self, conn: WsConn) -> None:
+        self._dirty.append(conn)
+        if self._flush_handle is None:
+            self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        dirty, self._dirty = self._dirty, []
+        bound = self.options.max_buffered
+        for conn in dirty:
+            if conn.open and conn.write_out() > bound:
+                log.info("dropped %s: slow consumer (over %d bytes unsent)", conn.id, bound)
+                conn.close(SLOW_CONSUMER, "slow consumer")
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def closed(self, conn: WsConn, code: int) -> None:
+        """Called by `conn` as it closes: out of every room and clock, then the app."""
+        for room in conn.rooms:
+            self.rooms.discard(_NS, room, conn)
+        conn.detach()
+        self.conns.pop(conn.id, None)
+        self._ping_due.remove(conn)
+        self._pong_due.remove(conn)
+        if self.app is not None:
+            self.app.closed(conn, code)
+
+    def stop(self) -> None:
+        """Close every connection `GOING_AWAY` (1001)."""
+        for conn in list(self.conns.values()):
+            conn.close(GOING_AWAY, "server going away")
+        for queue in (self._ping_due, self._pong_due):
+            queue.close()
+
+    async def shutdown(self) -> None:
+        """`stop`, then wait for the handlers still running (the disconnects among them)."""
+        self.stop()
+        while pending := [task for task in self.tasks if not task.done()]:
+            await asyncio.wait(pending)
+
+    def _ping(self, conn: WsConn) -> None:
+        conn.ping()
+        self._pong_due.add(conn)
+
+    def _ping_timeout(self, conn: WsConn) -> None:
+        conn.close(PING_TIMEOUT, "no pong in time")
