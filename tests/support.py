@@ -71,7 +71,7 @@ async def _serving(application: Application) -> AsyncIterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = Server(application.sio, application.asgi)
+    server = Server(application.sio, application.asgi, endpoints=application.endpoints)
     await server.start(sock)
     try:
         yield f"http://127.0.0.1:{port}"

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp
 from rtchat.clock import SystemClock
 from rtchat.engine import SocketServer
 from rtchat.engine.forward import Forwarder
+from rtchat.engine.plain_ws import WsEndpoint, WsOptions
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.names.memory import MemoryNameHolds
 from rtchat.ports import Clock, Fanout, NameHolds, Presence, Storage
@@ -31,9 +32,13 @@ from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.service import Chat, Limiters, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
+from rtchat.transport import ws_protocol
+from rtchat.transport.delivery import Deliveries
 from rtchat.transport.events import EVENT_RATE_FACTOR
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
+from rtchat.transport.operations import Operations
 from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery, create_server
+from rtchat.transport.ws_server import WsDelivery, WsHandlers
 
 if TYPE_CHECKING:
     from rtchat.peers import RedisPeers
@@ -51,6 +56,7 @@ class Application:
     chat: Chat
     sio: SocketServer
     node: str
+    endpoints: tuple[WsEndpoint, ...]  # plain WebSocket endpoints beside Socket.IO: `/ws`
     peers: RedisPeers | None = None  # with Redis: where the other nodes are
     forwarder: Forwarder | None = None  # ... and how their sessions' requests reach them
 
@@ -191,6 +197,19 @@ async def _chat(
         output_budget=settings.output_budget_bytes,
         sid_tag=parts.peers.tag if parts.peers is not None else "",
     )
+    engine = sio.options
+    plain = WsEndpoint(
+        WsOptions(
+            path=ws_protocol.PATH,
+            subprotocol=ws_protocol.SUBPROTOCOL,
+            ping_interval=engine.ping_interval,
+            ping_timeout=engine.ping_timeout,
+            max_payload=engine.max_payload,
+            max_buffered=engine.max_buffered,
+            cors_origins=engine.cors_origins,
+            id_tag=engine.sid_tag,
+        )
+    )
     chat = build_chat(
         node=node,
         storage=storage,
@@ -198,19 +217,20 @@ async def _chat(
         holds=parts.holds,
         limiters=parts.limiters,
         fanout=parts.fanout,
-        delivery=SocketIODelivery(sio),
+        delivery=Deliveries(SocketIODelivery(sio), WsDelivery(plain)),
         clock=clock,
         limits=limits(settings),
     )
     await chat.start(storage)
     try:
-        ChatHandlers(
-            sio,
+        operations = Operations(
             chat,
             clock,
             event_rate=settings.rate_limit * EVENT_RATE_FACTOR,
             event_burst=settings.rate_burst * EVENT_RATE_FACTOR,
         )
+        ChatHandlers(sio, operations)
+        WsHandlers(plain, operations)
 
         forwarder = Forwarder(parts.peers) if parts.peers is not None else None
 
@@ -239,6 +259,7 @@ async def _chat(
                 chat=chat,
                 sio=sio,
                 node=node,
+                endpoints=(plain,),
                 peers=parts.peers,
                 forwarder=forwarder,
             )

@@ -88,7 +88,12 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_app(settings) as application:
-        server = Server(application.sio, application.asgi, forwarder=application.forwarder)
+        server = Server(
+            application.sio,
+            application.asgi,
+            forwarder=application.forwarder,
+            endpoints=application.endpoints,
+        )
         host, port = await server.start(sock)
         if application.peers is not None:
             bind, advertise = internal_address(settings)

@@ -55,7 +55,7 @@ def _handler_failures(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecor
     return [
         record
         for record in caplog.records
-        if record.name == "rtchat.transport.socketio_server" and record.levelno == logging.ERROR
+        if record.name == "rtchat.transport.operations" and record.levelno == logging.ERROR
     ]
 
 

@@ -24,6 +24,8 @@ from rtchat.engine import SocketServer, packets
 from rtchat.service import Limits
 from rtchat.storage import open_storage
 from rtchat.transport import codec, events
+from rtchat.transport.delivery import Deliveries
+from rtchat.transport.operations import Operations
 from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery
 from tests.fakes import single_node_chat
 
@@ -84,10 +86,13 @@ class Chat:
         self.sio = SocketServer()
         clock = SystemClock()
         chat = single_node_chat(
-            self.storage, SocketIODelivery(self.sio), clock, Limits(send_rate=0, send_burst=1)
+            self.storage,
+            Deliveries(SocketIODelivery(self.sio)),
+            clock,
+            Limits(send_rate=0, send_burst=1),
         )
         runner.run(chat.start(self.storage))
-        ChatHandlers(self.sio, chat, clock, event_rate=0, event_burst=1)
+        ChatHandlers(self.sio, Operations(chat, clock, event_rate=0, event_burst=1))
         namespace = self.sio._namespaces["/"]  # the handlers as registered with the engine
         assert namespace.on_connect is not None
         assert namespace.on_event is not None

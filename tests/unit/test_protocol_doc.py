@@ -6,8 +6,10 @@ from rtchat import service
 from rtchat.domain import rules
 from rtchat.domain.errors import ErrorCode
 from rtchat.domain.typing_state import TypingTracker
+from rtchat.engine import EngineOptions
 from rtchat.protocol_doc import render
 from rtchat.settings import Settings
+from rtchat.transport import ws_protocol
 from rtchat.transport.events import CLIENT_EVENTS, SERVER_EVENTS
 
 DOC = Path(__file__).parents[2] / "docs" / "protocol.md"
@@ -66,3 +68,24 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
     assert [phrase for phrase in quoted if phrase not in text] == []
     assert typing.refresh == 1
     assert "at most once a second per user and room" in text
+
+
+def test_the_ws_section_names_every_op_push_and_close_code() -> None:
+    text = render()
+    section = text[text.index("## Plain WebSocket: `/ws`") : text.index("## Error codes")]
+    ops = next(line for line in section.splitlines() if line.startswith("- ops: "))
+    assert ops == "- ops: " + ", ".join(f"`{spec.name}`" for spec in CLIENT_EVENTS)
+    pushes = next(line for line in section.splitlines() if line.startswith("- pushes: "))
+    listed = pushes.removeprefix("- pushes: ").split(" (")[0]
+    assert listed == ", ".join(f"`{s.name}`" for s in SERVER_EVENTS if s.name != "error")
+    assert "#### `hello`" in section
+    for close in ws_protocol.CLOSE_CODES:
+        assert f"| {close.code} | {close.meaning} |" in section
+    assert {close.code for close in ws_protocol.CLOSE_CODES} >= {1001, 1009, 4001, 4008, 4029}
+    for frame, answer in ws_protocol.BAD_FRAMES:
+        assert f"| {frame} | {answer} |" in section
+    engine = EngineOptions()
+    assert f"pings every {engine.ping_interval:g} seconds" in section
+    assert f"takes more than {engine.ping_timeout:g}" in section
+    assert f"no hello came within {ws_protocol.HELLO_TIMEOUT:g} seconds" in section
+    assert f"subprotocol `{ws_protocol.SUBPROTOCOL}`" in section

@@ -1,0 +1,59 @@
+"""The `LocalDelivery` port over every transport this node serves.
+
+An event is encoded once, as the JSON array `["name", payload]` (what crosses to the other
+nodes too, so they need not know which transports a node speaks). Each transport writes
+it to its own members of a room in its own framing, built once for all of them: the
+Socket.IO engine prefixes it as an EVENT packet, `/ws` rewraps it as `{"event", "data"}`.
+A transport with no member in the room does nothing, so a room's bytes are framed once
+per transport that has members there, never once per member.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Protocol
+
+import orjson
+
+from rtchat.domain.events import ServerEvent
+from rtchat.domain.models import ConnectionId
+from rtchat.transport import codec
+
+
+class TransportDelivery(Protocol):
+    """One transport's connections. Each ignores the connection ids that are not its own."""
+
+    def subscribe(self, conn: ConnectionId, room: str) -> None: ...
+
+    def unsubscribe(self, conn: ConnectionId, room: str) -> None: ...
+
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId]) -> None: ...
+
+    def to_connection(self, conn: ConnectionId, event: bytes) -> None: ...
+
+
+class Deliveries:
+    """Implements `LocalDelivery`: see the module docstring."""
+
+    def __init__(self, *transports: TransportDelivery) -> None:
+        self._transports = transports
+
+    def encode(self, event: ServerEvent) -> bytes:
+        name, payload = codec.encode(event)
+        return orjson.dumps([name, payload])
+
+    def subscribe(self, conn: ConnectionId, room: str) -> None:
+        for transport in self._transports:
+            transport.subscribe(conn, room)
+
+    def unsubscribe(self, conn: ConnectionId, room: str) -> None:
+        for transport in self._transports:
+            transport.unsubscribe(conn, room)
+
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
+        for transport in self._transports:
+            transport.to_room(room, event, exclude)
+
+    def to_connection(self, conn: ConnectionId, event: bytes) -> None:
+        for transport in self._transports:
+            transport.to_connection(conn, event)
