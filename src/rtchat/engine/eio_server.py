@@ -1,8 +1,9 @@
 """The Engine.IO driver: sessions, the two transports, heartbeats and the write flush.
 
 It runs the `EioSession` state machine over connections from `http.py` and hands
-messages up through three hooks (`on_open`, `on_message`, `on_close`) that the Socket.IO
-layer (`server.py`) implements. Nothing here starts a task: requests are answered in the
+messages up to the layer above by composition: `opened(session)` (Socket.IO's, in
+`server.py`) gives each new session its `Upper`, which receives its messages and its
+close. Nothing here starts a task: requests are answered in the
 callback that parsed them, heartbeats come from `DeadlineQueue`s for all sessions,
 and everything written during one loop iteration leaves in one `_flush`.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -37,6 +39,7 @@ from rtchat.engine.eio_session import (
     WEBSOCKET,
     EioSession,
     Link,
+    Upper,
 )
 from rtchat.engine.origins import OriginPolicy
 from rtchat.engine.packets import EioPacket, PacketError
@@ -115,8 +118,16 @@ class EngineOptions:
 
 
 class EioServer:
-    def __init__(self, options: EngineOptions | None = None) -> None:
+    """Engine.IO sessions; `opened` makes the layer above of each new one (none: its
+    messages go nowhere, as for a server that only speaks Engine.IO to test it)."""
+
+    def __init__(
+        self,
+        options: EngineOptions | None = None,
+        opened: Callable[[EioSession], Upper] | None = None,
+    ) -> None:
         self.options = options or EngineOptions()
+        self._opened = opened
         self.sessions: dict[str, EioSession] = {}
         self._dirty: list[EioSession] = []
         self._flush_handle: asyncio.Handle | None = None
@@ -129,17 +140,6 @@ class EioServer:
         self._pong_due = DeadlineQueue[EioSession](o.ping_timeout, self._ping_timeout)
         self._connect_due = DeadlineQueue[EioSession](o.connect_timeout, self._connect_timeout)
         self._upgrade_due = DeadlineQueue[EioSession](o.upgrade_timeout, self._upgrade_timeout)
-
-    # --- hooks for the Socket.IO layer ---------------------------------------------------
-
-    def on_open(self, session: EioSession) -> None:
-        pass
-
-    def on_message(self, session: EioSession, data: str | bytes) -> None:
-        pass
-
-    def on_close(self, session: EioSession, reason: str) -> None:
-        pass
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -173,12 +173,10 @@ class EioServer:
         for session in dirty:
             state = session.state
             if state == WEBSOCKET:
-                buf = session.wbuf
                 ws = session.ws
-                if buf and ws is not None:
-                    session.wbuf = bytearray()
+                if session.wbuf and ws is not None:
                     transport = ws.transport
-                    transport.write(buf)
+                    transport.write(session.take_wbuf())
                     size = transport.get_write_buffer_size()
                     if size > behind:
                         self._behind(session, ws, size)
@@ -187,7 +185,7 @@ class EioServer:
                 if get is not None:
                     payload = session.take_poll()
                     if payload is not None:
-                        session.get = None
+                        session.take_get()
                         get.respond(200, payload)
                         if session in self._backlog:
                             self._backlog.forget(session)
@@ -200,16 +198,16 @@ class EioServer:
         """Send what `session` has queued in a write (or long-polling response) of its own,
         before anything sent after it."""
         if session.state == WEBSOCKET:
-            buf, ws = session.wbuf, session.ws
-            if buf and ws is not None:
-                session.wbuf = bytearray()  # the flush it is marked for finds nothing
-                ws.transport.write(buf)
+            ws = session.ws
+            if session.wbuf and ws is not None:
+                # Taken out: the flush it is marked for finds nothing.
+                ws.transport.write(session.take_wbuf())
         elif session.state != CLOSED:
             session.end_payload()
             get = session.get
             payload = session.take_poll() if get is not None else None
             if get is not None and payload is not None:
-                session.get = None
+                session.take_get()
                 get.respond(200, payload)
                 if session in self._backlog:
                     self._backlog.forget(session)
@@ -304,9 +302,9 @@ class EioServer:
             self.close_session(session, "transport error")
 
     def _poll(self, conn: Conn, session: EioSession, cors: list[str]) -> None:
-        if session.get is not None:
+        first = session.take_get()
+        if first is not None:
             # Two GETs at once: the protocol allows one; end the first with a close packet.
-            first, session.get = session.get, None
             first.respond(200, packets.CLOSE.encode(), headers=cors)
             _error(conn, BAD_REQUEST, cors)
             self.close_session(session, "transport error")
@@ -319,7 +317,7 @@ class EioServer:
         elif session.state == UPGRADING and session.probe is not None:
             conn.respond(200, packets.NOOP.encode(), headers=cors)
         else:
-            session.get = conn
+            session.hold_get(conn)
             conn.session = session
 
     def _post(self, conn: Conn, session: EioSession, body: bytes, cors: list[str]) -> None:
@@ -369,7 +367,6 @@ class EioServer:
             self._upgrade_due.add(session)
             return session
         session = self._open(conn, websocket=True)
-        session.ws = conn
         conn.transport.write(text_frame(self._open_packet(session, upgrades=False)))
         return session
 
@@ -390,20 +387,22 @@ class EioServer:
             self._upgrade_due.remove(session)
             session.cancel_upgrade()
         elif conn is session.get:
-            session.get = None
+            session.take_get()
 
     # --- sessions ------------------------------------------------------------------------
 
     def _open(self, conn: Conn, *, websocket: bool) -> EioSession:
         tag = self.options.sid_tag
         sid = f"{tag}.{secrets.token_urlsafe(15)}" if tag else secrets.token_urlsafe(15)
-        session = EioSession(sid, self, websocket=websocket)
         peer = conn.transport.get_extra_info("peername")
-        if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
-            session.peer = peer[0]
+        address = peer[0] if isinstance(peer, tuple) and peer and isinstance(peer[0], str) else None
+        session = EioSession(
+            sid, self, websocket=websocket, link=conn if websocket else None, peer=address
+        )
         self.sessions[sid] = session
         self._ping_due.add(session)
-        self.on_open(session)
+        if self._opened is not None:
+            session.attach(self._opened(session))
         return session
 
     def _open_packet(self, session: EioSession, *, upgrades: bool) -> str:
@@ -423,7 +422,7 @@ class EioServer:
             self.close_session(session, "parse error", code=POLICY)
             return
         if not isinstance(result, int):
-            self.on_message(session, result)
+            session.upper.received(result)
         elif result == PONG_RECEIVED:
             if session in self._pong_due:
                 self._pong_due.remove(session)
@@ -442,24 +441,22 @@ class EioServer:
 
     def _end_get(self, session: EioSession) -> None:
         # A pending GET ends with a noop, so the client's poll returns and it can move on.
-        get = session.get
+        get = session.take_get()
         if get is not None:
-            session.get = None
             payload = session.take_poll() if session.state != WEBSOCKET else None
             get.respond(200, payload or packets.NOOP.encode())
 
     def close_session(self, session: EioSession, reason: str, *, code: int = NORMAL) -> None:
         if session.state == CLOSED:
             return
-        ws, probe, get = session.ws, session.probe, session.get
+        ws, probe, get = session.ws, session.probe, session.take_get()
         if ws is not None and session.state == WEBSOCKET:
             if session.wbuf:
-                ws.transport.write(session.wbuf)
+                ws.transport.write(session.take_wbuf())
             ws.close_ws(code, reason)  # written after what is unsent: bounded by the linger
         if probe is not None:
             probe.close_ws(code, reason)
         if get is not None:
-            session.get = None
             last = [*session.polls[: MAX_POLL_PACKETS - 1], packets.CLOSE]
             get.respond(200, packets.encode_payload(last))
         session.close()
@@ -468,7 +465,7 @@ class EioServer:
             self._backlog.forget(session)
         for queue in (self._ping_due, self._pong_due, self._connect_due, self._upgrade_due):
             queue.remove(session)
-        self.on_close(session, reason)
+        session.upper.closed(reason)
 
     def _ping(self, session: EioSession) -> None:
         session.send(packets.PING)
@@ -478,8 +475,8 @@ class EioServer:
         self.close_session(session, "ping timeout")
 
     def _connect_timeout(self, session: EioSession) -> None:
-        if not session.sockets:
-            self.close_session(session, "connect timeout")
+        # Still on this clock: the layer above said no connect came (`awaiting_connect`).
+        self.close_session(session, "connect timeout")
 
     def _upgrade_timeout(self, session: EioSession) -> None:
         probe = session.probe

@@ -14,7 +14,7 @@ several writes to one connection become one `transport.write`.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 
@@ -46,6 +46,31 @@ class Flusher(Protocol):
         ...
 
 
+class Upper(Protocol):
+    """The layer above a session (Socket.IO's per-session state, see `server.py`)."""
+
+    def received(self, data: str | bytes) -> None:
+        """A message for the layer above: text, or a binary attachment."""
+        ...
+
+    def closed(self, reason: str) -> None:
+        """The session closed; nothing sent from now on goes anywhere."""
+        ...
+
+
+class _Unattached:
+    """The upper of a session before `attach`: drops everything."""
+
+    def received(self, data: str | bytes) -> None:
+        pass
+
+    def closed(self, reason: str) -> None:
+        pass
+
+
+_UNATTACHED = _Unattached()
+
+
 class Link(Protocol):
     """A driver's connection (a WebSocket, or one carrying a pending GET); see `http.py`."""
 
@@ -64,38 +89,48 @@ class Link(Protocol):
 
 
 class EioSession:
-    """One Engine.IO session. `sockets` maps a namespace to the Socket.IO socket on it."""
+    """One Engine.IO session. `upper` is the layer above it (Socket.IO), which it hands
+    messages to; the driver reads the fields and changes them only through the methods."""
 
     __slots__ = (
-        "binary",
         "cut",
         "flusher",
         "get",
-        "inbox",
         "peer",
         "polls",
         "probe",
         "sid",
-        "sockets",
         "state",
+        "upper",
         "wbuf",
         "ws",
     )
 
-    def __init__(self, sid: str, flusher: Flusher, *, websocket: bool) -> None:
+    def __init__(
+        self,
+        sid: str,
+        flusher: Flusher,
+        *,
+        websocket: bool,
+        link: Link | None = None,
+        peer: str | None = None,
+    ) -> None:
         self.sid = sid
         self.flusher = flusher
         self.state = WEBSOCKET if websocket else POLLING
         self.wbuf = bytearray()
         self.polls: list[EioPacket] = []
         self.cut = 0  # the first `cut` packets of `polls` end a long-polling response
-        self.ws: Link | None = None  # the WebSocket carrying the session once on WEBSOCKET
+        # The WebSocket carrying the session once on WEBSOCKET: `link`, for one opened there.
+        self.ws: Link | None = link if websocket else None
         self.probe: Link | None = None  # the WebSocket being upgraded to
         self.get: Link | None = None  # the pending long-polling GET
-        self.sockets: dict[str, Any] = {}
-        self.binary: Any = None  # a binary Socket.IO packet waiting for its attachments
-        self.inbox: Any = None  # the driver's queue of work for this session's handlers
-        self.peer: str | None = None  # the client's IP, as the request that opened it came
+        self.upper: Upper = _UNATTACHED
+        self.peer = peer  # the client's IP, as the request that opened it came
+
+    def attach(self, upper: Upper) -> None:
+        """Hand messages to `upper` from now on."""
+        self.upper = upper
 
     @staticmethod
     def open_packet(
@@ -141,6 +176,20 @@ class EioSession:
             if len(polls) % POLL_CHECK_EVERY == 0:
                 self.flusher.mark(self)
             polls.append(packet)
+
+    def take_wbuf(self) -> bytearray:
+        """The WebSocket bytes queued, for the driver to write; the queue is empty after."""
+        buf, self.wbuf = self.wbuf, bytearray()
+        return buf
+
+    def hold_get(self, get: Link) -> None:
+        """A long-polling GET waits for something to send."""
+        self.get = get
+
+    def take_get(self) -> Link | None:
+        """The pending GET, which the driver answers now; none is pending after."""
+        get, self.get = self.get, None
+        return get
 
     def take_poll(self) -> bytes | None:
         """The payload answering a pending GET, if there is anything to send."""

@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import MutableMapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httptools
@@ -32,15 +32,12 @@ import orjson
 from rtchat.engine import websocket as ws
 from rtchat.engine.addresses import address_key
 from rtchat.engine.asgi_bridge import ASGIApp, reason, run_asgi
-from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, Refusal
+from rtchat.engine.eio_server import BAD_REQUEST, ENGINE_CSP, UNKNOWN_SID, EioServer, Refusal
 from rtchat.engine.eio_session import BACKLOG, EioSession
 from rtchat.engine.forward import Forwarder, Hop, pipe, relay, request_bytes
 from rtchat.engine.http_parse import BODY, HEAD, IDLE, HttpError, Request, RequestParser
 from rtchat.engine.plain_ws import UNSUPPORTED_DATA, WsConn, WsEndpoint
 from rtchat.engine.timers import DeadlineQueue
-
-if TYPE_CHECKING:
-    from rtchat.engine.server import SocketServer
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +52,12 @@ _TOO_MANY = (
 
 
 class HttpHandler:
-    """What connections share: the engine, the ASGI app, the open connections, their
-    clocks and the count of connections per address."""
+    """What connections share: the Engine.IO server, the plain WebSocket endpoints, the
+    ASGI app, the open connections, their clocks and the count of connections per address."""
 
     def __init__(
         self,
-        sio: SocketServer,
+        eio: EioServer,
         app: ASGIApp,
         path: str = "/socket.io/",
         *,
@@ -68,8 +65,8 @@ class HttpHandler:
         internal: bool = False,
         endpoints: tuple[WsEndpoint, ...] = (),
     ) -> None:
-        o = sio.options
-        self.sio = sio
+        o = eio.options
+        self.eio = eio
         self.app = app
         self.endpoints = {endpoint.path: endpoint for endpoint in endpoints}
         # Requests for another node's session go there (forward.py); the internal
@@ -117,7 +114,7 @@ class HttpHandler:
         self._refusing.discard(address)
 
     def parser(self) -> RequestParser:
-        o = self.sio.options
+        o = self.eio.options
         return RequestParser(
             max_head=o.max_header_bytes, max_headers=o.max_headers, max_body=self.max_body
         )
@@ -200,7 +197,7 @@ class HttpConnection(asyncio.Protocol):
             plain.lost()
             return
         session, self.session = self.session, None
-        handler.sio.connection_lost(self, session)
+        handler.eio.connection_lost(self, session)
         for future in (self._gone, self._writable):
             if future is not None and not future.done():
                 future.set_result(None)
@@ -209,7 +206,7 @@ class HttpConnection(asyncio.Protocol):
         writable, self._writable = self._writable, None
         if writable is not None and not writable.done():
             writable.set_result(None)
-        self._handler.sio.writable(self)
+        self._handler.eio.writable(self)
 
     def data_received(self, data: bytes) -> None:
         if self._tunnel is not None:
@@ -297,15 +294,15 @@ class HttpConnection(asyncio.Protocol):
             params = dict(parse_qsl(query.decode("latin-1")))
             forwarder = handler.forwarder
             if forwarder is not None and not request.too_big:
-                owner = forwarder.foreign(params.get("sid"), handler.sio.sessions.__contains__)
+                owner = forwarder.foreign(params.get("sid"), handler.eio.sessions.__contains__)
                 if owner is not None:
                     self._forward(owner, request, params)
                     return
             if request.too_big:
                 self.keep_alive = False
-                handler.sio.body_too_big(self, params)
+                handler.eio.body_too_big(self, params)
                 return
-            handler.sio.handle_request(
+            handler.eio.handle_request(
                 self,
                 request.method,
                 params,
@@ -432,7 +429,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _upgrade(self, request: Request) -> None:
         handler = self._handler
-        sio = handler.sio
+        eio = handler.eio
         self.keep_alive = False  # any answer but the 101 ends the connection
         try:
             url = httptools.parse_url(request.url)
@@ -457,14 +454,14 @@ class HttpConnection(asyncio.Protocol):
         params = dict(parse_qsl((url.query or b"").decode("latin-1")))
         forwarder = handler.forwarder
         if forwarder is not None:
-            owner = forwarder.foreign(params.get("sid"), sio.sessions.__contains__)
+            owner = forwarder.foreign(params.get("sid"), eio.sessions.__contains__)
             if owner is not None:
                 self._parser = None  # whatever follows the head belongs to the owner
                 for queue in (handler.idle, handler.head_due, handler.body_due):
                     queue.remove(self)
                 self._start(self._open_tunnel(owner, request))
                 return
-        error = sio.websocket_allowed(params, request.header(b"origin"), request.header(b"host"))
+        error = eio.websocket_allowed(params, request.header(b"origin"), request.header(b"host"))
         if error is not None:
             self._refuse(error)
             return
@@ -473,10 +470,10 @@ class HttpConnection(asyncio.Protocol):
             b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode() + b"\r\n\r\n"
         )
         self._parser = None
-        self._ws = ws.WsParser(sio.options.max_payload)
+        self._ws = ws.WsParser(eio.options.max_payload)
         for queue in (handler.idle, handler.head_due, handler.body_due):
             queue.remove(self)
-        session = sio.websocket_opened(self, params)
+        session = eio.websocket_opened(self, params)
         if session is None:
             self.close_ws(ws.POLICY, "session already upgrading or upgraded")
             return
@@ -553,7 +550,7 @@ class HttpConnection(asyncio.Protocol):
         if self._closing:
             return
         if answer is None:  # the owner is gone: as for any session nobody knows
-            self._handler.sio.handle_request(
+            self._handler.eio.handle_request(
                 self,
                 request.method,
                 params,
@@ -612,12 +609,12 @@ class HttpConnection(asyncio.Protocol):
             reason = "transport error"
             if error.code == ws.TOO_BIG:
                 reason = "message too big"
-            self._handler.sio.close_session(session, reason, code=error.code)
+            self._handler.eio.close_session(session, reason, code=error.code)
             return
-        sio = self._handler.sio
+        eio = self._handler.eio
         for opcode, payload in messages:
             if opcode == ws.TEXT or opcode == ws.BINARY:
-                sio.websocket_packet(self, session, payload)
+                eio.websocket_packet(self, session, payload)
             elif isinstance(payload, str):
                 continue
             elif opcode == ws.PING:

@@ -33,8 +33,8 @@ class Server:
         self.sio = sio
         self._forwarder = forwarder
         self._endpoints = endpoints
-        self._handler = HttpHandler(sio, app, path, forwarder=forwarder, endpoints=endpoints)
-        self._internal_handler = HttpHandler(sio, app, path, internal=True)
+        self._handler = HttpHandler(sio.eio, app, path, forwarder=forwarder, endpoints=endpoints)
+        self._internal_handler = HttpHandler(sio.eio, app, path, internal=True)
         self._server: asyncio.Server | None = None
         self._internal: asyncio.Server | None = None
 

@@ -15,6 +15,10 @@ The API is small on purpose::
 Handlers of one session run in order, one at a time: a session with work gets one task
 that drains its inbox and ends when it is empty, so an idle connection has none.
 
+The Socket.IO layer sits on an Engine.IO server (`self.eio`) by composition: each
+Engine.IO session gets a `_SioSession`, its Socket.IO state (the sockets on its
+namespaces, a binary packet waiting for attachments, the inbox), as its `Upper`.
+
 `emit` is synchronous and never waits: it encodes the packet and the WebSocket frame
 once and appends the same bytes to each recipient's buffer in one loop; the Engine.IO
 driver writes every buffer out once per loop iteration.
@@ -34,7 +38,7 @@ import orjson
 
 from rtchat.engine import packets
 from rtchat.engine.eio_server import EioServer, EngineOptions
-from rtchat.engine.eio_session import CLOSED, EioSession
+from rtchat.engine.eio_session import CLOSED, EioSession, Upper
 from rtchat.engine.packets import PacketError, SioPacket
 from rtchat.engine.rooms import Rooms
 from rtchat.engine.websocket import text_frame
@@ -61,13 +65,15 @@ class ConnectRefused(Exception):
 
 class Socket:
     """One client on one namespace. `held` keeps what is sent to it before its CONNECT is
-    acknowledged, so the acknowledgement goes first."""
+    acknowledged, so the acknowledgement goes first. `session` is its Engine.IO session
+    (what a broadcast writes to), `owner` that session's Socket.IO state."""
 
-    __slots__ = ("accepted", "held", "namespace", "rooms", "session", "sid", "state")
+    __slots__ = ("accepted", "held", "namespace", "owner", "rooms", "session", "sid", "state")
 
-    def __init__(self, sid: str, session: EioSession, namespace: str) -> None:
+    def __init__(self, sid: str, owner: _SioSession, namespace: str) -> None:
         self.sid = sid
-        self.session = session
+        self.owner = owner
+        self.session = owner.eio
         self.namespace = namespace
         self.state = CONNECTING
         self.accepted = False  # the connect handler succeeded: the disconnect handler is due
@@ -86,6 +92,25 @@ class _Partial:
         self.size = 0
 
 
+class _SioSession:
+    """One Engine.IO session's Socket.IO state; its `Upper`."""
+
+    __slots__ = ("binary", "eio", "inbox", "server", "sockets")
+
+    def __init__(self, server: SocketServer, eio: EioSession) -> None:
+        self.server = server
+        self.eio = eio
+        self.sockets: dict[str, Socket] = {}  # by namespace
+        self.binary: _Partial | None = None  # a binary packet waiting for its attachments
+        self.inbox: deque[_Step] | None = None  # work for its handlers, while there is some
+
+    def received(self, data: str | bytes) -> None:
+        self.server.received(self, data)
+
+    def closed(self, reason: str) -> None:
+        self.server.closed(self, reason)
+
+
 class _Namespace:
     __slots__ = ("middleware", "on_connect", "on_disconnect", "on_event", "overlap")
 
@@ -97,15 +122,19 @@ class _Namespace:
         self.overlap: frozenset[str] = frozenset()
 
 
-class SocketServer(EioServer):
+class SocketServer:
     def __init__(self, options: EngineOptions | None = None) -> None:
-        super().__init__(options)
+        self.eio = EioServer(options, self._session_opened)
         self.sockets: dict[str, Socket] = {}
         self.rooms = Rooms[Socket]()
         self._namespaces: dict[str, _Namespace] = {"/": _Namespace()}
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[tuple[str, int | None], asyncio.Future[list[Any]]] = {}
         self._ack_ids = itertools.count()
+
+    @property
+    def options(self) -> EngineOptions:
+        return self.eio.options
 
     # --- registration --------------------------------------------------------------------
 
@@ -251,34 +280,35 @@ class SocketServer(EioServer):
 
     async def shutdown(self) -> None:
         """Close every session and wait for the disconnect handlers."""
-        self.stop()
+        self.eio.stop()
         # Wait only on tasks still running: a finished one stays in `_tasks` until its done
         # callback runs, and on Python 3.12+ `gather` over finished tasks returns without
         # yielding, so a loop around it never let that callback run (100% CPU, no exit).
         while pending := [task for task in self._tasks if not task.done()]:
             await asyncio.wait(pending)
 
-    # --- Engine.IO hooks -----------------------------------------------------------------
+    # --- from Engine.IO ------------------------------------------------------------------
 
-    def on_open(self, session: EioSession) -> None:
-        self.awaiting_connect(session, True)
+    def _session_opened(self, session: EioSession) -> Upper:
+        self.eio.awaiting_connect(session, True)
+        return _SioSession(self, session)
 
-    def on_close(self, session: EioSession, reason: str) -> None:
+    def closed(self, session: _SioSession, reason: str) -> None:
         for sock in list(session.sockets.values()):
             self._drop(sock, reason)
 
-    def on_message(self, session: EioSession, data: str | bytes) -> None:
+    def received(self, session: _SioSession, data: str | bytes) -> None:
         try:
             packet = self._assemble(session, data)
         except PacketError:
-            self.close_session(session, "parse error")
+            self.eio.close_session(session.eio, "parse error")
             return
         if packet is not None:
             self._on_packet(session, packet)
 
-    def _assemble(self, session: EioSession, data: str | bytes) -> SioPacket | None:
+    def _assemble(self, session: _SioSession, data: str | bytes) -> SioPacket | None:
         if isinstance(data, bytes):
-            partial: _Partial | None = session.binary
+            partial = session.binary
             if partial is None:
                 raise PacketError("binary data without a binary packet")
             partial.size += len(data)
@@ -300,19 +330,19 @@ class SocketServer(EioServer):
             return None
         return packet
 
-    def _on_packet(self, session: EioSession, packet: SioPacket) -> None:
+    def _on_packet(self, session: _SioSession, packet: SioPacket) -> None:
         kind, namespace = packet.type, packet.namespace
         if kind == packets.CONNECT:
             if namespace not in self._namespaces:
                 error = orjson.dumps({"message": "Invalid namespace"}).decode()
-                session.send(packets.MESSAGE + _head(packets.CONNECT_ERROR, namespace) + error)
+                session.eio.send(packets.MESSAGE + _head(packets.CONNECT_ERROR, namespace) + error)
                 return
             if namespace in session.sockets:
                 return
             joining = Socket(secrets.token_urlsafe(15), session, namespace)
             session.sockets[namespace] = joining
             self.sockets[joining.sid] = joining
-            self.awaiting_connect(session, False)
+            self.eio.awaiting_connect(session.eio, False)
             self._enqueue(session, (self._connect, joining, packet.data))
             return
         sock: Socket | None = session.sockets.get(namespace)
@@ -337,17 +367,17 @@ class SocketServer(EioServer):
             self.rooms.discard(sock.namespace, room, sock)
         sock.rooms = ()
         self.sockets.pop(sock.sid, None)
-        sock.session.sockets.pop(sock.namespace, None)
+        sock.owner.sockets.pop(sock.namespace, None)
         if self._acks:
             for key, waiter in list(self._acks.items()):
                 if key[0] == sock.sid and not waiter.done():
                     waiter.set_exception(ConnectionError(reason))
         # Queued behind a connect handler still running, so it sees how that ended.
-        self._enqueue(sock.session, (self._disconnected, sock, reason))
+        self._enqueue(sock.owner, (self._disconnected, sock, reason))
 
     # --- the per-session inbox -----------------------------------------------------------
 
-    def _enqueue(self, session: EioSession, item: tuple[Any, Socket, Any]) -> None:
+    def _enqueue(self, session: _SioSession, item: _Step) -> None:
         inbox = session.inbox
         if inbox is None:
             session.inbox = deque((item,))
@@ -357,10 +387,11 @@ class SocketServer(EioServer):
         else:
             inbox.append(item)
             if len(inbox) == _PAUSE_AT:
-                _reading(session, False)
+                _reading(session.eio, False)
 
-    async def _drain(self, session: EioSession) -> None:
-        inbox: deque[tuple[Any, Socket, Any]] = session.inbox
+    async def _drain(self, session: _SioSession) -> None:
+        inbox = session.inbox
+        assert inbox is not None
         running: set[asyncio.Future[None]] = set()
         loop = asyncio.get_running_loop()
         while True:
@@ -380,7 +411,7 @@ class SocketServer(EioServer):
                     await _logged(step(sock, arg))
                     inbox.popleft()
                 if len(inbox) == _RESUME_AT:
-                    _reading(session, True)
+                    _reading(session.eio, True)
             if not running:
                 break
             await asyncio.wait(running)
@@ -415,7 +446,7 @@ class SocketServer(EioServer):
         # The acknowledgement leaves in a write of its own: a client that handles every
         # frame of one read before its code runs again (Node's `ws`) would otherwise get
         # the connect handler's events before it has had a chance to listen for them.
-        self.flush_now(session)
+        self.eio.flush_now(session)
         held, sock.held = sock.held or [], None
         sock.state = CONNECTED
         for packet in held:
@@ -452,6 +483,8 @@ class SocketServer(EioServer):
         if handler is not None and sock.accepted:
             await handler(sock.sid, reason)
 
+
+_Step = tuple[Any, Socket, Any]  # (handler, socket, its argument), for the inbox
 
 # A client that sends faster than its handlers finish is read no further until they catch
 # up: its events wait in its inbox, bounded, not in the server's memory without end.
