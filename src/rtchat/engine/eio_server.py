@@ -173,13 +173,11 @@ class EioServer:
         for session in dirty:
             state = session.state
             if state == WEBSOCKET:
-                ws = session.ws
-                if session.wbuf and ws is not None:
-                    transport = ws.transport
-                    transport.write(session.take_wbuf())
-                    size = transport.get_write_buffer_size()
-                    if size > behind:
-                        self._behind(session, ws, size)
+                size = session.write_out()
+                if size > behind:
+                    ws = session.ws
+                    assert ws is not None  # it has just written
+                    self._behind(session, ws, size)
             elif state != CLOSED:
                 get = session.get
                 if get is not None:
@@ -198,10 +196,7 @@ class EioServer:
         """Send what `session` has queued in a write (or long-polling response) of its own,
         before anything sent after it."""
         if session.state == WEBSOCKET:
-            ws = session.ws
-            if session.wbuf and ws is not None:
-                # Taken out: the flush it is marked for finds nothing.
-                ws.transport.write(session.take_wbuf())
+            session.write_out()  # taken out: the flush it is marked for finds nothing
         elif session.state != CLOSED:
             session.end_payload()
             get = session.get
@@ -451,8 +446,7 @@ class EioServer:
             return
         ws, probe, get = session.ws, session.probe, session.take_get()
         if ws is not None and session.state == WEBSOCKET:
-            if session.wbuf:
-                ws.transport.write(session.take_wbuf())
+            session.write_out()
             ws.close_ws(code, reason)  # written after what is unsent: bounded by the linger
         if probe is not None:
             probe.close_ws(code, reason)

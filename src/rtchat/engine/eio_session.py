@@ -177,10 +177,16 @@ class EioSession:
                 self.flusher.mark(self)
             polls.append(packet)
 
-    def take_wbuf(self) -> bytearray:
-        """The WebSocket bytes queued, for the driver to write; the queue is empty after."""
-        buf, self.wbuf = self.wbuf, bytearray()
-        return buf
+    def write_out(self) -> int:
+        """On WEBSOCKET: write what is queued to the WebSocket in one write; the bytes its
+        transport has not sent yet (0 if nothing was queued)."""
+        buf, ws = self.wbuf, self.ws
+        if not buf or ws is None:
+            return 0
+        self.wbuf = bytearray()
+        transport = ws.transport
+        transport.write(buf)
+        return transport.get_write_buffer_size()
 
     def hold_get(self, get: Link) -> None:
         """A long-polling GET waits for something to send."""
