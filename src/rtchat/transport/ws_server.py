@@ -68,12 +68,14 @@ class WsDelivery:
 class WsHandlers:
     """Implements the endpoint's `WsApp`."""
 
-    def __init__(self, endpoint: WsEndpoint, operations: Operations) -> None:
+    def __init__(
+        self, endpoint: WsEndpoint, operations: Operations, *, hello_timeout: float = HELLO_TIMEOUT
+    ) -> None:
         self._ops = operations
         self._hello_seen: set[str] = set()  # said hello (signing in, or signed in)
         self._signed_in: set[str] = set()  # until their disconnect has run
         self._strikes: dict[str, int] = {}  # `rate_limited` answers in a row
-        self._hello_due = DeadlineQueue[WsConn](HELLO_TIMEOUT, self._no_hello)
+        self._hello_due = DeadlineQueue[WsConn](hello_timeout, self._no_hello)
         endpoint.serve(self)
 
     def opened(self, conn: WsConn) -> None:
