@@ -206,6 +206,7 @@ async def _chat(
             ping_timeout=engine.ping_timeout,
             max_payload=engine.max_payload,
             max_buffered=engine.max_buffered,
+            output_budget=engine.output_budget,
             cors_origins=engine.cors_origins,
             id_tag=engine.sid_tag,
         )

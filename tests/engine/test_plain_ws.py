@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 from collections.abc import AsyncIterator
 
@@ -121,6 +122,35 @@ async def test_a_client_that_does_not_read_is_closed_as_a_slow_consumer(
         frames += 1
     assert frames == 64
     writer.close()
+
+
+@pytest.mark.parametrize(
+    "engine", [WsOptions(max_buffered=256 * MIB, output_budget=32 * MIB)], indirect=True
+)
+async def test_past_the_output_budget_the_biggest_backlog_is_dropped(
+    engine: tuple[str, EchoApp],
+) -> None:
+    base, app = engine
+    small_reader, small = await _open(base)
+    big_reader, big = await _open(base)
+    # Each under its own bound; together over the budget, which the big one pays for.
+    small.write(masked(TEXT, b"flood 16"))
+    for _ in range(16):
+        opcode, _payload = await read_frame(small_reader)  # read, so it has caught up
+        assert opcode == TEXT
+    big.write(masked(TEXT, b"flood 48"))
+    await asyncio.wait_for(app.gone.wait(), WAIT)
+    assert app.codes == [4008]
+    # The big one was aborted: its connection ends without the rest of the flood.
+    received = 0
+    with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        while chunk := await asyncio.wait_for(big_reader.read(MIB), WAIT):
+            received += len(chunk)
+    assert received < 48 * MIB
+    small.write(masked(TEXT, b"still here"))
+    assert await read_frame(small_reader) == (TEXT, b"still here")
+    small.close()
+    big.close()
 
 
 async def test_the_close_handshake_echoes_the_code(engine: tuple[str, EchoApp]) -> None:

@@ -206,6 +206,10 @@ class HttpConnection(asyncio.Protocol):
         writable, self._writable = self._writable, None
         if writable is not None and not writable.done():
             writable.set_result(None)
+        plain = self._plain
+        if plain is not None:
+            plain.endpoint.writable(plain)
+            return
         self._handler.eio.writable(self)
 
     def data_received(self, data: bytes) -> None:

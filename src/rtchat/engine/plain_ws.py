@@ -6,8 +6,10 @@ hands each text message to the endpoint's app, which speaks its own protocol in 
 nothing of chat: its connections by id, rooms, the write flush (everything sent to a
 connection during one loop iteration leaves in one write; a room's frame is built once),
 heartbeats (a WebSocket ping every `ping_interval`, closed `PING_TIMEOUT` without a pong
-within `ping_timeout`), the per-connection output bound (`max_buffered` unsent bytes:
-closed `SLOW_CONSUMER`) and an inbox per connection that runs its handlers in order.
+within `ping_timeout`), output bounds as Engine.IO has them (`max_buffered` unsent bytes
+per connection, `output_budget` for all the endpoint's backlogged connections together,
+the biggest dropped first: closed `SLOW_CONSUMER`) and an inbox per connection that runs
+its handlers in order.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from rtchat.engine.backlog import Backlog
+from rtchat.engine.eio_session import BACKLOG
 from rtchat.engine.inbox import Inbox, Step
 from rtchat.engine.origins import OriginPolicy
 from rtchat.engine.rooms import Rooms
@@ -68,6 +72,8 @@ class WsOptions:
     ping_timeout: seconds a pong may take.
     max_payload: the largest message a client may send (bytes); larger closes 1009.
     max_buffered: unsent bytes per connection past which it is a slow consumer.
+    output_budget: unsent bytes of the endpoint's connections together past which the
+        biggest are dropped first.
     cors_origins: origins allowed besides the same origin (`"*"`: all).
     id_tag: this node's tag, the first part of every connection id (`<tag>.<random>`).
     """
@@ -78,6 +84,7 @@ class WsOptions:
     ping_timeout: float = 20.0
     max_payload: int = 1_000_000
     max_buffered: int = 4 * 1024 * 1024
+    output_budget: int = 64 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     id_tag: str = ""
 
@@ -145,6 +152,16 @@ class WsConn:
             transport.write(buf)
         return transport.get_write_buffer_size()
 
+    def unsent(self) -> int:
+        return self._link.transport.get_write_buffer_size()
+
+    def closing(self) -> bool:
+        return self._link.transport.is_closing()
+
+    def abort(self) -> None:
+        """Drop the connection and whatever it has not taken yet."""
+        self._link.transport.abort()
+
     def ping(self) -> None:
         self.send_frame(_PING)
 
@@ -177,6 +194,7 @@ class WsEndpoint:
         self.rooms = Rooms[WsConn]()
         self.tasks: set[asyncio.Task[None]] = set()
         self._origins = OriginPolicy(o.cors_origins)
+        self._backlog = Backlog[WsConn](o.output_budget)  # connections over BACKLOG behind
         self._dirty: list[WsConn] = []
         self._flush_handle: asyncio.Handle | None = None
         self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
@@ -255,9 +273,36 @@ class WsEndpoint:
         dirty, self._dirty = self._dirty, []
         bound = self.options.max_buffered
         for conn in dirty:
-            if conn.open and conn.write_out() > bound:
-                log.info("dropped %s: slow consumer (over %d bytes unsent)", conn.id, bound)
+            if not conn.open:
+                continue
+            size = conn.write_out()
+            if size <= BACKLOG:
+                continue
+            if size > bound:
+                log.info(
+                    "dropped %s: slow consumer (%d bytes unsent, over %d)", conn.id, size, bound
+                )
                 conn.close(SLOW_CONSUMER, "slow consumer")
+            elif self._backlog.note(conn, size):
+                self._relieve()
+
+    def _relieve(self) -> None:
+        """Over the output budget: drop connections, those already closing and then the
+        biggest first, until the rest fit; aborted, since it is their buffers that must go."""
+        backlog = self._backlog
+        total = backlog.total
+        for conn in backlog.over_budget(WsConn.unsent, WsConn.closing):
+            backlog.forget(conn)
+            log.info(
+                "dropped %s: output budget (%d bytes unsent of %d)", conn.id, conn.unsent(), total
+            )
+            conn.close(SLOW_CONSUMER, "output budget")
+            conn.abort()
+
+    def writable(self, conn: WsConn) -> None:
+        """`conn`'s transport drained below its low-water mark: it has caught up."""
+        if conn in self._backlog:
+            self._backlog.forget(conn)
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -266,6 +311,7 @@ class WsEndpoint:
         for room in conn.rooms:
             self.rooms.discard(_NS, room, conn)
         conn.detach()
+        self._backlog.forget(conn)
         self.conns.pop(conn.id, None)
         self._ping_due.remove(conn)
         self._pong_due.remove(conn)

@@ -46,7 +46,12 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
         f"Sign-in failed: the first request was not `{HELLO}`, the hello was refused (its "
         f"error answer comes first), or no hello came within {HELLO_TIMEOUT:g} seconds.",
     ),
-    CloseCode(SLOW_CONSUMER, "Slow consumer: more than `RTCHAT_MAX_BUFFERED_BYTES` unsent."),
+    CloseCode(
+        SLOW_CONSUMER,
+        "Slow consumer: more than `RTCHAT_MAX_BUFFERED_BYTES` unsent, or among the "
+        "biggest backlogs when `/ws` connections together pass `RTCHAT_OUTPUT_BUDGET_BYTES` "
+        "(then aborted: the close frame may not arrive).",
+    ),
     CloseCode(
         RATE_LIMITED,
         f"Rate limit: {RATE_LIMIT_STRIKES} requests in a row were answered `rate_limited`.",
