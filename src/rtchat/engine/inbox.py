@@ -1,4 +1,5 @@
-"""One connection's handlers, run in arrival order, for the plain-WebSocket endpoint.
+"""One connection's handlers, run in arrival order: a Socket.IO session's (`server.py`)
+and a plain WebSocket connection's (`plain_ws.py`).
 
 A connection with work gets one task that drains its inbox and ends when it is empty, so
 an idle connection has none. Steps marked `overlap` start in arrival order, each running
@@ -79,4 +80,4 @@ async def _logged(step: Awaitable[None]) -> None:
     try:
         await step
     except Exception:
-        log.exception("WebSocket handler failed")
+        log.exception("handler failed")

@@ -30,8 +30,8 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -39,6 +39,7 @@ import orjson
 from rtchat.engine import packets
 from rtchat.engine.eio_server import EioServer, EngineOptions
 from rtchat.engine.eio_session import CLOSED, EioSession, Upper
+from rtchat.engine.inbox import Inbox
 from rtchat.engine.packets import PacketError, SioPacket
 from rtchat.engine.rooms import Rooms
 from rtchat.engine.websocket import text_frame
@@ -102,7 +103,8 @@ class _SioSession:
         self.eio = eio
         self.sockets: dict[str, Socket] = {}  # by namespace
         self.binary: _Partial | None = None  # a binary packet waiting for its attachments
-        self.inbox: deque[_Step] | None = None  # work for its handlers, while there is some
+        # Its handlers, one at a time in arrival order (events in `overlap` overlapping).
+        self.inbox = Inbox(partial(_reading, eio), server.tasks)
 
     def received(self, data: str | bytes) -> None:
         self.server.received(self, data)
@@ -128,7 +130,7 @@ class SocketServer:
         self.sockets: dict[str, Socket] = {}
         self.rooms = Rooms[Socket]()
         self._namespaces: dict[str, _Namespace] = {"/": _Namespace()}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # the inboxes' drains
         self._acks: dict[tuple[str, int | None], asyncio.Future[list[Any]]] = {}
         self._ack_ids = itertools.count()
 
@@ -281,10 +283,10 @@ class SocketServer:
     async def shutdown(self) -> None:
         """Close every session and wait for the disconnect handlers."""
         self.eio.stop()
-        # Wait only on tasks still running: a finished one stays in `_tasks` until its done
+        # Wait only on tasks still running: a finished one stays in `tasks` until its done
         # callback runs, and on Python 3.12+ `gather` over finished tasks returns without
         # yielding, so a loop around it never let that callback run (100% CPU, no exit).
-        while pending := [task for task in self._tasks if not task.done()]:
+        while pending := [task for task in self.tasks if not task.done()]:
             await asyncio.wait(pending)
 
     # --- from Engine.IO ------------------------------------------------------------------
@@ -343,7 +345,7 @@ class SocketServer:
             session.sockets[namespace] = joining
             self.sockets[joining.sid] = joining
             self.eio.awaiting_connect(session.eio, False)
-            self._enqueue(session, (self._connect, joining, packet.data))
+            session.inbox.put(partial(self._connect, joining, packet.data))
             return
         sock: Socket | None = session.sockets.get(namespace)
         if sock is None or sock.state == GONE:
@@ -351,7 +353,9 @@ class SocketServer:
         if kind == packets.DISCONNECT:
             self._drop(sock, "client namespace disconnect")
         elif kind in (packets.EVENT, packets.BINARY_EVENT):
-            self._enqueue(session, (self._event, sock, packet))
+            session.inbox.put(
+                partial(self._event, sock, packet), overlap=self._overlaps(sock, packet)
+            )
         elif kind in (packets.ACK, packets.BINARY_ACK):
             waiter = self._acks.pop((sock.sid, packet.id), None)
             if waiter is not None and not waiter.done():
@@ -373,49 +377,7 @@ class SocketServer:
                 if key[0] == sock.sid and not waiter.done():
                     waiter.set_exception(ConnectionError(reason))
         # Queued behind a connect handler still running, so it sees how that ended.
-        self._enqueue(sock.owner, (self._disconnected, sock, reason))
-
-    # --- the per-session inbox -----------------------------------------------------------
-
-    def _enqueue(self, session: _SioSession, item: _Step) -> None:
-        inbox = session.inbox
-        if inbox is None:
-            session.inbox = deque((item,))
-            task = asyncio.get_running_loop().create_task(self._drain(session))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        else:
-            inbox.append(item)
-            if len(inbox) == _PAUSE_AT:
-                _reading(session.eio, False)
-
-    async def _drain(self, session: _SioSession) -> None:
-        inbox = session.inbox
-        assert inbox is not None
-        running: set[asyncio.Future[None]] = set()
-        loop = asyncio.get_running_loop()
-        while True:
-            while inbox:
-                step, sock, arg = inbox[0]
-                if step == self._event and self._overlaps(sock, arg):
-                    # Tasks start in creation order, each up to its first wait: in order.
-                    task = loop.create_task(_logged(self._event(sock, arg)))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-                    inbox.popleft()
-                    if len(running) >= _OVERLAP_MAX:
-                        await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-                else:
-                    if running:
-                        await asyncio.wait(running)
-                    await _logged(step(sock, arg))
-                    inbox.popleft()
-                if len(inbox) == _RESUME_AT:
-                    _reading(session.eio, True)
-            if not running:
-                break
-            await asyncio.wait(running)
-        session.inbox = None
+        sock.owner.inbox.put(partial(self._disconnected, sock, reason))
 
     def _overlaps(self, sock: Socket, packet: SioPacket) -> bool:
         overlap = self._namespaces[sock.namespace].overlap
@@ -482,22 +444,6 @@ class SocketServer:
         handler = self._namespaces[sock.namespace].on_disconnect
         if handler is not None and sock.accepted:
             await handler(sock.sid, reason)
-
-
-_Step = tuple[Any, Socket, Any]  # (handler, socket, its argument), for the inbox
-
-# A client that sends faster than its handlers finish is read no further until they catch
-# up: its events wait in its inbox, bounded, not in the server's memory without end.
-_PAUSE_AT, _RESUME_AT = 256, 32
-# At most this many overlapping handlers run for one connection at once.
-_OVERLAP_MAX = 64
-
-
-async def _logged(step: Awaitable[None]) -> None:
-    try:
-        await step
-    except Exception:
-        log.exception("Socket.IO handler failed")
 
 
 def _reading(session: EioSession, on: bool) -> None:
