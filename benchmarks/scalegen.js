@@ -22,9 +22,15 @@
 //   {"cmd": "send", "phase": P, "messages": M}   the first client sends them, back to back
 //                                      -> {"ev": "sent"}
 //   {"cmd": "progress"}                -> {"ev": "progress", delivered, complete, ...}
+//   {"cmd": "latency"}                 -> {"ev": "latency", p50_ms, p99_ms, ...} ("bm" only)
 //   {"cmd": "exit"}
-// A message's text is "sc:<phase>:<index>:<sentMs>", sentMs on the wall clock that every
+// A message's text is "sc:<phase>:<index>:<sentUs>", sentUs on the wall clock that every
 // process shares (performance.timeOrigin + now), so latency is read across processes.
+//
+// As the probe of loadgen.js's S3 (a few idle clients in a process of their own, so that
+// the latency read is the server's and not the busy generator's), a watch with
+// `"format": "bm"` reads loadgen's "bm:<phase>:<id>:<sender>:<seq>:<sentUs>" texts, whose
+// sentUs count from `wall0Ms`; it keeps every latency and `latency` answers percentiles.
 // Only 127.0.0.1 is connected to; every wait is bounded; progress goes to stderr.
 'use strict';
 
@@ -34,6 +40,7 @@ const { RawWebSocket } = require('./wsclient');
 const cfg = JSON.parse(process.argv[2]);
 const PATH = '/socket.io/?EIO=4&transport=websocket';
 const MARK = Buffer.from('"sc:');
+const MARK_BM = Buffer.from('"bm:');
 const USER_CONNECTED = Buffer.from('user-connected');
 const wallMs = () => performance.timeOrigin + performance.now();
 const ADDRESSES = cfg.localAddresses;
@@ -85,6 +92,7 @@ class Client {
   }
 
   onEvent(d) {
+    if (watch !== null && watch.bm) { this.onLoadgen(d); return; }
     const i = d.indexOf(MARK, 8);
     if (i < 0) {
       if (d.indexOf(USER_CONNECTED, 4) === 4) counters.userConnected += 1;
@@ -96,14 +104,30 @@ class Client {
     let g = 0; while ((ch = d[p++]) !== 0x3a) g = g * 10 + ch - 48;
     let t = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) t = t * 10 + ch - 48;
     if (watch === null || watch.phase !== ph) { counters.strays += 1; return; }
-    watch.seen(this, g, t);
+    watch.seen(this, g, t / 1000);
+  }
+
+  onLoadgen(d) {
+    const i = d.indexOf(MARK_BM, 8);
+    if (i < 0) return;
+    let p = i + 4;
+    let ch;
+    let ph = 0; while ((ch = d[p++]) !== 0x3a) ph = ph * 10 + ch - 48;
+    for (let skip = 0; skip < 3; skip++) while (d[p++] !== 0x3a); // id, sender, seq
+    let t = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) t = t * 10 + ch - 48;
+    if (watch.phase !== ph) { counters.strays += 1; return; }
+    watch.timed(watch.wall0Ms + t / 1000);
   }
 }
 
 class Watch {
-  constructor(phase, messages) {
+  constructor(phase, messages, bm = false, wall0Ms = 0) {
     this.phase = phase;
     this.messages = messages;
+    this.bm = bm;
+    this.wall0Ms = wall0Ms;
+    this.lat = bm ? new Float64Array(messages * clients.length) : null;
+    this.nLat = 0;
     this.delivered = 0;
     this.dups = 0;
     this.gaps = 0;
@@ -123,8 +147,22 @@ class Watch {
     if (g !== c.last + 1) this.gaps += 1;
     c.last = g;
     if (g === this.messages - 1) this.complete += 1;
-    const lat = now - sentMs / 1000;
+    const lat = now - sentMs;
     if (lat > this.maxLatencyMs) this.maxLatencyMs = lat;
+  }
+
+  timed(sentMs) {
+    const now = wallMs();
+    this.delivered += 1;
+    this.lastMs = now;
+    if (this.nLat < this.lat.length) this.lat[this.nLat++] = now - sentMs;
+  }
+
+  latency() {
+    const a = this.lat.subarray(0, this.nLat).sort();
+    const at = (q) => (a.length ? a[Math.min(a.length - 1, Math.ceil(q * a.length) - 1)] : null);
+    return { samples: a.length, p50_ms: at(0.5), p99_ms: at(0.99), p999_ms: at(0.999),
+      max_ms: a.length ? a[a.length - 1] : null };
   }
 }
 
@@ -162,8 +200,11 @@ const commands = {
     say({ ev: 'joined' });
   },
   watch(c) {
-    watch = new Watch(c.phase, c.messages);
+    watch = new Watch(c.phase, c.messages, c.format === 'bm', c.wall0Ms);
     say({ ev: 'watching' });
+  },
+  latency() {
+    say({ ev: 'latency', delivered: watch.delivered, ...watch.latency() });
   },
   send(c) {
     const ws = clients[0].ws;
