@@ -480,7 +480,10 @@ class Probe {
       { stdio: ['pipe', 'pipe', 'ignore'] });
     this.lines = readline.createInterface({ input: this.proc.stdout });
     this.waiting = [];
-    this.lines.on('line', (line) => { const w = this.waiting.shift(); if (w) w(JSON.parse(line)); });
+    this.lines.on('line', (line) => {
+      const w = this.waiting.shift();
+      if (w) w(JSON.parse(line));
+    });
   }
 
   ask(cmd, timeoutMs = 30000) {
@@ -502,7 +505,7 @@ async function runLatency(rate) {
   phase = ph;
   if (probe !== null) {
     await probe.ask({ cmd: 'watch', phase: ph.id, messages: total, format: 'bm',
-      wall0Ms: performance.timeOrigin + T0 });
+      mono0Ms: Number(process.hrtime.bigint()) / 1e6 - (performance.now() - T0) });
   }
   const interval = 1000 / rate;
   let stoppedEarly = false;

@@ -49,6 +49,10 @@ DELIVERIES_PER_BROADCAST = 1_000_000
 MESSAGES_MIN, MESSAGES_MAX = 10, 20_000
 # Sockets per loopback source address (see scalegen.js for why so few).
 PER_ADDRESS = 1000
+# p99 against offered load: run.py's S3 (1,000 clients hearing every message, latency read
+# at the probe clients) at rising rates, messages/s, until the server no longer keeps up.
+CURVE_RATES = [10, 20, 50, 100, 200, 400]
+CURVE_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -363,6 +367,17 @@ async def run_steps(
     return out
 
 
+def latency_curve(
+    dep: Deployment, smoke: bool, m: bench.Machine, log: Path, rtchat: Path
+) -> dict[str, Any]:
+    """S3 at every rate of CURVE_RATES on one server (after run.py's S4 join storm)."""
+    base = bench.SMOKE["session"] if smoke else bench.FULL["session"]
+    rates = CURVE_RATES[:2] if smoke else CURVE_RATES
+    cfg = {**base, "s2Windows": [], "s3Rates": rates, "s3Seconds": 1 if smoke else CURVE_SECONDS}
+    result = bench.run_one(dep, "session", cfg, m, log, rtchat)
+    return {"server": dep.name, "clients": cfg["clients"], "result": result}
+
+
 def limits(m: bench.Machine) -> dict[str, Any]:
     def read(path: str) -> str:
         try:
@@ -415,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
             plan_for.append((dep, [*stages, *extra]))
     if "rtchat-workers" in chosen:
         plan_for.append((workers_deployment(workers), plan.workers_steps))
+    curves: list[dict[str, Any]] = []
     for rep in range(1, reps + 1):
         for dep, targets in plan_for:
             print(f"== rep {rep}/{reps} {dep.name} {targets}", file=sys.stderr, flush=True)
@@ -424,6 +440,11 @@ def main(argv: list[str] | None = None) -> int:
             )
             res["quiet_before"] = quiet
             runs.append({"rep": rep, **res})
+        for dep in single_deployments():
+            if dep.name in chosen:
+                print(f"== rep {rep}/{reps} {dep.name} latency curve", file=sys.stderr, flush=True)
+                log = log_dir / f"{dep.name}-curve.log"
+                curves.append({"rep": rep, **latency_curve(dep, args.smoke, m, log, args.rtchat)})
     data = {
         "kind": "smoke" if args.smoke else "full",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -437,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         "servers": {d.name: d.description for d, _ in plan_for},
         "server_env": {"rtchat": RTCHAT_ENV},
         "runs": runs,
+        "curves": curves,
+        "curve_rates": CURVE_RATES,
         "server_logs": bench_report.scan_logs(log_dir),
     }
     data["summary"] = scale_report.summarize(data)
@@ -456,7 +479,13 @@ def main(argv: list[str] | None = None) -> int:
         perf_doc.main([])
     print(f"report: {base}.md / .json", file=sys.stderr)
     failed = [r for r in runs if not r["ok"] and r["server"] != "node-seed"]
+    failed += [c for c in curves if c["server"] != "node-seed" and not _curve_ok(c)]
     return 1 if failed else 0
+
+
+def _curve_ok(curve: dict[str, Any]) -> bool:
+    s3 = curve["result"].get("s3", [])
+    return bool(s3) and all(p["ok"] for p in s3) and not curve["result"].get("errors")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,34 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             "ok": all(r["ok"] for r in runs),
         }
     out["targets"] = targets(out)
+    out["curves"] = curve_rows(data)
+    return out
+
+
+def curve_rows(data: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per server, per S3 rate: offered deliveries/s, probe p50/p99, kept up in how many."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for server in dict.fromkeys(c["server"] for c in data.get("curves", [])):
+        phases = [
+            p for c in data["curves"] if c["server"] == server for p in c["result"].get("s3", [])
+        ]
+        rows = []
+        for rate in dict.fromkeys(p["rate_msgs_per_s"] for p in phases):
+            at = [p for p in phases if p["rate_msgs_per_s"] == rate]
+            probes = [p.get("probe") or {} for p in at]
+            rows.append(
+                {
+                    "rate": rate,
+                    "offered_per_s": at[0]["target_deliveries_per_s"],
+                    "delivered_per_s": _median([p["deliveries_per_s"] for p in at]),
+                    "probe_p50_ms": _median([p.get("p50_ms") for p in probes]),
+                    "probe_p99_ms": _median([p.get("p99_ms") for p in probes]),
+                    "server_cpu_pct": _median([p["server_cpu_pct"] for p in at]),
+                    "kept_up": sum(1 for p in at if p["kept_up"]),
+                    "reps": len(at),
+                }
+            )
+        out[server] = rows
     return out
 
 
@@ -277,6 +305,22 @@ def markdown(data: dict[str, Any], name: str) -> str:
         if srv["errors"]:
             lines += ["", "Errors: " + "; ".join(srv["errors"][:5])]
         lines.append("")
+    if s.get("curves"):
+        lines += [
+            "## Latency against offered load (S3, probe clients)",
+            "",
+            "| server | messages/s | offered deliveries/s | probe p50 ms | probe p99 ms "
+            "| server CPU % | kept up |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for server, rows in s["curves"].items():
+            lines += [
+                f"| {server} | {r['rate']} | {r['offered_per_s']:,} | "
+                f"{_f(r['probe_p50_ms'], '.1f')} | {_f(r['probe_p99_ms'], '.1f')} | "
+                f"{_f(r['server_cpu_pct'], '.0f')} | {r['kept_up']}/{r['reps']} |"
+                for r in rows
+            ]
+        lines.append("")
     ratios = _ratios(s)
     if ratios:
         lines += [
@@ -364,6 +408,31 @@ def plots(data: dict[str, Any], base: Path) -> list[Path]:
         ax.legend()
         fig.tight_layout()
         path = base.with_name(f"{base.name}-{suffix}.png")
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+    if s.get("curves"):
+        fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+        for server, rows in s["curves"].items():
+            pts = [
+                (r["offered_per_s"], r["probe_p99_ms"])
+                for r in rows
+                if r["probe_p99_ms"] is not None
+            ]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(xs, ys, marker="o", label=server)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.xaxis.set_major_formatter(plain)
+        ax.yaxis.set_major_formatter(plain)
+        ax.set_xlabel("offered deliveries/s (1,000 clients hear every message)")
+        ax.set_ylabel("p99 at the probe clients (ms)")
+        ax.set_title("Latency against offered load, until saturation")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = base.with_name(f"{base.name}-latency.png")
         fig.savefig(path)
         plt.close(fig)
         written.append(path)

@@ -24,13 +24,14 @@
 //   {"cmd": "progress"}                -> {"ev": "progress", delivered, complete, ...}
 //   {"cmd": "latency"}                 -> {"ev": "latency", p50_ms, p99_ms, ...} ("bm" only)
 //   {"cmd": "exit"}
-// A message's text is "sc:<phase>:<index>:<sentUs>", sentUs on the wall clock that every
-// process shares (performance.timeOrigin + now), so latency is read across processes.
+// A message's text is "sc:<phase>:<index>:<sentUs>", sentUs on the monotonic clock that
+// every process of the machine shares (process.hrtime), so latency is read across them.
 //
 // As the probe of loadgen.js's S3 (a few idle clients in a process of their own, so that
 // the latency read is the server's and not the busy generator's), a watch with
 // `"format": "bm"` reads loadgen's "bm:<phase>:<id>:<sender>:<seq>:<sentUs>" texts, whose
-// sentUs count from `wall0Ms`; it keeps every latency and `latency` answers percentiles.
+// sentUs count from `mono0Ms` on that same clock; it keeps every latency, and `latency`
+// answers their percentiles.
 // Only 127.0.0.1 is connected to; every wait is bounded; progress goes to stderr.
 'use strict';
 
@@ -42,7 +43,8 @@ const PATH = '/socket.io/?EIO=4&transport=websocket';
 const MARK = Buffer.from('"sc:');
 const MARK_BM = Buffer.from('"bm:');
 const USER_CONNECTED = Buffer.from('user-connected');
-const wallMs = () => performance.timeOrigin + performance.now();
+// CLOCK_MONOTONIC is one clock for every process of the machine.
+const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 const ADDRESSES = cfg.localAddresses;
 const log = (...a) => process.stderr.write(`[scalegen ${ADDRESSES[0]}] ${a.join(' ')}\n`);
 const say = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
@@ -116,16 +118,16 @@ class Client {
     for (let skip = 0; skip < 3; skip++) while (d[p++] !== 0x3a); // id, sender, seq
     let t = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) t = t * 10 + ch - 48;
     if (watch.phase !== ph) { counters.strays += 1; return; }
-    watch.timed(watch.wall0Ms + t / 1000);
+    watch.timed(watch.mono0Ms + t / 1000);
   }
 }
 
 class Watch {
-  constructor(phase, messages, bm = false, wall0Ms = 0) {
+  constructor(phase, messages, bm = false, mono0Ms = 0) {
     this.phase = phase;
     this.messages = messages;
     this.bm = bm;
-    this.wall0Ms = wall0Ms;
+    this.mono0Ms = mono0Ms;
     this.lat = bm ? new Float64Array(messages * clients.length) : null;
     this.nLat = 0;
     this.delivered = 0;
@@ -139,7 +141,7 @@ class Watch {
   }
 
   seen(c, g, sentMs) {
-    const now = wallMs();
+    const now = monoMs();
     if (this.delivered === 0) this.firstMs = now;
     this.lastMs = now;
     this.delivered += 1;
@@ -152,7 +154,7 @@ class Watch {
   }
 
   timed(sentMs) {
-    const now = wallMs();
+    const now = monoMs();
     this.delivered += 1;
     this.lastMs = now;
     if (this.nLat < this.lat.length) this.lat[this.nLat++] = now - sentMs;
@@ -167,7 +169,7 @@ class Watch {
 }
 
 function openClients(n, done) {
-  const t0 = wallMs();
+  const t0 = monoMs();
   let started = 0;
   let finished = 0;
   let failed = 0;
@@ -179,7 +181,7 @@ function openClients(n, done) {
     c.open((ok) => {
       finished += 1;
       if (!ok) failed += 1;
-      if (finished === n) done({ opened: n - failed, failed, ms: wallMs() - t0 });
+      if (finished === n) done({ opened: n - failed, failed, ms: monoMs() - t0 });
       else next();
     });
   };
@@ -200,7 +202,7 @@ const commands = {
     say({ ev: 'joined' });
   },
   watch(c) {
-    watch = new Watch(c.phase, c.messages, c.format === 'bm', c.wall0Ms);
+    watch = new Watch(c.phase, c.messages, c.format === 'bm', c.mono0Ms);
     say({ ev: 'watching' });
   },
   latency() {
@@ -209,9 +211,9 @@ const commands = {
   send(c) {
     const ws = clients[0].ws;
     for (let g = 0; g < c.messages; g++) {
-      ws.send(`42["send-message","sc:${c.phase}:${g}:${Math.round(wallMs() * 1000)}"]`);
+      ws.send(`42["send-message","sc:${c.phase}:${g}:${Math.round(monoMs() * 1000)}"]`);
     }
-    say({ ev: 'sent', atMs: wallMs() });
+    say({ ev: 'sent', atMs: monoMs() });
   },
   progress() {
     const w = watch ?? new Watch(-1, 0);
