@@ -53,6 +53,12 @@ PER_ADDRESS = 1000
 # at the probe clients) at rising rates, messages/s, until the server no longer keeps up.
 CURVE_RATES = [10, 20, 50, 100, 200, 400]
 CURVE_SECONDS = 5
+# Latency in a room of PROBE_MEMBERS while everyone else is connected (rtchat only: the
+# seed's server has no rooms). Its members join before the first step bigger than the
+# room, so that their joins are announced to few; from then on they count in every step.
+PROBE_MEMBERS = 1000
+PROBE_ROOM = "probe"
+PROBE_MESSAGES, PROBE_RATE = 100, 50.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Plan:
     settle_s: float
     stall_s: float
     reps: int
+    probe_members: int
 
 
 FULL = Plan(
@@ -74,8 +81,9 @@ FULL = Plan(
     2.0,
     10.0,
     3,
+    PROBE_MEMBERS,
 )
-SMOKE = Plan([10, 100, 400], [600, 1200], 20_000, 50, 0.2, 5.0, 1)
+SMOKE = Plan([10, 100, 400], [600, 1200], 20_000, 50, 0.2, 5.0, 1, 50)
 
 
 def _rtchat_sqlite(_ctx: NodeContext) -> dict[str, str]:
@@ -198,6 +206,8 @@ class Stepper:
     machine: bench.Machine
     gens: list[Generator] = field(default_factory=list)
     sender: Generator | None = None
+    probe: Generator | None = None
+    probe_open: int = 0
     phase: int = 0
 
     async def start(self, n_gens: int, per_gen: int, pin: list[str]) -> None:
@@ -216,16 +226,72 @@ class Stepper:
         await self.sender.ask(10, cmd="join", name="scale-sender")
 
     async def stop(self) -> None:
-        for g in [*self.gens, *([self.sender] if self.sender else [])]:
+        for g in [
+            *self.gens,
+            *([self.sender] if self.sender else []),
+            *([self.probe] if self.probe else []),
+        ]:
             await g.stop()
 
     @property
     def everyone(self) -> list[Generator]:
         assert self.sender is not None
-        return [self.sender, *self.gens]
+        return [self.sender, *self.gens, *([self.probe] if self.probe else [])]
+
+    async def start_probe(self, pin: list[str]) -> dict[str, Any]:
+        """The probe room: created by the sender, joined by PROBE_MEMBERS clients."""
+        assert self.sender is not None
+        port = self.run.entry_ports()[0]
+        created = await self.sender.ask(
+            30, cmd="call", event="create-room", arg={"name": PROBE_ROOM}
+        )
+        if '"ok":true' not in created["answer"]:
+            raise RuntimeError(f"create-room: {created['answer'][:200]}")
+        self.probe = await Generator.start(port, ["127.0.1.1"], self.plan.inflight, pin)
+        opened = await self.probe.ask(120, cmd="open", n=self.plan.probe_members)
+        joined = await self.probe.ask(
+            300, cmd="members", n=self.plan.probe_members, room=PROBE_ROOM, prefix="probe"
+        )
+        self.probe_open = opened["open"]
+        if joined["joined"] != self.plan.probe_members:
+            raise RuntimeError(f"probe room: {joined['joined']} joined: {joined['errors']}")
+        await self.settle_user_connected(self.plan.probe_members)
+        return {"members": joined["joined"]}
+
+    async def probe_latency(self) -> dict[str, Any]:
+        """PROBE_MESSAGES to the probe room at PROBE_RATE; latency at its members."""
+        assert self.sender is not None
+        assert self.probe is not None
+        self.phase += 1
+        await self.probe.ask(
+            10, cmd="watch", phase=self.phase, messages=PROBE_MESSAGES, latency=True
+        )
+        await self.sender.ask(
+            PROBE_MESSAGES / PROBE_RATE + 30,
+            cmd="pace",
+            phase=self.phase,
+            messages=PROBE_MESSAGES,
+            rate=PROBE_RATE,
+            room=PROBE_ROOM,
+        )
+        end = time.monotonic() + self.plan.stall_s
+        while time.monotonic() < end:
+            p = await self.probe.ask(30, cmd="progress")
+            if p["complete"] >= self.probe_open:
+                break
+            await asyncio.sleep(0.02)
+        lat = await self.probe.ask(30, cmd="latency")
+        expected = PROBE_MESSAGES * self.probe_open
+        return {
+            **lat,
+            "expected": expected,
+            "rate": PROBE_RATE,
+            "messages": PROBE_MESSAGES,
+            "ok": lat["delivered"] == expected and p["dups"] == 0 and p["gaps"] == 0,
+        }
 
     async def open_to(self, target: int) -> dict[str, Any]:
-        have = sum(g.open for g in self.gens)
+        have = sum(g.open for g in self.gens) + self.probe_open
         need = target - have
         t0 = time.monotonic()
         answers = await asyncio.gather(
@@ -250,12 +316,13 @@ class Stepper:
     async def progress(self) -> list[dict[str, Any]]:
         return list(await asyncio.gather(*(g.ask(30, cmd="progress") for g in self.everyone)))
 
-    async def settle_user_connected(self) -> None:
-        """The sender's `user-connected` reached everyone before a broadcast is measured."""
-        end = time.monotonic() + self.plan.stall_s
+    async def settle_user_connected(self, joins: int = 1) -> None:
+        """Every `user-connected` of `joins` joins reached every idle client before a
+        broadcast is measured."""
+        end = time.monotonic() + max(self.plan.stall_s, joins * 0.05)
         while time.monotonic() < end:
-            ps = await self.progress()
-            if sum(p["userConnected"] for p in ps[1:]) >= sum(p["open"] for p in ps[1:]):
+            ps = await asyncio.gather(*(g.ask(30, cmd="progress") for g in self.gens))
+            if sum(p["userConnected"] for p in ps) >= joins * sum(p["open"] for p in ps):
                 return
             await asyncio.sleep(0.05)
 
@@ -323,11 +390,14 @@ async def run_steps(
             out["rss_base_kb"] = sum(base.values())
             out["processes"] = len(base)
             out["rss_base_kb_by_process"] = sorted(base.values())
+            probing = dep.name.startswith("rtchat")
             for target in targets:
+                if probing and stepper.probe is None and target > plan.probe_members:
+                    out["probe_room"] = await stepper.start_probe(m.pin(m.gen_cpu))
                 step: dict[str, Any] = {"target": target, **await stepper.open_to(target)}
                 await asyncio.sleep(plan.settle_s)
                 rss = rss_kb(server_pids(run))
-                open_now = sum(g.open for g in stepper.gens)
+                open_now = sum(g.open for g in stepper.gens) + stepper.probe_open
                 step |= {
                     "open": open_now,
                     "rss_kb": sum(rss.values()),
@@ -336,8 +406,11 @@ async def run_steps(
                     if open_now
                     else None,
                 }
-                await stepper.settle_user_connected()
                 step["broadcast"] = await stepper.broadcast(open_now + 1)  # + the sender
+                if stepper.probe is not None:
+                    step["probe"] = await stepper.probe_latency()
+                    if not step["probe"]["ok"]:
+                        out["ok"] = False
                 out["steps"].append(step)
                 print(
                     f"   {dep.name} {target:,}: {open_now:,} open, "

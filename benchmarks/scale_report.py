@@ -49,6 +49,8 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                     "exactly_once": all(b["ok"] for b in bc),
                     "lost": sum(b["lost"] for b in bc),
                     "duplicated": sum(b["duplicated"] for b in bc),
+                    "room_p50_ms": _median([(s.get("probe") or {}).get("p50_ms") for s in steps]),
+                    "room_p99_ms": _median([(s.get("probe") or {}).get("p99_ms") for s in steps]),
                 }
             )
         stopped = [r["stopped"] for r in runs if r.get("stopped")]
@@ -186,8 +188,9 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
             for t in s["targets"]
         ),
         "",
-        "| server | connections | KB/conn | accepts/s | CPU µs/delivery (broadcast to all) |",
-        "|---|---:|---:|---:|---:|",
+        "| server | connections | KB/conn | accepts/s | CPU µs/delivery (broadcast to all) "
+        "| p99 in a room of 1,000, ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for server in data["servers"]:
         for r in s.get(server, {}).get("rows", []):
@@ -196,7 +199,7 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
             lines.append(
                 f"| {server} | {r['open']:,}{'' if r['open'] >= r['target'] else ' (stopped)'} "
                 f"| {_f(r['rss_per_conn_kb'], '.2f')} | {_f(r['accepts_per_s'], ',.0f')} "
-                f"| {_f(r['us_per_delivery'], '.3f')} |"
+                f"| {_f(r['us_per_delivery'], '.3f')} | {_f(r['room_p99_ms'], '.1f')} |"
             )
     stopped = s.get("node-seed", {}).get("stopped")
     if stopped:
@@ -280,8 +283,8 @@ def markdown(data: dict[str, Any], name: str) -> str:
             + ".",
             "",
             "| connections | open | accepts/s | RSS MB | KB/conn | broadcast deliveries/s "
-            "| CPU µs/delivery | exactly once |",
-            "|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| CPU µs/delivery | exactly once | probe room p50 / p99 ms |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|---:|",
         ]
         for r in srv["rows"]:
             lines.append(
@@ -293,7 +296,7 @@ def markdown(data: dict[str, Any], name: str) -> str:
                     if r["exactly_once"]
                     else f"**no** ({r['lost']:,} lost, {r['duplicated']:,} twice)"
                 )
-                + " |"
+                + f" | {_f(r['room_p50_ms'], '.1f')} / {_f(r['room_p99_ms'], '.1f')} |"
             )
         if srv["stopped"]:
             st = srv["stopped"]

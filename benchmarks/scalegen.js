@@ -21,6 +21,12 @@
 //                                      every client              -> {"ev": "watching"}
 //   {"cmd": "send", "phase": P, "messages": M}   the first client sends them, back to back
 //                                      -> {"ev": "sent"}
+//   {"cmd": "call", "event": E, "arg": A}  the first client emits E with an ack
+//                                      -> {"ev": "called", "answer": ...}
+//   {"cmd": "members", "n": N, "room": R, "prefix": S}  the first N clients join as S<i>
+//                                      and join room R          -> {"ev": "members", ...}
+//   {"cmd": "pace", "phase": P, "messages": M, "rate": F, "room": R}  the first client
+//                                      sends M messages to R at F a second  -> {"ev": "paced"}
 //   {"cmd": "progress"}                -> {"ev": "progress", delivered, complete, ...}
 //   {"cmd": "latency"}                 -> {"ev": "latency", p50_ms, p99_ms, ...} ("bm" only)
 //   {"cmd": "exit"}
@@ -64,6 +70,25 @@ class Client {
     this.ws = null;
     this.connected = false;
     this.last = -1;
+    this.acks = new Map(); // ack id -> callback(answer text)
+    this.nextAck = 1;
+  }
+
+  call(event, arg, onAnswer) {
+    const id = this.nextAck++;
+    this.acks.set(id, onAnswer);
+    this.ws.send(`42${id}${JSON.stringify([event, arg])}`);
+  }
+
+  onAck(d) {
+    let p = 2;
+    let id = 0;
+    let ch;
+    while ((ch = d[p]) >= 0x30 && ch <= 0x39) { id = id * 10 + ch - 48; p++; }
+    const f = this.acks.get(id);
+    if (f === undefined) return;
+    this.acks.delete(id);
+    f(d.toString('utf8', p));
   }
 
   open(done) {
@@ -79,6 +104,7 @@ class Client {
       if (c0 === 0x34) { // '4' Engine.IO message -> Socket.IO packet
         const c1 = d[1];
         if (c1 === 0x32) this.onEvent(d);
+        else if (c1 === 0x33) this.onAck(d); // '3' ACK
         else if (c1 === 0x30) { this.connected = true; settle(true); } // CONNECT answered
         else if (c1 === 0x34) settle(false, `CONNECT_ERROR ${d}`);
       } else if (c0 === 0x32 && d.length === 1) this.ws.send('3'); // ping -> pong
@@ -123,12 +149,12 @@ class Client {
 }
 
 class Watch {
-  constructor(phase, messages, bm = false, mono0Ms = 0) {
+  constructor(phase, messages, bm = false, mono0Ms = 0, keepLatency = bm) {
     this.phase = phase;
     this.messages = messages;
     this.bm = bm;
     this.mono0Ms = mono0Ms;
-    this.lat = bm ? new Float64Array(messages * clients.length) : null;
+    this.lat = keepLatency ? new Float64Array(messages * clients.length) : null;
     this.nLat = 0;
     this.delivered = 0;
     this.dups = 0;
@@ -151,6 +177,7 @@ class Watch {
     if (g === this.messages - 1) this.complete += 1;
     const lat = now - sentMs;
     if (lat > this.maxLatencyMs) this.maxLatencyMs = lat;
+    if (this.lat !== null && this.nLat < this.lat.length) this.lat[this.nLat++] = lat;
   }
 
   timed(sentMs) {
@@ -202,8 +229,45 @@ const commands = {
     say({ ev: 'joined' });
   },
   watch(c) {
-    watch = new Watch(c.phase, c.messages, c.format === 'bm', c.mono0Ms);
+    watch = new Watch(c.phase, c.messages, c.format === 'bm', c.mono0Ms,
+      c.format === 'bm' || c.latency === true);
     say({ ev: 'watching' });
+  },
+  call(c) {
+    clients[0].call(c.event, c.arg, (answer) => say({ ev: 'called', answer }));
+  },
+  members(c) {
+    const n = Math.min(c.n, clients.length);
+    let done = 0;
+    let failed = 0;
+    for (let k = 0; k < n; k++) {
+      const cl = clients[k];
+      cl.ws.send(`42${JSON.stringify(['user-joined', `${c.prefix}${k}`])}`);
+      cl.call('join-room', { room: c.room }, (answer) => {
+        if (!answer.startsWith('[{"ok":true')) {
+          failed += 1;
+          problem(`join-room: ${answer.slice(0, 200)}`);
+        }
+        if (++done === n) {
+          say({ ev: 'members', joined: n - failed, failed, errors: errors.slice(0, 5) });
+        }
+      });
+    }
+    if (n === 0) say({ ev: 'members', joined: 0, failed: 0, errors: [] });
+  },
+  pace(c) {
+    const ws = clients[0].ws;
+    const start = monoMs();
+    let g = 0;
+    const timer = setInterval(() => {
+      const due = Math.min(c.messages, Math.floor(((monoMs() - start) * c.rate) / 1000) + 1);
+      for (; g < due; g++) {
+        const text = `sc:${c.phase}:${g}:${Math.round(monoMs() * 1000)}`;
+        const arg = { room: c.room, text, clientId: `p${c.phase}-${g}` };
+        ws.send(`42${JSON.stringify(['send-message', arg])}`);
+      }
+      if (g >= c.messages) { clearInterval(timer); say({ ev: 'paced', atMs: monoMs() }); }
+    }, 1);
   },
   latency() {
     say({ ev: 'latency', delivered: watch.delivered, ...watch.latency() });
