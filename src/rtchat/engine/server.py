@@ -279,10 +279,16 @@ class SocketServer(EioServer):
         """
         self.draining = True
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
+        started = loop.time()
+        deadline = started + within
         while True:
+            # A live long-polling client is back with its next GET within a round trip;
+            # one that has not come by now is gone, and holds the stop up no longer.
+            polls_waited = loop.time() - started >= _POLL_WAIT
             for session in list(self.sessions.values()):
-                if session.inbox is None and _all_sent(session):
+                if session.inbox is None and (
+                    _all_sent(session) or (polls_waited and session.get is None)
+                ):
                     self.close_session(session, "server shutting down", code=GOING_AWAY)
             left = deadline - loop.time()
             if not self.sessions or left <= 0:
@@ -510,6 +516,8 @@ _OVERLAP_MAX = 64
 _NEW_WORK = frozenset((packets.CONNECT, packets.EVENT, packets.BINARY_EVENT))
 # Seconds between a draining server's looks at sessions nothing woke it for.
 _RECHECK = 0.05
+# Seconds a draining server waits for a long-polling client's GET to take its answers.
+_POLL_WAIT = 1.0
 
 
 def _all_sent(session: EioSession) -> bool:
