@@ -163,10 +163,13 @@ class SocketServer(EioServer):
             return
         if packets.has_binary(args):
             encoded = packets.encode(SioPacket(packets.EVENT, namespace, [event, *args]))
+            sent = 0
             for sock in targets:
                 if sock.sid not in skip:
+                    sent += 1
                     for part in encoded:
                         self._send(sock, part)
+            self._counted(sent, room)
             return
         self._emit_text(packets.event_text(event, args, namespace), targets, skip, room)
 
@@ -198,7 +201,9 @@ class SocketServer(EioServer):
             else:
                 held.append(text)
         # Counted once per emit, not per recipient: the loop above is the hot path.
-        sent = len(targets) - skipped
+        self._counted(len(targets) - skipped, room)
+
+    def _counted(self, sent: int, room: bool) -> None:
         self.delivered += sent
         if room:
             self.fanout.observe(sent)
