@@ -87,6 +87,11 @@ class Link(Protocol):
 
     def close_ws(self, code: int, reason: str) -> None: ...
 
+    @property
+    def closing(self) -> bool:
+        """Whether it is closing: nothing more may be written to it."""
+        ...
+
 
 class EioSession:
     """One Engine.IO session. `upper` is the layer above it (Socket.IO), which it hands

@@ -423,7 +423,18 @@ class HttpConnection(asyncio.Protocol):
         if self._closing:
             return
         self._closing = True
-        self.transport.close()  # sends what is buffered first: bounded by LINGER
+        if self._ws is not None and self.transport.can_write_eof():
+            # A lingering close (RFC 6455 has the client close the TCP connection first):
+            # our FIN goes after what is buffered, and what the client sends meanwhile is
+            # read and dropped until it closes. Closing outright would answer those bytes
+            # with a reset, which makes the client's system throw away what it had not
+            # read yet of ours, such as the last acknowledgements before a drain's close.
+            try:
+                self.transport.write_eof()
+            except OSError:  # the client is gone already
+                self.transport.close()
+        else:
+            self.transport.close()  # sends what is buffered first: bounded by LINGER
         self._handler.lingering.add(self)
 
     def linger_ended(self) -> None:
@@ -518,11 +529,10 @@ class HttpConnection(asyncio.Protocol):
         except ws.WsError as error:
             conn.close(error.code, error.reason)
             return
-        app = conn.endpoint.app
+        endpoint = conn.endpoint
         for opcode, payload in messages:
             if opcode == ws.TEXT and isinstance(payload, str):
-                if app is not None:
-                    app.received(conn, payload)
+                endpoint.received(conn, payload)
             elif opcode == ws.BINARY:
                 conn.close(UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text")
             elif isinstance(payload, str):
@@ -530,7 +540,7 @@ class HttpConnection(asyncio.Protocol):
             elif opcode == ws.PING:
                 self.transport.write(ws.frame(ws.PONG, payload))
             elif opcode == ws.PONG:
-                conn.endpoint.pong(conn)
+                endpoint.pong(conn)
             elif opcode == ws.CLOSE:
                 conn.close(ws.close_code(payload) or ws.NORMAL, "")
             if self._closing or not conn.open:
@@ -624,10 +634,19 @@ class HttpConnection(asyncio.Protocol):
             elif opcode == ws.PING:
                 self.transport.write(ws.frame(ws.PONG, payload))
             elif opcode == ws.CLOSE:
-                # Echo the peer's code (the parser let only valid ones through).
+                # Echo the peer's code (the parser let only valid ones through). The link
+                # takes no more writes from here (its FIN is queued): the session hears now
+                # that it is gone, not when the TCP connection ends.
                 self.close_ws(ws.close_code(payload) or ws.NORMAL, "")
+                self.session = None
+                eio.connection_lost(self, session)
             if self._closing:
                 return
+
+    @property
+    def closing(self) -> bool:
+        """Whether the connection is closing: nothing more may be written to it."""
+        return self._closing
 
     def close_ws(self, code: int, reason: str) -> None:
         if self._closing:

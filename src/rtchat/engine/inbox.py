@@ -26,12 +26,23 @@ OVERLAP_MAX = 64
 
 
 class Inbox:
-    __slots__ = ("_items", "_reading", "_tasks")
+    __slots__ = ("_idle", "_items", "_reading", "_tasks")
 
-    def __init__(self, reading: Callable[[bool], None], tasks: set[asyncio.Task[None]]) -> None:
+    def __init__(
+        self,
+        reading: Callable[[bool], None],
+        tasks: set[asyncio.Task[None]],
+        idle: Callable[[], None] | None = None,
+    ) -> None:
         self._items: deque[tuple[Step, bool]] | None = None
         self._reading = reading
         self._tasks = tasks  # the owner's, so that its shutdown can wait for them
+        self._idle = idle  # told each time every step has finished
+
+    @property
+    def idle(self) -> bool:
+        """No step waits or runs."""
+        return self._items is None
 
     def __len__(self) -> int:
         return 0 if self._items is None else len(self._items)
@@ -74,6 +85,8 @@ class Inbox:
                 break
             await asyncio.wait(running)
         self._items = None
+        if self._idle is not None:
+            self._idle()
 
 
 async def _logged(step: Awaitable[None]) -> None:

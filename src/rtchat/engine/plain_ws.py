@@ -15,6 +15,7 @@ its handlers in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Collection
@@ -102,7 +103,7 @@ class WsConn:
         self._wbuf = bytearray()
         self.id = conn_id
         self.rooms: RoomSet = ()
-        self.inbox = Inbox(self._reading, endpoint.tasks)
+        self.inbox = Inbox(self._reading, endpoint.tasks, endpoint.inbox_idle)
         peer = link.transport.get_extra_info("peername")
         self.peer: str | None = peer[0] if isinstance(peer, tuple) and peer else None
 
@@ -195,6 +196,8 @@ class WsEndpoint:
         self.tasks: set[asyncio.Task[None]] = set()
         self._origins = OriginPolicy(o.cors_origins)
         self._backlog = Backlog[WsConn](o.output_budget)  # connections over BACKLOG behind
+        self.draining = False  # stopping: connections close once what they sent is answered
+        self._settled = asyncio.Event()  # while draining: some connection's inbox emptied
         self._dirty: list[WsConn] = []
         self._flush_handle: asyncio.Handle | None = None
         self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
@@ -229,6 +232,15 @@ class WsEndpoint:
         assert self.app is not None, "the endpoint's app is set before it serves"
         self.app.opened(conn)
         return conn
+
+    def received(self, conn: WsConn, text: str) -> None:
+        """A text message from `conn`, for the app; none is taken in while draining."""
+        if self.app is not None and not self.draining:
+            self.app.received(conn, text)
+
+    def inbox_idle(self) -> None:
+        if self.draining:
+            self._settled.set()
 
     def pong(self, conn: WsConn) -> None:
         if conn in self._pong_due:
@@ -317,6 +329,25 @@ class WsEndpoint:
         self._pong_due.remove(conn)
         if self.app is not None:
             self.app.closed(conn, code)
+
+    async def drain(self, within: float) -> None:
+        """Take no more messages in, and close each connection `GOING_AWAY` (1001) as soon
+        as everything it sent before is answered; after `within` seconds, return with the
+        rest still open. What was not taken in gets no answer: the client sends it again
+        after reconnecting."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            for conn in list(self.conns.values()):
+                if conn.inbox.idle:
+                    conn.close(GOING_AWAY, "server going away")
+            left = deadline - loop.time()
+            if not self.conns or left <= 0:
+                return
+            self._settled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), left)
 
     def stop(self) -> None:
         """Close every connection `GOING_AWAY` (1001)."""

@@ -35,6 +35,7 @@ class Operations:
         self._event_rate = event_rate
         self._event_burst = event_burst
         self._floods: dict[ConnectionId, TokenBucket] = {}
+        self.errors: dict[str, int] = {}  # error answers by code, both transports: /metrics
         self._handlers: dict[str, Handler] = {
             events.USER_JOINED: self._user_joined,
             events.SESSION: self._session,
@@ -77,10 +78,13 @@ class Operations:
                 raise ChatError(ErrorCode.UNKNOWN_EVENT, f"Unknown event {event[:64]!r}.")
             return {"ok": True, "data": await handler(conn, args)}
         except ChatError as error:
-            return {"ok": False, "error": error.to_wire()}
+            failure = error.to_wire()
         except Exception:
             log.exception("handler for %r failed", event[:64])
-            return {"ok": False, "error": ChatError(ErrorCode.INTERNAL).to_wire()}
+            failure = ChatError(ErrorCode.INTERNAL).to_wire()
+        code = failure["code"]
+        self.errors[code] = self.errors.get(code, 0) + 1
+        return {"ok": False, "error": failure}
 
     async def _user_joined(self, conn: ConnectionId, args: list[Any]) -> object:
         payload = _first(args)

@@ -35,7 +35,12 @@ class CloseCode:
 
 CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(NORMAL, "Normal closure: the client closed (its code is echoed)."),
-    CloseCode(GOING_AWAY, "The server is going away (shutting down): reconnect, elsewhere."),
+    CloseCode(
+        GOING_AWAY,
+        "The server is going away (shutting down): reconnect, elsewhere. Every request "
+        "it took in was answered before the close; one without an answer was not taken "
+        "in: send it again (with its `clientId`, a message is stored once).",
+    ),
     CloseCode(PROTOCOL_ERROR, "A frame broke RFC 6455 (unmasked, reserved bits, bad control)."),
     CloseCode(UNSUPPORTED_DATA, "A binary frame: requests are JSON in text frames."),
     CloseCode(INVALID_DATA, "A text frame that is not UTF-8."),
