@@ -20,17 +20,20 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
+from rtchat.auth.site_jwt import JwtSiteTokens
 from rtchat.clock import SystemClock
+from rtchat.domain.api_keys import ApiKeys
 from rtchat.engine import SocketServer
 from rtchat.engine.forward import Forwarder
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.names.memory import MemoryNameHolds
-from rtchat.ports import Clock, Fanout, NameHolds, Presence, Storage
+from rtchat.ports import Clock, Fanout, NameHolds, Presence, SiteTokens, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.service import Chat, Limiters, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
+from rtchat.transport.api import create_api_app
 from rtchat.transport.events import EVENT_RATE_FACTOR
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
 from rtchat.transport.socketio_server import ChatHandlers, SocketIODelivery, create_server
@@ -100,6 +103,15 @@ def limits(settings: Settings) -> Limits:
         rooms_per_hour_per_address=settings.rooms_per_hour_per_address,
         account_retention_days=settings.account_retention_days,
     )
+
+
+def site_tokens(settings: Settings, clock: Clock) -> SiteTokens | None:
+    """The site's JWTs, if a key is set. Raises `ValueError` for an unusable public key."""
+    if settings.jwt_secret:
+        return JwtSiteTokens.from_secret(settings.jwt_secret, clock)
+    if settings.jwt_public_key:
+        return JwtSiteTokens.from_public_key(settings.jwt_public_key, clock)
+    return None
 
 
 def _memory_parts(settings: Settings, clock: Clock, node: str) -> SharedParts:
@@ -201,6 +213,8 @@ async def _chat(
         delivery=SocketIODelivery(sio),
         clock=clock,
         limits=limits(settings),
+        site_tokens=site_tokens(settings, clock),
+        api_keys=ApiKeys(settings.api_key_pairs()),
     )
     await chat.start(storage)
     try:
@@ -230,7 +244,7 @@ async def _chat(
                 "filled": chat.relay.filled,
             }
 
-        http = create_http_app(settings.static_dir or WEB_DIR, status)
+        http = create_http_app(settings.static_dir or WEB_DIR, status, create_api_app(chat))
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep(chat))
         try:

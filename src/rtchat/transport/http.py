@@ -20,6 +20,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rtchat.transport.api import PREFIX as API_PREFIX
+
 # The files of npm's socket.io-client/dist that a page may load from /socket.io/.
 CLIENT_FILES = frozenset(
     {
@@ -49,13 +51,18 @@ PAGE_POLICY = "; ".join(
 )
 
 
-def create_http_app(static_dir: Path, status: Callable[[], dict[str, object]]) -> Starlette:
+def create_http_app(
+    static_dir: Path, status: Callable[[], dict[str, object]], api: ASGIApp
+) -> Starlette:
+    """Health, the HTTP API (`api`, at `/api/v1`), and the browser client's files."""
+
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", **status()})
 
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Mount(API_PREFIX, app=api),
             # StaticFiles answers only GET and HEAD (405 with Allow otherwise).
             Mount("/", app=StaticFiles(directory=static_dir, html=True)),
         ],

@@ -54,6 +54,11 @@ class SocketIODelivery:
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         self._sio.emit_encoded(event.decode(), to=conn)
 
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        # Socket.IO's DISCONNECT carries no reason: an `error` event just before it does.
+        self._sio.emit(events.ERROR, reason.to_wire(), to=conn)
+        self._sio.disconnect(conn)
+
 
 def create_server(
     *,
@@ -117,6 +122,7 @@ class ChatHandlers:
             events.HISTORY: self._history,
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
+            events.REFRESH_TOKEN: self._refresh_token,
         }
         sio.on_connect(self._connect)
         sio.on_disconnect(self._disconnect)
@@ -241,6 +247,10 @@ class ChatHandlers:
         (room,) = _fields(_object(args), "room")
         users = await self._chat.rooms.online_members(conn, room)
         return {"users": [codec.user_payload(u) for u in users]}
+
+    async def _refresh_token(self, conn: ConnectionId, args: list[Any]) -> object:
+        (token,) = _fields(_object(args), "token")
+        return {"expiresAt": codec.iso_timestamp(self._chat.identity.refresh(conn, token))}
 
 
 def _session_payload(view: SessionView) -> dict[str, object]:
