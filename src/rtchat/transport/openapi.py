@@ -53,12 +53,19 @@ def _errors(*statuses: int) -> dict[str, Schema]:
     return {str(s): {"description": meaning[s], "content": failed} for s in statuses}
 
 
+# The patterns say what is sure to be taken, so generated "valid" requests are valid; the
+# server is more lenient (it trims, lowercases names, takes any text without control
+# characters in a topic), as the descriptions say.
+_ROOM_NAME = f"^[A-Za-z0-9_-]{{1,{MAX_ROOM_NAME_LENGTH}}}$"
+_ROOM_REF = f"^([a-z0-9_-]{{1,{MAX_ROOM_NAME_LENGTH}}}|dm:[0-9a-z:]{{1,77}})$"
+_VISIBLE = "[!-~]"  # printable ASCII but the space
+
 _ROOM_PARAM = {
     "name": "room",
     "in": "path",
     "required": True,
     "description": "A room's name, or a direct-message room's id (`dm:...`).",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": _ROOM_REF},
 }
 
 _SCHEMAS: dict[str, Schema] = {
@@ -180,12 +187,16 @@ def openapi_document() -> Schema:
                                     "properties": {
                                         "name": {
                                             "type": "string",
+                                            "pattern": _ROOM_NAME,
                                             "description": f"1-{MAX_ROOM_NAME_LENGTH} of "
                                             "a-z 0-9 - _ (lowercased).",
                                         },
                                         "topic": {
                                             "type": "string",
                                             "maxLength": MAX_TOPIC_LENGTH,
+                                            "pattern": "^[ -~]*$",
+                                            "description": "Any text without control "
+                                            "characters; trimmed.",
                                         },
                                     },
                                 }
@@ -255,8 +266,7 @@ def openapi_document() -> Schema:
                             "message (200) and stores and sends nothing new.",
                             "schema": {
                                 "type": "string",
-                                "minLength": 1,
-                                "maxLength": MAX_CLIENT_ID_LENGTH,
+                                "pattern": f"^{_VISIBLE}{{1,{MAX_CLIENT_ID_LENGTH}}}$",
                             },
                         }
                     ],
@@ -270,6 +280,8 @@ def openapi_document() -> Schema:
                                     "properties": {
                                         "text": {
                                             "type": "string",
+                                            "maxLength": MAX_MESSAGE_LENGTH,
+                                            "pattern": r"\S",
                                             "description": f"1-{MAX_MESSAGE_LENGTH} "
                                             "characters after trimming.",
                                         }
