@@ -1,6 +1,6 @@
 """schemathesis against a live `rtchat serve`: requests made from the OpenAPI document
 (valid and invalid ones), every answer checked against the same document: no 500, the
-documented status codes, content types and bodies.
+documented status codes, content types, headers and bodies.
 
 The server is a subprocess (schemathesis's client is synchronous), on a free port of
 127.0.0.1 with its own SQLite file; message and room rate limits are off so the examples
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, checks
 
 KEY = "schemathesis-key-0123456789"
 BEARER = {"Authorization": f"Bearer {KEY}"}
@@ -66,6 +66,13 @@ def api_schema(served: str) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(served + "/api/v1/openapi.json")
 
 
+# Every check of the answers runs (no 5xx, documented status, content type, headers and
+# body). Left out: whether the server takes exactly what the schema allows and refuses all
+# else. Its rules (Unicode categories, trimming, case folding) are not JSON Schema, so the
+# document's patterns describe what is sure to be taken, and the server takes more.
+_NOT_CHECKED = [checks.positive_data_acceptance, checks.negative_data_rejection]
+
+
 def _operations(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
     return [result.ok() for result in schema.get_all_operations()]
 
@@ -94,6 +101,8 @@ def test_the_api_keeps_to_its_document(
             suppress_health_check=list(HealthCheck),
         )
         def keeps_to_it(case: schemathesis.Case) -> None:
-            case.call_and_validate(base_url=served + "/api/v1", headers=BEARER)
+            case.call_and_validate(
+                base_url=served + "/api/v1", headers=BEARER, excluded_checks=_NOT_CHECKED
+            )
 
         keeps_to_it()
