@@ -7,6 +7,10 @@ PyJWT. Expiry is real time: tokens a few seconds long, waits bounded by `WAIT`.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,6 +19,8 @@ from typing import Any
 import jwt
 import pytest
 import socketio
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from rtchat.settings import Settings
 from tests.support import WAIT, ChatClient, error_code, ok, running_server
@@ -121,3 +127,43 @@ async def test_no_refresh_is_told_then_closed_at_expiry(site_server: str) -> Non
         await closed.wait()
     assert not client.sio.connected
     assert time.monotonic() - started < 2 + 2  # at expiry, within a sweep or so
+
+
+@pytest.mark.parametrize("kind", ["RS256", "ES256"])
+async def test_public_key_tokens_and_the_attacks_on_them(tmp_path: Path, kind: str) -> None:
+    private: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        rsa.generate_private_key(65537, 2048)
+        if kind == "RS256"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    pem = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    key_file = tmp_path / "site.pem"
+    key_file.write_text(pem)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/rtchat.db", jwt_public_key=str(key_file)
+    )
+    claims = {"sub": "site-1", "name": "alice", "exp": int(time.time() + 300)}
+    async with running_server(settings) as (url, _):
+        client = ChatClient(url, auth={"token": jwt.encode(claims, private, algorithm=kind)})
+        await client.connect()
+        try:
+            assert ok(await client.call("session"))["user"]["username"] == "alice"
+        finally:
+            await client.close()
+        # Key confusion: HS256 "signed" with the public key as its secret (by hand: PyJWT
+        # refuses to make one), and `alg: none`.
+        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"})) + "." + _b64(json.dumps(claims))
+        mac = hmac.new(pem.encode(), head.encode(), hashlib.sha256).digest()
+        confused = head + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        assert await refused_with(url, {"token": confused}) == "invalid_token"
+        none = _b64(json.dumps({"alg": "none"})) + "." + _b64(json.dumps(claims)) + "."
+        assert await refused_with(url, {"token": none}) == "invalid_token"
+        assert await refused_with(url, {"token": site_token(300)}) == "invalid_token"  # HS256
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
