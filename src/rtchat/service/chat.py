@@ -68,8 +68,9 @@ class Chat:
         await self.relay.close()
 
     async def sweep(self) -> None:
-        """Expire typing reports nobody stopped, announce the users of crashed nodes, and
-        now and then remove the accounts that never came back."""
+        """Expire typing reports nobody stopped, warn and close the connections whose site
+        token runs out, announce the users of crashed nodes, and now and then remove the
+        accounts that never came back."""
         self.typing.expire()
         self.identity.expire_tokens()
         self.cleanup.tick()
