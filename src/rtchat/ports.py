@@ -89,6 +89,11 @@ class UserStore(Protocol):
         """Up to `limit` accounts last seen before `before`, the longest unseen first."""
         ...
 
+    async def rename(self, user_id: str, username: str) -> None:
+        """The account `user_id` goes by `username` from now on (its old name is free).
+        Raises `username_taken` if another account owns the name; no account: nothing."""
+        ...
+
     async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
         """Forget the account: its name is free to claim again, its token names no one, it
         is in no room. Its messages stay, under the name they were sent with. With

@@ -103,8 +103,8 @@ The token's `sub` owns an rtchat account, made on its first sign-in and the same
 later one (its `accountId` is derived from `sub`); it goes by the token's `name`. Names \
 are the site's: no name is held for anyone, `user-joined` with another name than the \
 token's is `forbidden`, and a token whose `name` another account of this chat has \
-(compared as above) is refused `username_taken`. An account keeps the name it was made \
-with in the users list (what `open-dm` looks up) until it is removed as above.
+(compared as above) is refused `username_taken`. A token with a new `name` renames the \
+account (for `open-dm`, member lists and the connections made from then on).
 
 {TOKEN_WARNING:g} seconds (or less) before its token's `exp` a connection receives \
 `token-expiring`; `refresh-token` with a new token for the same `sub` carries it on. \

@@ -167,3 +167,20 @@ def test_api_key_settings_parse() -> None:
     )
     assert settings.api_key_pairs() == [("newsbot", "k" * 16), ("alerts", "a" * 16)]
     assert Settings().api_key_pairs() == []
+
+
+async def test_a_new_name_from_the_site_renames_the_account() -> None:
+    async with site_chat() as parts:
+        chat = parts.chat
+        first = await chat.identity.connect(A, token(parts, 600))
+        assert first is not None
+        renamed = await chat.identity.connect(B, token(parts, 600, name="Alicia"))
+        assert renamed is not None
+        assert renamed.id == first.id
+        assert await parts.storage.users.by_name("alicia") == renamed
+        assert await parts.storage.users.by_name("alice") is None
+        # Another sub may not take a name this account has.
+        taken = token(parts, 600, sub="u-2", name="ALICIA")
+        assert await refused(chat.identity.connect(ConnectionId("c"), taken)) is (
+            ErrorCode.USERNAME_TAKEN
+        )

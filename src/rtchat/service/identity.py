@@ -134,12 +134,15 @@ class Identity:
 
     async def site_account(self, site: SiteIdentity) -> User:
         """The account `site`'s subject owns, made on its first sign-in (a member of the
-        default room, as every account), going by the token's name. Raises
-        `username_taken` when another account has that name."""
+        default room, as every account), going by the token's name: renamed when the site
+        renamed it. Raises `username_taken` when another account has that name."""
         ctx = self._ctx
         user = User(id=site.account_id, username=site.name)
         async with ctx.user_locks.hold(user.id):
-            if await ctx.storage.users.by_id(user.id) is not None:
+            stored = await ctx.storage.users.by_id(user.id)
+            if stored is not None:
+                if stored.username != user.username:
+                    await ctx.storage.users.rename(user.id, user.username)
                 return user
             # Nobody can sign in with a session token to it: the hash is of a token never shown.
             unusable = token_hash(secrets.token_urlsafe(32))
