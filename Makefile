@@ -9,7 +9,7 @@ PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test lint types unit integration e2e install system clean bench bench-smoke soak fuzz
+.PHONY: run test lint types unit integration e2e install system clean bench bench-smoke bench-scale soak fuzz
 
 $(STAMP_PY): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -63,6 +63,12 @@ bench: install system
 
 bench-smoke: install system
 	$(BIN)/python benchmarks/run.py --smoke
+	$(BIN)/python benchmarks/scale.py --smoke
+
+# Connections to the open-file limit of one process, then 100,000 across workers, with a
+# broadcast at every step, beside the Node seed server (benchmarks/scale.py, issue #13).
+bench-scale: install system
+	$(BIN)/python benchmarks/scale.py
 
 # An hour of churning clients against a real server; make test runs a minute of it
 # (tests/integration/test_soak.py). The report goes to benchmarks/results/soak-*.md.

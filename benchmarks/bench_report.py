@@ -194,6 +194,10 @@ def run_metrics(run: dict[str, Any]) -> dict[str, float]:
                     m[f"{k}: latency {label}, ms"] = s3[p]
             if s3.get("max_ms") is not None:
                 m[f"{k}: latency max, ms"] = s3["max_ms"]
+            probe = s3.get("probe") or {}
+            for p, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+                if probe.get(p) is not None:
+                    m[f"{k}: probe latency {label}, ms"] = probe[p]
             m[f"{k}: kept up (1 = yes)"] = 1.0 if s3["kept_up"] else 0.0
             m[f"{k}: deliveries/s"] = s3["deliveries_per_s"]
             m[f"{k}: server CPU %"] = s3["server_cpu_pct"]
@@ -322,7 +326,7 @@ class Comparison:
 
 
 def comparisons(plan: dict[str, Any]) -> list[Comparison]:
-    """The targets of issues #8 and #9, named after the sizes of this run's plan."""
+    """The targets of issues #8, #9 and #13, named after the sizes of this run's plan."""
     ses = plan.get("cluster") or plan["session"]
     rate = ses["s3Rates"][0]
     d = f"{rate * ses['clients']:,}"
@@ -357,6 +361,31 @@ def comparisons(plan: dict[str, Any]) -> list[Comparison]:
             "node-cluster",
             "<=",
             1.0,
+        )
+    )
+    one = plan["session"]
+    if one.get("s3Probes"):
+        r1 = one["s3Rates"][0]
+        out.append(
+            Comparison(
+                f"One node, S3 probe p99 at {r1 * one['clients']:,} deliveries/s: rtchat / Node",
+                f"S3 {r1} msg/s: probe latency p99, ms",
+                "rtchat-sqlite",
+                "node-seed",
+                "<=",
+                0.5,
+                issue=13,
+            )
+        )
+    out.append(
+        Comparison(
+            f"One node, S4 join storm of {one['clients']:,}, time to drain: rtchat / Node",
+            "S4 join storm: time to drain, s",
+            "rtchat-sqlite",
+            "node-seed",
+            "<=",
+            0.2,
+            issue=13,
         )
     )
     for w in plan["session"]["s2Windows"]:

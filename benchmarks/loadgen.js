@@ -22,6 +22,9 @@
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+const { spawn } = require('child_process');
 const { RawWebSocket } = require('./wsclient');
 const { PollingSocket } = require('./pollclient');
 const procstat = require('./procstat');
@@ -467,11 +470,43 @@ async function runThroughput(windowSize) {
 }
 
 // ---------------------------------------------------------------- S3: latency at fixed rate
+// The probe: a few idle clients in a process of their own (scalegen.js), on the last node,
+// that keep every latency they see. This process reads 1,000 sockets per message, so its
+// own latency figures are mostly its own; the probe's are the server's.
+class Probe {
+  constructor(n) {
+    const conf = { port: PORTS[PORTS.length - 1], localAddresses: ['127.0.0.1'], inflight: n };
+    this.proc = spawn(process.execPath, [path.join(__dirname, 'scalegen.js'), JSON.stringify(conf)],
+      { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.lines = readline.createInterface({ input: this.proc.stdout });
+    this.waiting = [];
+    this.lines.on('line', (line) => {
+      const w = this.waiting.shift();
+      if (w) w(JSON.parse(line));
+    });
+  }
+
+  ask(cmd, timeoutMs = 30000) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve({ ev: 'timeout' }), timeoutMs);
+      this.waiting.push((a) => { clearTimeout(timer); resolve(a); });
+      this.proc.stdin.write(`${JSON.stringify(cmd)}\n`);
+    });
+  }
+
+  stop() { this.proc.stdin.end(); }
+}
+let probe = null;
+
 async function runLatency(rate) {
   const nSenders = Math.min(cfg.s3Senders, clients.length);
   const total = Math.round(rate * cfg.s3Seconds);
   const ph = new BroadcastPhase(`S3-${rate}`, [...Array(nSenders).keys()], total, true);
   phase = ph;
+  if (probe !== null) {
+    await probe.ask({ cmd: 'watch', phase: ph.id, messages: total, format: 'bm',
+      mono0Ms: Number(process.hrtime.bigint()) / 1e6 - (performance.now() - T0) });
+  }
   const interval = 1000 / rate;
   let stoppedEarly = false;
   let maxLag = 0;
@@ -499,14 +534,28 @@ async function runLatency(rate) {
   const keptUp = drained && !stoppedEarly && drainMs <= cfg.s3KeptUpDrainMs;
   if (!drained) problem(`S3 rate ${rate}: not drained (${ph.complete}/${ph.sent})`);
   const lat = ph.latency();
+  let probed = null;
+  let probeOk = true;
+  if (probe !== null) {
+    const want = ph.sent * cfg.s3Probes;
+    for (let k = 0; k < 200; k++) { // bounded: up to 2 s for the probe to see the drained tail
+      probed = await probe.ask({ cmd: 'latency' });
+      if (probed.ev !== 'latency' || probed.delivered >= want) break;
+      await sleep(10);
+    }
+    probeOk = probed.delivered === want;
+    if (!probeOk) problem(`S3 probe: ${probed.delivered}/${want} delivered`);
+  }
   log(`S3 ${rate}/s: p50 ${lat && lat.p50_ms.toFixed(1)} ms p99 ${lat && lat.p99_ms.toFixed(1)} ms,` +
+    ` probe p99 ${probed && probed.p99_ms !== null ? probed.p99_ms.toFixed(1) : '-'} ms,` +
     ` kept up ${keptUp}, gen ${r.gen_cpu_pct.toFixed(0)}%`);
   return { rate_msgs_per_s: rate, target_deliveries_per_s: rate * clients.length,
-    messages: ph.sent, planned: total, ...v, ok: v.ok && drained, kept_up: keptUp,
+    probe: probed,
+    messages: ph.sent, planned: total, ...v, ok: v.ok && drained && probeOk, kept_up: keptUp,
     stopped_early: stoppedEarly, max_lag_ms: maxLag, drain_after_last_send_ms: drainMs,
     ...lat, deliveries_per_s: ph.delivered / r.wall_s,
     server_cpu_pct: r.server_cpu_pct, gen_cpu_pct: r.gen_cpu_pct,
-    ...perDelivery(r, ph.delivered) };
+    ...perDelivery(r, ph.delivered + (probed ? probed.delivered : 0)) };
 }
 
 // S4, then S2 and S3 on the same joined clients; stops at the first failed phase (the
@@ -586,11 +635,24 @@ async function runSession() {
     ...cfg.s2Windows.map((w) => ['s2', () => runThroughput(w)]),
     ...cfg.s3Rates.map((r) => ['s3', () => runLatency(r)]),
   ];
-  for (const [key, run] of phases) {
-    await sleep(cfg.pauseMs);
-    const res = await run();
-    out[key].push(res);
-    if (!res.ok) return { ...out, stopped_after: `${key} ${res.window ?? res.rate_msgs_per_s}` };
+  try {
+    for (const [key, run] of phases) {
+      await sleep(cfg.pauseMs);
+      if (key === 's3' && probe === null && cfg.s3Probes > 0 && !POLLING) {
+        probe = new Probe(cfg.s3Probes);
+        const opened = await probe.ask({ cmd: 'open', n: cfg.s3Probes });
+        if (opened.open !== cfg.s3Probes) {
+          problem(`S3 probe: ${opened.open}/${cfg.s3Probes} connected`);
+          return { ...out, stopped_after: 'S3 probe' };
+        }
+        await sleep(cfg.pauseMs);
+      }
+      const res = await run();
+      out[key].push(res);
+      if (!res.ok) return { ...out, stopped_after: `${key} ${res.window ?? res.rate_msgs_per_s}` };
+    }
+  } finally {
+    if (probe !== null) probe.stop();
   }
   out.placement = placement();
   return out;

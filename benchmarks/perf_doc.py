@@ -22,6 +22,7 @@ from typing import Any
 
 import bench_report
 import report_md
+import scale_report
 from report_md import cell, fmt
 
 BENCH = Path(__file__).resolve().parent
@@ -284,6 +285,9 @@ def render(text: str, results: Path) -> str:
         "polling": lambda _a: block_polling(data),
         "before-after": lambda a: block_before_after(
             load(REPO / a["before"]), load(REPO / a["after"])
+        ),
+        "scale": lambda a: scale_report.doc_block(
+            scale_report.load(REPO / a["results"]), a["results"]
         ),
     }
 

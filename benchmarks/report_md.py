@@ -200,7 +200,7 @@ def markdown(data: dict[str, Any]) -> str:
         names = names_in(data, group)
         if names:
             out += ["", f"## {GROUP_TITLES[group]}", "", summary_table(data, group)]
-    out += ["", "## Targets (issues #8 and #9)", "", *targets_table(data)]
+    out += ["", "## Targets (issues #8, #9 and #13)", "", *targets_table(data)]
     if data.get("left_out"):
         out += ["", "Not run (pending, switch on with `--servers`):"]
         out += [f"- {x}" for x in data["left_out"]]

@@ -61,6 +61,8 @@ _SESSION: dict[str, Any] = {
     "s3Rates": [20, 100],
     "s3Seconds": 8,
     "s3Senders": 10,
+    # Idle clients in a process of their own that read S3's latency (loadgen.js, Probe).
+    "s3Probes": 5,
     "s3MaxLagMs": 2000,
     "s3KeptUpDrainMs": 250,
     "drainTimeoutMs": 90_000,

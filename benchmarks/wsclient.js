@@ -15,8 +15,9 @@ const HEADERS_END = Buffer.from('\r\n\r\n');
 const SHARED = Buffer.alloc(256 * 1024);
 
 class RawWebSocket {
-  // handlers: { onOpen(), onMessage(buf), onClose(reason) }
-  constructor(port, path, handlers, timeoutMs) {
+  // handlers: { onOpen(), onMessage(buf), onClose(reason) }. `localAddress` (another
+  // loopback address, 127.0.0.2 and up) gives the socket a source port range of its own.
+  constructor(port, path, handlers, timeoutMs, localAddress = undefined) {
     this.h = handlers;
     this.open = false;
     this.closed = false;
@@ -25,7 +26,7 @@ class RawWebSocket {
     // onread: the kernel's bytes land in one shared buffer and come to onRead() directly,
     // without a Buffer per read or the stream machinery; whatever must outlive the call
     // (an incomplete frame) is copied.
-    const sock = net.connect({ host: '127.0.0.1', port, noDelay: true,
+    const sock = net.connect({ host: '127.0.0.1', port, noDelay: true, localAddress,
       onread: { buffer: SHARED, callback: (nread, buf) => this.onRead(buf.subarray(0, nread)) } });
     this.sock = sock;
     sock.setNoDelay(true);

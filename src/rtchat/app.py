@@ -26,6 +26,7 @@ from rtchat.domain.api_keys import ApiKeys
 from rtchat.engine import SocketServer
 from rtchat.engine.forward import Forwarder
 from rtchat.fanout.memory import MemoryFanout
+from rtchat.metrics import Metrics, Sources
 from rtchat.names.memory import MemoryNameHolds
 from rtchat.ports import Clock, Fanout, NameHolds, Presence, SiteTokens, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
@@ -46,6 +47,10 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 _CLIENT_DIST = Path("node_modules") / "socket.io-client" / "dist"
 SWEEP_SECONDS = 1.0
+# `/readyz` reads this room's last sequence number (none has it: the read is the probe) and
+# pings Redis, each allowed this many seconds.
+READY_PROBE_ROOM = "readyz-probe"
+READY_TIMEOUT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class SharedParts:
     limiters: Limiters
     redis: bool  # whether the shared parts are Redis's
     peers: RedisPeers | None = None
+    ping: Callable[[], Awaitable[object]] | None = None  # a round trip to Redis, for /readyz
     closers: tuple[Callable[[], Awaitable[object]], ...] = ()
 
     async def close(self) -> None:
@@ -157,6 +163,7 @@ async def _redis_parts(settings: Settings, node: str) -> SharedParts:
         limiters=limiters,
         redis=True,
         peers=peers,
+        ping=client.ping,
         closers=(peers.close, *(m.close for m in made), client.aclose),
     )
 
@@ -218,7 +225,7 @@ async def _chat(
     )
     await chat.start(storage)
     try:
-        ChatHandlers(
+        handlers = ChatHandlers(
             sio,
             chat,
             clock,
@@ -244,7 +251,38 @@ async def _chat(
                 "filled": chat.relay.filled,
             }
 
-        http = create_http_app(settings.static_dir or WEB_DIR, status, create_api_app(chat))
+        async def ready() -> tuple[bool, dict[str, object]]:
+            store = "ok" if await _answers(storage.messages.last_seq(READY_PROBE_ROOM)) else "down"
+            redis = "off"
+            if parts.redis:
+                linked = parts.fanout.healthy() and parts.presence.healthy()
+                pinged = parts.ping is not None and await _answers(parts.ping())
+                redis = "ok" if linked and pinged else "down"
+            draining = sio.draining
+            ready = store == "ok" and redis != "down" and not draining
+            return ready, {
+                "ready": ready,
+                "node": node,
+                "storage": store,
+                "redis": redis,
+                "draining": draining,
+            }
+
+        metrics = None
+        if settings.metrics:
+            metrics = Metrics(
+                Sources(
+                    node=node,
+                    sio=sio,
+                    chat=chat,
+                    errors=handlers.errors,
+                    forwarded=lambda: forwarder.forwarded if forwarder is not None else 0,
+                    draining=lambda: sio.draining,
+                )
+            ).render
+        http = create_http_app(
+            settings.static_dir or WEB_DIR, status, ready, metrics, api=create_api_app(chat)
+        )
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep(chat))
         try:
@@ -262,6 +300,15 @@ async def _chat(
                 await sweeper
     finally:
         await chat.close()
+
+
+async def _answers(probe: Awaitable[object]) -> bool:
+    """Whether a request to the database or Redis came back within `READY_TIMEOUT`."""
+    try:
+        await asyncio.wait_for(probe, READY_TIMEOUT)
+    except (Exception, TimeoutError):
+        return False
+    return True
 
 
 async def _sweep(chat: Chat) -> None:

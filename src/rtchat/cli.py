@@ -16,6 +16,7 @@ from pathlib import Path
 
 import uvloop
 
+from rtchat.logs import configure
 from rtchat.settings import Settings, SettingsError
 
 WORKER_ENV = "RTCHAT_WORKER_INDEX"  # set by the supervisor of `--workers N` (workers.py)
@@ -50,11 +51,7 @@ def serve(settings: Settings) -> int:
 
     settings = dataclasses.replace(settings, node_id=node_id(settings))
     supervising = settings.workers > 1
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format=f"%(asctime)s %(levelname)s [{settings.node_id}"
-        f"{' supervisor' if supervising else ''}] %(name)s: %(message)s",
-    )
+    configure(settings.log_level, settings.log_format, settings.node_id, supervising=supervising)
     if supervising:
         from rtchat.workers import supervise
 
@@ -101,7 +98,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
         try:
             await stop.wait()
         finally:
-            await server.stop(grace=3)
+            await server.stop(grace=settings.shutdown_timeout)
 
 
 def internal_address(settings: Settings) -> tuple[str, str]:

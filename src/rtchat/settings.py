@@ -133,6 +133,19 @@ class Settings:
         "`RTCHAT_JWT_SECRET`.",
     )
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
+    log_format: str = _setting(
+        "text",
+        "`text` (one readable line per record) or `json` (one JSON object per line: time, "
+        "level, logger, message, node and the event's own fields).",
+    )
+    metrics: int = _setting(
+        1, "1 serves Prometheus metrics at `/metrics`; 0 turns them off (`/metrics` is 404)."
+    )
+    shutdown_timeout: float = _setting(
+        10.0,
+        "Seconds a stop (SIGTERM, Ctrl-C) may take: connections are told to reconnect "
+        "elsewhere as soon as what they sent is answered, and whatever is left then is closed.",
+    )
     # Limits on what one client can hold of the server (docs/ENGINE.md, "Limits").
     request_head_timeout: float = _setting(
         10.0,
@@ -257,6 +270,12 @@ class Settings:
         if self.jwt_secret and len(self.jwt_secret) < MIN_JWT_SECRET:
             raise SettingsError(f"jwt_secret must be at least {MIN_JWT_SECRET} characters")
         self.api_key_pairs()  # raises on a malformed list
+        if self.log_format not in {"text", "json"}:
+            raise SettingsError(f"log_format must be text or json, not {self.log_format!r}")
+        if self.metrics not in (0, 1):
+            raise SettingsError(f"metrics must be 1 (on) or 0 (off), not {self.metrics}")
+        if not self.shutdown_timeout > 0:
+            raise SettingsError("shutdown_timeout must be more than 0 seconds")
         if self.log_level.lower() not in {"debug", "info", "warning", "error"}:
             raise SettingsError(
                 f"log_level must be debug, info, warning or error, not {self.log_level!r}"

@@ -38,7 +38,8 @@ log = logging.getLogger("rtchat.workers")
 
 READY_LINE = "rtchat listening on "
 READY_WITHIN = 30.0
-STOP_GRACE = 10.0
+# A worker has its own RTCHAT_SHUTDOWN_TIMEOUT to drain in, and this much more to exit.
+STOP_MARGIN = 5.0
 RESTART_FIRST, RESTART_MAX = 0.5, 10.0
 STABLE_AFTER = 30.0  # a worker that lived this long before dying restarts at once again
 
@@ -172,16 +173,17 @@ class Supervisor:
                 process.send_signal(signal.SIGTERM)
         if not running:
             return
+        grace = self._settings.shutdown_timeout + STOP_MARGIN
         _, pending = await asyncio.wait(
-            [asyncio.create_task(p.wait()) for p in running], timeout=STOP_GRACE
+            [asyncio.create_task(p.wait()) for p in running], timeout=grace
         )
         for process in running:
             if process.returncode is None:
-                log.warning("a worker did not stop within %s s; killing it", STOP_GRACE)
+                log.warning("a worker did not stop within %s s; killing it", grace)
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
         if pending:
-            await asyncio.wait(pending, timeout=STOP_GRACE)
+            await asyncio.wait(pending, timeout=STOP_MARGIN)
 
 
 def _prepare_worker() -> None:

@@ -22,6 +22,8 @@ ROUTES = [
     "/app.js",
     "/style.css",
     "/healthz",
+    "/readyz",
+    "/metrics",
     "/no-such-file",
     "/socket.io/socket.io.js",
     "/socket.io/?EIO=4&transport=polling",

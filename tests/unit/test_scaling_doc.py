@@ -3,10 +3,14 @@ numbers of its own: this fails when one changes."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from rtchat import app
+from prometheus_client.parser import text_string_to_metric_families
+
+from rtchat import app, workers
 from rtchat.domain.typing_state import TypingTracker
+from rtchat.engine import serve, websocket
 from rtchat.fanout import redis as redis_fanout
 from rtchat.service import relay
 from rtchat.settings import Settings
@@ -87,3 +91,44 @@ def test_every_figure_in_scaling_md_is_the_codes() -> None:
     ]
     missing = [q for q in quoted if q not in text]
     assert missing == []
+
+
+def _watching() -> str:
+    text = (ROOT / "docs" / "SCALING.md").read_text(encoding="utf-8")
+    start = text.index("## Watching a node")
+    end = text.find("\n## ", start + 1)
+    return " ".join(text[start : end if end != -1 else len(text)].split())
+
+
+def test_the_watching_figures_are_the_code_s() -> None:
+    section = _watching()
+    quoted = [
+        f"within {app.READY_TIMEOUT:g} s each",
+        f"at most {serve.DRAIN_SHARE:.0%} of `RTCHAT_SHUTDOWN_TIMEOUT`",
+        f"(default {Settings().shutdown_timeout:g} s)",
+        f"waits that long and {workers.STOP_MARGIN:g} s more",
+        "close code 1001",
+    ]
+    assert [q for q in quoted if q not in section] == []
+    assert websocket.GOING_AWAY == 1001
+
+
+async def test_every_metric_served_is_in_the_table_and_no_other() -> None:
+    async with app.running_app(Settings(database_url="memory://", node_id="doc")) as running:
+        served = running.asgi
+        scope = {"type": "http", "method": "GET", "path": "/metrics", "headers": []}
+        body = bytearray()
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            body.extend(message.get("body", b""))
+
+        await served(scope, receive, send)
+    names = set()
+    for family in text_string_to_metric_families(body.decode()):
+        if family.name.startswith("rtchat_"):
+            names.add(family.name + ("_total" if family.type == "counter" else ""))
+    documented = set(re.findall(r"`(rtchat_[a-z_]+)", _watching()))
+    assert names == documented

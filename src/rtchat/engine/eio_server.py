@@ -44,6 +44,9 @@ from rtchat.engine.timers import DeadlineQueue
 from rtchat.engine.websocket import GOING_AWAY, NORMAL, POLICY, TOO_BIG, text_frame
 
 log = logging.getLogger(__name__)
+# One line per connection opened and closed, at info; a logger of its own so operators can
+# turn it down apart from the rest. Nothing is logged per message.
+connections_log = logging.getLogger("rtchat.connections")
 
 Conn = Link
 Refusal = tuple[int, int, str]  # HTTP status, Engine.IO error code, message
@@ -129,6 +132,8 @@ class EioServer:
         self._pong_due = DeadlineQueue[EioSession](o.ping_timeout, self._ping_timeout)
         self._connect_due = DeadlineQueue[EioSession](o.connect_timeout, self._connect_timeout)
         self._upgrade_due = DeadlineQueue[EioSession](o.upgrade_timeout, self._upgrade_timeout)
+        self.dropped: dict[str, int] = {}  # sessions dropped for being behind, by reason
+        self.draining = False  # stopping: sessions close once what they sent is answered
 
     # --- hooks for the Socket.IO layer ---------------------------------------------------
 
@@ -243,6 +248,7 @@ class EioServer:
 
     def _drop_behind(self, session: EioSession, reason: str, detail: str) -> None:
         log.info("dropped %s: %s (%s)", session.sid, reason, detail)
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
         self.close_session(session, reason, code=POLICY)
 
     def writable(self, conn: Conn) -> None:
@@ -403,6 +409,19 @@ class EioServer:
             session.peer = peer[0]
         self.sessions[sid] = session
         self._ping_due.add(session)
+        if connections_log.isEnabledFor(logging.INFO):
+            transport = transport_name(session)
+            connections_log.info(
+                "connection %s opened over %s",
+                sid,
+                transport,
+                extra={
+                    "event": "connect",
+                    "sid": sid,
+                    "transport": transport,
+                    "peer": session.peer,
+                },
+            )
         self.on_open(session)
         return session
 
@@ -462,6 +481,20 @@ class EioServer:
             session.get = None
             last = [*session.polls[: MAX_POLL_PACKETS - 1], packets.CLOSE]
             get.respond(200, packets.encode_payload(last))
+        if connections_log.isEnabledFor(logging.INFO):
+            transport = transport_name(session)
+            connections_log.info(
+                "connection %s closed over %s: %s",
+                session.sid,
+                transport,
+                reason,
+                extra={
+                    "event": "disconnect",
+                    "sid": session.sid,
+                    "transport": transport,
+                    "reason": reason,
+                },
+            )
         session.close()
         del self.sessions[session.sid]
         if session in self._backlog:
@@ -486,6 +519,11 @@ class EioServer:
         if probe is not None and session.state == UPGRADING:
             session.cancel_upgrade()
             probe.close_ws(POLICY, "upgrade timeout")
+
+
+def transport_name(session: EioSession) -> str:
+    """ "websocket" or "polling" (a session still upgrading is polling)."""
+    return "websocket" if session.state == WEBSOCKET else "polling"
 
 
 _PREFLIGHT = [

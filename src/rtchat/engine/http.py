@@ -409,7 +409,18 @@ class HttpConnection(asyncio.Protocol):
         if self._closing:
             return
         self._closing = True
-        self.transport.close()  # sends what is buffered first: bounded by LINGER
+        if self._ws is not None and self.transport.can_write_eof():
+            # A lingering close (RFC 6455 has the client close the TCP connection first):
+            # our FIN goes after what is buffered, and what the client sends meanwhile is
+            # read and dropped until it closes. Closing outright would answer those bytes
+            # with a reset, which makes the client's system throw away what it had not
+            # read yet of ours, such as the last acknowledgements before a drain's close.
+            try:
+                self.transport.write_eof()
+            except OSError:  # the client is gone already
+                self.transport.close()
+        else:
+            self.transport.close()  # sends what is buffered first: bounded by LINGER
         self._handler.lingering.add(self)
 
     def linger_ended(self) -> None:

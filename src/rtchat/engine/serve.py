@@ -11,6 +11,10 @@ from rtchat.engine.forward import Forwarder
 from rtchat.engine.http import HttpHandler
 from rtchat.engine.server import SocketServer
 
+# Of a stop's time, the share that draining may take; the rest closes what is left.
+DRAIN_SHARE = 0.8
+MIN_STEP = 0.1  # seconds
+
 
 class Server:
     """Accepts connections on `sock` for `sio` (at `path`) and `app` (every other path).
@@ -49,20 +53,31 @@ class Server:
         return str(bound[0]), int(bound[1])
 
     async def stop(self, grace: float = 3.0) -> None:
-        """Stop accepting, close every session (disconnect handlers run), then connections."""
+        """Stop accepting; drain (each session closes, its client told to reconnect, once
+        what it sent is answered); close what is left (disconnect handlers run), then the
+        connections. Takes about `grace` seconds at most."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+
+        def left() -> float:
+            # Each later step gets a moment even past the deadline: with no time at all,
+            # `wait_for` would cancel it before it starts.
+            return max(deadline - loop.time(), MIN_STEP)
+
         for server in (self._server, self._internal):
             if server is not None:
                 server.close()
+        await self.sio.drain(grace * DRAIN_SHARE)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.sio.shutdown(), grace)
+            await asyncio.wait_for(self.sio.shutdown(), left())
         if self._forwarder is not None:
             await self._forwarder.close()
         for handler in (self._handler, self._internal_handler):
-            await _close_connections(handler, grace)
+            await _close_connections(handler, left())
         for server in (self._server, self._internal):
             if server is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(server.wait_closed(), grace)
+                    await asyncio.wait_for(server.wait_closed(), left())
         for handler in (self._handler, self._internal_handler):
             for conn in list(handler.connections):
                 conn.transport.abort()  # a client that never took its last bytes

@@ -23,22 +23,24 @@ driver writes every buffer out once per loop iteration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
 
 from rtchat.engine import packets
 from rtchat.engine.eio_server import EioServer, EngineOptions
-from rtchat.engine.eio_session import CLOSED, EioSession
+from rtchat.engine.eio_session import CLOSED, MAX_POLL_PACKETS, WEBSOCKET, EioSession
 from rtchat.engine.packets import PacketError, SioPacket
 from rtchat.engine.rooms import Rooms
-from rtchat.engine.websocket import text_frame
+from rtchat.engine.websocket import GOING_AWAY, text_frame
 from rtchat.roomsets import RoomSet, with_room, without_room
+from rtchat.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,9 @@ DisconnectHandler = Callable[[str, str], Awaitable[None]]
 EventHandler = Callable[[str, str, list[Any], bool], Awaitable[object]]
 
 CONNECTING, CONNECTED, GONE = 0, 1, 2
+
+# Upper edges of the broadcast fan-out histogram's buckets, in recipients.
+FANOUT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0)
 
 
 class ConnectRefused(Exception):
@@ -106,6 +111,10 @@ class SocketServer(EioServer):
         self._tasks: set[asyncio.Task[None]] = set()
         self._acks: dict[tuple[str, int | None], asyncio.Future[list[Any]]] = {}
         self._ack_ids = itertools.count()
+        self._settled = asyncio.Event()  # while draining: some session's inbox emptied
+        # Read by /metrics (rtchat.metrics) at scrape time; plain ints, nothing per recipient.
+        self.delivered = 0  # events queued to clients by emit, one per recipient
+        self.fanout = Tally(FANOUT_BUCKETS)  # recipients of each broadcast
 
     # --- registration --------------------------------------------------------------------
 
@@ -149,41 +158,55 @@ class SocketServer(EioServer):
     ) -> None:
         """Send an event to `to` (a room or a socket's sid; everyone on the namespace if
         None), leaving out the sids in `skip`."""
-        targets = self._targets(to, namespace)
+        targets, room = self._targets(to, namespace)
         if not targets:
             return
         if packets.has_binary(args):
             encoded = packets.encode(SioPacket(packets.EVENT, namespace, [event, *args]))
+            sent = 0
             for sock in targets:
                 if sock.sid not in skip:
+                    sent += 1
                     for part in encoded:
                         self._send(sock, part)
+            self._counted(sent, room)
             return
-        self._emit_text(packets.event_text(event, args, namespace), targets, skip)
+        self._emit_text(packets.event_text(event, args, namespace), targets, skip, room)
 
     def emit_encoded(
         self, body: str, *, to: str, skip: Collection[str] = (), namespace: str = "/"
     ) -> None:
         """Like `emit`, for an event already encoded as the JSON array `["name", ...args]`
         (without binary data): what another node published, written as it came."""
-        targets = self._targets(to, namespace)
+        targets, room = self._targets(to, namespace)
         if targets:
             head = "42" if namespace == "/" else "42" + namespace + ","
-            self._emit_text(head + body, targets, skip)
+            self._emit_text(head + body, targets, skip, room)
 
-    def _emit_text(self, text: str, targets: Iterable[Socket], skip: Collection[str]) -> None:
+    def _emit_text(
+        self, text: str, targets: Collection[Socket], skip: Collection[str], room: bool
+    ) -> None:
         frame = text_frame(text)
         skipping = bool(skip)
         if skipping and not isinstance(skip, set | frozenset):
             skip = set(skip)
+        skipped = 0
         for sock in targets:
             if skipping and sock.sid in skip:
+                skipped += 1
                 continue
             held = sock.held
             if held is None:
                 sock.session.send_prebuilt(text, frame)
             else:
                 held.append(text)
+        # Counted once per emit, not per recipient: the loop above is the hot path.
+        self._counted(len(targets) - skipped, room)
+
+    def _counted(self, sent: int, room: bool) -> None:
+        self.delivered += sent
+        if room:
+            self.fanout.observe(sent)
 
     async def call(self, sid: str, event: str, *args: Any, within: float = 10.0) -> list[Any]:
         """Emit to one socket and wait for its acknowledgement; returns the client's answer
@@ -204,14 +227,15 @@ class SocketServer(EioServer):
         finally:
             self._acks.pop((sid, ack_id), None)
 
-    def _targets(self, to: str | None, namespace: str) -> Iterable[Socket]:
+    def _targets(self, to: str | None, namespace: str) -> tuple[Collection[Socket], bool]:
+        """The sockets `to` names, and whether they are a broadcast (a room, or everyone)."""
         if to is None:
-            return [s for s in self.sockets.values() if s.namespace == namespace]
+            return [s for s in self.sockets.values() if s.namespace == namespace], True
         members = self.rooms.members(namespace, to)
         if members is not None:
-            return members
+            return members, True
         sock = self.sockets.get(to)
-        return (sock,) if sock is not None and sock.namespace == namespace else ()
+        return ((sock,) if sock is not None and sock.namespace == namespace else ()), False
 
     def _send(self, sock: Socket, packet: packets.EioPacket) -> None:
         if sock.held is None:
@@ -248,6 +272,37 @@ class SocketServer(EioServer):
         if sock is not None and sock.state != GONE:
             self._send(sock, packets.MESSAGE + _head(packets.DISCONNECT, sock.namespace))
             self._drop(sock, "server namespace disconnect")
+
+    async def drain(self, within: float) -> None:
+        """Stop taking work and close each session, telling its client to reconnect
+        (Engine.IO close; WebSocket close 1001), as soon as every event it sent before is
+        answered; after `within` seconds, return with the rest still open.
+
+        From now on a client's CONNECT and events are ignored: what was not taken in is
+        neither stored nor acknowledged, so the client sends it again after reconnecting.
+        What was taken in finishes, and its acknowledgement leaves before the close.
+        """
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + within
+        while True:
+            # A live long-polling client is back with its next GET within a round trip;
+            # one that has not come by now is gone, and holds the stop up no longer.
+            polls_waited = loop.time() - started >= _POLL_WAIT
+            for session in list(self.sessions.values()):
+                if session.inbox is None and (
+                    _all_sent(session) or (polls_waited and session.get is None)
+                ):
+                    self.close_session(session, "server shutting down", code=GOING_AWAY)
+            left = deadline - loop.time()
+            if not self.sessions or left <= 0:
+                return
+            # Woken when a session's handlers finish; a polling session waits for its
+            # client's next GET to take its answers, which nothing here is told of.
+            self._settled.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), min(left, _RECHECK))
 
     async def shutdown(self) -> None:
         """Close every session and wait for the disconnect handlers."""
@@ -302,6 +357,8 @@ class SocketServer(EioServer):
 
     def _on_packet(self, session: EioSession, packet: SioPacket) -> None:
         kind, namespace = packet.type, packet.namespace
+        if self.draining and kind in _NEW_WORK:
+            return
         if kind == packets.CONNECT:
             if namespace not in self._namespaces:
                 error = orjson.dumps({"message": "Invalid namespace"}).decode()
@@ -385,6 +442,8 @@ class SocketServer(EioServer):
                 break
             await asyncio.wait(running)
         session.inbox = None
+        if self.draining:
+            self._settled.set()
 
     def _overlaps(self, sock: Socket, packet: SioPacket) -> bool:
         overlap = self._namespaces[sock.namespace].overlap
@@ -458,6 +517,22 @@ class SocketServer(EioServer):
 _PAUSE_AT, _RESUME_AT = 256, 32
 # At most this many overlapping handlers run for one connection at once.
 _OVERLAP_MAX = 64
+# What a draining server ignores.
+_NEW_WORK = frozenset((packets.CONNECT, packets.EVENT, packets.BINARY_EVENT))
+# Seconds between a draining server's looks at sessions nothing woke it for.
+_RECHECK = 0.05
+# Seconds a draining server waits for a long-polling client's GET to take its answers.
+_POLL_WAIT = 1.0
+
+
+def _all_sent(session: EioSession) -> bool:
+    """Nothing is waiting to go to the client but in a write of its own or in the answer
+    to its pending GET, both of which precede a close."""
+    if session.state == WEBSOCKET:
+        return True
+    if session.get is not None:
+        return len(session.polls) < MAX_POLL_PACKETS  # room for them all and the close
+    return not session.polls
 
 
 async def _logged(step: Awaitable[None]) -> None:

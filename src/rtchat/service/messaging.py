@@ -17,12 +17,19 @@ from rtchat.service.limits import (
     SYNC_PAGE,
 )
 from rtchat.service.typing import Typing
+from rtchat.tally import Tally
+
+# Upper edges of the store append latency histogram's buckets, in seconds.
+APPEND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
 class Messaging:
     def __init__(self, ctx: Context, typing: Typing) -> None:
         self._ctx = ctx
         self._typing = typing
+        # Read by /metrics at scrape time.
+        self.posted = 0  # messages stored from this node's clients (a resend not counted)
+        self.append_seconds = Tally(APPEND_BUCKETS)  # how long each successful append took
 
     async def post(
         self, conn: ConnectionId, room: object, text: object, client_id: object = None
@@ -38,8 +45,11 @@ class Messaging:
         cid = rules.clean_client_id(client_id)
         ctx.spend(ctx.limiters.messages, user.id, "Too many messages; wait a moment.")
         draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid, sent_from=conn)
+        started = ctx.clock.monotonic()
         message, created = await ctx.storage.messages.append(draft)
+        self.append_seconds.observe(ctx.clock.monotonic() - started)
         if created:
+            self.posted += 1
             ctx.relay.message(message)
             await self._typing.stop(user, name)
         return message

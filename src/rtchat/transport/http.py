@@ -9,9 +9,10 @@ other security headers (nosniff, no framing, no referrer) to every answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -52,17 +53,37 @@ PAGE_POLICY = "; ".join(
 
 
 def create_http_app(
-    static_dir: Path, status: Callable[[], dict[str, object]], api: ASGIApp
+    static_dir: Path,
+    status: Callable[[], dict[str, object]],
+    ready: Callable[[], Awaitable[tuple[bool, dict[str, object]]]],
+    metrics: Callable[[], bytes] | None = None,
+    *,
+    api: ASGIApp | None = None,
 ) -> Starlette:
-    """Health, the HTTP API (`api`, at `/api/v1`), and the browser client's files."""
+    """`/healthz` (alive: always 200 with `status`), `/readyz` (200 if `ready` says so,
+    else 503), `/metrics` (only with `metrics`; else 404), the HTTP API (`api`, at
+    `/api/v1`), and the files of `static_dir`."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", **status()})
 
+    async def readyz(_: Request) -> Response:
+        ok, body = await ready()
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    # Async on purpose: Starlette runs a sync endpoint in a thread, and the counts it reads
+    # belong to the event loop's thread.
+    async def scrape(_: Request) -> Response:
+        assert metrics is not None
+        return Response(metrics(), media_type=CONTENT_TYPE_LATEST)
+
+    extra = [Route("/metrics", scrape)] if metrics is not None else []
     return Starlette(
         routes=[
             Route("/healthz", healthz),
-            Mount(API_PREFIX, app=api),
+            Route("/readyz", readyz),
+            *extra,
+            *([] if api is None else [Mount(API_PREFIX, app=api)]),
             # StaticFiles answers only GET and HEAD (405 with Allow otherwise).
             Mount("/", app=StaticFiles(directory=static_dir, html=True)),
         ],

@@ -109,6 +109,7 @@ class ChatHandlers:
         self._event_rate = event_rate
         self._event_burst = event_burst
         self._floods: dict[ConnectionId, TokenBucket] = {}
+        self.errors: dict[str, int] = {}  # error answers by code, read by /metrics
         self._handlers: dict[str, Handler] = {
             events.USER_JOINED: self._user_joined,
             events.SESSION: self._session,
@@ -163,6 +164,8 @@ class ChatHandlers:
         except Exception:
             log.exception("handler for %r failed", event[:64])
             failure = ChatError(ErrorCode.INTERNAL).to_wire()
+        code = str(failure["code"])
+        self.errors[code] = self.errors.get(code, 0) + 1
         if ack_wanted:
             return {"ok": False, "error": failure}
         self._sio.emit(events.ERROR, failure, to=conn)
