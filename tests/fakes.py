@@ -7,11 +7,12 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from rtchat.domain.errors import ChatError
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.names.memory import MemoryNameHolds
-from rtchat.ports import Clock, LocalDelivery, Storage
+from rtchat.ports import Clock, LocalDelivery, SiteTokens, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.service import Chat, Limiters, Limits, build_chat
@@ -43,6 +44,7 @@ class RecordingDelivery:
 
     rooms: dict[str, set[ConnectionId]] = field(default_factory=dict)
     inbox: dict[ConnectionId, list[ServerEvent]] = field(default_factory=dict)
+    closed: dict[ConnectionId, ChatError] = field(default_factory=dict)
 
     def encode(self, event: ServerEvent) -> bytes:
         key = str(next(_keys)).encode()
@@ -64,6 +66,9 @@ class RecordingDelivery:
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         self.inbox.setdefault(conn, []).append(_EVENTS[event])
 
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        self.closed[conn] = reason
+
     def received(self, conn: ConnectionId, kind: type) -> list[ServerEvent]:
         return [e for e in self.inbox.get(conn, []) if isinstance(e, kind)]
 
@@ -73,7 +78,11 @@ _keys = itertools.count()
 
 
 def single_node_chat(
-    storage: Storage, delivery: LocalDelivery, clock: Clock, limits: Limits
+    storage: Storage,
+    delivery: LocalDelivery,
+    clock: Clock,
+    limits: Limits,
+    site_tokens: SiteTokens | None = None,
 ) -> Chat:
     """The chat of one node over in-memory shared parts, as `app.py` builds it without Redis."""
     return build_chat(
@@ -86,4 +95,5 @@ def single_node_chat(
         delivery=delivery,
         clock=clock,
         limits=limits,
+        site_tokens=site_tokens,
     )

@@ -20,20 +20,23 @@ from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp
 
+from rtchat.auth.site_jwt import JwtSiteTokens
 from rtchat.clock import SystemClock
+from rtchat.domain.api_keys import ApiKeys
 from rtchat.engine import SocketServer
 from rtchat.engine.forward import Forwarder
 from rtchat.engine.plain_ws import WsEndpoint, WsOptions
 from rtchat.fanout.memory import MemoryFanout
 from rtchat.metrics import Metrics, Sources
 from rtchat.names.memory import MemoryNameHolds
-from rtchat.ports import Clock, Fanout, NameHolds, Presence, Storage
+from rtchat.ports import Clock, Fanout, NameHolds, Presence, SiteTokens, Storage
 from rtchat.presence.memory import MemoryPresence, MemoryPresenceHub
 from rtchat.ratelimit.memory import MemoryRateLimiter
 from rtchat.service import Chat, Limiters, Limits, build_chat
 from rtchat.settings import Settings
 from rtchat.storage import open_storage
 from rtchat.transport import ws_protocol
+from rtchat.transport.api import create_api_app
 from rtchat.transport.delivery import Deliveries
 from rtchat.transport.events import EVENT_RATE_FACTOR
 from rtchat.transport.http import SocketIOClientFiles, create_http_app
@@ -112,6 +115,15 @@ def limits(settings: Settings) -> Limits:
         rooms_per_hour_per_address=settings.rooms_per_hour_per_address,
         account_retention_days=settings.account_retention_days,
     )
+
+
+def site_tokens(settings: Settings, clock: Clock) -> SiteTokens | None:
+    """The site's JWTs, if a key is set. Raises `ValueError` for an unusable public key."""
+    if settings.jwt_secret:
+        return JwtSiteTokens.from_secret(settings.jwt_secret, clock)
+    if settings.jwt_public_key:
+        return JwtSiteTokens.from_public_key(settings.jwt_public_key, clock)
+    return None
 
 
 def _memory_parts(settings: Settings, clock: Clock, node: str) -> SharedParts:
@@ -228,6 +240,8 @@ async def _chat(
         delivery=Deliveries(SocketIODelivery(sio), WsDelivery(plain)),
         clock=clock,
         limits=limits(settings),
+        site_tokens=site_tokens(settings, clock),
+        api_keys=ApiKeys(settings.api_key_pairs()),
     )
     await chat.start(storage)
     try:
@@ -287,7 +301,9 @@ async def _chat(
                     draining=lambda: sio.draining,
                 )
             ).render
-        http = create_http_app(settings.static_dir or WEB_DIR, status, ready, metrics)
+        http = create_http_app(
+            settings.static_dir or WEB_DIR, status, ready, metrics, api=create_api_app(chat)
+        )
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep(chat))
         try:

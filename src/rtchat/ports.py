@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Protocol
 
+from rtchat.domain.errors import ChatError
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import (
     ConnectionId,
@@ -19,6 +20,7 @@ from rtchat.domain.models import (
     MessageDraft,
     Room,
     RoomSummary,
+    SiteIdentity,
     User,
 )
 
@@ -85,6 +87,11 @@ class UserStore(Protocol):
 
     async def dormant(self, before: datetime, limit: int) -> list[User]:
         """Up to `limit` accounts last seen before `before`, the longest unseen first."""
+        ...
+
+    async def rename(self, user_id: str, username: str) -> None:
+        """The account `user_id` goes by `username` from now on (its old name is free).
+        Raises `username_taken` if another account owns the name; no account: nothing."""
         ...
 
     async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
@@ -266,3 +273,17 @@ class LocalDelivery(Protocol):
         ...
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None: ...
+
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        """Tell the client of `conn` why (`reason`'s code), then close it; its disconnect
+        then runs as any other."""
+        ...
+
+
+class SiteTokens(Protocol):
+    """Checks the tokens a site signs for its own users (JWTs), to sign them in."""
+
+    def verify(self, token: object) -> SiteIdentity:
+        """Who `token` names, or `ChatError` `token_expired` (it was valid until its
+        `exp`) or `invalid_token` (anything else: shape, signature, algorithm, claims)."""
+        ...

@@ -7,6 +7,7 @@ import dataclasses
 from rtchat.domain.errors import ERROR_CODES
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
 from rtchat.engine import EngineOptions
+from rtchat.service.identity import TOKEN_WARNING
 from rtchat.settings import Settings
 from rtchat.transport import events, ws_protocol
 from rtchat.transport.events import CLIENT_EVENTS, EVENT_RATE_FACTOR, SERVER_EVENTS, EventSpec
@@ -89,6 +90,29 @@ and Korean scripts, as those languages mix them.
 An account nobody connected with for `RTCHAT_ACCOUNT_RETENTION_DAYS` \
 ({_DEFAULTS["account_retention_days"]:g} by default) is removed: its name is free, its \
 token names no one; its messages stay under the name they were sent with.
+
+## Sign-in with the site's tokens (JWT)
+
+With `RTCHAT_JWT_SECRET` (HS256) or `RTCHAT_JWT_PUBLIC_KEY` (RS256 for an RSA key, ES256 \
+for an EC P-256 key) set, users sign in with a JWT their site signed, presented as \
+`auth: {{token}}` when connecting; session tokens and `user-joined` accounts are off. The \
+token needs `sub` (the site's stable account id), `name` (the display name, a valid \
+username) and `exp`. Only the algorithm of the configured key is accepted, whatever the \
+token's header says (`none` never). A connection without a valid token is refused with \
+`CONNECT_ERROR` and `data: {{"code": "invalid_token"}}`, or `"token_expired"` for one past \
+its `exp`.
+
+The token's `sub` owns an rtchat account, made on its first sign-in and the same on every \
+later one (its `accountId` is derived from `sub`); it goes by the token's `name`. Names \
+are the site's: no name is held for anyone, `user-joined` with another name than the \
+token's is `forbidden`, and a token whose `name` another account of this chat has \
+(compared as above) is refused `username_taken`. A token with a new `name` renames the \
+account (for `open-dm`, member lists and the connections made from then on).
+
+{TOKEN_WARNING:g} seconds (or less) before its token's `exp` a connection receives \
+`token-expiring`; `refresh-token` with a new token for the same `sub` carries it on. \
+Otherwise, at `exp`, it receives `error` with `code: "token_expired"` and is closed. \
+The HTTP API takes the same tokens and API keys: see [the HTTP API](api.md).
 """
 
 

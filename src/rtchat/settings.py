@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rtchat.domain import rules
+from rtchat.domain.errors import ChatError
+
 ENV_PREFIX = "RTCHAT_"
 
 
@@ -109,6 +112,25 @@ class Settings:
     )
     cors_origins: str = _setting(
         "", "Comma-separated origins allowed to connect from other sites; empty: same origin only."
+    )
+    api_keys: str = _setting(
+        "",
+        "Keys of the HTTP API at `/api/v1/`, comma-separated `name:key` pairs: a request "
+        "with `Authorization: Bearer <key>` acts as the bot `name` (its username in the "
+        "messages it posts). Keys are at least 16 characters. Empty (and no JWT key): the "
+        "API answers 404 everywhere.",
+    )
+    jwt_secret: str = _setting(
+        "",
+        "Shared secret (at least 32 characters) of the site's HS256 JWTs: users sign in "
+        "with `auth: {token}` holding a JWT with `sub`, `name` and `exp` instead of "
+        "`user-joined`. Empty: today's session tokens.",
+    )
+    jwt_public_key: str = _setting(
+        "",
+        "The site's public key for RS256 (RSA) or ES256 (EC P-256) JWTs, as PEM text or "
+        "the path of a PEM file; the key's kind fixes the one algorithm accepted. Not with "
+        "`RTCHAT_JWT_SECRET`.",
     )
     log_level: str = _setting("info", "Logging level: debug, info, warning or error.")
     log_format: str = _setting(
@@ -243,6 +265,11 @@ class Settings:
             raise SettingsError("max_buffered_bytes must be at least 65536")
         if self.output_budget_bytes < self.max_buffered_bytes:
             raise SettingsError("output_budget_bytes must be at least max_buffered_bytes")
+        if self.jwt_secret and self.jwt_public_key:
+            raise SettingsError("set jwt_secret or jwt_public_key, not both")
+        if self.jwt_secret and len(self.jwt_secret) < MIN_JWT_SECRET:
+            raise SettingsError(f"jwt_secret must be at least {MIN_JWT_SECRET} characters")
+        self.api_key_pairs()  # raises on a malformed list
         if self.log_format not in {"text", "json"}:
             raise SettingsError(f"log_format must be text or json, not {self.log_format!r}")
         if self.metrics not in (0, 1):
@@ -254,11 +281,34 @@ class Settings:
                 f"log_level must be debug, info, warning or error, not {self.log_level!r}"
             )
 
+    def api_key_pairs(self) -> list[tuple[str, str]]:
+        """`api_keys` as (bot name, key) pairs."""
+        pairs: list[tuple[str, str]] = []
+        for number, item in enumerate(self.api_keys.split(","), 1):
+            if not item.strip():
+                continue
+            name, colon, key = item.strip().partition(":")
+            if not colon or not name.strip() or len(key.strip()) < MIN_API_KEY:
+                raise SettingsError(
+                    f"api_keys takes comma-separated name:key pairs, keys of at least "
+                    f"{MIN_API_KEY} characters; item {number} is not"
+                )
+            try:
+                bot = rules.clean_username(name)
+            except ChatError as error:
+                raise SettingsError(
+                    f"api_keys: bot name {name.strip()[:40]!r}: {error.message}"
+                ) from None
+            pairs.append((bot, key.strip()))
+        return pairs
+
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
+MIN_API_KEY = 16
+MIN_JWT_SECRET = 32  # 256 bits of HS256 key, as RFC 7518 asks
 _NODE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _DATABASE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "memory://")
 

@@ -154,3 +154,32 @@ async def test_a_user_id_or_token_hash_is_stored_once(storage: Storage) -> None:
         assert caught.value.code is ErrorCode.INTERNAL
     assert await storage.users.by_name("Bob") is None
     assert await storage.users.by_name("Carol") is None
+
+
+async def test_a_rename_moves_the_name(storage: Storage) -> None:
+    alice = User(id="u1", username="Alice")
+    await storage.users.create(alice, token_hash="h1")
+    await add_room(storage, "dev", alice)
+    await storage.users.rename("u1", "Alicia")
+    renamed = User(id="u1", username="Alicia")
+    assert await storage.users.by_id("u1") == renamed
+    assert await storage.users.by_token("h1") == renamed
+    assert await storage.users.by_name("alicia") == renamed
+    assert await storage.users.by_name("Alice") is None  # free for anyone now
+    assert await storage.rooms.members("dev", 10) == [renamed]
+    await storage.users.create(User(id="u2", username="alice"), token_hash="h2")
+    # Its own name in another case is its own.
+    await storage.users.rename("u1", "ALICIA")
+    assert (await storage.users.by_id("u1")) == User(id="u1", username="ALICIA")
+
+
+async def test_a_rename_to_another_accounts_name_changes_nothing(storage: Storage) -> None:
+    await storage.users.create(User(id="u1", username="Alice"), token_hash="h1")
+    await storage.users.create(User(id="u2", username="Bob"), token_hash="h2")
+    with pytest.raises(ChatError) as caught:
+        await storage.users.rename("u1", "BOB")
+    assert caught.value.code is ErrorCode.USERNAME_TAKEN
+    assert await storage.users.by_id("u1") == User(id="u1", username="Alice")
+    assert await storage.users.by_name("bob") == User(id="u2", username="Bob")
+    await storage.users.rename("nobody", "Carol")  # no such account: nothing happens
+    assert await storage.users.by_name("Carol") is None

@@ -27,6 +27,14 @@ Request = tuple[str, Any]
 # Raised by faults of the server or its database, not by anything a client sends (the
 # cluster tests cut the database to see `unavailable`).
 NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.UNAVAILABLE}
+# Caused by clients, but elsewhere than this default server's Socket.IO events: the HTTP API's
+# (test_http_api.py) and a JWT-configured server's (test_jwt.py).
+EXERCISED_ELSEWHERE = {
+    ErrorCode.UNAUTHORIZED,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED,
+    ErrorCode.TOKEN_EXPIRED,
+}
 OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
 ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("send-message", {"room": room, "text": "hi"}),
@@ -127,6 +135,8 @@ CASES: dict[str, list[Request]] = {
         ("send_message", "hi"),
         ("receive-message", {"message": "hi"}),  # a server-to-client event
     ],
+    # Without a JWT key no connection signed in with a site token: none to refresh.
+    "invalid_token": [("refresh-token", {"token": "a.b.c"}), ("refresh-token", {"token": 1})],
 }
 
 # Valid once joined; before `user-joined` every one of them is `not_joined`.
@@ -253,7 +263,9 @@ async def test_an_event_flood_is_refused_for_that_connection_only(clients: Conne
 
 def test_every_client_triggerable_code_is_exercised_here() -> None:
     exercised = {*CASES, "not_joined", "rate_limited"}
-    assert exercised == {str(code) for code in ErrorCode} - NOT_CLIENT_TRIGGERED
+    assert exercised == {str(code) for code in ErrorCode} - NOT_CLIENT_TRIGGERED - (
+        EXERCISED_ELSEWHERE
+    )
 
 
 def test_every_code_seen_here_is_documented_for_its_event() -> None:

@@ -71,6 +71,8 @@ def test_seed_port_variable_is_honoured() -> None:
         # A missing client folder used to start and serve a page without Socket.IO.
         ([], {"RTCHAT_SOCKETIO_CLIENT_DIR": "/no/such/dir"}),
         (["--socketio-client-dir", "/no/such/dir"], {}),
+        ([], {"RTCHAT_API_KEYS": "newsbot:short"}),
+        ([], {"RTCHAT_JWT_SECRET": "too short for HS256"}),
     ],
 )
 def test_bad_setting_stops_start_up_with_one_line(args: list[str], env: dict[str, str]) -> None:

@@ -22,6 +22,11 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     USER_NOT_FOUND = "user_not_found"
     UNKNOWN_EVENT = "unknown_event"
+    UNAUTHORIZED = "unauthorized"
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -44,6 +49,16 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.FORBIDDEN: "You are not a member of this room, or may not do this (as a guest).",
     ErrorCode.USER_NOT_FOUND: "No user has this name.",
     ErrorCode.UNKNOWN_EVENT: "The server does not handle this event.",
+    ErrorCode.UNAUTHORIZED: (
+        "The HTTP API needs `Authorization: Bearer` with one of its API keys or a valid JWT."
+    ),
+    ErrorCode.INVALID_TOKEN: (
+        "The JWT is malformed, signed with another key or algorithm, lacks `sub`, `name` or "
+        "`exp`, or names another account than this connection's."
+    ),
+    ErrorCode.TOKEN_EXPIRED: "The JWT has expired: get a new one from your site.",
+    ErrorCode.NOT_FOUND: "The HTTP API has no such route.",
+    ErrorCode.METHOD_NOT_ALLOWED: "This HTTP API route does not answer this method.",
     ErrorCode.UNAVAILABLE: "The database cannot be reached just now; try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",
 }

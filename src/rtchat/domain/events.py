@@ -66,6 +66,13 @@ class RoomAdded:
     summary: RoomSummary
 
 
+@dataclass(frozen=True, slots=True)
+class TokenExpiring:
+    """The receiving connection's site token runs out at `expires`: present a new one."""
+
+    expires: datetime
+
+
 ServerEvent = (
     UserConnected
     | UserDisconnected
@@ -75,4 +82,5 @@ ServerEvent = (
     | MemberLeft
     | RoomCreated
     | RoomAdded
+    | TokenExpiring
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -72,6 +73,23 @@ class Message:
     client_id: str | None = None
     sent_from: str | None = None
     """The connection it was sent from; None for messages stored before rtchat kept it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteIdentity:
+    """Who a site's signed token (a JWT) says its bearer is, until when."""
+
+    subject: str
+    """The site's stable id of the account (`sub`); it owns the rtchat account."""
+    name: str
+    """The display name (`name`), already a valid username."""
+    expires: datetime
+
+    @property
+    def account_id(self) -> str:
+        """The rtchat account of `subject`: the same on every node and after every restart,
+        and never one a session-token account can have (those are random)."""
+        return "s" + hashlib.sha256(b"site-sub\0" + self.subject.encode()).hexdigest()[:31]
 
 
 def dm_room_name(a: str, b: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtchat.domain.api_keys import ApiKeys
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, Room, RoomKind
 from rtchat.ports import (
@@ -12,10 +13,12 @@ from rtchat.ports import (
     LocalDelivery,
     NameHolds,
     Presence,
+    SiteTokens,
     Storage,
 )
 from rtchat.service.accounts import Cleanup
 from rtchat.service.admission import Admission
+from rtchat.service.backend import Backend
 from rtchat.service.connections import Connections
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
@@ -41,6 +44,7 @@ class Chat:
 
     identity: Identity
     messages: Messaging
+    backend: Backend
     rooms: Rooms
     typing: Typing
     relay: Relay
@@ -64,9 +68,11 @@ class Chat:
         await self.relay.close()
 
     async def sweep(self) -> None:
-        """Expire typing reports nobody stopped, announce the users of crashed nodes, and
-        now and then remove the accounts that never came back."""
+        """Expire typing reports nobody stopped, warn and close the connections whose site
+        token runs out, announce the users of crashed nodes, and now and then remove the
+        accounts that never came back."""
         self.typing.expire()
+        self.identity.expire_tokens()
         self.cleanup.tick()
         await self.identity.sweep()
 
@@ -82,6 +88,8 @@ def build_chat(
     delivery: LocalDelivery,
     clock: Clock,
     limits: Limits,
+    site_tokens: SiteTokens | None = None,
+    api_keys: ApiKeys | None = None,
 ) -> Chat:
     connections = Connections()
     relay = Relay(node, fanout, delivery, storage.messages, connections)
@@ -98,12 +106,15 @@ def build_chat(
         user_locks=KeyedLocks(),
         joins_gate=Admission(JOINS_AT_ONCE, JOINS_AT_ONCE_PER_ADDRESS),
         reads_gate=Admission(READS_AT_ONCE, READS_AT_ONCE_PER_ADDRESS),
+        site_tokens=site_tokens,
     )
     typing = Typing(ctx)
     rooms = Rooms(ctx, typing)
+    identity = Identity(ctx, rooms, typing)
     return Chat(
-        identity=Identity(ctx, rooms, typing),
+        identity=identity,
         messages=Messaging(ctx, typing),
+        backend=Backend(ctx, identity, api_keys or ApiKeys([])),
         rooms=rooms,
         typing=typing,
         relay=relay,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rtchat.domain.models import ConnectionId, User
 
@@ -20,6 +21,10 @@ class Connection:
     """Where it comes from, as per-address limits count it (None: not from an IP)."""
     user: User | None = None
     token: str | None = None
+    expires: datetime | None = None
+    """When the site token it signed in with runs out (None: not signed in by one)."""
+    told: bool = False
+    """Whether it was told its site token is running out (`TokenExpiring`)."""
 
     def address_key(self, kind: str) -> str | None:
         """The rate-limit key of `kind` for this connection's address, if it has one."""
@@ -48,7 +53,7 @@ class Connections:
     def unbind(self, connection: Connection) -> bool:
         """Take `connection` from its user; `True` if it was their last on this node."""
         user = connection.user
-        connection.user = connection.token = None
+        connection.user = connection.token = connection.expires = None
         if user is None:
             return False
         conns = self.of_user.get(user.id)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
-from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, Storage
+from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, SiteTokens, Storage
 from rtchat.service.admission import Admission
 from rtchat.service.connections import Connection, Connections
 from rtchat.service.limits import Limiters, Limits
@@ -31,6 +31,8 @@ class Context:
     user_locks: KeyedLocks
     joins_gate: Admission
     reads_gate: Admission
+    site_tokens: SiteTokens | None = None
+    """Set: users sign in with the site's JWTs only (no `user-joined` accounts)."""
 
     def connection(self, conn: ConnectionId) -> Connection:
         found = self.connections.by_id.get(conn)

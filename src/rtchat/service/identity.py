@@ -10,6 +10,12 @@ token, so a second tab, a reload or a server restart always finds its name held;
 guest it chats on, flagged `guest` wherever it appears, and never becomes the account:
 only the account's own token brings it back, with its rooms and direct messages.
 
+With a site key set (`SiteTokens`), sign-in is the site's: a connection presents the
+site's JWT, whose `sub` owns an rtchat account (made on its first sign-in) and whose
+`name` it goes by; `user-joined` under another name is refused, and name holds never
+come into play, as nobody claims names. A connection is told (`TokenExpiring`) when its
+token is about to run out, may present a new one (`refresh`), and is closed at expiry.
+
 `user-connected` and `user-disconnected` go out on a user's first and last connection
 across every node, as `Presence` counts them.
 """
@@ -18,11 +24,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime, timedelta
 
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.events import UserConnected, UserDisconnected
-from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
+from rtchat.domain.events import TokenExpiring, UserConnected, UserDisconnected
+from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, SiteIdentity, User
 from rtchat.domain.names import name_key
 from rtchat.service.connections import Connection
 from rtchat.service.context import Context
@@ -35,6 +42,8 @@ from rtchat.service.views import SessionView
 log = logging.getLogger(__name__)
 
 MAX_TOKEN = 128
+TOKEN_WARNING = 60.0
+"""Seconds before its site token runs out that a connection is told to present a new one."""
 
 
 class Identity:
@@ -47,12 +56,20 @@ class Identity:
         self, conn: ConnectionId, token: object = None, address: str | None = None
     ) -> User | None:
         """A connection opened from `address`; a valid `token` makes it its account's at
-        once. Raises `unavailable` when the store cannot say whose the token is."""
+        once. Raises `unavailable` when the store cannot say whose the token is. With site
+        tokens, `token` must be a valid one (`invalid_token`, `token_expired` otherwise)."""
         ctx = self._ctx
         connection = ctx.connections.open(conn, address)
         try:
             # Like the seed's io.emit, every connection hears the default room, joined or not.
             await ctx.relay.enter(conn, DEFAULT_ROOM)
+            if ctx.site_tokens is not None:
+                site = ctx.site_tokens.verify(token)
+                async with ctx.admitted(ctx.joins_gate, conn):
+                    account = await self.site_account(site)
+                    await self._attach(connection, account, None)
+                connection.expires = site.expires
+                return account
             if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
                 async with ctx.admitted(ctx.joins_gate, conn):
                     user = await ctx.storage.users.by_token(token_hash(token))
@@ -78,6 +95,10 @@ class Identity:
             and not (current.guest and wanted is False)  # a guest may ask for the account
         ):
             return await self.session(conn)
+        if ctx.site_tokens is not None:
+            raise ChatError(
+                ErrorCode.FORBIDDEN, "Your site's token names you here: sign in there to rename."
+            )
         ctx.spend(
             ctx.limiters.joins,
             connection.address_key("join"),
@@ -110,6 +131,68 @@ class Identity:
             online_count=count,
             token=connection.token,
         )
+
+    async def site_account(self, site: SiteIdentity) -> User:
+        """The account `site`'s subject owns, made on its first sign-in (a member of the
+        default room, as every account), going by the token's name: renamed when the site
+        renamed it. Raises `username_taken` when another account has that name."""
+        ctx = self._ctx
+        user = User(id=site.account_id, username=site.name)
+        async with ctx.user_locks.hold(user.id):
+            stored = await ctx.storage.users.by_id(user.id)
+            if stored is not None:
+                if stored.username != user.username:
+                    await ctx.storage.users.rename(user.id, user.username)
+                return user
+            # Nobody can sign in with a session token to it: the hash is of a token never shown.
+            unusable = token_hash(secrets.token_urlsafe(32))
+            try:
+                await ctx.storage.users.create(user, unusable, seen=ctx.clock.now())
+            except ChatError as error:
+                # Its first sign-in on another node at the same moment made it first.
+                if error.code is not ErrorCode.USERNAME_TAKEN:
+                    raise
+                if await ctx.storage.users.by_id(user.id) is None:
+                    raise ChatError(
+                        ErrorCode.USERNAME_TAKEN,
+                        f"Another account of this chat is called {site.name!r}.",
+                    ) from None
+                return user
+            await ctx.storage.rooms.add_member(DEFAULT_ROOM, user.id)
+        return user
+
+    def refresh(self, conn: ConnectionId, token: object) -> datetime:
+        """`refresh-token`: a new site token for the same account; answers its expiry."""
+        ctx = self._ctx
+        connection = ctx.connection(conn)
+        if ctx.site_tokens is None or connection.user is None or connection.expires is None:
+            raise ChatError(
+                ErrorCode.INVALID_TOKEN, "This connection did not sign in with a site token."
+            )
+        site = ctx.site_tokens.verify(token)
+        if site.account_id != connection.user.id:
+            raise ChatError(ErrorCode.INVALID_TOKEN, "The token names another account.")
+        connection.expires, connection.told = site.expires, False
+        return site.expires
+
+    def expire_tokens(self) -> None:
+        """Tell each connection whose site token runs out within `TOKEN_WARNING` seconds,
+        once per token; close those whose token has run out."""
+        ctx = self._ctx
+        if ctx.site_tokens is None:
+            return
+        now = ctx.clock.now()
+        soon = now + timedelta(seconds=TOKEN_WARNING)
+        for connection in list(ctx.connections.by_id.values()):
+            expires = connection.expires
+            if expires is None:
+                continue
+            if expires <= now:
+                connection.expires = None  # closing: its disconnect follows, once
+                ctx.relay.close_connection(connection.id, ChatError(ErrorCode.TOKEN_EXPIRED))
+            elif expires <= soon and not connection.told:
+                connection.told = True
+                ctx.relay.to_connection(connection.id, TokenExpiring(expires))
 
     async def disconnect(self, conn: ConnectionId) -> None:
         ctx = self._ctx

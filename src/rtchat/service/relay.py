@@ -180,6 +180,14 @@ class Relay:
             _room_channel(room), envelope.room_frame(self.node, message.seq, "", event)
         )
 
+    def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
+        """To one connection of this node."""
+        self._delivery.to_connection(conn, self._delivery.encode(event))
+
+    def close_connection(self, conn: ConnectionId, reason: ChatError) -> None:
+        """Close one connection of this node, telling its client `reason`."""
+        self._delivery.close(conn, reason)
+
     def to_room(self, room: str, event: ServerEvent, *, exclude_user: str = "") -> None:
         """An event that takes no place in the room's log (typing, joins, presence)."""
         encoded = self._delivery.encode(event)

@@ -140,6 +140,18 @@ class MemoryUserStore:
         old.sort(key=lambda r: (r.last_seen, r.user.id))
         return [r.user for r in old[: window(limit)]]
 
+    async def rename(self, user_id: str, username: str) -> None:
+        state = self._state
+        record = state.users.get(user_id)
+        key = name_key(username)
+        if state.user_by_key.get(key, user_id) != user_id:
+            raise ChatError(ErrorCode.USERNAME_TAKEN)
+        if record is None:
+            return
+        del state.user_by_key[name_key(record.user.username)]
+        state.user_by_key[key] = user_id
+        record.user = User(user_id, username)
+
     async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
         state = self._state
         record = state.users.get(user_id)

@@ -103,6 +103,24 @@ class PostgresUserStore:
     async def by_id(self, user_id: str) -> User | None:
         return await self._one("id = $1", user_id)
 
+    async def rename(self, user_id: str, username: str) -> None:
+        key = name_key(username)
+
+        async def job(connection: PgConnection) -> None:
+            try:
+                await connection.execute(
+                    "UPDATE users SET username = $2, name_key = $3 WHERE id = $1",
+                    user_id,
+                    username,
+                    key,
+                )
+            except Conflict as conflict:
+                if conflict.constraint != "users_name_key":
+                    raise
+                raise ChatError(ErrorCode.USERNAME_TAKEN) from conflict
+
+        await self._writer.run(job)
+
     async def seen(self, user_id: str, when: datetime) -> None:
         async def job(connection: PgConnection) -> None:
             await connection.execute(

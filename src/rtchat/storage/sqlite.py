@@ -94,6 +94,20 @@ class SqliteUserStore:
 
         return await self._thread.run(job, writes=False)
 
+    async def rename(self, user_id: str, username: str) -> None:
+        key = name_key(username)
+
+        def job(conn: sqlite3.Connection) -> None:
+            holder = conn.execute("SELECT id FROM users WHERE name_key = ?", (key,)).fetchone()
+            if holder is not None and holder[0] != user_id:
+                raise ChatError(ErrorCode.USERNAME_TAKEN)
+            conn.execute(
+                "UPDATE users SET username = ?, name_key = ? WHERE id = ?",
+                (username, key, user_id),
+            )
+
+        await self._thread.run(job)
+
     async def release(self, user_id: str, *, unseen_since: datetime | None = None) -> bool:
         cutoff = None if unseen_since is None else to_seconds(unseen_since)
 

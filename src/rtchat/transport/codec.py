@@ -17,6 +17,7 @@ from rtchat.domain.events import (
     RoomAdded,
     RoomCreated,
     ServerEvent,
+    TokenExpiring,
     UserConnected,
     UserDisconnected,
     UserTyping,
@@ -100,3 +101,5 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
             return events.ROOM_CREATED, {"room": room_payload(summary)}
         case RoomAdded(summary):
             return events.ROOM_ADDED, {"room": room_payload(summary)}
+        case TokenExpiring(expires):
+            return events.TOKEN_EXPIRING, {"expiresAt": iso_timestamp(expires)}

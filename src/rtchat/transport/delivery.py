@@ -15,6 +15,7 @@ from typing import Protocol
 
 import orjson
 
+from rtchat.domain.errors import ChatError
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
 from rtchat.transport import codec
@@ -30,6 +31,8 @@ class TransportDelivery(Protocol):
     def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId]) -> None: ...
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None: ...
+
+    def close(self, conn: ConnectionId, reason: ChatError) -> None: ...
 
 
 class Deliveries:
@@ -57,3 +60,7 @@ class Deliveries:
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         for transport in self._transports:
             transport.to_connection(conn, event)
+
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        for transport in self._transports:
+            transport.close(conn, reason)

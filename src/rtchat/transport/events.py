@@ -29,6 +29,7 @@ from rtchat.service import (
     SYNC_BUDGET,
     SYNC_PAGE,
 )
+from rtchat.service.identity import TOKEN_WARNING
 
 EVENT_RATE_FACTOR = 5
 """A connection's events of every kind are limited to this many times the message rate."""
@@ -46,6 +47,7 @@ OPEN_DM = "open-dm"
 HISTORY = "history"
 SYNC = "sync"
 LIST_ONLINE = "list-online"
+REFRESH_TOKEN = "refresh-token"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -56,6 +58,7 @@ MEMBER_JOINED = "member-joined"
 MEMBER_LEFT = "member-left"
 ROOM_CREATED = "room-created"
 ROOM_ADDED = "room-added"
+TOKEN_EXPIRING = "token-expiring"
 ERROR = "error"
 
 ROOM_INFO = "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?}`"
@@ -213,6 +216,14 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         ack="`{users: [User]}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
+    EventSpec(
+        REFRESH_TOKEN,
+        "`{token}`: a new JWT from the site, for the same `sub`",
+        "With site tokens on (see Sign-in with the site's tokens): go on past the expiry of "
+        "the token this connection signed in with. Send it when told `token-expiring`.",
+        ack="`{expiresAt}`: the new token's expiry (ISO 8601)",
+        errors=("invalid_payload", "invalid_token", "token_expired"),
+    ),
 )
 
 SERVER_EVENTS: tuple[EventSpec, ...] = (
@@ -247,6 +258,13 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         "`{room: RoomInfo}`",
         "You became a member of a room elsewhere: someone opened a direct message with "
         "you, or another of your tabs created, joined or opened one.",
+    ),
+    EventSpec(
+        TOKEN_EXPIRING,
+        "`{expiresAt}` (ISO 8601)",
+        f"This connection's site token runs out in {TOKEN_WARNING:g} seconds or less: send "
+        "`refresh-token` with a new one before `expiresAt`, or the server sends `error` "
+        "`{code: 'token_expired'}` and closes the connection then. Sent once per token.",
     ),
     EventSpec(
         ERROR,

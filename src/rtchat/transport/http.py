@@ -21,6 +21,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rtchat.transport.api import PREFIX as API_PREFIX
+
 # The files of npm's socket.io-client/dist that a page may load from /socket.io/.
 CLIENT_FILES = frozenset(
     {
@@ -55,9 +57,12 @@ def create_http_app(
     status: Callable[[], dict[str, object]],
     ready: Callable[[], Awaitable[tuple[bool, dict[str, object]]]],
     metrics: Callable[[], bytes] | None = None,
+    *,
+    api: ASGIApp | None = None,
 ) -> Starlette:
     """`/healthz` (alive: always 200 with `status`), `/readyz` (200 if `ready` says so,
-    else 503), `/metrics` (only with `metrics`; else 404), and the files of `static_dir`."""
+    else 503), `/metrics` (only with `metrics`; else 404), the HTTP API (`api`, at
+    `/api/v1`), and the files of `static_dir`."""
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", **status()})
@@ -78,6 +83,7 @@ def create_http_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *extra,
+            *([] if api is None else [Mount(API_PREFIX, app=api)]),
             # StaticFiles answers only GET and HEAD (405 with Allow otherwise).
             Mount("/", app=StaticFiles(directory=static_dir, html=True)),
         ],

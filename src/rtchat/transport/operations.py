@@ -49,6 +49,7 @@ class Operations:
             events.HISTORY: self._history,
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
+            events.REFRESH_TOKEN: self._refresh_token,
         }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
@@ -165,6 +166,10 @@ class Operations:
         (room,) = _fields(_object(args), "room")
         users = await self._chat.rooms.online_members(conn, room)
         return {"users": [codec.user_payload(u) for u in users]}
+
+    async def _refresh_token(self, conn: ConnectionId, args: list[Any]) -> object:
+        (token,) = _fields(_object(args), "token")
+        return {"expiresAt": codec.iso_timestamp(self._chat.identity.refresh(conn, token))}
 
 
 def _session_payload(view: SessionView) -> dict[str, object]:

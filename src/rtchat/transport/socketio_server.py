@@ -37,6 +37,11 @@ class SocketIODelivery:
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         self._sio.emit_encoded(event.decode(), to=conn)
 
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        # Socket.IO's DISCONNECT carries no reason: an `error` event just before it does.
+        self._sio.emit(events.ERROR, reason.to_wire(), to=conn)
+        self._sio.disconnect(conn)
+
 
 def create_server(
     *,

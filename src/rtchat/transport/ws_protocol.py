@@ -49,7 +49,9 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         AUTH_FAILED,
         f"Sign-in failed: the first request was not `{HELLO}`, the hello was refused (its "
-        f"error answer comes first), or no hello came within {HELLO_TIMEOUT:g} seconds.",
+        f"error answer comes first), no hello came within {HELLO_TIMEOUT:g} seconds, or "
+        "the site token it signed in with expired without a `refresh-token` (the close "
+        "reason is the error code).",
     ),
     CloseCode(
         SLOW_CONSUMER,

@@ -64,6 +64,12 @@ class WsDelivery:
         if found is not None:
             found.send_frame(push_frame(event))
 
+    def close(self, conn: ConnectionId, reason: ChatError) -> None:
+        # The close frame's reason is the error's code (e.g. a token that expired).
+        found = self._endpoint.conns.get(conn)
+        if found is not None:
+            found.close(AUTH_FAILED, str(reason.code))
+
 
 class WsHandlers:
     """Implements the endpoint's `WsApp`."""

@@ -1,0 +1,1 @@
+"""The site's own tokens (JWTs), as `SiteTokens` checks them."""
