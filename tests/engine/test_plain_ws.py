@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import os
 from collections.abc import AsyncIterator
 
@@ -23,6 +24,7 @@ class EchoApp:
     def __init__(self, endpoint: WsEndpoint) -> None:
         self.codes: list[int] = []
         self.gone = asyncio.Event()
+        self.endpoint = endpoint
         endpoint.serve(self)
 
     def opened(self, conn: WsConn) -> None:
@@ -121,6 +123,7 @@ async def test_a_client_that_does_not_read_is_closed_as_a_slow_consumer(
             break
         frames += 1
     assert frames == 64
+    assert app.endpoint.dropped == {"slow consumer": 1}
     writer.close()
 
 
@@ -147,19 +150,27 @@ async def test_past_the_output_budget_the_biggest_backlog_is_dropped(
         while chunk := await asyncio.wait_for(big_reader.read(MIB), WAIT):
             received += len(chunk)
     assert received < 48 * MIB
+    assert app.endpoint.dropped == {"output budget": 1}
     small.write(masked(TEXT, b"still here"))
     assert await read_frame(small_reader) == (TEXT, b"still here")
     small.close()
     big.close()
 
 
-async def test_the_close_handshake_echoes_the_code(engine: tuple[str, EchoApp]) -> None:
+async def test_the_close_handshake_echoes_the_code(
+    engine: tuple[str, EchoApp], caplog: pytest.LogCaptureFixture
+) -> None:
     base, app = engine
+    caplog.set_level(logging.INFO, "rtchat.connections")
     reader, writer = await _open(base)
     writer.write(masked(CLOSE, (4321).to_bytes(2) + b"bye"))
     assert await read_close(reader) == (4321, "")
     await asyncio.wait_for(app.gone.wait(), WAIT)
     assert app.codes == [4321]
+    # One line when it opened and one when it closed, as for Engine.IO sessions.
+    lines = [r for r in caplog.records if r.name == "rtchat.connections"]
+    logged = [(r.__dict__["event"], r.__dict__["transport"]) for r in lines]
+    assert logged == [("connect", "ws"), ("disconnect", "ws")]
     writer.close()
 
 

@@ -32,6 +32,10 @@ from rtchat.engine.websocket import GOING_AWAY, PING, TEXT, frame
 from rtchat.roomsets import RoomSet, with_room, without_room
 
 log = logging.getLogger(__name__)
+# Engine.IO's logger of connection events (eio_server.py): one line per connection opened
+# and closed, at info, transport "ws"; nothing per message.
+connections_log = logging.getLogger("rtchat.connections")
+TRANSPORT = "ws"
 
 # Close codes the endpoint itself sends (the app adds its own, in 4000-4999).
 UNSUPPORTED_DATA = 1003  # a binary frame: the protocol is JSON text
@@ -198,6 +202,7 @@ class WsEndpoint:
         self._backlog = Backlog[WsConn](o.output_budget)  # connections over BACKLOG behind
         self.draining = False  # stopping: connections close once what they sent is answered
         self._settled = asyncio.Event()  # while draining: some connection's inbox emptied
+        self.dropped: dict[str, int] = {}  # connections dropped for being behind, by reason
         self._dirty: list[WsConn] = []
         self._flush_handle: asyncio.Handle | None = None
         self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
@@ -229,6 +234,18 @@ class WsEndpoint:
         conn = WsConn(self, link, conn_id)
         self.conns[conn_id] = conn
         self._ping_due.add(conn)
+        if connections_log.isEnabledFor(logging.INFO):
+            connections_log.info(
+                "connection %s opened over %s",
+                conn_id,
+                TRANSPORT,
+                extra={
+                    "event": "connect",
+                    "sid": conn_id,
+                    "transport": TRANSPORT,
+                    "peer": conn.peer,
+                },
+            )
         assert self.app is not None, "the endpoint's app is set before it serves"
         self.app.opened(conn)
         return conn
@@ -294,6 +311,7 @@ class WsEndpoint:
                 log.info(
                     "dropped %s: slow consumer (%d bytes unsent, over %d)", conn.id, size, bound
                 )
+                self.dropped["slow consumer"] = self.dropped.get("slow consumer", 0) + 1
                 conn.close(SLOW_CONSUMER, "slow consumer")
             elif self._backlog.note(conn, size):
                 self._relieve()
@@ -308,6 +326,7 @@ class WsEndpoint:
             log.info(
                 "dropped %s: output budget (%d bytes unsent of %d)", conn.id, conn.unsent(), total
             )
+            self.dropped["output budget"] = self.dropped.get("output budget", 0) + 1
             conn.close(SLOW_CONSUMER, "output budget")
             conn.abort()
 
@@ -322,6 +341,14 @@ class WsEndpoint:
         """Called by `conn` as it closes: out of every room and clock, then the app."""
         for room in conn.rooms:
             self.rooms.discard(_NS, room, conn)
+        if connections_log.isEnabledFor(logging.INFO):
+            connections_log.info(
+                "connection %s closed over %s: %d",
+                conn.id,
+                TRANSPORT,
+                code,
+                extra={"event": "disconnect", "sid": conn.id, "transport": TRANSPORT, "code": code},
+            )
         conn.detach()
         self._backlog.forget(conn)
         self.conns.pop(conn.id, None)
