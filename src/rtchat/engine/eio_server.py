@@ -355,19 +355,22 @@ class EioServer:
             return UNKNOWN_SID
         return None
 
-    def websocket_opened(self, conn: Conn, query: dict[str, str]) -> EioSession | None:
-        """After the 101: a new session on this WebSocket, or the probe of an upgrade.
+    def websocket_opened(self, conn: Conn, query: dict[str, str], head: bytes) -> EioSession | None:
+        """Write `head` (the 101) and open a new session on this WebSocket, or take it as
+        the probe of an upgrade. A new session's OPEN packet goes in the same write as the
+        101: a connection costs a system call, a segment and a wake-up of its client less.
         None if the session is upgrading or upgraded already: the protocol has the server
         close this second WebSocket, and the first transport goes on untouched."""
         sid = query.get("sid")
         if sid is not None:
+            conn.transport.write(head)
             session = self.sessions.get(sid)
             if session is None or not session.start_upgrade(conn):
                 return None
             self._upgrade_due.add(session)
             return session
         session = self._open(conn, websocket=True)
-        conn.transport.write(text_frame(self._open_packet(session, upgrades=False)))
+        conn.transport.write(head + text_frame(self._open_packet(session, upgrades=False)))
         return session
 
     def websocket_packet(self, conn: Conn, session: EioSession, packet: EioPacket) -> None:

@@ -480,7 +480,7 @@ class HttpConnection(asyncio.Protocol):
         if error is not None:
             self._refuse(error)
             return
-        self.transport.write(
+        head = (
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode() + b"\r\n\r\n"
         )
@@ -488,7 +488,7 @@ class HttpConnection(asyncio.Protocol):
         self._ws = ws.WsParser(eio.options.max_payload)
         for queue in (handler.idle, handler.head_due, handler.body_due):
             queue.remove(self)
-        session = eio.websocket_opened(self, params)
+        session = eio.websocket_opened(self, params, head)
         if session is None:
             self.close_ws(ws.POLICY, "session already upgrading or upgraded")
             return
