@@ -295,6 +295,7 @@ async def _chat(
                 Sources(
                     node=node,
                     sio=sio,
+                    plain=plain,
                     chat=chat,
                     errors=operations.errors,
                     forwarded=lambda: forwarder.forwarded if forwarder is not None else 0,

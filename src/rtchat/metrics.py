@@ -22,10 +22,11 @@ from prometheus_client.registry import Collector
 
 from rtchat.engine import SocketServer
 from rtchat.engine.eio_server import transport_name
+from rtchat.engine.plain_ws import WsEndpoint
 from rtchat.service import Chat
 from rtchat.tally import Tally
 
-TRANSPORTS = ("websocket", "polling")
+TRANSPORTS = ("websocket", "polling", "ws")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class Sources:
 
     node: str
     sio: SocketServer
+    plain: WsEndpoint  # `/ws`
     chat: Chat
     errors: dict[str, int]  # error answers by code (the transport's)
     forwarded: Callable[[], int]
@@ -51,9 +53,10 @@ class ChatCollector(Collector):
         by_transport = dict.fromkeys(TRANSPORTS, 0)
         for session in s.sio.sessions.values():
             by_transport[transport_name(session)] += 1
+        by_transport["ws"] = len(s.plain.conns)
         connections = GaugeMetricFamily(
             "rtchat_connections",
-            "Engine.IO sessions open on this node, by transport.",
+            "Connections open on this node, by transport (Engine.IO's two, and `/ws`).",
             labels=["node", "transport"],
         )
         for transport, count in by_transport.items():
@@ -70,7 +73,7 @@ class ChatCollector(Collector):
             "rtchat_deliveries",
             "Events queued to this node's connections, one per recipient.",
             node,
-            s.sio.delivered,
+            s.sio.delivered + s.plain.delivered,
         )
         yield _histogram(
             "rtchat_store_append_seconds",
@@ -80,7 +83,7 @@ class ChatCollector(Collector):
         )
         yield _histogram(
             "rtchat_broadcast_recipients",
-            "Connections of this node that each broadcast went to.",
+            "Socket.IO connections of this node that each broadcast went to.",
             node,
             s.sio.fanout,
         )
@@ -103,7 +106,10 @@ class ChatCollector(Collector):
             "Connections dropped for not reading what was sent to them, by reason.",
             labels=["node", "reason"],
         )
-        for reason, count in sorted(s.sio.dropped.items()):
+        drops = dict(s.sio.dropped)
+        for reason, count in s.plain.dropped.items():
+            drops[reason] = drops.get(reason, 0) + count
+        for reason, count in sorted(drops.items()):
             dropped.add_metric([s.node, reason], count)
         yield dropped
         yield _counter(

@@ -11,12 +11,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from rtchat.settings import Settings
 from tests.support import ChatClient, error_code, ok, running_server
+from tests.ws_client import WsClient
 
 NODE = "metrics-node"
 MESSAGES = 12
 MEMBERS = 4  # joined over WebSocket, the sender among them
 # ... and one more connection over long-polling that never joins: it hears `general` too,
-# as every connection does in the seed.
+# as every connection does in the seed; and one over the plain WebSocket endpoint `/ws`.
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -57,29 +58,32 @@ async def test_counts_match_a_scripted_session(tmp_path: Path) -> None:
             await ChatClient(url, transports=["websocket"]).connect() for _ in range(MEMBERS)
         ]
         poller = await ChatClient(url, transports=["polling"]).connect()
+        plain = await WsClient.open(url)
         try:
             for i, client in enumerate(members):
                 await client.join(f"member{i}")
+            await plain.join("plain")
             sender = members[0]
             before = await _scrape(url)
             assert _value(before, "rtchat_connections", transport="websocket") == MEMBERS
             assert _value(before, "rtchat_connections", transport="polling") == 1
+            assert _value(before, "rtchat_connections", transport="ws") == 1
 
             for i in range(MESSAGES):
                 ok(await sender.call("send-message", {"room": "general", "text": f"m{i}"}))
-            for client in [*members, poller]:
-                await client.wait_for(
+            for listener in [*members, poller, plain]:
+                await listener.wait_for(
                     "receive-message", lambda d: d["message"] == f"m{MESSAGES - 1}"
                 )
             after = await _scrape(url)
 
             delivered = sum(
                 1
-                for client in [*members, poller]
-                for data in client.events("receive-message")
+                for listener in [*members, poller, plain]
+                for data in listener.events("receive-message")
                 if data["message"].startswith("m")
             )
-            assert delivered == MESSAGES * (MEMBERS + 1)  # the sender hears its own
+            assert delivered == MESSAGES * (MEMBERS + 2)  # the sender hears its own
 
             def delta(name: str, **labels: str) -> float:
                 return _value(after, name, **labels) - _value(before, name, **labels)
@@ -88,9 +92,9 @@ async def test_counts_match_a_scripted_session(tmp_path: Path) -> None:
             assert delta("rtchat_deliveries_total") == delivered
             assert delta("rtchat_store_append_seconds_count") == MESSAGES
             assert delta("rtchat_store_append_seconds_sum") > 0
-            # Each message was one broadcast to the room's members on this node.
+            # Each message was one broadcast to the room's Socket.IO members on this node.
             assert delta("rtchat_broadcast_recipients_count") == MESSAGES
-            assert delta("rtchat_broadcast_recipients_sum") == delivered
+            assert delta("rtchat_broadcast_recipients_sum") == MESSAGES * (MEMBERS + 1)
             assert delta("rtchat_broadcast_recipients_bucket", le="5.0") == MESSAGES
             assert delta("rtchat_broadcast_recipients_bucket", le="2.0") == 0
 
@@ -106,6 +110,7 @@ async def test_counts_match_a_scripted_session(tmp_path: Path) -> None:
             assert _value(last, "rtchat_slow_consumer_disconnects_total") == 0
             assert _value(last, "rtchat_draining") == 0
         finally:
+            await plain.close()
             for client in [*members, poller]:
                 await client.close()
 

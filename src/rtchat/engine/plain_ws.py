@@ -203,6 +203,7 @@ class WsEndpoint:
         self.draining = False  # stopping: connections close once what they sent is answered
         self._settled = asyncio.Event()  # while draining: some connection's inbox emptied
         self.dropped: dict[str, int] = {}  # connections dropped for being behind, by reason
+        self.delivered = 0  # events queued to connections, one per recipient (for /metrics)
         self._dirty: list[WsConn] = []
         self._flush_handle: asyncio.Handle | None = None
         self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
@@ -286,9 +287,12 @@ class WsEndpoint:
         members = self.rooms.members(_NS, room)
         if members is None:
             return
+        sent = 0
         for conn in members:
             if not skip or conn.id not in skip:
                 conn.send_frame(built)
+                sent += 1
+        self.delivered += sent
 
     # --- writing -------------------------------------------------------------------------------
 

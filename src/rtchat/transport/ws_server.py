@@ -63,6 +63,7 @@ class WsDelivery:
         found = self._endpoint.conns.get(conn)
         if found is not None:
             found.send_frame(push_frame(event))
+            self._endpoint.delivered += 1
 
     def close(self, conn: ConnectionId, reason: ChatError) -> None:
         # The close frame's reason is the error's code (e.g. a token that expired).
