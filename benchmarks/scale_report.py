@@ -19,6 +19,9 @@ KB_PER_CONN_MAX = 3.0
 ACCEPTS_PER_S_MIN = 5000.0
 US_PER_DELIVERY_MAX = 1.0
 FLAT_WITHIN = 2.0  # CPU per delivery from rooms of 100 to the biggest, max over min
+# From the latency curve's runs (run.py's S4 and S3 on a fresh server), over Node's.
+S3_RATE, S3_PROBE_P99_RATIO_MAX = 20, 0.5  # messages/s to 1,000 clients
+S4_DRAIN_RATIO_MAX = 0.2
 
 
 def _median(values: list[float | None]) -> float | None:
@@ -65,8 +68,18 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             "errors": [e for r in runs for e in r.get("errors", [])],
             "ok": all(r["ok"] for r in runs),
         }
-    out["targets"] = targets(out)
     out["curves"] = curve_rows(data)
+    out["s4_drain_s"] = {
+        server: _median(
+            [
+                c["result"]["s4"]["drain_s"]
+                for c in data.get("curves", [])
+                if c["server"] == server and "s4" in c["result"]
+            ]
+        )
+        for server in dict.fromkeys(c["server"] for c in data.get("curves", []))
+    }
+    out["targets"] = targets(out)
     return out
 
 
@@ -146,9 +159,12 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     curve = [(r["members"], r["us_per_delivery"]) for r in full if r["members"] >= 100]
-    if workers and s[workers]["rows"]:
-        w = s[workers]["rows"][-1]
-        curve.append((w["members"], w["us_per_delivery"]))
+    if workers:
+        curve += [
+            (w["members"], w["us_per_delivery"])
+            for w in s[workers]["rows"]
+            if w["open"] >= w["target"]
+        ]
     if len(curve) >= 2:
         us = [u for _, u in curve]
         out.append(
@@ -157,6 +173,34 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{curve[0][0]:,.0f} to {curve[-1][0]:,.0f}",
                 "figure": f"max/min {max(us) / min(us):.2f}x ({min(us):.3f}-{max(us):.3f} µs)",
                 "met": max(us) / min(us) <= FLAT_WITHIN,
+            }
+        )
+    at = {
+        server: next((r for r in rows if r["rate"] == S3_RATE), None)
+        for server, rows in s.get("curves", {}).items()
+    }
+    ours, node = at.get("rtchat-sqlite"), at.get("node-seed")
+    if ours and node and ours["probe_p99_ms"] and node["probe_p99_ms"]:
+        ratio = ours["probe_p99_ms"] / node["probe_p99_ms"]
+        out.append(
+            {
+                "target": f"S3 at {ours['offered_per_s']:,} deliveries/s: probe p99 ≤ "
+                f"{S3_PROBE_P99_RATIO_MAX:g}x Node's",
+                "figure": f"{ratio:.2f}x ({ours['probe_p99_ms']:.1f} vs "
+                f"{node['probe_p99_ms']:.1f} ms)",
+                "met": ratio <= S3_PROBE_P99_RATIO_MAX,
+            }
+        )
+    drain = s.get("s4_drain_s", {})
+    if drain.get("rtchat-sqlite") and drain.get("node-seed"):
+        ratio = drain["rtchat-sqlite"] / drain["node-seed"]
+        out.append(
+            {
+                "target": f"S4 join storm of 1,000 drained in ≤ {S4_DRAIN_RATIO_MAX:g}x "
+                "Node's time",
+                "figure": f"{ratio:.2f}x ({drain['rtchat-sqlite']:.2f} vs "
+                f"{drain['node-seed']:.2f} s)",
+                "met": ratio <= S4_DRAIN_RATIO_MAX,
             }
         )
     return out
