@@ -11,7 +11,8 @@ no address runs short of ephemeral ports. At each step: accepts per second, the 
 RSS per connection (all its processes), then a broadcast to every connection (the seed's
 room: every client hears `send-message`) with deliveries per second, server CPU per
 delivery and exactly-once checked at every client. The Node seed server goes through the
-same steps as far as it gets; the report says where it stopped and why.
+single-process steps (it is one process: the open-file limit bounds it as it bounds one
+rtchat process); the report says where a server stopped and why.
 
 Servers are pinned to one core and the generators to the other, except the workers run,
 which may use both (its generators share a core with them: the report says so). Only
@@ -498,9 +499,9 @@ def main(argv: list[str] | None = None) -> int:
     plan_for: list[tuple[Deployment, list[int]]] = []
     for dep in single_deployments():
         if dep.name in chosen:
-            # The seed's server also tries the machine-wide step, to show where it stops.
-            extra = [plan.workers_steps[-1]] if dep.name == "node-seed" else []
-            plan_for.append((dep, [*stages, *extra]))
+            # The seed's server is one process, like rtchat's single runs: the open-file
+            # limit is where both stop; the machine-wide steps need rtchat's --workers.
+            plan_for.append((dep, stages))
     if "rtchat-workers" in chosen:
         plan_for.append((workers_deployment(workers), plan.workers_steps))
     curves: list[dict[str, Any]] = []
