@@ -252,10 +252,23 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
             f"The Node seed server stopped at {stopped['at']:,} of "
             f"{stopped['target']:,}: " + "; ".join(stopped["errors"][:2]),
         ]
+    if s.get("curves"):
+        lines += [
+            "",
+            "| server | offered deliveries/s | probe p99 ms | kept up |",
+            "|---|---:|---:|---|",
+            *(
+                f"| {server} | {r['offered_per_s']:,} | {_f(r['probe_p99_ms'], '.1f')} | "
+                f"{r['kept_up']}/{r['reps']} |"
+                for server, rows in s["curves"].items()
+                for r in rows
+            ),
+        ]
     lines += [
         "",
         f"![RSS against connections](../{base}-rss.png)",
         f"![CPU per delivery against room size](../{base}-cpu.png)",
+        f"![p99 against offered load](../{base}-latency.png)",
     ]
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
-BLOCKS = {"summary", "reading", "cluster", "targets", "polling", "before-after"}
+BLOCKS = {"summary", "reading", "cluster", "targets", "polling", "before-after", "scale"}
 
 
 @pytest.fixture
