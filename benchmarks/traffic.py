@@ -79,7 +79,8 @@ class Plan:
     window_s: float
     reps: int
     generators: int
-    inflight: int  # set-up handshakes in flight per generator
+    inflight: int  # set-up joins in flight per generator
+    timeout_s: float  # a handshake or an answer, set-up included
     settle_s: float  # after set-up, before the window
     drain_timeout_s: float
 
@@ -122,7 +123,8 @@ FULL = Plan(
     window_s=30.0,
     reps=3,
     generators=GENERATORS,
-    inflight=100,
+    inflight=25,
+    timeout_s=180.0,
     settle_s=3.0,
     drain_timeout_s=30.0,
 )
@@ -143,6 +145,7 @@ SMOKE = Plan(
     reps=1,
     generators=2,
     inflight=50,
+    timeout_s=30.0,
     settle_s=0.5,
     drain_timeout_s=10.0,
 )
@@ -211,6 +214,7 @@ async def start_generators(
             "gen": g,
             "recover": recover,
             "inflight": plan.inflight,
+            "timeoutMs": round(plan.timeout_s * 1000),
             "localAddresses": [f"127.0.{2 + g}.{1 + k}" for k in range(n_addr)],
         }
         proc = await asyncio.create_subprocess_exec(
@@ -235,7 +239,7 @@ async def setup(gens: list[scale.Generator], plan: Plan) -> dict[str, Any]:
     for creators in (True, False):
         answers = await asyncio.gather(
             *(
-                g.ask(900, cmd="open", users=[u for u in us if u["create"] == creators])
+                g.ask(3600, cmd="open", users=[u for u in us if u["create"] == creators])
                 for g, us in zip(gens, lists, strict=True)
             )
         )
@@ -459,12 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, help="repetitions (default 3, smoke 1)")
     parser.add_argument("--servers", default=SERVERS, help="which of rtchat-sqlite, node-rooms")
     parser.add_argument("--window", type=float, help="seconds of measured traffic")
+    parser.add_argument("--users", type=int, help="users (rooms of the same size; for trials)")
     parser.add_argument("--rtchat", type=Path, default=VENV_BIN / "rtchat")
     parser.add_argument("--out", type=Path, help="report directory (default: results/ or .work/)")
     args = parser.parse_args(argv)
     plan = SMOKE if args.smoke else FULL
     if args.window:
         plan = Plan(**{**asdict(plan), "window_s": args.window})
+    if args.users:
+        plan = Plan(**{**asdict(plan), "users": args.users})
     reps = args.reps or plan.reps
     chosen = [d for d in DEPLOYMENTS if d.name in args.servers.split(",")]
     m = bench.prepare_machine()
