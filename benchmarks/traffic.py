@@ -6,7 +6,9 @@ and a Node socket.io server with rooms written the idiomatic way (servers/rooms_
     python benchmarks/traffic.py --smoke     # 200 users, a few seconds; fails on any loss
 
 Set-up (every user connects, joins under a name of its own and creates or joins its room) is
-not measured. Then a window of steady traffic at the rates below, from several generator
+not measured; it is done once per server (every join is announced to every connection, so
+it costs far more than a window), and the repetitions are windows of steady traffic after it,
+at the rates below, from several generator
 processes (benchmarks/trafficgen.js) on loopback source addresses of their own. Latency is a
 message's send (at its sender) to its receipt at each other member, on the wall clock every
 generator process shares; the sender's own echo is left out. Exactly-once is checked per
@@ -411,10 +413,13 @@ def summarize_checks(checks: list[dict[str, Any]], out: dict[str, Any]) -> dict[
     return out
 
 
-async def run_one(
-    dep: Deployment, plan: Plan, m: bench.Machine, log: Path, rtchat: Path, phase: int
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"server": dep.name, "ok": False}
+async def run_server(
+    dep: Deployment, plan: Plan, reps: int, m: bench.Machine, log: Path, rtchat: Path
+) -> list[dict[str, Any]]:
+    """Start `dep`, set up its users once, then `reps` measured windows; stop it."""
+    runs: list[dict[str, Any]] = []
+    problems: list[str] = []
+    setup_info: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix=f"rtchat-traffic-{dep.name}-") as tmp:
         run = bench.Running(dep)
         gens: list[scale.Generator] = []
@@ -423,38 +428,48 @@ async def run_one(
             await asyncio.sleep(0.3)
             recover = dep.name.startswith("rtchat")
             gens = await start_generators(run.entry_ports()[0], plan, recover, m.pin(m.gen_cpu))
-            out["setup"] = await setup(gens, plan)
-            out["setup"]["settle_s"] = await settle(gens, plan.settle_s, 600)
+            setup_info = await setup(gens, plan)
+            setup_info["settle_s"] = await settle(gens, plan.settle_s, 600)
+            setup_info["rss_mb"] = sum(scale.rss_kb(scale.server_pids(run)).values()) / 1024
             print(
-                f"   {dep.name}: {out['setup']['opened']:,} users in, "
-                f"{out['setup']['seconds']:.0f} s + {out['setup']['settle_s']:.0f} s to settle",
+                f"   {dep.name}: {setup_info['opened']:,} users in, "
+                f"{setup_info['seconds']:.0f} s + {setup_info['settle_s']:.0f} s to settle",
                 file=sys.stderr,
                 flush=True,
             )
-            if out["setup"]["failed"]:
-                raise RuntimeError(f"set-up: {out['setup']['failed']} users could not join")
-            out["window"] = await measure(gens, run, plan, phase)
-            w = out["window"]
-            out["ok"] = w["exactly_once"] and w["counts"].get("sendErrors", 0) == 0
-            for proc in run.all:
-                if proc.popen.poll() is not None:
-                    out["ok"] = False
-                    out.setdefault("errors", []).append(f"{proc.name} exited")
-            print(
-                f"   {dep.name}: p99 {w['latency_ms']['all']['p99'] or 0:.1f} ms, "
-                f"{w['server_cores']:.2f} cores, {w['lost']:,} lost, "
-                f"{w['duplicated']:,} twice",
-                file=sys.stderr,
-                flush=True,
-            )
-        except Exception as e:  # the report says what failed; the next run goes on
-            out.setdefault("errors", []).append(f"{type(e).__name__}: {e}")
+            if setup_info["failed"]:
+                raise RuntimeError(f"set-up: {setup_info['failed']} users could not join")
+            for rep in range(1, reps + 1):
+                quiet = await asyncio.to_thread(bench.wait_for_quiet, 10 if reps > 1 else 0)
+                w = await measure(gens, run, plan, rep)
+                out: dict[str, Any] = {"rep": rep, "server": dep.name, "quiet_before": quiet}
+                out |= {"setup": setup_info, "window": w, "errors": []}
+                out["ok"] = w["exactly_once"] and w["counts"].get("sendErrors", 0) == 0
+                for proc in run.all:
+                    if proc.popen.poll() is not None:
+                        out["ok"] = False
+                        out["errors"].append(f"{proc.name} exited")
+                runs.append(out)
+                print(
+                    f"   {dep.name} window {rep}/{reps}: p99 "
+                    f"{w['latency_ms']['all']['p99'] or 0:.1f} ms, {w['server_cores']:.2f} "
+                    f"cores, {w['lost']:,} lost, {w['duplicated']:,} twice",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        except Exception as e:  # the report says what failed; the next server goes on
+            problems.append(f"{type(e).__name__}: {e}")
         finally:
             for g in gens:
                 await g.stop()
-            for problem in bench.stop_deployment(run):
-                out.setdefault("errors", []).append(problem)
-    return out
+            problems += bench.stop_deployment(run)
+    if problems:
+        if not runs:
+            runs.append({"rep": 1, "server": dep.name, "setup": setup_info, "errors": []})
+        for r in runs:
+            r["errors"] = [*r["errors"], *problems]
+            r["ok"] = False
+    return runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,13 +496,12 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = bench.WORK / f"traffic-logs-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(started))}"
     log_dir.mkdir()
     runs: list[dict[str, Any]] = []
-    for rep in range(1, reps + 1):
-        for dep in chosen:
-            print(f"== rep {rep}/{reps} {dep.name}", file=sys.stderr, flush=True)
-            quiet = bench.wait_for_quiet(10 if not args.smoke else 0)
-            res = asyncio.run(run_one(dep, plan, m, log_dir / f"{dep.name}.log", args.rtchat, rep))
-            res["quiet_before"] = quiet
-            runs.append({"rep": rep, **res})
+    # One set-up per server (it costs far more than a window), then `reps` windows on it.
+    for dep in chosen:
+        print(f"== {dep.name}: set-up, then {reps} window(s)", file=sys.stderr, flush=True)
+        bench.wait_for_quiet(10 if not args.smoke else 0)
+        log = log_dir / f"{dep.name}.log"
+        runs += asyncio.run(run_server(dep, plan, reps, m, log, args.rtchat))
     data = {
         "kind": "smoke" if args.smoke else "full",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

@@ -188,8 +188,9 @@ def markdown(data: dict[str, Any]) -> str:
         f"# Real chat traffic — {data['started_utc']}",
         "",
         f"`python benchmarks/traffic.py{' --smoke' if data['kind'] == 'smoke' else ''}`, "
-        f"{plan['reps']} repetition(s), {data['duration_s'] / 60:.1f} min. Medians over "
-        "repetitions, (min-max) in brackets.",
+        f"{plan['reps']} repetition(s): measured windows after one set-up per server, "
+        f"{data['duration_s'] / 60:.1f} min in all. Medians over the windows, (min-max) in "
+        "brackets.",
         "",
         f"Machine: {env['cpu_model']}, {env['cpu_count']} CPUs, {env['memory_mb']:,} MB, "
         f"kernel {env['kernel']}; Python {env['python']}, Node {env['node']}, socket.io "

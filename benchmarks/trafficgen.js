@@ -358,6 +358,7 @@ function start(c) {
   tag = `tf:${phase}:`;
   for (const k of Object.keys(counts)) if (k !== 'disconnects') counts[k] = 0;
   for (const h of Object.values(hist)) h.clear();
+  for (const x of clients) { x.churned = false; x.live.clear(); x.recovered.clear(); }
   const live = clients.filter((x) => x.connected);
   const senders = live.filter((x) => x.sender);
   traffic = {
