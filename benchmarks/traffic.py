@@ -342,12 +342,7 @@ async def measure(
         )
     )
     await asyncio.sleep(plan.window_s)
-    stopped = await asyncio.gather(
-        *(
-            g.ask(plan.drain_timeout_s + 30, cmd="stop", timeoutMs=ms(plan.drain_timeout_s))
-            for g in gens
-        )
-    )
+    # CPU and RSS over the window itself; then the sends stop and what is in flight lands.
     wall = time.monotonic() - t0
     clk = os.sysconf("SC_CLK_TCK")
     cpu = bench.cpu_seconds(cpu0, bench.cpu_snapshot(groups))
@@ -355,6 +350,12 @@ async def measure(
     gen_s = (sum(procs.cpu_jiffies(p) for p in gen_pids) - gen0) / clk
     busy_s = (procs.machine_busy_jiffies() - busy0) / clk
     rss = scale.rss_kb(scale.server_pids(run))
+    stopped = await asyncio.gather(
+        *(
+            g.ask(plan.drain_timeout_s + 30, cmd="stop", timeoutMs=ms(plan.drain_timeout_s))
+            for g in gens
+        )
+    )
     drain_s = await settle(gens, 1.0, plan.drain_timeout_s)
     ranges, holes = merge_sent(list(stopped))
     checks = await asyncio.gather(*(g.ask(120, cmd="check", ranges=ranges) for g in gens))
