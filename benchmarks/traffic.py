@@ -211,7 +211,7 @@ async def start_generators(
     n_addr = max(1, math.ceil(per_gen / PER_ADDRESS))
     gens = []
     for g in range(plan.generators):
-        conf = {
+        conf: dict[str, Any] = {
             "port": port,
             "gen": g,
             "recover": recover,
@@ -290,7 +290,7 @@ def merge_sent(answers: list[dict[str, Any]]) -> tuple[dict[str, list[int]], lis
     return ranges, holes
 
 
-def percentiles(hists: list[dict[str, int]], qs: tuple[float, ...]) -> dict[str, float | None]:
+def percentiles(hists: list[dict[Any, int]], qs: tuple[float, ...]) -> dict[str, float | None]:
     """Percentiles (ms) of merged histograms whose bucket i is up to 0.01 ms * 1.01^i."""
     merged: dict[int, int] = {}
     for h in hists:
@@ -503,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.wait_for_quiet(10 if not args.smoke else 0)
         log = log_dir / f"{dep.name}.log"
         runs += asyncio.run(run_server(dep, plan, reps, m, log, args.rtchat))
-    data = {
+    data: dict[str, Any] = {
         "kind": "smoke" if args.smoke else "full",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": time.time() - started,
