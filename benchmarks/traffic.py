@@ -188,14 +188,16 @@ DEPLOYMENTS = [
 
 def users_for(plan: Plan, gen: int) -> list[dict[str, Any]]:
     """Generator `gen`'s users: user i is in room i // room_size and on generator i % gens;
-    the first of each room creates it; one user in every 1/sender_fraction talks."""
+    the first of each room creates it. One user in every block of 1/sender_fraction talks, at
+    an offset that moves from block to block, so the talkers are spread over the rooms of
+    the block and over the generators."""
     every = max(1, round(1 / plan.sender_fraction))
     return [
         {
             "name": f"u{i}",
             "room": f"r{i // plan.room_size:04d}",
             "create": i % plan.room_size == 0,
-            "sender": i % every == every // 2,
+            "sender": i % every == (every // 2 + 11 * (i // every)) % every,
         }
         for i in range(gen, plan.users, plan.generators)
     ]

@@ -26,6 +26,8 @@ def test_every_room_has_one_creator_and_the_senders_are_one_percent(traffic: Mod
     assert sorted(creators) == sorted({u["room"] for u in users})
     assert len(creators) == plan.rooms == 1000
     assert sum(u["sender"] for u in users) == plan.senders == 100
+    for g in range(plan.generators):  # every generator has its share of the talkers
+        assert sum(u["sender"] for u in traffic.users_for(plan, g)) == 100 // plan.generators
 
 
 def test_seqs_sent_are_merged_per_room_and_a_hole_is_reported(traffic: ModuleType) -> None:
