@@ -63,6 +63,7 @@ RECONNECT_AFTER_S = 1.0
 VISITS_PER_S = 1.0
 VISIT_S = 5.0
 GENERATORS = 4
+SETUP_FAILURES_MAX = 0.01  # of the users; beyond, the server is not measured
 PER_ADDRESS = scale.PER_ADDRESS
 
 
@@ -440,14 +441,20 @@ async def run_server(
                 file=sys.stderr,
                 flush=True,
             )
-            if setup_info["failed"]:
+            # A few users who could not join (a handshake that timed out under the join
+            # storm) are reported and the window goes on without them; more is a failure.
+            if setup_info["failed"] > plan.users * SETUP_FAILURES_MAX:
                 raise RuntimeError(f"set-up: {setup_info['failed']} users could not join")
             for rep in range(1, reps + 1):
                 quiet = await asyncio.to_thread(bench.wait_for_quiet, 10 if reps > 1 else 0)
                 w = await measure(gens, run, plan, rep)
                 out: dict[str, Any] = {"rep": rep, "server": dep.name, "quiet_before": quiet}
                 out |= {"setup": setup_info, "window": w, "errors": []}
-                out["ok"] = w["exactly_once"] and w["counts"].get("sendErrors", 0) == 0
+                out["ok"] = (
+                    w["exactly_once"]
+                    and w["counts"].get("sendErrors", 0) == 0
+                    and not setup_info["failed"]
+                )
                 for proc in run.all:
                     if proc.popen.poll() is not None:
                         out["ok"] = False

@@ -101,6 +101,7 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
                 (f["generator_cores"] or 0) > GENERATOR_BUSY for f in measured
             ),
             "setup_s": _median([r.get("setup", {}).get("seconds") for r in runs]),
+            "setup_failed": max(r.get("setup", {}).get("failed", 0) for r in runs),
             "errors": [e for r in runs for e in r.get("errors", [])],
             "ok": all(r["ok"] for r in runs),
         }
@@ -276,7 +277,9 @@ def markdown(data: dict[str, Any]) -> str:
     for k in servers:
         srv = s[k]
         lines.append(
-            f"- **{k}**: set-up {_f(srv['setup_s'], '.0f')} s; exactly once "
+            f"- **{k}**: set-up {_f(srv['setup_s'], '.0f')} s"
+            + (f", {srv['setup_failed']:,} users could not join" if srv["setup_failed"] else "")
+            + "; exactly once "
             f"{'yes' if srv['exactly_once'] else '**no**'}"
             + (f"; errors: {'; '.join(srv['errors'][:3])}" if srv["errors"] else "")
         )
