@@ -360,7 +360,7 @@ function start(c) {
   for (const k of Object.keys(counts)) if (k !== 'disconnects') counts[k] = 0;
   for (const h of Object.values(hist)) h.clear();
   for (const x of clients) { x.churned = false; x.live.clear(); x.recovered.clear(); }
-  const live = clients.filter((x) => x.connected);
+  const live = clients.filter((x) => x.joined && x.connected);
   const senders = live.filter((x) => x.sender);
   traffic = {
     cfg: c, running: true, timers: new Set(), pending: 0, away: 0, sent: {}, reconnectMs: [],
