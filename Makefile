@@ -9,7 +9,7 @@ PYTHON ?= $(shell for v in 3.13 3.12 3.11; do \
 STAMP_PY := $(VENV)/.installed
 STAMP_NPM := node_modules/.installed
 
-.PHONY: run test lint types unit integration e2e install system clean bench bench-smoke bench-scale soak fuzz
+.PHONY: run test lint types unit integration e2e install system clean bench bench-smoke bench-scale bench-traffic soak fuzz
 
 $(STAMP_PY): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -64,11 +64,17 @@ bench: install system
 bench-smoke: install system
 	$(BIN)/python benchmarks/run.py --smoke
 	$(BIN)/python benchmarks/scale.py --smoke
+	$(BIN)/python benchmarks/traffic.py --smoke
 
 # Connections to the open-file limit of one process, then 100,000 across workers, with a
 # broadcast at every step, beside the Node seed server (benchmarks/scale.py, issue #13).
 bench-scale: install system
 	$(BIN)/python benchmarks/scale.py
+
+# 10,000 users in rooms of 10 with messages, typing, visits and reconnects, beside a Node
+# socket.io rooms server (benchmarks/traffic.py, issue #13).
+bench-traffic: install system
+	$(BIN)/python benchmarks/traffic.py
 
 # An hour of churning clients against a real server; make test runs a minute of it
 # (tests/integration/test_soak.py). The report goes to benchmarks/results/soak-*.md.
