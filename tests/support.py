@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import itertools
 import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,3 +136,19 @@ class ChatClient:
 
     async def close(self) -> None:
         await self.sio.disconnect()
+
+
+READY_LINE = "rtchat listening on "
+
+
+def listening_url(process: subprocess.Popen[str], within: float = 15.0) -> str:
+    """The URL an `rtchat serve` subprocess says it listens on (its stdout, text mode)."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line.startswith(READY_LINE):
+            return line.split()[-1]
+        if not line and process.poll() is not None:
+            break
+    raise AssertionError("server did not start")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode, checks
+
+from tests.support import listening_url
 
 KEY = "schemathesis-key-0123456789"
 BEARER = {"Authorization": f"Bearer {KEY}"}
@@ -44,21 +45,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env=env,
     ) as process:
         try:
-            yield _listening_url(process)
+            yield listening_url(process)
         finally:
             process.kill()
-
-
-def _listening_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("rtchat listening on "):
-            return line.split()[-1]
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError("server did not start")
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 from rtchat.settings import Settings
 from tests.pg import server_port, through_port
 from tests.proxy import CuttableProxy
-from tests.support import ChatClient, error_code, ok, running_server
+from tests.support import ChatClient, error_code, listening_url, ok, running_server
 
 
 def _closed_port() -> int:
@@ -97,25 +96,13 @@ def _serving(database_url: str, count: int) -> Iterator[list[str]]:
         for _ in range(count)
     ]
     try:
-        yield [_listening_url(process) for process in processes]
+        yield [listening_url(process, within=20) for process in processes]
     finally:
         for process in processes:
             process.kill()
             process.wait(timeout=10)
             assert process.stdout is not None
             process.stdout.close()
-
-
-def _listening_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("rtchat listening on "):
-            return line.split()[-1]
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError("server did not start")
 
 
 async def test_two_processes_on_one_database_share_rooms_and_numbering(postgres_url: str) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import listening_url
+
 
 @contextlib.contextmanager
 def _started(
@@ -26,21 +28,9 @@ def _started(
         env={**os.environ, **(env or {})},
     ) as process:
         try:
-            yield process, _listening_url(process)
+            yield process, listening_url(process)
         finally:
             process.kill()
-
-
-def _listening_url(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line.startswith("rtchat listening on "):
-            return line.split()[-1]
-        if not line and process.poll() is not None:
-            break
-    raise AssertionError("server did not start")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
