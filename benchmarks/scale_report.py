@@ -225,12 +225,7 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
         f"{data['started_utc'][:10]}, rtchat at "
         f"{data['environment']['git'].get('commit', '?')[:10]}).",
         "",
-        "| target (issue #13) | figure | met |",
-        "|---|---|---|",
-        *(
-            f"| {t['target']} | {t['figure']} | {'yes' if t['met'] else '**no**'} |"
-            for t in s["targets"]
-        ),
+        *targets_table(s["targets"], "target (issue #13)"),
         "",
         "| server | connections | KB/conn | accepts/s | CPU µs/delivery (broadcast to all) "
         "| p99 in a room of 1,000, ms |",
@@ -285,6 +280,15 @@ def point_doc_at(doc: Path, json_path: str) -> None:
     )
 
 
+def targets_table(rows: list[dict[str, Any]], head: str = "target") -> list[str]:
+    """Markdown rows of targets: each with its figure, and met or not."""
+    return [
+        f"| {head} | figure | met |",
+        "|---|---|---|",
+        *(f"| {t['target']} | {t['figure']} | {'yes' if t['met'] else '**no**'} |" for t in rows),
+    ]
+
+
 def _f(v: float | None, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
@@ -315,12 +319,7 @@ def markdown(data: dict[str, Any], name: str) -> str:
         "",
         "## Targets (issue #13)",
         "",
-        "| target | figure | met |",
-        "|---|---|---|",
-        *(
-            f"| {t['target']} | {t['figure']} | {'yes' if t['met'] else '**no**'} |"
-            for t in s["targets"]
-        ),
+        *targets_table(s["targets"]),
         "",
     ]
     for server, desc in data["servers"].items():

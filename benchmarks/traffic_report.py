@@ -10,6 +10,8 @@ import math
 import statistics
 from typing import Any
 
+import scale_report
+
 # Targets of issue #13 for this scenario.
 P99_RATIO_MAX = 0.5  # rtchat's p99 at most half the Node rooms server's
 CPU_RATIO_MAX = 1 / 3  # at no more than a third of its CPU
@@ -238,12 +240,7 @@ def markdown(data: dict[str, Any]) -> str:
         lines += [
             "## Targets (issue #13)",
             "",
-            "| target | figure | met |",
-            "|---|---|---|",
-            *(
-                f"| {t['target']} | {t['figure']} | {'yes' if t['met'] else '**no**'} |"
-                for t in s["targets"]
-            ),
+            *scale_report.targets_table(s["targets"]),
             "",
         ]
         if any(s[k]["generator_limited"] for k in servers):
