@@ -95,6 +95,19 @@ async def test_refused_without_a_key_or_with_a_wrong_one(api: tuple[str, Applica
     assert ok((await call(url, "GET", "/rooms/general/messages"))[1])["messages"] == []
 
 
+async def test_a_room_name_with_a_newline_is_answered_by_the_api(
+    api: tuple[str, Application],
+) -> None:
+    # Found by schemathesis: an encoded newline in the path once missed the API's mount.
+    url, _ = api
+    failed(await call(url, "GET", "/rooms/a%0Ab/messages"), 400, "invalid_room_name")
+    failed(
+        await call(url, "POST", "/rooms/a%0Ab/messages", json={"text": "x"}),
+        400,
+        "invalid_room_name",
+    )
+
+
 async def test_a_bot_posts_as_a_socketio_client_does(api: tuple[str, Application]) -> None:
     url, _ = api
     alice = await ChatClient(url).connect()

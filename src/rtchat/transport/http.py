@@ -9,6 +9,7 @@ other security headers (nosniff, no framing, no referrer) to every answer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def create_http_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *extra,
-            *([] if api is None else [Mount(API_PREFIX, app=api)]),
+            *([] if api is None else [_AnyPathMount(API_PREFIX, app=api)]),
             # StaticFiles answers only GET and HEAD (405 with Allow otherwise).
             Mount("/", app=StaticFiles(directory=static_dir, html=True)),
         ],
@@ -147,3 +148,13 @@ class SocketIOClientFiles:
                 await response(scope, receive, send)
                 return
         await self._app(scope, receive, send)
+
+
+class _AnyPathMount(Mount):
+    """A Mount whose rest of path may hold any character. Starlette's pattern ends at a
+    newline (`.` without DOTALL), so `/api/v1/rooms/a%0Ab/messages` fell through to the
+    router's plain-text 404 instead of reaching the API, which answers it in JSON."""
+
+    def __init__(self, path: str, app: ASGIApp) -> None:
+        super().__init__(path, app=app)
+        self.path_regex = re.compile(self.path_regex.pattern, re.DOTALL)
