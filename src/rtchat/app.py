@@ -230,6 +230,7 @@ async def _chat(
             id_tag=engine.sid_tag,
         )
     )
+    deliveries = Deliveries(SocketIODelivery(sio), WsDelivery(plain))
     chat = build_chat(
         node=node,
         storage=storage,
@@ -237,7 +238,7 @@ async def _chat(
         holds=parts.holds,
         limiters=parts.limiters,
         fanout=parts.fanout,
-        delivery=Deliveries(SocketIODelivery(sio), WsDelivery(plain)),
+        delivery=deliveries,
         clock=clock,
         limits=limits(settings),
         site_tokens=site_tokens(settings, clock),
@@ -289,6 +290,7 @@ async def _chat(
                 "draining": draining,
             }
 
+        api_errors: dict[str, int] = {}  # the HTTP API's error answers by code: /metrics
         metrics = None
         if settings.metrics:
             metrics = Metrics(
@@ -297,13 +299,19 @@ async def _chat(
                     sio=sio,
                     plain=plain,
                     chat=chat,
+                    recipients=deliveries.recipients,
                     errors=operations.errors,
+                    api_errors=api_errors,
                     forwarded=lambda: forwarder.forwarded if forwarder is not None else 0,
                     draining=lambda: sio.draining,
                 )
             ).render
         http = create_http_app(
-            settings.static_dir or WEB_DIR, status, ready, metrics, api=create_api_app(chat)
+            settings.static_dir or WEB_DIR,
+            status,
+            ready,
+            metrics,
+            api=create_api_app(chat, api_errors),
         )
         asgi = SocketIOClientFiles(http, find_socketio_client(settings))
         sweeper = asyncio.create_task(_sweep(chat))

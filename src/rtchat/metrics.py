@@ -37,7 +37,9 @@ class Sources:
     sio: SocketServer
     plain: WsEndpoint  # `/ws`
     chat: Chat
-    errors: dict[str, int]  # error answers by code (the transport's)
+    recipients: Tally  # connections each room broadcast reached, every transport
+    errors: dict[str, int]  # error answers to events and /ws requests, by code
+    api_errors: dict[str, int]  # the HTTP API's error answers, by code
     forwarded: Callable[[], int]
     draining: Callable[[], bool]
 
@@ -83,9 +85,9 @@ class ChatCollector(Collector):
         )
         yield _histogram(
             "rtchat_broadcast_recipients",
-            "Socket.IO connections of this node that each broadcast went to.",
+            "Connections of this node (Socket.IO and `/ws`) that each room broadcast reached.",
             node,
-            s.sio.fanout,
+            s.recipients,
         )
         yield _counter(
             "rtchat_rate_limited",
@@ -101,6 +103,14 @@ class ChatCollector(Collector):
         for code, count in sorted(s.errors.items()):
             errors.add_metric([s.node, code], count)
         yield errors
+        api_errors = CounterMetricFamily(
+            "rtchat_api_errors",
+            "Error answers of the HTTP API (/api/v1/), by error code.",
+            labels=["node", "code"],
+        )
+        for code, count in sorted(s.api_errors.items()):
+            api_errors.add_metric([s.node, code], count)
+        yield api_errors
         dropped = CounterMetricFamily(
             "rtchat_slow_consumer_disconnects",
             "Connections dropped for not reading what was sent to them, by reason.",

@@ -92,11 +92,12 @@ async def test_counts_match_a_scripted_session(tmp_path: Path) -> None:
             assert delta("rtchat_deliveries_total") == delivered
             assert delta("rtchat_store_append_seconds_count") == MESSAGES
             assert delta("rtchat_store_append_seconds_sum") > 0
-            # Each message was one broadcast to the room's Socket.IO members on this node.
+            # Each message was one broadcast to the room's members on this node, of both
+            # transports: the Socket.IO ones (the poller among them) and the /ws one.
             assert delta("rtchat_broadcast_recipients_count") == MESSAGES
-            assert delta("rtchat_broadcast_recipients_sum") == MESSAGES * (MEMBERS + 1)
-            assert delta("rtchat_broadcast_recipients_bucket", le="5.0") == MESSAGES
-            assert delta("rtchat_broadcast_recipients_bucket", le="2.0") == 0
+            assert delta("rtchat_broadcast_recipients_sum") == MESSAGES * (MEMBERS + 2)
+            assert delta("rtchat_broadcast_recipients_bucket", le="10.0") == MESSAGES
+            assert delta("rtchat_broadcast_recipients_bucket", le="5.0") == 0
 
             # The bucket is empty now: one refusal; and an event nobody handles.
             refused = await sender.call("send-message", {"room": "general", "text": "one more"})
@@ -124,3 +125,34 @@ async def test_metrics_can_be_turned_off(tmp_path: Path) -> None:
             assert answer.status == 404
         async with http.get(url + "/healthz") as answer:
             assert answer.status == 200
+
+
+async def test_api_errors_are_counted_by_code(tmp_path: Path) -> None:
+    key = "k" * 32
+    api = "/api/v1"
+    async with (
+        running_server(_settings(tmp_path, api_keys=f"bot:{key}")) as (url, _),
+        aiohttp.ClientSession() as http,
+    ):
+        bearer = {"Authorization": f"Bearer {key}"}
+        refusals = [
+            ("POST", "/rooms/general/messages", {}, 401),  # no key
+            ("POST", "/rooms/general/messages", {"Authorization": "Bearer wrong"}, 401),
+            ("POST", "/rooms/nowhere-yet/messages", bearer, 404),  # room_not_found
+            ("GET", "/no/such/route", bearer, 404),  # not_found
+        ]
+        for method, path, headers, status in refusals:
+            async with http.request(
+                method, url + api + path, headers=headers, json={"text": "hi"}
+            ) as answer:
+                assert answer.status == status, (path, await answer.text())
+        async with http.post(
+            url + api + "/rooms/general/messages", headers=bearer, json={"text": "fine"}
+        ) as answer:
+            assert answer.status == 201
+        samples = await _scrape(url)
+        assert _value(samples, "rtchat_api_errors_total", code="unauthorized") == 2
+        assert _value(samples, "rtchat_api_errors_total", code="room_not_found") == 1
+        assert _value(samples, "rtchat_api_errors_total", code="not_found") == 1
+        # The events' own series counts clients' events only.
+        assert _value(samples, "rtchat_errors_total", code="unauthorized") == 0

@@ -282,17 +282,19 @@ class WsEndpoint:
     def has_members(self, room: str) -> bool:
         return self.rooms.members(_NS, room) is not None
 
-    def to_room(self, room: str, built: bytes, skip: Collection[str] = ()) -> None:
-        """Send one frame, built once, to every member of `room` but the ids in `skip`."""
+    def to_room(self, room: str, built: bytes, skip: Collection[str] = ()) -> int:
+        """Send one frame, built once, to every member of `room` but the ids in `skip`; how
+        many it went to."""
         members = self.rooms.members(_NS, room)
         if members is None:
-            return
+            return 0
         sent = 0
         for conn in members:
             if not skip or conn.id not in skip:
                 conn.send_frame(built)
                 sent += 1
         self.delivered += sent
+        return sent
 
     # --- writing -------------------------------------------------------------------------------
 

@@ -45,7 +45,6 @@ from rtchat.engine.packets import PacketError, SioPacket
 from rtchat.engine.rooms import Rooms
 from rtchat.engine.websocket import GOING_AWAY, text_frame
 from rtchat.roomsets import RoomSet, with_room, without_room
-from rtchat.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,6 @@ EventHandler = Callable[[str, str, list[Any], bool], Awaitable[object]]
 CONNECTING, CONNECTED, GONE = 0, 1, 2
 
 # Upper edges of the broadcast fan-out histogram's buckets, in recipients.
-FANOUT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0)
 
 
 class ConnectRefused(Exception):
@@ -142,7 +140,6 @@ class SocketServer:
         self.draining = False  # stopping: sessions close once what they sent is answered
         # Read by /metrics (rtchat.metrics) at scrape time; plain ints, nothing per recipient.
         self.delivered = 0  # events queued to clients by emit, one per recipient
-        self.fanout = Tally(FANOUT_BUCKETS)  # recipients of each broadcast
 
     @property
     def options(self) -> EngineOptions:
@@ -202,12 +199,12 @@ class SocketServer:
         to: str | None = None,
         skip: Collection[str] = (),
         namespace: str = "/",
-    ) -> None:
+    ) -> int:
         """Send an event to `to` (a room or a socket's sid; everyone on the namespace if
-        None), leaving out the sids in `skip`."""
-        targets, room = self._targets(to, namespace)
+        None), leaving out the sids in `skip`; how many sockets it went to."""
+        targets = self._targets(to, namespace)
         if not targets:
-            return
+            return 0
         if packets.has_binary(args):
             encoded = packets.encode(SioPacket(packets.EVENT, namespace, [event, *args]))
             sent = 0
@@ -216,23 +213,22 @@ class SocketServer:
                     sent += 1
                     for part in encoded:
                         self._send(sock, part)
-            self._counted(sent, room)
-            return
-        self._emit_text(packets.event_text(event, args, namespace), targets, skip, room)
+            self.delivered += sent
+            return sent
+        return self._emit_text(packets.event_text(event, args, namespace), targets, skip)
 
     def emit_encoded(
         self, body: str, *, to: str, skip: Collection[str] = (), namespace: str = "/"
-    ) -> None:
+    ) -> int:
         """Like `emit`, for an event already encoded as the JSON array `["name", ...args]`
         (without binary data): what another node published, written as it came."""
-        targets, room = self._targets(to, namespace)
-        if targets:
-            head = "42" if namespace == "/" else "42" + namespace + ","
-            self._emit_text(head + body, targets, skip, room)
+        targets = self._targets(to, namespace)
+        if not targets:
+            return 0
+        head = "42" if namespace == "/" else "42" + namespace + ","
+        return self._emit_text(head + body, targets, skip)
 
-    def _emit_text(
-        self, text: str, targets: Collection[Socket], skip: Collection[str], room: bool
-    ) -> None:
+    def _emit_text(self, text: str, targets: Collection[Socket], skip: Collection[str]) -> int:
         frame = text_frame(text)
         skipping = bool(skip)
         if skipping and not isinstance(skip, set | frozenset):
@@ -248,12 +244,9 @@ class SocketServer:
             else:
                 held.append(text)
         # Counted once per emit, not per recipient: the loop above is the hot path.
-        self._counted(len(targets) - skipped, room)
-
-    def _counted(self, sent: int, room: bool) -> None:
+        sent = len(targets) - skipped
         self.delivered += sent
-        if room:
-            self.fanout.observe(sent)
+        return sent
 
     async def call(self, sid: str, event: str, *args: Any, within: float = 10.0) -> list[Any]:
         """Emit to one socket and wait for its acknowledgement; returns the client's answer
@@ -274,15 +267,15 @@ class SocketServer:
         finally:
             self._acks.pop((sid, ack_id), None)
 
-    def _targets(self, to: str | None, namespace: str) -> tuple[Collection[Socket], bool]:
-        """The sockets `to` names, and whether they are a broadcast (a room, or everyone)."""
+    def _targets(self, to: str | None, namespace: str) -> Collection[Socket]:
+        """The sockets `to` names: a room's, a socket, or everyone on the namespace."""
         if to is None:
-            return [s for s in self.sockets.values() if s.namespace == namespace], True
+            return [s for s in self.sockets.values() if s.namespace == namespace]
         members = self.rooms.members(namespace, to)
         if members is not None:
-            return members, True
+            return members
         sock = self.sockets.get(to)
-        return ((sock,) if sock is not None and sock.namespace == namespace else ()), False
+        return (sock,) if sock is not None and sock.namespace == namespace else ()
 
     def _send(self, sock: Socket, packet: packets.EioPacket) -> None:
         if sock.held is None:

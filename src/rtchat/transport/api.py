@@ -55,12 +55,17 @@ _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 Endpoint = Callable[[Request, Caller], Awaitable[Response]]
 
 
-def create_api_app(chat: Chat) -> Starlette:
-    """The API, to mount at `PREFIX`; without keys, the app that answers 404 to all."""
+def create_api_app(chat: Chat, errors: dict[str, int]) -> Starlette:
+    """The API, to mount at `PREFIX`; without keys, the app that answers 404 to all. Every
+    error answer of an enabled API is counted in `errors` by code (for /metrics)."""
     backend = chat.backend
     if not backend.enabled:
         return Starlette(routes=[Route("/{path:path}", _off, methods=list(_ALL_METHODS))])
     document = orjson.dumps(openapi_document())
+
+    def counted(error: ChatError) -> Response:
+        errors[error.code] = errors.get(error.code, 0) + 1
+        return failure(error)
 
     def authenticated(endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
@@ -68,12 +73,19 @@ def create_api_app(chat: Chat) -> Starlette:
                 caller = await backend.caller(_bearer(request))
                 return await endpoint(request, caller)
             except ChatError as error:
-                return failure(error)
+                return counted(error)
             except Exception:
                 log.exception("%s %s failed", request.method, request.url.path[:80])
-                return failure(ChatError(ErrorCode.INTERNAL))
+                return counted(ChatError(ErrorCode.INTERNAL))
 
         return run
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        response = counted(ChatError(_HTTP_CODES.get(exc.status_code, ErrorCode.NOT_FOUND)))
+        if exc.headers:  # a 405's Allow
+            response.headers.update(exc.headers)
+        return response
 
     async def post_message(request: Request, caller: Caller) -> Response:
         body = await _object(request)
@@ -110,7 +122,7 @@ def create_api_app(chat: Chat) -> Starlette:
             Route("/rooms/{room}/messages", authenticated(history), methods=["GET"]),
             Route("/rooms/{room}/messages", authenticated(post_message), methods=["POST"]),
         ],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: http_error},
     )
 
 
@@ -134,14 +146,6 @@ _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 async def _off(_: Request) -> Response:
     return failure(ChatError(ErrorCode.NOT_FOUND, "The HTTP API is off: no key is set."))
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    response = failure(ChatError(_HTTP_CODES.get(exc.status_code, ErrorCode.NOT_FOUND)))
-    if exc.headers:  # a 405's Allow
-        response.headers.update(exc.headers)
-    return response
 
 
 def _bearer(request: Request) -> str | None:

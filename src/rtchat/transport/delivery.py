@@ -18,7 +18,11 @@ import orjson
 from rtchat.domain.errors import ChatError
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import ConnectionId
+from rtchat.tally import Tally
 from rtchat.transport import codec
+
+# Upper edges of the broadcast size histogram's buckets, in recipients.
+RECIPIENT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10000.0)
 
 
 class TransportDelivery(Protocol):
@@ -28,7 +32,9 @@ class TransportDelivery(Protocol):
 
     def unsubscribe(self, conn: ConnectionId, room: str) -> None: ...
 
-    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId]) -> None: ...
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId]) -> int:
+        """Write `event` to this transport's members of `room`; how many it went to."""
+        ...
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None: ...
 
@@ -40,6 +46,10 @@ class Deliveries:
 
     def __init__(self, *transports: TransportDelivery) -> None:
         self._transports = transports
+        # Read by /metrics: the connections of this node, of every transport, that each
+        # room broadcast reached (a mixed room's broadcast is one observation; one that
+        # reached no one here is none).
+        self.recipients = Tally(RECIPIENT_BUCKETS)
 
     def encode(self, event: ServerEvent) -> bytes:
         name, payload = codec.encode(event)
@@ -54,8 +64,11 @@ class Deliveries:
             transport.unsubscribe(conn, room)
 
     def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
+        sent = 0
         for transport in self._transports:
-            transport.to_room(room, event, exclude)
+            sent += transport.to_room(room, event, exclude)
+        if sent:
+            self.recipients.observe(sent)
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         for transport in self._transports:

@@ -54,10 +54,11 @@ class WsDelivery:
     def unsubscribe(self, conn: ConnectionId, room: str) -> None:
         self._endpoint.leave_room(conn, room)
 
-    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> None:
+    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> int:
         endpoint = self._endpoint
-        if endpoint.has_members(room):
-            endpoint.to_room(room, push_frame(event), exclude)
+        if not endpoint.has_members(room):
+            return 0
+        return endpoint.to_room(room, push_frame(event), exclude)
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         found = self._endpoint.conns.get(conn)
