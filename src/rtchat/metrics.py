@@ -95,33 +95,30 @@ class ChatCollector(Collector):
             node,
             s.errors.get("rate_limited", 0),
         )
-        errors = CounterMetricFamily(
+        yield _by_label(
             "rtchat_errors",
-            "Error answers to clients' events, by error code.",
-            labels=["node", "code"],
+            "Error answers to clients' events and /ws requests, by error code.",
+            s.node,
+            "code",
+            s.errors,
         )
-        for code, count in sorted(s.errors.items()):
-            errors.add_metric([s.node, code], count)
-        yield errors
-        api_errors = CounterMetricFamily(
+        yield _by_label(
             "rtchat_api_errors",
             "Error answers of the HTTP API (/api/v1/), by error code.",
-            labels=["node", "code"],
-        )
-        for code, count in sorted(s.api_errors.items()):
-            api_errors.add_metric([s.node, code], count)
-        yield api_errors
-        dropped = CounterMetricFamily(
-            "rtchat_slow_consumer_disconnects",
-            "Connections dropped for not reading what was sent to them, by reason.",
-            labels=["node", "reason"],
+            s.node,
+            "code",
+            s.api_errors,
         )
         drops = dict(s.sio.dropped)
         for reason, count in s.plain.dropped.items():
             drops[reason] = drops.get(reason, 0) + count
-        for reason, count in sorted(drops.items()):
-            dropped.add_metric([s.node, reason], count)
-        yield dropped
+        yield _by_label(
+            "rtchat_slow_consumer_disconnects",
+            "Connections dropped for not reading what was sent to them, by reason.",
+            s.node,
+            "reason",
+            drops,
+        )
         yield _counter(
             "rtchat_forwarded_requests",
             "Requests passed on to the node that owns their long-polling session.",
@@ -144,6 +141,15 @@ class ChatCollector(Collector):
 def _counter(name: str, documentation: str, labels: list[str], value: int) -> Metric:
     family = CounterMetricFamily(name, documentation, labels=["node"])
     family.add_metric(labels, value)
+    return family
+
+
+def _by_label(
+    name: str, documentation: str, node: str, label: str, counts: dict[str, int]
+) -> Metric:
+    family = CounterMetricFamily(name, documentation, labels=["node", label])
+    for value, count in sorted(counts.items()):
+        family.add_metric([node, value], count)
     return family
 
 
