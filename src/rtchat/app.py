@@ -228,7 +228,8 @@ async def _chat(
             output_budget=engine.output_budget,
             cors_origins=engine.cors_origins,
             id_tag=engine.sid_tag,
-        )
+        ),
+        backlog=sio.eio.backlog,  # one output budget for both transports' connections
     )
     deliveries = Deliveries(SocketIODelivery(sio), WsDelivery(plain))
     chat = build_chat(

@@ -128,6 +128,7 @@ class EioServer:
         self,
         options: EngineOptions | None = None,
         opened: Callable[[EioSession], Upper] | None = None,
+        backlog: Backlog | None = None,
     ) -> None:
         self.options = options or EngineOptions()
         self._opened = opened
@@ -137,8 +138,9 @@ class EioServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         o = self.options
         self._origins = OriginPolicy(o.cors_origins)
-        # Connections (a WebSocket link, or a polling session) more than BACKLOG behind.
-        self._backlog = Backlog[Conn | EioSession](o.output_budget)
+        # Connections (a WebSocket link, or a polling session) more than BACKLOG behind;
+        # `backlog` shares the output budget with another endpoint's connections.
+        self.backlog = backlog if backlog is not None else Backlog(o.output_budget)
         self._ping_due = DeadlineQueue[EioSession](o.ping_interval, self._ping)
         self._pong_due = DeadlineQueue[EioSession](o.ping_timeout, self._ping_timeout)
         self._connect_due = DeadlineQueue[EioSession](o.connect_timeout, self._connect_timeout)
@@ -189,8 +191,8 @@ class EioServer:
                     if payload is not None:
                         session.take_get()
                         get.respond(200, payload)
-                        if session in self._backlog:
-                            self._backlog.forget(session)
+                        if session in self.backlog:
+                            self.backlog.forget(session)
                 elif len(session.polls) >= POLL_CHECK_EVERY:
                     size = session.queued_bytes()
                     if size > behind:
@@ -208,35 +210,36 @@ class EioServer:
             if get is not None and payload is not None:
                 session.take_get()
                 get.respond(200, payload)
-                if session in self._backlog:
-                    self._backlog.forget(session)
+                if session in self.backlog:
+                    self.backlog.forget(session)
 
     def _behind(self, session: EioSession, key: Conn | EioSession, size: int) -> None:
         o = self.options
-        over_budget = self._backlog.note(key, size)
+        over_budget = self.backlog.note(self, key, size)
         if size > o.max_buffered:
             detail = f"{size} bytes unsent, over the bound of {o.max_buffered}"
             self._drop_behind(session, "slow consumer", detail)
         elif over_budget:
-            self._relieve()
+            self.backlog.relieve()
 
-    def _relieve(self) -> None:
-        """Over the output budget: drop connections, those already closing and then the
-        biggest first, until the rest fit; they are aborted, since it is their buffers that
-        must go."""
-        backlog = self._backlog
-        victims = backlog.over_budget(_unsent, _closing)
-        total = backlog.total
-        for key in victims:
-            detail = f"{_unsent(key)} bytes unsent of {total} in all"
-            backlog.forget(key)
-            if isinstance(key, EioSession):
-                self._drop_behind(key, "output budget", detail)
-                continue
-            session = key.session
-            if session is not None and session.state != CLOSED:
-                self._drop_behind(session, "output budget", detail)
-            key.transport.abort()
+    # The output budget's `Owner` of this endpoint's connections (see backlog.py).
+
+    def unsent_bytes(self, key: Conn | EioSession) -> int:
+        if isinstance(key, EioSession):
+            return key.queued_bytes()
+        return key.transport.get_write_buffer_size()
+
+    def is_closing(self, key: Conn | EioSession) -> bool:
+        return not isinstance(key, EioSession) and key.transport.is_closing()
+
+    def drop_for_budget(self, key: Conn | EioSession, detail: str) -> None:
+        if isinstance(key, EioSession):
+            self._drop_behind(key, "output budget", detail)
+            return
+        session = key.session
+        if session is not None and session.state != CLOSED:
+            self._drop_behind(session, "output budget", detail)
+        key.transport.abort()
 
     def _drop_behind(self, session: EioSession, reason: str, detail: str) -> None:
         log.info("dropped %s: %s (%s)", session.sid, reason, detail)
@@ -245,8 +248,8 @@ class EioServer:
 
     def writable(self, conn: Conn) -> None:
         """`conn`'s transport drained below its low-water mark: it has caught up."""
-        if conn in self._backlog:
-            self._backlog.forget(conn)
+        if conn in self.backlog:
+            self.backlog.forget(conn)
 
     # --- HTTP requests -------------------------------------------------------------------
 
@@ -312,8 +315,8 @@ class EioServer:
         payload = session.take_poll()
         if payload is not None:
             conn.respond(200, payload, headers=cors)
-            if session in self._backlog:
-                self._backlog.forget(session)
+            if session in self.backlog:
+                self.backlog.forget(session)
         elif session.state == UPGRADING and session.probe is not None:
             conn.respond(200, packets.NOOP.encode(), headers=cors)
         else:
@@ -380,8 +383,8 @@ class EioServer:
             self.receive(session, packet, on_probe=True)
 
     def connection_lost(self, conn: Conn, session: EioSession | None) -> None:
-        if conn in self._backlog:
-            self._backlog.forget(conn)
+        if conn in self.backlog:
+            self.backlog.forget(conn)
         if session is None:
             return
         if conn is session.ws:
@@ -491,8 +494,8 @@ class EioServer:
             )
         session.close()
         del self.sessions[session.sid]
-        if session in self._backlog:
-            self._backlog.forget(session)
+        if session in self.backlog:
+            self.backlog.forget(session)
         for queue in (self._ping_due, self._pong_due, self._connect_due, self._upgrade_due):
             queue.remove(session)
         session.upper.closed(reason)
@@ -524,16 +527,6 @@ _PREFLIGHT = [
     "Access-Control-Allow-Methods: GET, POST, OPTIONS",
     "Access-Control-Allow-Headers: content-type",
 ]
-
-
-def _unsent(key: Conn | EioSession) -> int:
-    if isinstance(key, EioSession):
-        return key.queued_bytes()
-    return key.transport.get_write_buffer_size()
-
-
-def _closing(key: Conn | EioSession) -> bool:
-    return not isinstance(key, EioSession) and key.transport.is_closing()
 
 
 def _check_query(query: dict[str, str]) -> Refusal | None:

@@ -191,7 +191,7 @@ _PING = frame(PING, b"")
 class WsEndpoint:
     """See the module docstring. `serve` names the app before the first connection."""
 
-    def __init__(self, options: WsOptions | None = None) -> None:
+    def __init__(self, options: WsOptions | None = None, backlog: Backlog | None = None) -> None:
         self.options = o = options or WsOptions()
         self.path = o.path.rstrip("/").encode()
         self.app: WsApp | None = None
@@ -199,7 +199,9 @@ class WsEndpoint:
         self.rooms = Rooms[WsConn]()
         self.tasks: set[asyncio.Task[None]] = set()
         self._origins = OriginPolicy(o.cors_origins)
-        self._backlog = Backlog[WsConn](o.output_budget)  # connections over BACKLOG behind
+        # Connections over BACKLOG behind; `backlog` shares the output budget with another
+        # endpoint's connections (Engine.IO's, in `rtchat serve`).
+        self._backlog = backlog if backlog is not None else Backlog(o.output_budget)
         self.draining = False  # stopping: connections close once what they sent is answered
         self._settled = asyncio.Event()  # while draining: some connection's inbox emptied
         self.dropped: dict[str, int] = {}  # connections dropped for being behind, by reason
@@ -319,22 +321,22 @@ class WsEndpoint:
                 )
                 self.dropped["slow consumer"] = self.dropped.get("slow consumer", 0) + 1
                 conn.close(SLOW_CONSUMER, "slow consumer")
-            elif self._backlog.note(conn, size):
-                self._relieve()
+            elif self._backlog.note(self, conn, size):
+                self._backlog.relieve()
 
-    def _relieve(self) -> None:
-        """Over the output budget: drop connections, those already closing and then the
-        biggest first, until the rest fit; aborted, since it is their buffers that must go."""
-        backlog = self._backlog
-        total = backlog.total
-        for conn in backlog.over_budget(WsConn.unsent, WsConn.closing):
-            backlog.forget(conn)
-            log.info(
-                "dropped %s: output budget (%d bytes unsent of %d)", conn.id, conn.unsent(), total
-            )
-            self.dropped["output budget"] = self.dropped.get("output budget", 0) + 1
-            conn.close(SLOW_CONSUMER, "output budget")
-            conn.abort()
+    # The output budget's `Owner` of this endpoint's connections (see backlog.py).
+
+    def unsent_bytes(self, conn: WsConn) -> int:
+        return conn.unsent()
+
+    def is_closing(self, conn: WsConn) -> bool:
+        return conn.closing()
+
+    def drop_for_budget(self, conn: WsConn, detail: str) -> None:
+        log.info("dropped %s: output budget (%s)", conn.id, detail)
+        self.dropped["output budget"] = self.dropped.get("output budget", 0) + 1
+        conn.close(SLOW_CONSUMER, "output budget")
+        conn.abort()
 
     def writable(self, conn: WsConn) -> None:
         """`conn`'s transport drained below its low-water mark: it has caught up."""

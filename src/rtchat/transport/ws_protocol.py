@@ -56,7 +56,8 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         SLOW_CONSUMER,
         "Slow consumer: more than `RTCHAT_MAX_BUFFERED_BYTES` unsent, or among the "
-        "biggest backlogs when `/ws` connections together pass `RTCHAT_OUTPUT_BUDGET_BYTES` "
+        "biggest backlogs when the node's connections (of both transports) together pass "
+        "`RTCHAT_OUTPUT_BUDGET_BYTES` "
         "(then aborted: the close frame may not arrive).",
     ),
     CloseCode(
