@@ -25,6 +25,8 @@ GEN_BOUND_PCT = 70.0
 # deployments.py) so that a report from an older run reads the same.
 BASELINES = {
     "single": "node-seed",
+    # /ws and /metrics off beside rtchat over Socket.IO with /metrics on (the default)
+    "variants": "rtchat-sqlite",
     "cluster": "node-cluster",
     "polling": "node-polling-sticky",
     "workers": "rtchat-workers1",
@@ -326,7 +328,7 @@ class Comparison:
 
 
 def comparisons(plan: dict[str, Any]) -> list[Comparison]:
-    """The targets of issues #8, #9 and #13, named after the sizes of this run's plan."""
+    """The targets of issues #8, #9, #10 and #13, named after the sizes of this run's plan."""
     ses = plan.get("cluster") or plan["session"]
     rate = ses["s3Rates"][0]
     d = f"{rate * ses['clients']:,}"
@@ -399,6 +401,7 @@ def comparisons(plan: dict[str, Any]) -> list[Comparison]:
                 0.8,
             )
         )
+    out += variant_comparisons(one)
     pol = plan.get("polling")
     if pol:
         for w in pol["s2Windows"]:
@@ -440,6 +443,63 @@ def comparisons(plan: dict[str, Any]) -> list[Comparison]:
                     issue=9,
                 ),
             ]
+    return out
+
+
+def variant_comparisons(ses: dict[str, Any]) -> list[Comparison]:
+    """Issue #10: /ws beside Socket.IO (reported), and what /metrics costs."""
+    w_hi, r_hi = ses["s2Windows"][-1], ses["s3Rates"][-1]
+    out = [
+        Comparison(
+            f"One node, S2 window {w} deliveries/s: /ws / Socket.IO",
+            f"S2 window {w}: deliveries/s",
+            "rtchat-ws",
+            "rtchat-sqlite",
+            issue=10,
+        )
+        for w in ses["s2Windows"]
+    ]
+    out.append(
+        Comparison(
+            f"One node, S2 window {w_hi} CPU per delivery: /ws / Socket.IO",
+            f"S2 window {w_hi}: server CPU us/delivery",
+            "rtchat-ws",
+            "rtchat-sqlite",
+            issue=10,
+        )
+    )
+    if ses.get("s3Probes"):
+        out.append(
+            Comparison(
+                f"One node, S3 probe p99 at {r_hi * ses['clients']:,} deliveries/s: "
+                "/ws / Socket.IO",
+                f"S3 {r_hi} msg/s: probe latency p99, ms",
+                "rtchat-ws",
+                "rtchat-sqlite",
+                issue=10,
+            )
+        )
+    # "No measurable cost": within what this shared machine cannot tell apart (20%).
+    out += [
+        Comparison(
+            f"One node, S2 window {w_hi} CPU per delivery: /metrics on / off",
+            f"S2 window {w_hi}: server CPU us/delivery",
+            "rtchat-sqlite",
+            "rtchat-nometrics",
+            "<=",
+            1.2,
+            issue=10,
+        ),
+        Comparison(
+            f"One node, S2 window {w_hi} deliveries/s: /metrics on / off",
+            f"S2 window {w_hi}: deliveries/s",
+            "rtchat-sqlite",
+            "rtchat-nometrics",
+            ">=",
+            0.8,
+            issue=10,
+        ),
+    ]
     return out
 
 

@@ -3,6 +3,8 @@
 A deployment is one server set of one scenario: its nodes (processes started the same way
 with a node id each), and what they share (a private Redis, a fresh PostgreSQL database, an
 HAProxy in front). Groups put side by side what is compared: `single` (one node, S1-S4),
+`variants` (one node, S4 + S2 + S3: rtchat's plain WebSocket `/ws`, and rtchat with
+`/metrics` off, each beside rtchat-sqlite, which is both over Socket.IO with metrics on),
 `cluster` (two nodes, senders on node a), `polling` (long-polling clients through HAProxy)
 and `workers` (`rtchat serve --workers N`).
 
@@ -57,7 +59,7 @@ class Deployment:
     redis: bool = False
     postgres: bool = False
     balancer: str | None = None  # None: clients go to the nodes; "sticky" or "roundrobin"
-    transport: str = "websocket"  # or "polling"
+    transport: str = "websocket"  # or "polling", or "ws" (rtchat's /ws)
     cores: str = "server"  # "server": every node on the server core; "all": both cores
     modes: tuple[str, ...] = ("session",)
     pending: str | None = None
@@ -95,9 +97,9 @@ def _rtchat_workers(n: int) -> Callable[[NodeContext], list[str]]:
     return lambda ctx: [*_rtchat(ctx), "--workers", str(n)]
 
 
-def _rtchat_env(database: str) -> Callable[[NodeContext], dict[str, str]]:
+def _rtchat_env(database: str, **more: str) -> Callable[[NodeContext], dict[str, str]]:
     # relative to the server's working dir, which is the node's fresh scratch dir
-    return lambda _ctx: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": database}
+    return lambda _ctx: {**RTCHAT_ENV, "RTCHAT_DATABASE_URL": database, **more}
 
 
 def _rtchat_shared_env(ctx: NodeContext) -> dict[str, str]:
@@ -150,6 +152,23 @@ DEPLOYMENTS = [
         _rtchat,
         _rtchat_shared_env,
         postgres=True,
+    ),
+    # -- one node, what differs from rtchat-sqlite is the only difference
+    Deployment(
+        "rtchat-ws",
+        "variants",
+        "rtchat serve, SQLite, every client on the plain WebSocket `/ws` (rtchat.v1), "
+        "not Socket.IO",
+        _rtchat,
+        _rtchat_env("sqlite:///bench.db"),
+        transport="ws",
+    ),
+    Deployment(
+        "rtchat-nometrics",
+        "variants",
+        "rtchat serve, SQLite, `/metrics` off (RTCHAT_METRICS=0)",
+        _rtchat,
+        _rtchat_env("sqlite:///bench.db", RTCHAT_METRICS="0"),
     ),
     # -- two nodes: the sender(s) on node a, receivers on both
     Deployment(

@@ -1,6 +1,9 @@
 // rtchat load generator: many Socket.IO v5 clients over WebSocket (Engine.IO v4), spoken
 // by hand on raw TCP sockets (wsclient.js) in one Node process, cheap enough per message
-// to measure fast servers; or over HTTP long-polling (pollclient.js, `transport: polling`).
+// to measure fast servers; or over HTTP long-polling (pollclient.js, `transport: polling`);
+// or rtchat's plain WebSocket protocol at /ws (rtchatws.js, `transport: ws`), where each
+// Socket.IO event is the request of that name (its reply is not waited for: as on Socket.IO,
+// a sender's own delivery paces it) and each push is the event of that name.
 //
 //   node loadgen.js '<json config>'      (benchmarks/run.py builds the config)
 //
@@ -27,11 +30,14 @@ const readline = require('readline');
 const { spawn } = require('child_process');
 const { RawWebSocket } = require('./wsclient');
 const { PollingSocket } = require('./pollclient');
+const rtchatws = require('./rtchatws');
 const procstat = require('./procstat');
 
 const cfg = JSON.parse(process.argv[2]);
 const PORTS = cfg.ports || [cfg.port];
 const POLLING = cfg.transport === 'polling';
+const WS = cfg.transport === 'ws';
+const NAME_AT = WS ? rtchatws.NAME_AT : 4; // where an event's name starts: 42["<name>"
 const PATH = `/socket.io/?EIO=4&transport=${POLLING ? 'polling' : 'websocket'}`;
 const Transport = POLLING ? PollingSocket : RawWebSocket;
 const SENDERS_ON_A = cfg.s3Senders || 1;
@@ -121,18 +127,29 @@ class Client {
         problem(`client ${this.idx}: disconnected: ${why}`);
       }
     };
+    const ready = () => { // the namespace joined, or the hello answered
+      if (settled) return;
+      settled = true;
+      this.connected = true;
+      onReady(this);
+    };
+    if (WS) {
+      const onRefused = (text) => {
+        counters.server_errors += 1;
+        problem(`client ${this.idx}: refused ${text}`);
+      };
+      const onPush = (d) => this.onEvent(d);
+      this.ws = new rtchatws.RtchatWs(PORTS[this.node], { onReady: ready, onPush, onRefused,
+        onClose }, 30000);
+      return;
+    }
     const onMessage = (d) => {
       const c0 = d[0];
       if (c0 === 0x34) { // '4' Engine.IO message -> Socket.IO packet
         const c1 = d[1];
         if (c1 === 0x32) this.onEvent(d); // '2' EVENT
-        else if (c1 === 0x30) { // '0' CONNECT: namespace joined
-          if (!settled) {
-            settled = true;
-            this.connected = true;
-            onReady(this);
-          }
-        } else if (c1 === 0x34) { problem(`client ${this.idx}: CONNECT_ERROR ${d}`); }
+        else if (c1 === 0x30) ready(); // '0' CONNECT: namespace joined
+        else if (c1 === 0x34) { problem(`client ${this.idx}: CONNECT_ERROR ${d}`); }
         else if (c1 === 0x31) { problem(`client ${this.idx}: server DISCONNECT`); }
       } else if (c0 === 0x32 && d.length === 1) {
         this.ws.send('3'); // ping -> pong
@@ -148,9 +165,10 @@ class Client {
 
   onEvent(d) {
     if (this.onAny !== null) { this.onAny(d); return; }
-    // d = 42["event-name",{...}]; d[4] is the first letter of the event name.
-    const e = d[4];
-    if (e === 0x72 && d[5] === 0x65 && d[11] === 0x2d) { // "receive-message"
+    // d = 42["event-name",{...}] (or {"event":"event-name",...}); d[N] its first letter.
+    const N = NAME_AT;
+    const e = d[N];
+    if (e === 0x72 && d[N + 1] === 0x65 && d[N + 7] === 0x2d) { // "receive-message"
       const i = d.indexOf(MARK_MSG, 20);
       if (i < 0) { counters.other_events += 1; return; }
       let p = i + 4;
@@ -162,26 +180,32 @@ class Client {
       let t = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) t = t * 10 + ch - 48;
       if (phase !== null && phase.id === ph) phase.onMessage(this, g, s, q, t);
       else { counters.stray = (counters.stray || 0) + 1; problem(`stray message phase ${ph}`); }
-    } else if (e === 0x75 && d[9] === 0x63) { // "user-connected"
+    } else if (e === 0x75 && d[N + 5] === 0x63) { // "user-connected"
       const i = d.indexOf(MARK_USER, 20);
       let p = i + 6;
       let ch;
       let u = 0; while ((ch = d[p++]) >= 0x30 && ch <= 0x39) u = u * 10 + ch - 48;
       if (i >= 0 && phase !== null && phase.onJoin) phase.onJoin(this, u);
       else { counters.stray = (counters.stray || 0) + 1; problem(`stray user-connected ${d}`); }
-    } else if (e === 0x75 && d[9] === 0x74) { // "user-typing": not used
+    } else if (e === 0x75 && d[N + 5] === 0x74) { // "user-typing": not used
       counters.other_events += 1;
-    } else if (e === 0x65 && d[5] === 0x72) { // "error"
+    } else if (e === 0x65 && d[N + 1] === 0x72) { // "error"
       counters.server_errors += 1;
       problem(`client ${this.idx}: server error event ${String(d).slice(0, 300)}`);
     } else {
       counters.other_events += 1;
-      if (e === 0x75 && d[9] === 0x64) problem(`unexpected ${String(d).slice(0, 200)}`);
+      if (e === 0x75 && d[N + 5] === 0x64) problem(`unexpected ${String(d).slice(0, 200)}`);
     }
   }
 
   emit(event, arg) {
-    this.ws.send(`42${JSON.stringify([event, arg])}`);
+    if (WS) this.ws.emit(event, arg);
+    else this.ws.send(`42${JSON.stringify([event, arg])}`);
+  }
+
+  sendMessage(text) {
+    if (WS) this.ws.sendMessage(text);
+    else this.ws.send(`42["send-message","${text}"]`);
   }
 }
 
@@ -284,8 +308,7 @@ class BroadcastPhase {
     const q = this.seqSent[senderIdx]++;
     const t = nowUs();
     this.sentAt[g] = t;
-    clients[this.senders[senderIdx]].ws.send(
-      `42["send-message","bm:${this.id}:${g}:${senderIdx}:${q}:${t}"]`);
+    clients[this.senders[senderIdx]].sendMessage(`bm:${this.id}:${g}:${senderIdx}:${q}:${t}`);
   }
 
   onMessage(c, g, s, q, t) {
@@ -389,7 +412,8 @@ async function runJoinStorm(n) {
     if (seen[k]) { dups += 1; return; }
     seen[k] = 1;
     deliveries += 1;
-    if (joinOrder[u] > c.ackOrder) requiredSeen += 1;
+    // Before its own ack (a /ws hello's reply can come after pushes) every join is optional.
+    if (c.ackOrder >= 0 && joinOrder[u] > c.ackOrder) requiredSeen += 1;
     if (u === c.idx) ownEchoes += 1;
   };
   phase = { id: -1, onJoin, onMessage: () => problem('S4: message before the sentinel') };
@@ -475,7 +499,8 @@ async function runThroughput(windowSize) {
 // own latency figures are mostly its own; the probe's are the server's.
 class Probe {
   constructor(n) {
-    const conf = { port: PORTS[PORTS.length - 1], localAddresses: ['127.0.0.1'], inflight: n };
+    const conf = { port: PORTS[PORTS.length - 1], localAddresses: ['127.0.0.1'], inflight: n,
+      transport: WS ? 'ws' : 'websocket' };
     this.proc = spawn(process.execPath, [path.join(__dirname, 'scalegen.js'), JSON.stringify(conf)],
       { stdio: ['pipe', 'pipe', 'ignore'] });
     this.lines = readline.createInterface({ input: this.proc.stdout });

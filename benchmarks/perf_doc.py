@@ -185,6 +185,15 @@ def block_cluster(data: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def block_variants(data: dict[str, Any]) -> str:
+    if not {"rtchat-ws", "rtchat-nometrics"} & set(data["servers"]):
+        return (
+            f"No /ws or /metrics-off run in {data['_path']} (it predates them): the next full "
+            "`make bench` fills this in."
+        )
+    return provenance(data) + "\n\n" + report_md.variants_table(data)
+
+
 def block_targets(data: dict[str, Any]) -> str:
     return provenance(data) + "\n\n" + "\n".join(report_md.targets_table(data))
 
@@ -281,6 +290,7 @@ def render(text: str, results: Path) -> str:
         "summary": lambda _a: block_summary(data),
         "reading": lambda _a: block_reading(data),
         "cluster": lambda _a: block_cluster(data),
+        "variants": lambda _a: block_variants(data),
         "targets": lambda _a: block_targets(data),
         "polling": lambda _a: block_polling(data),
         "before-after": lambda a: block_before_after(

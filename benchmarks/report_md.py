@@ -9,11 +9,25 @@ import bench_report
 
 GROUP_TITLES = {
     "single": "One node",
+    "variants": "One node: /ws and /metrics off, beside Socket.IO with /metrics on",
     "cluster": "Two nodes (cluster)",
     "polling": "Long-polling through HAProxy",
     "workers": "rtchat --workers",
 }
-PLAN_OF_GROUP = {"single": "session", "cluster": "cluster", "polling": "polling"}
+PLAN_OF_GROUP = {
+    "single": "session",
+    "variants": "session",
+    "cluster": "cluster",
+    "polling": "polling",
+}
+# The variants table: rtchat-sqlite is rtchat over Socket.IO with /metrics on (the default);
+# each ratio column is (head, numerator, denominator).
+VARIANT_NAMES = ("node-seed", "rtchat-sqlite", "rtchat-ws", "rtchat-nometrics")
+VARIANT_RATIOS = (
+    ("/ws / Socket.IO", "rtchat-ws", "rtchat-sqlite"),
+    ("/ws / node", "rtchat-ws", "node-seed"),
+    ("metrics on / off", "rtchat-sqlite", "rtchat-nometrics"),
+)
 
 
 def fmt(x: float) -> str:
@@ -100,17 +114,27 @@ def names_in(data: dict[str, Any], group: str) -> list[str]:
     return [n for n in data["servers"] if bench_report.group_of(data, n) == group]
 
 
-def table(data: dict[str, Any], rows: list[tuple[str, str]], names: list[str]) -> list[str]:
+def baseline_ratios(data: dict[str, Any], names: list[str]) -> list[tuple[str, str, str]]:
+    """Each rtchat deployment over its group's baseline, as table() takes ratio columns."""
+    baselines = data["summary"].get("baselines", {})
+    return [
+        (f"{n} / {'node' if baselines[n] == 'node-seed' else baselines[n]}", n, baselines[n])
+        for n in names
+        if n.startswith("rtchat") and n in baselines
+    ]
+
+
+def table(
+    data: dict[str, Any],
+    rows: list[tuple[str, str]],
+    names: list[str],
+    ratio_columns: list[tuple[str, str, str]] | None = None,
+) -> list[str]:
+    """Medians per deployment, then the ratio columns (default: each over its baseline)."""
     summary = data["summary"]
-    ratios = summary.get("ratios") or summary.get("ratios_vs_node", {})
-    baselines = summary.get("baselines", {})
-    rt = [n for n in names if n.startswith("rtchat") and n in ratios]
-
-    def head_of(n: str) -> str:
-        base = baselines.get(n, "node-seed")
-        return f"{n} / {'node' if base == 'node-seed' else base}"
-
-    head = ["Figure", *names, *(head_of(n) for n in rt)]
+    stats = summary["stats"]
+    pairs = baseline_ratios(data, names) if ratio_columns is None else ratio_columns
+    head = ["Figure", *names, *(h for h, _n, _d in pairs)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key, label in rows:
         # CPU per delivery stays fair when the generator is the limit: never marked.
@@ -123,19 +147,41 @@ def table(data: dict[str, Any], rows: list[tuple[str, str]], names: list[str]) -
         ]
         cells = [label + (" †" if gb else "")]
         for n in names:
-            s = summary["stats"].get(n, {}).get(key)
+            s = stats.get(n, {}).get(key)
             cells.append(cell(s, key) + (" †" if n in gb else ""))
-        for n in rt:
-            r = ratios.get(n, {}).get(key)
-            ok = r is not None and "kept up" not in key and "generator CPU" not in key
-            cells.append(f"{r:.2f}x" if ok else "—")
-        if any(summary["stats"].get(n, {}).get(key) for n in names):
+        for _head, num_name, den_name in pairs:
+            num, den = stats.get(num_name, {}).get(key), stats.get(den_name, {}).get(key)
+            if num and den and den["median"] and not ("kept up" in key or "generator CPU" in key):
+                cells.append(f"{num['median'] / den['median']:.2f}x")
+            else:
+                cells.append("—")
+        if any(stats.get(n, {}).get(key) for n in names):
             lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def summary_table(data: dict[str, Any], group: str = "single") -> str:
+    if group == "variants":
+        return variants_table(data)
     return "\n".join(table(data, headline_rows(data["plan"], group), names_in(data, group)))
+
+
+def variants_table(data: dict[str, Any]) -> str:
+    """/ws beside Socket.IO and the Node seed, and /metrics on beside off, on one node."""
+    ses = data["plan"]["session"]
+    rows = session_rows(ses)
+    # The probe's p99 (a few idle clients in a process of their own) after the generator's.
+    at = max(i for i, (key, _label) in enumerate(rows) if key.endswith("latency p99, ms")) + 1
+    rows[at:at] = [
+        (
+            f"S3 {r} msg/s: probe latency p99, ms",
+            f"S3 probe p99 latency at {r * ses['clients']:,} deliveries/s, ms",
+        )
+        for r in ses["s3Rates"]
+    ]
+    names = [n for n in VARIANT_NAMES if n in data["servers"]]
+    pairs = [p for p in VARIANT_RATIOS if p[1] in names and p[2] in names]
+    return "\n".join(table(data, rows, names, pairs))
 
 
 def targets_table(data: dict[str, Any]) -> list[str]:
@@ -200,7 +246,7 @@ def markdown(data: dict[str, Any]) -> str:
         names = names_in(data, group)
         if names:
             out += ["", f"## {GROUP_TITLES[group]}", "", summary_table(data, group)]
-    out += ["", "## Targets (issues #8, #9 and #13)", "", *targets_table(data)]
+    out += ["", "## Targets (issues #8, #9, #10 and #13)", "", *targets_table(data)]
     if data.get("left_out"):
         out += ["", "Not run (pending, switch on with `--servers`):"]
         out += [f"- {x}" for x in data["left_out"]]
@@ -264,8 +310,9 @@ def machine_lines(data: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k}={v}" for k, v in data["server_env"]["rtchat"].items())
         + " (rate limit off); rtchat-sqlite: RTCHAT_DATABASE_URL=sqlite:///bench.db (relative "
         "to the server's working dir, a fresh temp dir per run); rtchat-memory: "
-        "RTCHAT_DATABASE_URL=memory://; with PostgreSQL: a database created for the run and "
-        "dropped after it",
+        "RTCHAT_DATABASE_URL=memory://; rtchat-ws and rtchat-nometrics as rtchat-sqlite, the "
+        "first with its clients on /ws, the second with RTCHAT_METRICS=0; with PostgreSQL: "
+        "a database created for the run and dropped after it",
         f"- Load average at start: {' '.join(env['loadavg_at_start'])}; run took "
         f"{data['duration_s'] / 60:.1f} min; {data['plan']['reps']} repetition(s), "
         "servers interleaved within each",

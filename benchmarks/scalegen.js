@@ -37,15 +37,18 @@
 // the latency read is the server's and not the busy generator's), a watch with
 // `"format": "bm"` reads loadgen's "bm:<phase>:<id>:<sender>:<seq>:<sentUs>" texts, whose
 // sentUs count from `mono0Ms` on that same clock; it keeps every latency, and `latency`
-// answers their percentiles.
+// answers their percentiles. With `"transport": "ws"` the clients speak rtchat's /ws
+// instead (rtchatws.js), for that probe only: open, watch and latency.
 // Only 127.0.0.1 is connected to; every wait is bounded; progress goes to stderr.
 'use strict';
 
 const readline = require('readline');
 const { RawWebSocket } = require('./wsclient');
+const rtchatws = require('./rtchatws');
 
 const cfg = JSON.parse(process.argv[2]);
 const PATH = '/socket.io/?EIO=4&transport=websocket';
+const WS = cfg.transport === 'ws';
 const MARK = Buffer.from('"sc:');
 const MARK_BM = Buffer.from('"bm:');
 const USER_CONNECTED = Buffer.from('user-connected');
@@ -115,15 +118,25 @@ class Client {
       if (this.connected) { counters.disconnects += 1; problem(`client ${this.idx}: ${why}`); }
       this.connected = false;
     };
-    this.ws = new RawWebSocket(cfg.port, PATH, { onOpen() {}, onMessage, onClose },
-      cfg.timeoutMs ?? 60000, ADDRESSES[this.idx % ADDRESSES.length]);
+    const timeoutMs = cfg.timeoutMs ?? 60000;
+    const address = ADDRESSES[this.idx % ADDRESSES.length];
+    if (WS) {
+      const onReady = () => { this.connected = true; settle(true); };
+      const onRefused = (text) => problem(`client ${this.idx}: refused ${text}`);
+      this.ws = new rtchatws.RtchatWs(cfg.port, { onReady, onPush: (d) => this.onEvent(d),
+        onRefused, onClose }, timeoutMs, address);
+      return;
+    }
+    this.ws = new RawWebSocket(cfg.port, PATH, { onOpen() {}, onMessage, onClose }, timeoutMs,
+      address);
   }
 
   onEvent(d) {
     if (watch !== null && watch.bm) { this.onLoadgen(d); return; }
     const i = d.indexOf(MARK, 8);
     if (i < 0) {
-      if (d.indexOf(USER_CONNECTED, 4) === 4) counters.userConnected += 1;
+      const at = WS ? rtchatws.NAME_AT : 4;
+      if (d.indexOf(USER_CONNECTED, at) === at) counters.userConnected += 1;
       return;
     }
     let p = i + 4;

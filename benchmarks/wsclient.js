@@ -16,8 +16,9 @@ const SHARED = Buffer.alloc(256 * 1024);
 
 class RawWebSocket {
   // handlers: { onOpen(), onMessage(buf), onClose(reason) }. `localAddress` (another
-  // loopback address, 127.0.0.2 and up) gives the socket a source port range of its own.
-  constructor(port, path, handlers, timeoutMs, localAddress = undefined) {
+  // loopback address, 127.0.0.2 and up) gives the socket a source port range of its own;
+  // `protocol` is offered as the Sec-WebSocket-Protocol.
+  constructor(port, path, handlers, timeoutMs, localAddress = undefined, protocol = undefined) {
     this.h = handlers;
     this.open = false;
     this.closed = false;
@@ -33,9 +34,11 @@ class RawWebSocket {
     const timer = setTimeout(() => this.fail('handshake timeout'), timeoutMs);
     sock.on('error', (e) => { clearTimeout(timer); this.fail(e.message); });
     sock.on('close', () => { clearTimeout(timer); this.fail('socket closed'); });
+    const offer = protocol === undefined ? '' : `Sec-WebSocket-Protocol: ${protocol}\r\n`;
     sock.on('connect', () => {
       sock.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
-        `Connection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        `Connection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n` +
+        `${offer}\r\n`);
     });
     this.timer = timer;
   }

@@ -9,7 +9,16 @@ from types import ModuleType
 import pytest
 
 BENCH = Path(__file__).parents[2] / "benchmarks"
-BLOCKS = {"summary", "reading", "cluster", "targets", "polling", "before-after", "scale"}
+BLOCKS = {
+    "summary",
+    "reading",
+    "variants",
+    "cluster",
+    "targets",
+    "polling",
+    "before-after",
+    "scale",
+}
 
 
 @pytest.fixture
