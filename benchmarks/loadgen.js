@@ -41,6 +41,14 @@ const NAME_AT = WS ? rtchatws.NAME_AT : 4; // where an event's name starts: 42["
 const PATH = `/socket.io/?EIO=4&transport=${POLLING ? 'polling' : 'websocket'}`;
 const Transport = POLLING ? PollingSocket : RawWebSocket;
 const SENDERS_ON_A = cfg.s3Senders || 1;
+// Each WebSocket client connects from a loopback source address of its own (127.0.3.1 and
+// up, 254 to each third octet), as the users of a real chat come from many addresses: a
+// server that shares its work out fairly by address (rtchat admits only so many joins
+// and reads from one address at once) is then measured on its real throughput, not on
+// its limit for one address. Long-polling clients, and the warm-up clients (idx < 0), come
+// from 127.0.0.1.
+const sourceAddress = (idx) => (idx < 0 ? undefined
+  : `127.0.${3 + Math.floor(idx / 254)}.${1 + (idx % 254)}`);
 const T0 = performance.now();
 
 const log = (...a) => process.stderr.write(`[loadgen] ${a.join(' ')}\n`);
@@ -140,7 +148,7 @@ class Client {
       };
       const onPush = (d) => this.onEvent(d);
       this.ws = new rtchatws.RtchatWs(PORTS[this.node], { onReady: ready, onPush, onRefused,
-        onClose }, 30000);
+        onClose }, 30000, sourceAddress(this.idx));
       return;
     }
     const onMessage = (d) => {
@@ -160,7 +168,7 @@ class Client {
       }
     };
     this.ws = new Transport(PORTS[this.node], PATH, { onOpen: () => {}, onMessage, onClose },
-      30000);
+      30000, POLLING ? undefined : sourceAddress(this.idx));
   }
 
   onEvent(d) {
