@@ -8,6 +8,7 @@ tab, and each of them, on any node, hears `read-marker` through the user's chann
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +19,8 @@ from rtchat.domain.models import ConnectionId, Message, ReadState, RoomSummary, 
 from rtchat.ports import SearchCursor
 from rtchat.service.context import Context
 from rtchat.service.limits import MAX_SEARCH_PAGE, SEARCH_PAGE
+
+log = logging.getLogger(__name__)
 
 
 class Reads:
@@ -40,14 +43,19 @@ class Reads:
     ) -> list[RoomSummary]:
         """`summaries` with the account's unread and mention counts on the rooms it is a
         member of (all of them with `all_mine`, as the store just said; else as this node
-        knows), in one read; a guest's stay as they are."""
+        knows), in one read; a guest's stay as they are. Counts the store cannot read are
+        left out rather than failing the list they decorate."""
         if user.guest:
             return list(summaries)
         ctx = self._ctx
         mine = [
             s.room.name for s in summaries if all_mine or ctx.membership.has(user.id, s.room.name)
         ]
-        states = await ctx.storage.reads.states(user.id, mine) if mine else {}
+        try:
+            states = await ctx.storage.reads.states(user.id, mine) if mine else {}
+        except ChatError as error:
+            log.warning("answered rooms without unread counts: %s", error.code)
+            states = {}
         return [_with_counts(s, states.get(s.room.name)) for s in summaries]
 
     async def search(
