@@ -9,6 +9,7 @@ transport's, tested through the server.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -147,6 +148,20 @@ SearchCursor = tuple[int, str, int]
 room, seq). Results run newest first in this order."""
 
 
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Up to `limit` messages containing every one of `words` (whole words, case folded),
+    from the rooms `user_id` is a member of at the time of the search (only `room` if
+    given), newest first (by `SearchCursor` order) from just after `before`. `words` are
+    plain words: no query syntax is read from them."""
+
+    user_id: str
+    words: tuple[str, ...]
+    limit: int
+    room: str | None = None
+    before: SearchCursor | None = None
+
+
 class ReadMarkers(Protocol):
     """Per account and room, the last sequence number read. Counts read `messages` only."""
 
@@ -166,19 +181,8 @@ class ReadMarkers(Protocol):
 class MessageSearch(Protocol):
     """Full-text search over the messages of the rooms an account is a member of."""
 
-    async def search(
-        self,
-        user_id: str,
-        words: Sequence[str],
-        *,
-        room: str | None,
-        before: SearchCursor | None,
-        limit: int,
-    ) -> list[Message]:
-        """Up to `limit` messages containing every one of `words` (whole words, case
-        folded), newest first (by `SearchCursor` order), after `before` in that order,
-        from the rooms `user_id` is a member of at the time of the call (only `room` if
-        given). `words` are plain words: no query syntax is read from them."""
+    async def search(self, query: SearchQuery) -> list[Message]:
+        """The messages `query` asks for, newest first."""
         ...
 
 

@@ -4,26 +4,12 @@ the other through the account's channel, and the counts both nodes answer agree.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.cluster.conftest import Connect
-from tests.cluster.nodes import Cluster, running_cluster
-from tests.redis_support import SHARED_URL
+from tests.cluster.nodes import Cluster
 from tests.support import ok
 from tests.ws_client import WsClient
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
-    async with running_cluster(
-        2, tmp_path, database_url=postgres_url, redis_url=SHARED_URL
-    ) as nodes:
-        yield nodes
-        assert nodes.tracebacks() == []
 
 
 def counts(session: dict[str, Any], name: str) -> tuple[int, int]:
@@ -32,15 +18,15 @@ def counts(session: dict[str, Any], name: str) -> tuple[int, int]:
 
 
 async def test_read_marker_reaches_the_tab_on_the_other_node(
-    cluster: Cluster, connect: Connect
+    two_nodes: Cluster, connect: Connect
 ) -> None:
-    here = await connect(cluster[0].url)
+    here = await connect(two_nodes[0].url)
     token = (await here.join("alice"))["token"]
-    there = await connect(cluster[1].url, auth={"token": token})
-    ws_there = await WsClient.open(cluster[1].url)
+    there = await connect(two_nodes[1].url, auth={"token": token})
+    ws_there = await WsClient.open(two_nodes[1].url)
     try:
         await ws_there.hello(token=token)
-        bob = await connect(cluster[1].url)
+        bob = await connect(two_nodes[1].url)
         await bob.join("bob")
         for text in ("hello", "@alice look", "bye"):
             ok(await bob.call("send-message", {"room": "general", "text": text}))

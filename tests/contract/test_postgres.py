@@ -13,6 +13,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import MessageDraft, Room, User
+from rtchat.ports import SearchQuery
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
@@ -156,14 +157,14 @@ async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: s
         assert await versions(url) == list(range(1, LATEST_VERSION + 1))
         old = await storage.messages.latest("general", 5)
         assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
-        found = await storage.search.search("u1", ["needle"], room=None, before=None, limit=5)
+        found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
         assert [m.id for m in found] == ["old-1"]
         state = await storage.reads.states("u1", ["general"])
         assert (state["general"].seq, state["general"].unread) == (0, 2)
         assert (await storage.reads.mark("u1", "general", 1)).unread == 1
         await sql(url, "UPDATE messages SET text = 'now a haystack' WHERE id = 'old-1'")
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
-            found = await storage.search.search("u1", [word], room=None, before=None, limit=5)
+            found = await storage.search.search(SearchQuery("u1", (word,), 5))
             assert [m.id for m in found] == ids
     finally:
         await storage.close()

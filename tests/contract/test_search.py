@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rtchat.domain.models import Message, RoomKind, User, dm_room_name
-from rtchat.ports import SearchCursor, Storage
+from rtchat.ports import SearchCursor, SearchQuery, Storage
 from rtchat.storage._common import to_micros
 from tests.contract.support import add_room, add_user, draft
 
@@ -25,7 +25,7 @@ async def find(
     before: SearchCursor | None = None,
     limit: int = 50,
 ) -> list[str]:
-    found = await storage.search.search(user.id, words, room=room, before=before, limit=limit)
+    found = await storage.search.search(SearchQuery(user.id, words, limit, room, before))
     return [m.id for m in found]
 
 
@@ -60,7 +60,7 @@ async def test_results_are_newest_first_across_rooms_and_paged(storage: Storage)
     pages: list[list[str]] = []
     before: SearchCursor | None = None
     while True:
-        found = await storage.search.search(alice.id, ["needle"], room=None, before=before, limit=3)
+        found = await storage.search.search(SearchQuery(alice.id, ("needle",), 3, None, before))
         if not found:
             break
         pages.append([m.id for m in found])

@@ -12,6 +12,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, User
+from rtchat.ports import SearchQuery
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
@@ -124,7 +125,7 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
         assert version_of(path) == LATEST_VERSION
         old = await storage.messages.latest("general", 5)
         assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
-        found = await storage.search.search("u1", ["needle"], room=None, before=None, limit=5)
+        found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
         assert [m.id for m in found] == ["old-1"]  # what was stored is indexed
         state = await storage.reads.states("u1", ["general"])
         assert (state["general"].seq, state["general"].unread) == (0, 2)
@@ -138,7 +139,7 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
     storage = await SqliteStorage.open(path)
     try:
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
-            found = await storage.search.search("u1", [word], room=None, before=None, limit=5)
+            found = await storage.search.search(SearchQuery("u1", (word,), 5))
             assert [m.id for m in found] == ids
     finally:
         await storage.close()

@@ -17,10 +17,10 @@ from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_SEARCH_QUERY
 from rtchat.service import MAX_SEARCH_PAGE
 from rtchat.settings import Settings
+from tests.integration.conftest import OpenWs
 from tests.integration.test_errors import _refused
 from tests.pg import fresh_database
 from tests.support import Connect, error_code, ok, sentinel
-from tests.ws_client import WsClient
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -33,32 +33,18 @@ async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield Settings(database_url=url)
 
 
-@pytest.fixture
-async def ws_open(server: str) -> AsyncIterator[Any]:
-    made: list[WsClient] = []
-
-    async def open_client() -> WsClient:
-        client = await WsClient.open(server)
-        made.append(client)
-        return client
-
-    yield open_client
-    for client in made:
-        await client.close()
-
-
 def counts(rooms: list[dict[str, Any]], name: str) -> tuple[int, int]:
     room = next(r for r in rooms if r["name"] == name)
     return room["unread"], room["mentions"]
 
 
 async def test_mark_read_reaches_every_tab_and_moves_the_counts(
-    clients: Connect, ws_open: Any
+    clients: Connect, ws_clients: OpenWs
 ) -> None:
     tab1, bob = await clients(), await clients()
     session = await tab1.join("alice")
     tab2 = await clients(auth={"token": session["token"]})
-    tab3 = await ws_open()
+    tab3 = await ws_clients()
     await tab3.hello(token=session["token"])
     await bob.join("bob")
     ok(await bob.call("create-room", {"name": "dev"}))
@@ -106,7 +92,9 @@ async def test_mentions_name_members_only(clients: Connect) -> None:
     assert plain["mentions"] == []
 
 
-async def test_search_pages_newest_first_and_never_leaks(clients: Connect, ws_open: Any) -> None:
+async def test_search_pages_newest_first_and_never_leaks(
+    clients: Connect, ws_clients: OpenWs
+) -> None:
     alice, bob, carol = await clients(), await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
@@ -135,7 +123,7 @@ async def test_search_pages_newest_first_and_never_leaks(clients: Connect, ws_op
             break
     assert pages == [sent[4:2:-1], sent[2:0:-1], sent[0:1]]
     # Carol reads her DM and the room alice left; the /ws client asks the same.
-    ws = await ws_open()
+    ws = await ws_clients()
     await ws.hello(token=(await carol.call("session"))["data"]["token"])
     for client in (carol, ws):
         found = ok(await client.call("search", {"query": "needle in"}))
@@ -176,12 +164,12 @@ REFUSED: list[tuple[str, Any, ErrorCode]] = [
 ]
 
 
-async def test_every_refusal_with_and_without_ack(clients: Connect, ws_open: Any) -> None:
+async def test_every_refusal_with_and_without_ack(clients: Connect, ws_clients: OpenWs) -> None:
     alice, bob, stranger = await clients(), await clients(), await clients()
     await alice.join("alice")
     await bob.join("bob")
     ok(await bob.call("create-room", {"name": "dev"}))
-    ws = await ws_open()
+    ws = await ws_clients()
     await ws.hello(token=(await alice.call("session"))["data"]["token"])
     alice.received.clear()
     for event, payload, code in REFUSED:

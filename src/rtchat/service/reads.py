@@ -16,7 +16,7 @@ from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import ReadMarkerMoved
 from rtchat.domain.models import ConnectionId, Message, ReadState, RoomSummary, User
-from rtchat.ports import SearchCursor
+from rtchat.ports import SearchCursor, SearchQuery
 from rtchat.service.context import Context
 from rtchat.service.limits import MAX_SEARCH_PAGE, SEARCH_PAGE
 
@@ -76,7 +76,7 @@ class Reads:
         size = rules.clean_limit(limit, SEARCH_PAGE, MAX_SEARCH_PAGE)
         async with ctx.admitted(ctx.reads_gate, conn):
             found = await ctx.storage.search.search(
-                user.id, words, room=name, before=cursor, limit=size + 1
+                SearchQuery(user.id, tuple(words), size + 1, name, cursor)
             )
         page = found[:size]
         return page, format_cursor(page[-1]) if len(found) > size else None

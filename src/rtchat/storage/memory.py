@@ -29,6 +29,7 @@ from rtchat.ports import (
     ReadMarkers,
     RoomStore,
     SearchCursor,
+    SearchQuery,
     UserStore,
 )
 from rtchat.storage._common import as_utc, to_micros, to_seconds, window
@@ -177,26 +178,20 @@ class MemoryMessageSearch:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def search(
-        self,
-        user_id: str,
-        words: Sequence[str],
-        *,
-        room: str | None,
-        before: SearchCursor | None,
-        limit: int,
-    ) -> list[Message]:
+    async def search(self, query: SearchQuery) -> list[Message]:
         state = self._state
-        wanted = {w.casefold() for w in words}
-        rooms = [r for r, ids in state.members.items() if user_id in ids]
+        wanted = {w.casefold() for w in query.words}
+        before = query.before
         found: list[tuple[SearchCursor, Message]] = []
-        for name in rooms if room is None else [r for r in rooms if r == room]:
+        for name, ids in state.members.items():
+            if query.user_id not in ids or query.room not in (None, name):
+                continue
             for message in state.messages[name]:
                 place = (to_micros(message.timestamp), message.room, message.seq)
                 if (before is None or place < before) and wanted <= words_of(message.text):
                     found.append((place, message))
         found.sort(key=lambda pair: pair[0], reverse=True)
-        return [message for _, message in found[: window(limit)]]
+        return [message for _, message in found[: window(query.limit)]]
 
 
 class MemoryUserStore:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, ReadState
-from rtchat.ports import UNREAD_CAP, SearchCursor
+from rtchat.ports import UNREAD_CAP, SearchQuery
 from rtchat.storage._common import window
 from rtchat.storage.postgres_messages import COLUMNS, message_from_row
 from rtchat.storage.postgres_pool import PgConnection
@@ -81,17 +81,9 @@ class PostgresMessageSearch:
     def __init__(self, writer: PgWriter) -> None:
         self._writer = writer
 
-    async def search(
-        self,
-        user_id: str,
-        words: Sequence[str],
-        *,
-        room: str | None,
-        before: SearchCursor | None,
-        limit: int,
-    ) -> list[Message]:
+    async def search(self, query: SearchQuery) -> list[Message]:
         columns = ", ".join(f"m.{c.strip()}" for c in COLUMNS.split(","))
-        ts, before_room, seq = before if before is not None else (None, None, None)
+        ts, before_room, seq = query.before or (None, None, None)
         sql = (
             f"SELECT {columns} FROM messages m"
             " WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', $2)"
@@ -103,7 +95,14 @@ class PostgresMessageSearch:
 
         async def job(connection: PgConnection) -> list[Message]:
             rows = await connection.fetch(
-                sql, user_id, " ".join(words), room, ts, before_room, seq, window(limit)
+                sql,
+                query.user_id,
+                " ".join(query.words),
+                query.room,
+                ts,
+                before_room,
+                seq,
+                window(query.limit),
             )
             return [message_from_row(row) for row in rows]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, ReadState
-from rtchat.ports import UNREAD_CAP, SearchCursor
+from rtchat.ports import UNREAD_CAP, SearchQuery
 from rtchat.storage._common import window
 from rtchat.storage.sqlite_messages import COLUMNS, message_from_row
 from rtchat.storage.sqlite_thread import SqliteThread
@@ -88,28 +88,20 @@ class SqliteMessageSearch:
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
 
-    async def search(
-        self,
-        user_id: str,
-        words: Sequence[str],
-        *,
-        room: str | None,
-        before: SearchCursor | None,
-        limit: int,
-    ) -> list[Message]:
+    async def search(self, query: SearchQuery) -> list[Message]:
         columns = ", ".join(f"m.{c.strip()}" for c in COLUMNS.split(","))
         where = [
             "messages_fts MATCH :query",
             "m.room IN (SELECT room FROM members WHERE user_id = :user)",
         ]
-        params: dict[str, object] = {"query": fts_query(words), "user": user_id}
-        if room is not None:
+        params: dict[str, object] = {"query": fts_query(query.words), "user": query.user_id}
+        if query.room is not None:
             where.append("m.room = :room")
-            params["room"] = room
-        if before is not None:
+            params["room"] = query.room
+        if query.before is not None:
             where.append("(m.ts_us, m.room, m.seq) < (:ts, :before_room, :seq)")
-            params.update(ts=before[0], before_room=before[1], seq=before[2])
-        params["limit"] = window(limit)
+            params.update(zip(("ts", "before_room", "seq"), query.before, strict=True))
+        params["limit"] = window(query.limit)
         sql = (
             f"SELECT {columns} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
             f" WHERE {' AND '.join(where)}"
