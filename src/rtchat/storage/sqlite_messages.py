@@ -169,9 +169,10 @@ def append_many(
         values = ",".join(f"({_placeholders(_WIDTH)})" for _ in chunk)
         params = [value for row in chunk for value in row]
         conn.execute(f"INSERT INTO messages ({COLUMNS}) VALUES {values}", params)
-    conn.executemany(
-        "INSERT OR IGNORE INTO mentions (user_id, room, seq) VALUES (?, ?, ?)", mention_rows
-    )
+    if mention_rows:
+        conn.executemany(
+            "INSERT OR IGNORE INTO mentions (user_id, room, seq) VALUES (?, ?, ?)", mention_rows
+        )
     touched = {row[1] for row in rows}
     conn.executemany(
         "UPDATE rooms SET last_seq = ? WHERE name = ?", [(last[room], room) for room in touched]
