@@ -165,10 +165,11 @@ class SearchQuery:
 class ReadMarkers(Protocol):
     """Per account and room, the last sequence number read. Counts read `messages` only."""
 
-    async def mark(self, user_id: str, room: str, seq: int) -> ReadState:
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
         """Move the marker of `user_id` in `room` to `seq`, or to the room's last seq if that
-        is lower; a marker never moves back. The state after it. An unknown room raises
-        `room_not_found` (membership is the caller's to check)."""
+        is lower; a marker never moves back. The state after it, and whether the marker
+        moved. An unknown room raises `room_not_found` (membership is the caller's to
+        check)."""
         ...
 
     async def states(self, user_id: str, rooms: Sequence[str]) -> dict[str, ReadState]:

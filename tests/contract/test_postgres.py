@@ -161,7 +161,7 @@ async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: s
         assert [m.id for m in found] == ["old-1"]
         state = await storage.reads.states("u1", ["general"])
         assert (state["general"].seq, state["general"].unread) == (0, 2)
-        assert (await storage.reads.mark("u1", "general", 1)).unread == 1
+        assert (await storage.reads.mark("u1", "general", 1))[0].unread == 1
         await sql(url, "UPDATE messages SET text = 'now a haystack' WHERE id = 'old-1'")
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
             found = await storage.search.search(SearchQuery("u1", (word,), 5))

@@ -36,9 +36,13 @@ async def test_a_marker_moves_forward_only_and_stops_at_the_last_seq(storage: St
     await add_room(storage, "a", alice, bob)
     for _ in range(5):
         await post(storage, "a", bob)
-    assert await storage.reads.mark(alice.id, "a", 3) == ReadState("a", 3, 2, 0)
-    assert await storage.reads.mark(alice.id, "a", 1) == ReadState("a", 3, 2, 0)  # never back
-    assert await storage.reads.mark(alice.id, "a", 99) == ReadState("a", 5, 0, 0)  # clamped
+    assert await storage.reads.mark(alice.id, "a", 0) == (ReadState("a", 0, 5, 0), False)
+    assert await storage.reads.mark(alice.id, "a", 3) == (ReadState("a", 3, 2, 0), True)
+    assert await storage.reads.mark(alice.id, "a", 3) == (ReadState("a", 3, 2, 0), False)
+    # Never back; past the end is the end.
+    assert await storage.reads.mark(alice.id, "a", 1) == (ReadState("a", 3, 2, 0), False)
+    assert await storage.reads.mark(alice.id, "a", 99) == (ReadState("a", 5, 0, 0), True)
+    assert await storage.reads.mark(alice.id, "a", 99) == (ReadState("a", 5, 0, 0), False)
     await post(storage, "a", bob)
     assert await storage.reads.states(alice.id, ["a"]) == {"a": ReadState("a", 5, 1, 0)}
     # Per reader: Bob's marker is his own.
@@ -65,7 +69,7 @@ async def test_mentions_name_members_only_and_are_counted(storage: Storage) -> N
     assert await storage.reads.states(alice.id, ["a"]) == {"a": ReadState("a", 0, 2, 1)}
     # Bob mentioned himself: his own messages never count.
     assert await storage.reads.states(bob.id, ["a"]) == {"a": ReadState("a", 0, 1, 0)}
-    assert await storage.reads.mark(alice.id, "a", seq) == ReadState("a", seq, 1, 0)
+    assert await storage.reads.mark(alice.id, "a", seq) == (ReadState("a", seq, 1, 0), True)
 
 
 async def test_a_retry_answers_the_stored_mentions(storage: Storage) -> None:

@@ -129,7 +129,7 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
         assert [m.id for m in found] == ["old-1"]  # what was stored is indexed
         state = await storage.reads.states("u1", ["general"])
         assert (state["general"].seq, state["general"].unread) == (0, 2)
-        assert (await storage.reads.mark("u1", "general", 1)).unread == 1
+        assert (await storage.reads.mark("u1", "general", 1))[0].unread == 1
     finally:
         await storage.close()
     with closing(sqlite3.connect(path)) as conn:

@@ -64,11 +64,14 @@ async def test_mark_read_reaches_every_tab_and_moves_the_counts(
     for tab in (tab1, tab3):
         assert counts(ok(await tab.call("session"))["rooms"], "dev") == (2, 1)
 
-    # Never back; past the end is the end.
-    assert ok(await tab1.call("mark-read", {"room": "dev", "seq": 1}))["seq"] == 2
+    # Never back (and then nobody is told); past the end is the end.
+    assert ok(await tab1.call("mark-read", {"room": "dev", "seq": 1})) == state
+    assert ok(await tab1.call("mark-read", {"room": "dev", "seq": 2})) == state
     last = ok(await tab3.call("mark-read", {"room": "dev", "seq": 10**9}))
     assert last == {"room": "dev", "seq": 5, "unread": 0, "mentions": 0}
-    assert await tab2.wait_for("read-marker", lambda d: d["seq"] == 5) == last
+    for tab in (tab1, tab2, tab3):
+        assert await tab.wait_for("read-marker", lambda d: d["seq"] == 5) == last
+        assert tab.events("read-marker") == [state, last]
     # Bob's counts are his own: he read nothing, and wrote most of it.
     assert counts(ok(await bob.call("session"))["rooms"], "dev") == (1, 0)
     await sentinel(tab1, bob)

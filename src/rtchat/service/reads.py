@@ -29,13 +29,15 @@ class Reads:
 
     async def mark_read(self, conn: ConnectionId, room: object, seq: object) -> ReadState:
         """Move the account's marker in `room` forward to `seq` (at most the room's last);
-        every connection of the account, this one too, receives `read-marker`."""
+        if it moved, every connection of the account, this one too, receives `read-marker`
+        (one that did not move tells nobody: tabs that each mark what they show stay quiet)."""
         ctx = self._ctx
         user = ctx.account(conn)
         name = await ctx.member_room(user, room)
         upto = rules.clean_seq(seq, "seq")
-        state = await ctx.storage.reads.mark(user.id, name, upto)
-        ctx.relay.to_user(user.id, ReadMarkerMoved(state))
+        state, moved = await ctx.storage.reads.mark(user.id, name, upto)
+        if moved:
+            ctx.relay.to_user(user.id, ReadMarkerMoved(state))
         return state
 
     async def counted(

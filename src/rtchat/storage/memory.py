@@ -142,14 +142,15 @@ class MemoryReadMarkers:
     def __init__(self, state: _State) -> None:
         self._state = state
 
-    async def mark(self, user_id: str, room: str, seq: int) -> ReadState:
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
         state = self._state
         log = state.messages.get(room)
         if log is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND)
         key = (user_id, room)
-        state.markers[key] = max(state.markers.get(key, 0), min(seq, len(log)))
-        return self._state_of(user_id, room, log)
+        old = state.markers.get(key, 0)
+        state.markers[key] = max(old, min(seq, len(log)))
+        return self._state_of(user_id, room, log), state.markers[key] != old
 
     async def states(self, user_id: str, rooms: Sequence[str]) -> dict[str, ReadState]:
         logs = self._state.messages

@@ -39,14 +39,19 @@ SELECT r.name, coalesce(k.seq, 0), u.n, c.n
            LIMIT {UNREAD_CAP}) s) c
 """
 
+# Every part of one statement reads the same snapshot: `old` is the marker before `moved`.
 _MARK = """
 WITH room AS (
     SELECT name, last_seq FROM rooms WHERE name = $2
+), old AS (
+    SELECT seq FROM read_markers WHERE user_id = $1 AND room = $2
+), moved AS (
+    INSERT INTO read_markers (user_id, room, seq)
+    SELECT $1, name, least($3::bigint, last_seq) FROM room
+    ON CONFLICT (user_id, room) DO UPDATE SET seq = greatest(read_markers.seq, excluded.seq)
+    RETURNING seq
 )
-INSERT INTO read_markers (user_id, room, seq)
-SELECT $1, name, least($3::bigint, last_seq) FROM room
-ON CONFLICT (user_id, room) DO UPDATE SET seq = greatest(read_markers.seq, excluded.seq)
-RETURNING seq
+SELECT (SELECT seq FROM moved), coalesce((SELECT seq FROM old), 0)
 """
 
 
@@ -61,12 +66,13 @@ class PostgresReadMarkers:
     def __init__(self, writer: PgWriter) -> None:
         self._writer = writer
 
-    async def mark(self, user_id: str, room: str, seq: int) -> ReadState:
-        async def job(connection: PgConnection) -> ReadState:
-            moved = await connection.fetchval(_MARK, user_id, room, seq)
-            if moved is None:
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
+        async def job(connection: PgConnection) -> tuple[ReadState, bool]:
+            row = await connection.fetchrow(_MARK, user_id, room, seq)
+            if row is None or row[0] is None:
                 raise ChatError(ErrorCode.ROOM_NOT_FOUND)
-            return (await _states(connection, user_id, [room]))[room]
+            state = (await _states(connection, user_id, [room]))[room]
+            return state, row[0] != row[1]
 
         return await self._writer.run(job)
 

@@ -63,17 +63,23 @@ class SqliteReadMarkers:
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
 
-    async def mark(self, user_id: str, room: str, seq: int) -> ReadState:
-        def job(conn: sqlite3.Connection) -> ReadState:
-            row = conn.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
+        def job(conn: sqlite3.Connection) -> tuple[ReadState, bool]:
+            row = conn.execute(
+                "SELECT r.last_seq, coalesce(k.seq, 0) FROM rooms r LEFT JOIN read_markers k"
+                " ON k.user_id = ? AND k.room = r.name WHERE r.name = ?",
+                (user_id, room),
+            ).fetchone()
             if row is None:
                 raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+            last, old = int(row[0]), int(row[1])
             conn.execute(
                 "INSERT INTO read_markers (user_id, room, seq) VALUES (?, ?, ?)"
                 " ON CONFLICT (user_id, room) DO UPDATE SET seq = max(seq, excluded.seq)",
-                (user_id, room, min(seq, int(row[0]))),
+                (user_id, room, min(seq, last)),
             )
-            return _states(conn, user_id, [room])[room]
+            state = _states(conn, user_id, [room])[room]
+            return state, state.seq != old
 
         return await self._thread.run(job)
 

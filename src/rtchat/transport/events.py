@@ -244,8 +244,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         MARK_READ,
         "`{room, seq}`: `seq` the last sequence number read",
         "Move your read marker in the room to `seq` (at most the room's last; a marker "
-        "never moves back). It is your account's, on every device: every connection of "
-        "yours, on every node, this one too, receives `read-marker`. `unread` and "
+        "never moves back). It is your account's, on every device: when it moves, every "
+        "connection of yours, on every node, this one too, receives `read-marker`. `unread` and "
         f"`mentions` count, up to {UNREAD_CAP}, the messages after it others wrote and "
         "those of them that mention you. Accounts only.",
         ack=READ_STATE,
