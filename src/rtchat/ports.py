@@ -8,7 +8,8 @@ transport's, tested through the server.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -18,6 +19,7 @@ from rtchat.domain.models import (
     ConnectionId,
     Message,
     MessageDraft,
+    ReadState,
     Room,
     RoomSummary,
     SiteIdentity,
@@ -137,12 +139,62 @@ class RoomStore(Protocol):
         ...
 
 
+UNREAD_CAP = 1000
+"""Unread and mention counts stop here: a store counts no further than this, so a room
+with a hundred thousand messages nobody read costs what one with a thousand does."""
+
+SearchCursor = tuple[int, str, int]
+"""Where a page of search results ended: the last result's (timestamp in microseconds,
+room, seq). Results run newest first in this order."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """Up to `limit` messages containing every one of `words` (whole words, case folded),
+    from the rooms `user_id` is a member of at the time of the search (only `room` if
+    given), newest first (by `SearchCursor` order) from just after `before`. `words` are
+    plain words: no query syntax is read from them."""
+
+    user_id: str
+    words: tuple[str, ...]
+    limit: int
+    room: str | None = None
+    before: SearchCursor | None = None
+
+
+class ReadMarkers(Protocol):
+    """Per account and room, the last sequence number read. Counts read `messages` only."""
+
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
+        """Move the marker of `user_id` in `room` to `seq`, or to the room's last seq if that
+        is lower; a marker never moves back. The state after it, and whether the marker
+        moved. An unknown room raises `room_not_found` (membership is the caller's to
+        check)."""
+        ...
+
+    async def states(self, user_id: str, rooms: Sequence[str]) -> dict[str, ReadState]:
+        """The state of each of `rooms` that exists, in one read: the marker (0 if never
+        marked), the messages after it others wrote and, of those, the ones mentioning
+        `user_id`, each counted up to `UNREAD_CAP`."""
+        ...
+
+
+class MessageSearch(Protocol):
+    """Full-text search over the messages of the rooms an account is a member of."""
+
+    async def search(self, query: SearchQuery) -> list[Message]:
+        """The messages `query` asks for, newest first."""
+        ...
+
+
 class Storage(Protocol):
-    """The three stores of one backend, opened and closed together."""
+    """The stores of one backend, opened and closed together."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    reads: ReadMarkers
+    search: MessageSearch
 
     def healthy(self) -> bool:
         """Whether the backend answered its last request (no I/O: for `/healthz`). A store

@@ -13,6 +13,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import MessageDraft, Room, User
+from rtchat.ports import SearchQuery
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
@@ -123,6 +124,50 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
     # The released account kept so far is gone, with its membership.
     assert [tuple(r) for r in await sql(url, "SELECT id FROM users")] == [("u1",)]
     assert [tuple(r) for r in await sql(url, "SELECT user_id FROM members")] == [("u1",)]
+
+
+async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: str) -> None:
+    pool = await PgPool.open(url)
+    try:
+        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
+    finally:
+        await pool.close()
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(
+            "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0),"
+            " ('u2', 'Bob', 'bob', 'hash-bob', 0)"
+        )
+        await connection.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
+        await connection.execute("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')")
+        for seq, text in ((1, "an old needle"), (2, "@alice another")):
+            await connection.execute(
+                "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
+                " VALUES ('general', $1, $2, 'u2', 'Bob', $3, $4)",
+                seq,
+                f"old-{seq}",
+                text,
+                to_micros(T0) + seq,
+            )
+    finally:
+        await connection.close()
+
+    storage = await PostgresStorage.open(url)
+    try:
+        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+        old = await storage.messages.latest("general", 5)
+        assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
+        found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
+        assert [m.id for m in found] == ["old-1"]
+        state = await storage.reads.states("u1", ["general"])
+        assert (state["general"].seq, state["general"].unread) == (0, 2)
+        assert (await storage.reads.mark("u1", "general", 1))[0].unread == 1
+        await sql(url, "UPDATE messages SET text = 'now a haystack' WHERE id = 'old-1'")
+        for word, ids in (("needle", []), ("haystack", ["old-1"])):
+            found = await storage.search.search(SearchQuery("u1", (word,), 5))
+            assert [m.id for m in found] == ids
+    finally:
+        await storage.close()
 
 
 async def test_nodes_starting_together_migrate_once(url: str) -> None:
@@ -500,14 +545,15 @@ async def test_the_append_is_planned_as_index_probes_on_a_young_database(
         statement = await connection.prepare(APPEND)
         # A generic plan, whatever the arguments: the one every later batch runs.
         plan = await statement.explain(
-            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False]
+            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False], ["alice"], [1]
         )
     finally:
         await connection.close()
     scans = []
 
     def walk(node: dict[str, object]) -> None:
-        if node.get("Relation Name") == "messages" and "Operation" not in node:  # not the INSERT
+        looked_up = node.get("Relation Name") in {"messages", "users", "members"}
+        if looked_up and "Operation" not in node:  # not the INSERT
             scans.append(node["Node Type"])
         for child in node.get("Plans", []):  # type: ignore[attr-defined]
             walk(child)

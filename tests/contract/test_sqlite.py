@@ -12,6 +12,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, User
+from rtchat.ports import SearchQuery
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
@@ -104,6 +105,46 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
         assert conn.execute("SELECT user_id FROM members").fetchall() == [("u1",)]
 
 
+async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        assert migrate(conn, target=3) == 0
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+        conn.execute("INSERT INTO users VALUES ('u2', 'Bob', 'bob', 'hash-bob', 0)")
+        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
+        conn.execute("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')")
+        for seq, text in ((1, "an old needle"), (2, "@alice another")):
+            conn.execute(
+                "INSERT INTO messages VALUES (?, 'general', ?, 'u2', 'Bob', ?, ?, NULL, NULL, 0)",
+                (f"old-{seq}", seq, text, to_micros(T0) + seq),
+            )
+    assert version_of(path) == 3
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        old = await storage.messages.latest("general", 5)
+        assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
+        found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
+        assert [m.id for m in found] == ["old-1"]  # what was stored is indexed
+        state = await storage.reads.states("u1", ["general"])
+        assert (state["general"].seq, state["general"].unread) == (0, 2)
+        assert (await storage.reads.mark("u1", "general", 1))[0].unread == 1
+    finally:
+        await storage.close()
+    with closing(sqlite3.connect(path)) as conn:
+        # The triggers keep the index in step with an edit of the text.
+        conn.execute("UPDATE messages SET text = 'now a haystack' WHERE id = 'old-1'")
+        conn.commit()
+    storage = await SqliteStorage.open(path)
+    try:
+        for word, ids in (("needle", []), ("haystack", ["old-1"])):
+            found = await storage.search.search(SearchQuery("u1", (word,), 5))
+            assert [m.id for m in found] == ids
+    finally:
+        await storage.close()
+
+
 async def test_a_file_from_a_newer_rtchat_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     with closing(sqlite3.connect(path)) as conn:
@@ -131,7 +172,8 @@ async def test_driver_errors_become_internal_and_spoil_only_their_job(tmp_path: 
         with closing(sqlite3.connect(storage.path)) as conn:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute(
-                "INSERT INTO messages VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0, NULL, NULL, 0)"
+                "INSERT INTO messages (id, room, seq, author_id, author_name, text, ts_us)"
+                " VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0)"
             )
             conn.commit()
         with pytest.raises(ChatError) as caught:

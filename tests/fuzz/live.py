@@ -47,9 +47,13 @@ STOP_WITHIN = 10.0
 
 EVENTS = [
     "user-joined", "session", "send-message", "typing", "list-rooms", "create-room",
-    "join-room", "leave-room", "open-dm", "history", "sync", "list-online", "no-such-event",
+    "join-room", "leave-room", "open-dm", "history", "sync", "list-online", "mark-read",
+    "search", "no-such-event",
 ]  # fmt: skip
-FIELDS = ["room", "text", "clientId", "before", "limit", "rooms", "name", "topic", "username"]
+FIELDS = [
+    "room", "text", "clientId", "before", "limit", "rooms", "name", "topic", "username", "seq",
+    "query",
+]  # fmt: skip
 EDGE_NUMBERS = [0, -1, 1.5, 2**31, 2**53, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), 1e308]
 ODD_TEXT = ["", " ", "__proto__", "constructor", "general", "dm:x:y", "é" * 50, "\u0000", "\u202e"]
 # What mutations insert: digits a parser may misread, separators, and very long numbers.
@@ -180,6 +184,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
     "history": {"room": "general", "before": 10, "limit": 5},
     "sync": {"rooms": {"general": 0}},
     "list-online": {"room": "general"},
+    "mark-read": {"room": "general", "seq": 1},
+    "search": {"query": "hello", "room": "general", "before": "1:1:general", "limit": 5},
 }
 
 

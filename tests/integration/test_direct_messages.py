@@ -31,7 +31,7 @@ async def test_open_dm_answers_the_room_and_tells_the_peer(clients: Connect) -> 
     for client, peer in ((alice, bob_user), (bob, alice_user)):
         rooms = ok(await client.call("session"))["rooms"]
         dms = [r for r in rooms if r["kind"] == "dm"]
-        assert dms == [{**room, "peer": peer}]
+        assert dms == [{**room, "peer": peer, "unread": 0, "mentions": 0}]
 
 
 async def test_only_the_two_receive_its_messages_and_typing(clients: Connect) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from rtchat.domain.errors import ErrorCode
-from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
-from rtchat.service import MAX_ROOMS_PAGE
+from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_SEARCH_QUERY, MAX_USERNAME_LENGTH
+from rtchat.service import MAX_ROOMS_PAGE, MAX_SEARCH_PAGE
 from rtchat.transport.events import CLIENT_EVENTS
 from tests.support import ChatClient, Connect, ok, sentinel
 
@@ -35,7 +35,16 @@ EXERCISED_ELSEWHERE = {
     ErrorCode.METHOD_NOT_ALLOWED,
     ErrorCode.TOKEN_EXPIRED,
 }
-OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
+OBJECT_EVENTS = (
+    "create-room",
+    "join-room",
+    "leave-room",
+    "open-dm",
+    "history",
+    "sync",
+    "mark-read",
+    "search",
+)
 ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("send-message", {"room": room, "text": "hi"}),
     lambda room: ("typing", {"room": room, "isTyping": True}),
@@ -44,6 +53,8 @@ ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("history", {"room": room, "before": 10}),
     lambda room: ("sync", {"rooms": {room: 0}}),
     lambda room: ("list-online", {"room": room}),
+    lambda room: ("mark-read", {"room": room, "seq": 1}),
+    lambda room: ("search", {"query": "hi", "room": room}),
 ]
 
 # What alice, joined, may not do in a world where bob is joined too and owns `dev`.
@@ -80,6 +91,20 @@ CASES: dict[str, list[Request]] = {
         ("sync", {"rooms": {"general": "0"}}),
         ("sync", {"rooms": {"general": True}}),
         ("sync", {"rooms": {f"room-{i}": 0 for i in range(201)}}),
+        ("mark-read", {"room": "general"}),
+        ("mark-read", {"room": "general", "seq": -1}),
+        ("mark-read", {"room": "general", "seq": "1"}),
+        ("mark-read", {"room": "general", "seq": True}),
+        ("search", {}),
+        ("search", {"query": ""}),
+        ("search", {"query": "   "}),
+        ("search", {"query": "?!* ()"}),  # no word in it
+        ("search", {"query": 42}),
+        ("search", {"query": "x" * (MAX_SEARCH_QUERY + 1)}),
+        ("search", {"query": "hi", "before": "not a cursor"}),
+        ("search", {"query": "hi", "before": 5}),
+        ("search", {"query": "hi", "limit": 0}),
+        ("search", {"query": "hi", "limit": MAX_SEARCH_PAGE + 1}),
     ],
     "invalid_username": [
         ("user-joined", 42),
@@ -152,6 +177,8 @@ NEEDS_JOIN: list[Request] = [
     ("history", {"room": "general", "before": 10}),
     ("sync", {"rooms": {"general": 0}}),
     ("list-online", {"room": "general"}),
+    ("mark-read", {"room": "general", "seq": 1}),
+    ("search", {"query": "hi"}),
 ]
 
 
@@ -200,6 +227,7 @@ async def test_each_refused_request_gets_its_code_and_changes_nothing(
     for room in rooms_before["rooms"]:
         if room["name"] == "general":
             room["lastSeq"] = marker["seq"]
+            room["unread"] += 1  # alice's sentinel, which bob has not read
     assert ok(await bob.call("list-rooms")) == rooms_before
     assert ok(await alice.call("session"))["user"]["username"] == "alice"
 

@@ -153,10 +153,14 @@ async def test_list_rooms_shows_public_rooms_with_topic_and_member_count(clients
         },
         "beta": {"name": "beta", "kind": "room", "topic": "", "memberCount": 1, "lastSeq": 0},
     }
-    for client in (carol, lurker):  # no need to have joined to look
+    # No need to have joined to look; a member also sees what it has not read.
+    carol_counts = {"alpha": {"unread": 1, "mentions": 0}, "beta": {}}
+    for client, counts in ((carol, carol_counts), (lurker, {"alpha": {}, "beta": {}})):
         rooms = {r["name"]: r for r in ok(await client.call("list-rooms"))["rooms"]}
         assert set(rooms) == {"alpha", "beta", "general"}
-        assert {name: rooms[name] for name in expected} == expected
+        assert {name: rooms[name] for name in expected} == {
+            name: {**room, **counts[name]} for name, room in expected.items()
+        }
         assert rooms["general"]["memberCount"] == 3
 
 

@@ -8,33 +8,16 @@ connection's pushes arrive in the order the server sent them.
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rtchat.settings import Settings
+from tests.integration.conftest import OpenWs
 from tests.proxy import CuttableProxy
 from tests.support import ChatClient, Connect, error_code, ok, running_server
 from tests.ws_client import WsClient
 
-OpenWs = Callable[..., Awaitable[WsClient]]
 _sentinels = itertools.count()
-
-
-@pytest.fixture
-async def ws_clients(server: str) -> AsyncIterator[OpenWs]:
-    made: list[WsClient] = []
-
-    async def open_client(url: str = server) -> WsClient:
-        client = await WsClient.open(url)
-        made.append(client)
-        return client
-
-    yield open_client
-    for client in made:
-        await client.close()
 
 
 async def ws_sentinel(sender: WsClient, *watchers: WsClient | ChatClient) -> None:

@@ -1,15 +1,25 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from rtchat.domain.events import (
     MessagePosted,
+    ReadMarkerMoved,
     RoomCreated,
     UserConnected,
     UserDisconnected,
     UserTyping,
 )
-from rtchat.domain.models import ConnectionId, Message, Room, RoomKind, RoomSummary, User
+from rtchat.domain.models import (
+    ConnectionId,
+    Message,
+    ReadState,
+    Room,
+    RoomKind,
+    RoomSummary,
+    User,
+)
 from rtchat.transport import codec
 
 ALICE = User(id="u1", username="alice")
@@ -48,7 +58,27 @@ def test_receive_message_keeps_the_seed_fields() -> None:
         "accountId": "u1",
         "guest": False,
         "timestamp": "2026-01-02T03:04:05.678Z",
+        "mentions": [],
     }
+
+
+def test_mentions_room_counts_and_read_markers() -> None:
+    bob = User(id="u2", username="bob")
+    message = Message("m1", "general", 1, ALICE, "hi @bob", WHEN, mentions=(bob,))
+    assert codec.message_payload(message)["mentions"] == [{"accountId": "u2", "username": "bob"}]
+    summary = RoomSummary(Room("general"), member_count=2, last_seq=9)
+    assert "unread" not in codec.room_payload(summary)  # not about one account's rooms
+    counted = dataclasses.replace(summary, unread=3, mentions=1)
+    assert codec.room_payload(counted) == {
+        **codec.room_payload(summary),
+        "unread": 3,
+        "mentions": 1,
+    }
+    name, payload = codec.encode(ReadMarkerMoved(ReadState("general", 6, 3, 1)))
+    assert (name, payload) == (
+        "read-marker",
+        {"room": "general", "seq": 6, "unread": 3, "mentions": 1},
+    )
 
 
 def test_a_guest_and_a_message_from_before_connections_were_kept() -> None:

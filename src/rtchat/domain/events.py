@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rtchat.domain.models import ConnectionId, Message, RoomSummary, User
+from rtchat.domain.models import ConnectionId, Message, ReadState, RoomSummary, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,13 @@ class TokenExpiring:
     expires: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ReadMarkerMoved:
+    """The receiving account marked a room read (on this connection or another, any node)."""
+
+    state: ReadState
+
+
 ServerEvent = (
     UserConnected
     | UserDisconnected
@@ -83,4 +90,5 @@ ServerEvent = (
     | RoomCreated
     | RoomAdded
     | TokenExpiring
+    | ReadMarkerMoved
 )

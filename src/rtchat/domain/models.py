@@ -45,6 +45,11 @@ class RoomSummary:
     last_seq: int
     peer: User | None = None
     """For a direct-message room: the other person, as seen by whoever asked."""
+    unread: int | None = None
+    """Messages after the asker's read marker that others wrote (capped at `UNREAD_CAP`);
+    None where the answer is not about one account's rooms."""
+    mentions: int | None = None
+    """Of those, the ones that mention the asker (capped likewise)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,9 @@ class MessageDraft:
     client_id: str | None = None
     sent_from: str | None = None
     """The connection it was sent from (the Socket.IO socket id), as the seed's `userId`."""
+    mention_keys: tuple[str, ...] = ()
+    """Name keys of the `@name` tokens in `text` (see `domain.mentions`); the store keeps
+    those naming members of the room as the message's `mentions`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,19 @@ class Message:
     client_id: str | None = None
     sent_from: str | None = None
     """The connection it was sent from; None for messages stored before rtchat kept it."""
+    mentions: tuple[User, ...] = ()
+    """The members of the room its text names as `@name`, by name key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadState:
+    """Where one account has read a room to, and what is left to read after it."""
+
+    room: str
+    seq: int
+    """The read marker: the last sequence number read (0: nothing yet)."""
+    unread: int
+    mentions: int
 
 
 @dataclass(frozen=True, slots=True)

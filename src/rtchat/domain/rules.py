@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rtchat.domain import names
@@ -130,3 +131,17 @@ def clean_limit(value: object, default: int, maximum: int) -> int:
     if not 1 <= limit <= maximum:
         raise ChatError(ErrorCode.INVALID_PAYLOAD, f"`limit` must be between 1 and {maximum}.")
     return limit
+
+
+MAX_SEARCH_QUERY = 200
+_SEARCH_WORD = re.compile(r"\w+")
+
+
+def clean_search_query(value: object) -> list[str]:
+    """The words of a search query (runs of letters, digits and _), in order: what every
+    store matches, so punctuation can never be read as a query language's syntax."""
+    query = _clean_text(value, ErrorCode.INVALID_PAYLOAD, "`query`", MAX_SEARCH_QUERY)
+    words = _SEARCH_WORD.findall(query)
+    if not words:
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "`query` must contain a word.")
+    return words

@@ -17,6 +17,7 @@ from rtchat.domain import rules
 from rtchat.domain.api_keys import ApiKeys
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import RoomAdded, RoomCreated
+from rtchat.domain.mentions import mention_keys
 from rtchat.domain.models import (
     DEFAULT_ROOM,
     Message,
@@ -78,7 +79,15 @@ class Backend:
         cid = rules.clean_client_id(client_id)
         name = await self._room(caller, room)
         ctx.spend(ctx.limiters.messages, caller.user.id, "Too many messages; wait a moment.")
-        draft = MessageDraft(new_id(), name, caller.user, cleaned, ctx.clock.now(), cid)
+        draft = MessageDraft(
+            new_id(),
+            name,
+            caller.user,
+            cleaned,
+            ctx.clock.now(),
+            cid,
+            mention_keys=mention_keys(cleaned),
+        )
         message, created = await ctx.storage.messages.append(draft)
         if created:
             ctx.relay.message(message)

@@ -33,6 +33,7 @@ from rtchat.service.limits import (
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.messaging import Messaging
+from rtchat.service.reads import Reads
 from rtchat.service.relay import Relay
 from rtchat.service.rooms import Rooms
 from rtchat.service.typing import Typing
@@ -46,6 +47,7 @@ class Chat:
     messages: Messaging
     backend: Backend
     rooms: Rooms
+    reads: Reads
     typing: Typing
     relay: Relay
     presence: Presence
@@ -109,13 +111,15 @@ def build_chat(
         site_tokens=site_tokens,
     )
     typing = Typing(ctx)
-    rooms = Rooms(ctx, typing)
+    reads = Reads(ctx)
+    rooms = Rooms(ctx, typing, reads)
     identity = Identity(ctx, rooms, typing)
     return Chat(
         identity=identity,
         messages=Messaging(ctx, typing),
         backend=Backend(ctx, identity, api_keys or ApiKeys([])),
         rooms=rooms,
+        reads=reads,
         typing=typing,
         relay=relay,
         presence=presence,

@@ -25,6 +25,8 @@ ROOMS_PAGE = 100
 """Rooms `list-rooms` answers when it is not asked for a page size (and when it is not
 asked for a page at all, as clients written before pages asked)."""
 MAX_ROOMS_PAGE = 200
+SEARCH_PAGE = 20
+MAX_SEARCH_PAGE = 50
 JOINS_AT_ONCE = 32
 JOINS_AT_ONCE_PER_ADDRESS = 16
 """Joins and token connects one node runs at once, in all and for one address; more
@@ -32,7 +34,7 @@ wait their turn (`Admission`)."""
 READS_AT_ONCE = 16
 READS_AT_ONCE_PER_ADDRESS = 4
 """Likewise for the requests that read pages: `sync`, `history`, `join-room`,
-`list-rooms`, `list-online`, `session`."""
+`list-rooms`, `list-online`, `session`, `search`."""
 CLEANUP_EVERY = 300.0
 """Seconds between two runs of the clean-up of accounts that never came back (the first
 runs as a node starts)."""

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.mentions import mention_keys
 from rtchat.domain.models import ConnectionId, Message, MessageDraft
 from rtchat.service.context import Context
 from rtchat.service.ids import new_id
@@ -44,7 +45,16 @@ class Messaging:
         name = await ctx.member_room(user, room)
         cid = rules.clean_client_id(client_id)
         ctx.spend(ctx.limiters.messages, user.id, "Too many messages; wait a moment.")
-        draft = MessageDraft(new_id(), name, user, cleaned, ctx.clock.now(), cid, sent_from=conn)
+        draft = MessageDraft(
+            new_id(),
+            name,
+            user,
+            cleaned,
+            ctx.clock.now(),
+            cid,
+            sent_from=conn,
+            mention_keys=mention_keys(cleaned),
+        )
         started = ctx.clock.monotonic()
         message, created = await ctx.storage.messages.append(draft)
         self.append_seconds.observe(ctx.clock.monotonic() - started)

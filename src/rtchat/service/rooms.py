@@ -25,25 +25,31 @@ from rtchat.service.limits import (
     ONLINE_SCAN,
     ROOMS_PAGE,
 )
+from rtchat.service.reads import Reads
 from rtchat.service.typing import Typing
 from rtchat.service.views import RoomsPage, RoomView
 
 
 class Rooms:
-    def __init__(self, ctx: Context, typing: Typing) -> None:
+    def __init__(self, ctx: Context, typing: Typing, reads: Reads) -> None:
         self._ctx = ctx
         self._typing = typing
+        self._reads = reads
 
     async def list_rooms(
         self, conn: ConnectionId, after: object = None, limit: object = None
     ) -> RoomsPage:
-        """A page of the public rooms by name: those after `after` ("" or None: the first)."""
+        """A page of the public rooms by name: those after `after` ("" or None: the first),
+        with the account's unread and mention counts on the ones it is a member of."""
         ctx = self._ctx
         start = "" if after is None or after == "" else rules.clean_room_name(after)
         size = rules.clean_limit(limit, ROOMS_PAGE, MAX_ROOMS_PAGE)
+        user = ctx.connection(conn).user
         async with ctx.admitted(ctx.reads_gate, conn):
             found = await ctx.storage.rooms.list_rooms(start, size + 1)
-        page = found[:size]
+            page = found[:size]
+            if user is not None:
+                page = await self._reads.counted(user, page)
         more = len(found) > size
         return RoomsPage(page, page[-1].room.name if more else None)
 
@@ -141,7 +147,9 @@ class Rooms:
         return [m for m in members if m.id in online][:ONLINE_LIST_LIMIT]
 
     async def rooms_of(self, user: User) -> list[RoomSummary]:
-        summaries = await self._ctx.storage.rooms.rooms_of(user.id)
+        """Every room of the account, with its peer (a DM) and its unread and mention counts."""
+        stored = await self._ctx.storage.rooms.rooms_of(user.id)
+        summaries = await self._reads.counted(user, stored, all_mine=True)
         return [await self._with_peer(s, user) for s in summaries]
 
     async def _summary(self, name: str, viewer: User) -> RoomSummary:

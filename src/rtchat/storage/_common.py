@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import User
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -44,3 +47,14 @@ def newer_schema(version: int, latest: int) -> ChatError:
         f"The database is at schema version {version}, newer than this rtchat "
         f"knows ({latest}); upgrade rtchat instead.",
     )
+
+
+def mentions_to_json(users: Sequence[User]) -> str | None:
+    """How a message's mentions are kept beside it: `[[id, username], ...]`, None for none."""
+    return json.dumps([[u.id, u.username] for u in users]) if users else None
+
+
+def mentions_from_json(text: str | None) -> tuple[User, ...]:
+    if not text:
+        return ()
+    return tuple(User(id=str(i), username=str(name)) for i, name in json.loads(text))

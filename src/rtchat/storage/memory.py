@@ -6,14 +6,33 @@ atomic: two concurrent appends can never take the same sequence number.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.domain.models import (
+    Message,
+    MessageDraft,
+    ReadState,
+    Room,
+    RoomKind,
+    RoomSummary,
+    User,
+)
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageStore, RoomStore, UserStore
-from rtchat.storage._common import as_utc, to_seconds, window
+from rtchat.ports import (
+    UNREAD_CAP,
+    MessageSearch,
+    MessageStore,
+    ReadMarkers,
+    RoomStore,
+    SearchCursor,
+    SearchQuery,
+    UserStore,
+)
+from rtchat.storage._common import as_utc, to_micros, to_seconds, window
 
 
 @dataclass
@@ -35,6 +54,7 @@ class _State:
     messages: dict[str, list[Message]] = field(default_factory=dict)
     message_ids: set[str] = field(default_factory=set)
     by_client_id: dict[tuple[str, str], Message] = field(default_factory=dict)
+    markers: dict[tuple[str, str], int] = field(default_factory=dict)  # (user id, room) -> seq
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
@@ -72,6 +92,7 @@ class MemoryMessageStore:
             timestamp=timestamp,
             client_id=draft.client_id,
             sent_from=draft.sent_from,
+            mentions=self._mentioned(draft),
         )
         log.append(message)
         state.message_ids.add(message.id)
@@ -96,6 +117,82 @@ class MemoryMessageStore:
 
     async def last_seq(self, room: str) -> int:
         return len(self._state.messages.get(room, []))
+
+    def _mentioned(self, draft: MessageDraft) -> tuple[User, ...]:
+        state = self._state
+        members = state.members.get(draft.room, set())
+        found: list[User] = []
+        for key in draft.mention_keys:
+            user_id = state.user_by_key.get(key)
+            user = None if user_id is None or user_id not in members else state.named_user(user_id)
+            if user is not None:
+                found.append(user)
+        return tuple(sorted(found, key=lambda u: name_key(u.username)))
+
+
+def counted(message: Message, user_id: str) -> bool:
+    """Whether `message` counts as unread for `user_id`: the one place the memory store
+    decides it (a deleted message will not count either, once messages can be deleted)."""
+    return message.author.id != user_id
+
+
+class MemoryReadMarkers:
+    """Markers in a dict; counts walk the messages after the marker, up to the cap."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
+        state = self._state
+        log = state.messages.get(room)
+        if log is None:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+        key = (user_id, room)
+        old = state.markers.get(key, 0)
+        state.markers[key] = max(old, min(seq, len(log)))
+        return self._state_of(user_id, room, log), state.markers[key] != old
+
+    async def states(self, user_id: str, rooms: Sequence[str]) -> dict[str, ReadState]:
+        logs = self._state.messages
+        return {room: self._state_of(user_id, room, logs[room]) for room in rooms if room in logs}
+
+    def _state_of(self, user_id: str, room: str, log: list[Message]) -> ReadState:
+        marker = self._state.markers.get((user_id, room), 0)
+        unread = mentions = 0
+        for message in log[marker:]:
+            if counted(message, user_id):
+                unread += 1
+                mentions += any(u.id == user_id for u in message.mentions)
+        return ReadState(room, marker, min(unread, UNREAD_CAP), min(mentions, UNREAD_CAP))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def words_of(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
+
+
+class MemoryMessageSearch:
+    """Every message of the user's rooms, matched word by word, casefolded."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def search(self, query: SearchQuery) -> list[Message]:
+        state = self._state
+        wanted = {w.casefold() for w in query.words}
+        before = query.before
+        found: list[tuple[SearchCursor, Message]] = []
+        for name, ids in state.members.items():
+            if query.user_id not in ids or query.room not in (None, name):
+                continue
+            for message in state.messages[name]:
+                place = (to_micros(message.timestamp), message.room, message.seq)
+                if (before is None or place < before) and wanted <= words_of(message.text):
+                    found.append((place, message))
+        found.sort(key=lambda pair: pair[0], reverse=True)
+        return [message for _, message in found[: window(query.limit)]]
 
 
 class MemoryUserStore:
@@ -233,17 +330,21 @@ class MemoryRoomStore:
 
 
 class MemoryStorage:
-    """All three stores over one in-process state; nothing survives `close`."""
+    """Every store over one in-process state; nothing survives `close`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    reads: ReadMarkers
+    search: MessageSearch
 
     def __init__(self) -> None:
         state = _State()
         self.messages = MemoryMessageStore(state)
         self.users = MemoryUserStore(state)
         self.rooms = MemoryRoomStore(state)
+        self.reads = MemoryReadMarkers(state)
+        self.search = MemoryMessageSearch(state)
 
     def healthy(self) -> bool:
         return True

@@ -17,7 +17,7 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.ports import MessageSearch, MessageStore, ReadMarkers, RoomStore, UserStore
 from rtchat.storage._common import to_seconds, window
 from rtchat.storage.postgres_messages import PostgresMessageStore
 from rtchat.storage.postgres_pool import (
@@ -28,6 +28,7 @@ from rtchat.storage.postgres_pool import (
     PgConnection,
     PgPool,
 )
+from rtchat.storage.postgres_reads import PostgresMessageSearch, PostgresReadMarkers
 from rtchat.storage.postgres_schema import migrate
 from rtchat.storage.postgres_writer import PgWriter
 
@@ -294,11 +295,13 @@ async def _first_unknown(connection: PgConnection, user_ids: tuple[str, ...]) ->
 
 
 class PostgresStorage:
-    """All three stores over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
+    """Every store over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    reads: ReadMarkers
+    search: MessageSearch
 
     def __init__(self, pool: PgPool, writer: PgWriter) -> None:
         self._pool = pool
@@ -306,6 +309,8 @@ class PostgresStorage:
         self.messages = PostgresMessageStore(writer)
         self.users = PostgresUserStore(writer)
         self.rooms = PostgresRoomStore(writer)
+        self.reads = PostgresReadMarkers(writer)
+        self.search = PostgresMessageSearch(writer)
 
     @classmethod
     async def open(

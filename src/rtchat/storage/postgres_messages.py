@@ -24,11 +24,14 @@ from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, User
-from rtchat.storage._common import from_micros, to_micros, window
+from rtchat.storage._common import from_micros, mentions_from_json, to_micros, window
 from rtchat.storage.postgres_pool import Conflict, PgConnection, Row
 from rtchat.storage.postgres_writer import PgWriter
 
-COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest"
+COLUMNS = (
+    "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest,"
+    " mentions"
+)
 RACE_ATTEMPTS = 5
 """Runs of one batch when other nodes keep storing the same client ids or ids meanwhile."""
 _RACED = frozenset({"messages_by_client_id", "messages_id"})
@@ -50,7 +53,7 @@ WITH input AS (
     SELECT i.*, m.id AS old_id, m.room AS old_room, m.seq AS old_seq,
            m.author_name AS old_author_name, m.text AS old_text, m.ts_us AS old_ts_us,
            m.sent_from AS old_sent_from, m.author_guest AS old_author_guest,
-           taken.id IS NOT NULL AS id_taken
+           m.mentions AS old_mentions, taken.id IS NOT NULL AS id_taken
       FROM input i
       LEFT JOIN LATERAL (
           SELECT * FROM messages
@@ -70,26 +73,40 @@ WITH input AS (
 ), numbered AS (
     SELECT f.*, b.base + row_number() OVER (PARTITION BY f.room ORDER BY f.ord) AS seq
       FROM fresh f JOIN bumped b ON b.name = f.room
+), named AS (
+    SELECT n.ord, n.room, n.seq, u.id, u.username, u.name_key
+      FROM unnest($10::text[], $11::bigint[]) AS w (name_key, ord)
+      JOIN numbered n ON n.ord = w.ord
+      JOIN users u ON u.name_key = w.name_key
+      JOIN members mb ON mb.room = n.room AND mb.user_id = u.id
+), mentioned AS (
+    INSERT INTO mentions (user_id, room, seq)
+    SELECT DISTINCT id, room, seq FROM named
+    ON CONFLICT DO NOTHING
+), lists AS (
+    SELECT ord, json_agg(json_build_array(id, username) ORDER BY name_key)::text AS mentions
+      FROM (SELECT DISTINCT ord, id, username, name_key FROM named) d
+     GROUP BY ord
 ), inserted AS (
     INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, client_id,
-                          sent_from, author_guest)
-    SELECT room, seq, id, author_id, author_name, text, ts_us, client_id, sent_from,
-           author_guest
-      FROM numbered
+                          sent_from, author_guest, mentions)
+    SELECT n.room, n.seq, n.id, n.author_id, n.author_name, n.text, n.ts_us, n.client_id,
+           n.sent_from, n.author_guest, l.mentions
+      FROM numbered n LEFT JOIN lists l ON l.ord = n.ord
 )
-SELECT ord, seq, false, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text,
-       NULL::bigint, NULL::text, NULL::boolean
-  FROM numbered
+SELECT n.ord, n.seq, false, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text,
+       NULL::bigint, NULL::text, NULL::boolean, l.mentions
+  FROM numbered n LEFT JOIN lists l ON l.ord = n.ord
 UNION ALL
 SELECT ord, NULL, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us,
-       old_sent_from, old_author_guest
+       old_sent_from, old_author_guest, old_mentions
   FROM checked
  WHERE old_id IS NOT NULL OR id_taken
 """
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row[:10]
     return Message(
         id=msg_id,
         room=room,
@@ -99,6 +116,7 @@ def message_from_row(row: Sequence[Any]) -> Message:
         timestamp=from_micros(ts_us),
         client_id=client_id,
         sent_from=sent_from,
+        mentions=mentions_from_json(row[10]),
     )
 
 
@@ -149,6 +167,9 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
         [d.client_id for d in drafts],
         [d.sent_from for d in drafts],
         [d.author.guest for d in drafts],
+        # The mention keys flattened, each with the ordinal of its draft (1-based).
+        [key for d in drafts for key in d.mention_keys],
+        [ordinal for ordinal, d in enumerate(drafts, start=1) for _ in d.mention_keys],
     )
     for _ in range(RACE_ATTEMPTS - 1):
         try:
@@ -165,7 +186,7 @@ def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatErro
     if row is None:
         return ChatError(ErrorCode.ROOM_NOT_FOUND)
     _, seq, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us = row[:9]
-    old_sent_from, old_guest = row[9:]
+    old_sent_from, old_guest, mentions = row[9:]
     draft = append.draft
     if old_id is not None:
         stored = Message(
@@ -177,6 +198,7 @@ def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatErro
             timestamp=from_micros(old_ts_us),
             client_id=draft.client_id,
             sent_from=old_sent_from,
+            mentions=mentions_from_json(mentions),
         )
         return stored, False
     if id_taken:
@@ -190,6 +212,7 @@ def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatErro
         timestamp=append.timestamp,
         client_id=draft.client_id,
         sent_from=draft.sent_from,
+        mentions=mentions_from_json(mentions),
     )
     return message, True
 

@@ -77,7 +77,34 @@ UPDATE users SET last_seen = extract(epoch FROM now())::bigint;
 CREATE INDEX users_by_last_seen ON users (last_seen);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER, _V3_SENDERS_AND_LAST_SEEN)
+# Version 4, as in SQLite: read markers, mentions (kept beside the message as JSON text, and
+# a row per mentioned member for counting) and search: a GIN index on the 'simple'
+# configuration's tsvector of the text (an expression index: a query must spell the same
+# expression to use it), built here over what is stored already. An edit of the text is
+# indexed as any update.
+_V4_READS_MENTIONS_SEARCH = """
+ALTER TABLE messages ADD COLUMN mentions text;
+CREATE TABLE mentions (
+    user_id  text COLLATE "C" NOT NULL,
+    room     text COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq      bigint NOT NULL,
+    PRIMARY KEY (user_id, room, seq)
+);
+CREATE TABLE read_markers (
+    user_id  text COLLATE "C" NOT NULL,
+    room     text COLLATE "C" NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq      bigint NOT NULL,
+    PRIMARY KEY (user_id, room)
+);
+CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', text));
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_TABLES,
+    _V2_ROOM_COUNTER,
+    _V3_SENDERS_AND_LAST_SEEN,
+    _V4_READS_MENTIONS_SEARCH,
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 MIGRATION_LOCK = 0x72746368_6D696772  # "rtchmigr": one advisory lock key per database

@@ -14,18 +14,28 @@ from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, User
-from rtchat.storage._common import from_micros, to_micros, window
+from rtchat.domain.names import name_key
+from rtchat.storage._common import (
+    from_micros,
+    mentions_from_json,
+    mentions_to_json,
+    to_micros,
+    window,
+)
 from rtchat.storage.sqlite_thread import SqliteThread
 
-COLUMNS = "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest"
-_WIDTH = 10  # len(COLUMNS)
+COLUMNS = (
+    "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest,"
+    " mentions"
+)
+_WIDTH = 11  # len(COLUMNS)
 _MAX_ROWS_PER_INSERT = 500
 
-_Row = tuple[str, str, int, str, str, str, int, str | None, str | None, int]
+_Row = tuple[str, str, int, str, str, str, int, str | None, str | None, int, str | None]
 
 
 def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row
+    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row[:10]
     return Message(
         id=msg_id,
         room=room,
@@ -35,6 +45,7 @@ def message_from_row(row: Sequence[Any]) -> Message:
         timestamp=from_micros(ts_us),
         client_id=client_id,
         sent_from=sent_from,
+        mentions=mentions_from_json(row[10]),
     )
 
 
@@ -87,6 +98,30 @@ def _last_seqs(conn: sqlite3.Connection, rooms: list[str]) -> dict[str, int]:
     return last
 
 
+def _members_named(conn: sqlite3.Connection, appends: list[_Append]) -> dict[tuple[str, str], User]:
+    """The members named by the drafts' mention keys, by (room, name key): one read for the
+    whole batch, and none at all when no draft has an `@name`."""
+    wanted = {(a.draft.room, key) for a in appends for key in a.draft.mention_keys}
+    found: dict[tuple[str, str], User] = {}
+    keys = sorted({key for _, key in wanted})
+    for chunk in _chunks(keys, _max_variables(conn)):
+        rows = conn.execute(
+            "SELECT m.room, u.name_key, u.id, u.username FROM users u"
+            " JOIN members m ON m.user_id = u.id"
+            f" WHERE u.name_key IN ({_placeholders(len(chunk))})",
+            chunk,
+        )
+        for room, key, user_id, username in rows:
+            if (room, key) in wanted:
+                found[(room, key)] = User(user_id, username)
+    return found
+
+
+def _mentioned(draft: MessageDraft, named: dict[tuple[str, str], User]) -> tuple[User, ...]:
+    users = {named[(draft.room, k)] for k in draft.mention_keys if (draft.room, k) in named}
+    return tuple(sorted(users, key=lambda u: name_key(u.username)))
+
+
 def append_many(
     conn: sqlite3.Connection, appends: list[_Append]
 ) -> list[tuple[Message, bool] | ChatError]:
@@ -95,8 +130,10 @@ def append_many(
     # from start to end before anything else.
     stored = _stored_by_client_id(conn, appends)
     last = _last_seqs(conn, sorted({a.draft.room for a in appends}))
+    named = _members_named(conn, appends)
     results: list[tuple[Message, bool] | ChatError] = []
     rows: list[_Row] = []
+    mention_rows: list[tuple[str, str, int]] = []
     for append in appends:
         draft = append.draft
         key = (draft.author.id, draft.client_id) if draft.client_id is not None else None
@@ -107,6 +144,8 @@ def append_many(
             results.append(ChatError(ErrorCode.ROOM_NOT_FOUND))
             continue
         last[draft.room] += 1
+        mentioned = _mentioned(draft, named) if draft.mention_keys else ()
+        mention_rows.extend((user.id, draft.room, last[draft.room]) for user in mentioned)
         row: _Row = (
             draft.id,
             draft.room,
@@ -118,6 +157,7 @@ def append_many(
             draft.client_id,
             draft.sent_from,
             int(draft.author.guest),
+            mentions_to_json(mentioned),
         )
         rows.append(row)
         message = message_from_row(row)
@@ -129,6 +169,10 @@ def append_many(
         values = ",".join(f"({_placeholders(_WIDTH)})" for _ in chunk)
         params = [value for row in chunk for value in row]
         conn.execute(f"INSERT INTO messages ({COLUMNS}) VALUES {values}", params)
+    if mention_rows:
+        conn.executemany(
+            "INSERT OR IGNORE INTO mentions (user_id, room, seq) VALUES (?, ?, ?)", mention_rows
+        )
     touched = {row[1] for row in rows}
     conn.executemany(
         "UPDATE rooms SET last_seq = ? WHERE name = ?", [(last[room], room) for room in touched]

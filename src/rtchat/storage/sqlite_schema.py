@@ -73,7 +73,51 @@ UPDATE users SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);
 CREATE INDEX users_by_last_seen ON users (last_seen);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1_TABLES, _V2_ROOM_COUNTER, _V3_SENDERS_AND_LAST_SEEN)
+# Version 4: read markers, mentions and search. A message keeps the members it mentions
+# (JSON `[[id, username], ...]`, NULL for none) for reading it back, and `mentions` has a
+# row per mentioned member, so counting someone's mentions reads an index, not texts.
+# `messages_fts` is an external-content FTS5 index of `messages.text`, kept by triggers
+# whatever writes the text (an insert, an edit, a delete), and filled here with what is
+# stored already. It follows the rowid of `messages`, which VACUUM may renumber (the
+# table has no INTEGER PRIMARY KEY): after a VACUUM, run
+# `INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')`.
+_V4_READS_MENTIONS_SEARCH = """
+ALTER TABLE messages ADD COLUMN mentions TEXT;
+CREATE TABLE mentions (
+    user_id  TEXT NOT NULL,
+    room     TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (user_id, room, seq)
+) WITHOUT ROWID;
+CREATE TABLE read_markers (
+    user_id  TEXT NOT NULL,
+    room     TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    PRIMARY KEY (user_id, room)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE messages_fts USING fts5 (
+    text, content = 'messages', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+    INSERT INTO messages_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
+"""
+
+MIGRATIONS: tuple[str, ...] = (
+    _V1_TABLES,
+    _V2_ROOM_COUNTER,
+    _V3_SENDERS_AND_LAST_SEEN,
+    _V4_READS_MENTIONS_SEARCH,
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 

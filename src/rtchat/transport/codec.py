@@ -14,6 +14,7 @@ from rtchat.domain.events import (
     MemberJoined,
     MemberLeft,
     MessagePosted,
+    ReadMarkerMoved,
     RoomAdded,
     RoomCreated,
     ServerEvent,
@@ -22,7 +23,7 @@ from rtchat.domain.events import (
     UserDisconnected,
     UserTyping,
 )
-from rtchat.domain.models import Message, RoomSummary, User
+from rtchat.domain.models import Message, ReadState, RoomSummary, User
 from rtchat.transport import events
 
 Payload = dict[str, object]
@@ -50,6 +51,16 @@ def message_payload(message: Message) -> Payload:
         "accountId": author.id,
         "guest": author.guest,
         "timestamp": iso_timestamp(message.timestamp),
+        "mentions": [{"accountId": u.id, "username": u.username} for u in message.mentions],
+    }
+
+
+def read_state_payload(state: ReadState) -> Payload:
+    return {
+        "room": state.room,
+        "seq": state.seq,
+        "unread": state.unread,
+        "mentions": state.mentions,
     }
 
 
@@ -73,6 +84,10 @@ def room_payload(summary: RoomSummary) -> Payload:
     }
     if summary.peer is not None:
         payload["peer"] = user_payload(summary.peer)
+    if summary.unread is not None:
+        payload["unread"] = summary.unread
+    if summary.mentions is not None:
+        payload["mentions"] = summary.mentions
     return payload
 
 
@@ -103,3 +118,5 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
             return events.ROOM_ADDED, {"room": room_payload(summary)}
         case TokenExpiring(expires):
             return events.TOKEN_EXPIRING, {"expiresAt": iso_timestamp(expires)}
+        case ReadMarkerMoved(state):
+            return events.READ_MARKER, read_state_payload(state)

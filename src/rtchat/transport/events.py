@@ -9,23 +9,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtchat.domain.mentions import MAX_MENTIONS
 from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
     MAX_MESSAGE_LENGTH,
     MAX_ROOM_NAME_LENGTH,
+    MAX_SEARCH_QUERY,
     MAX_TOPIC_LENGTH,
     MAX_USERNAME_LENGTH,
 )
 from rtchat.domain.typing_state import TypingTracker
+from rtchat.ports import UNREAD_CAP
 from rtchat.service import (
     HISTORY_PAGE,
     MAX_HISTORY_PAGE,
     MAX_ROOMS_PAGE,
+    MAX_SEARCH_PAGE,
     MAX_SYNC_ROOMS,
     MEMBERS_LISTED,
     ONLINE_LIST_LIMIT,
     ONLINE_SCAN,
     ROOMS_PAGE,
+    SEARCH_PAGE,
     SYNC_BUDGET,
     SYNC_PAGE,
 )
@@ -48,6 +53,8 @@ HISTORY = "history"
 SYNC = "sync"
 LIST_ONLINE = "list-online"
 REFRESH_TOKEN = "refresh-token"
+MARK_READ = "mark-read"
+SEARCH = "search"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -59,13 +66,22 @@ MEMBER_LEFT = "member-left"
 ROOM_CREATED = "room-created"
 ROOM_ADDED = "room-added"
 TOKEN_EXPIRING = "token-expiring"
+READ_MARKER = "read-marker"
 ERROR = "error"
 
-ROOM_INFO = "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?}`"
+ROOM_INFO = (
+    "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?, unread?, "
+    "mentions?}`; `unread` and `mentions` (in `session` and `list-rooms`, on your own rooms) "
+    "count the messages after your read marker that others wrote, and those of them that "
+    f"mention you, up to {UNREAD_CAP}"
+)
 MESSAGE = (
     "`Message` = `{id, room, seq, clientId, username, message, userId, accountId, guest, "
-    "timestamp}`; `userId` the id of the connection it was sent from"
+    "timestamp, mentions: [{accountId, username}]}`; `userId` the id of the connection it "
+    "was sent from; `mentions` the room's members its text names as `@name` (names compare "
+    f"as usernames do; at most {MAX_MENTIONS} names are looked up)"
 )
+READ_STATE = "`{room, seq, unread, mentions}`"
 USER = "`User` = `{accountId, username, guest}`"
 
 
@@ -224,6 +240,30 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         ack="`{expiresAt}`: the new token's expiry (ISO 8601)",
         errors=("invalid_payload", "invalid_token", "token_expired"),
     ),
+    EventSpec(
+        MARK_READ,
+        "`{room, seq}`: `seq` the last sequence number read",
+        "Move your read marker in the room to `seq` (at most the room's last; a marker "
+        "never moves back). It is your account's, on every device: when it moves, every "
+        "connection of yours, on every node, this one too, receives `read-marker`. `unread` and "
+        f"`mentions` count, up to {UNREAD_CAP}, the messages after it others wrote and "
+        "those of them that mention you. Accounts only.",
+        ack=READ_STATE,
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
+    ),
+    EventSpec(
+        SEARCH,
+        f"`{{query, room?, before?, limit?}}`: `query` 1-{MAX_SEARCH_QUERY} characters with "
+        f"at least one word, `before` the `next` of the page before, `limit` "
+        f"1-{MAX_SEARCH_PAGE} ({SEARCH_PAGE})",
+        "Find the messages containing every word of `query` (whole words, any case; "
+        "punctuation only separates words), newest first, in the rooms you are a member "
+        "of (direct messages included), or only in `room`. Never a room you cannot read: "
+        "one you left is no longer searched. `next` is the `before` of the next page, "
+        "`null` on the last. Accounts only.",
+        ack="`{messages: [Message], next}`",
+        errors=(*_JOINED, "invalid_payload", *_ROOM),
+    ),
 )
 
 SERVER_EVENTS: tuple[EventSpec, ...] = (
@@ -265,6 +305,12 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         f"This connection's site token runs out in {TOKEN_WARNING:g} seconds or less: send "
         "`refresh-token` with a new one before `expiresAt`, or the server sends `error` "
         "`{code: 'token_expired'}` and closes the connection then. Sent once per token.",
+    ),
+    EventSpec(
+        READ_MARKER,
+        READ_STATE,
+        "Your read marker in a room moved (`mark-read` on any of your connections, on any "
+        "node). Sent to every connection of your account.",
     ),
     EventSpec(
         ERROR,

@@ -104,6 +104,7 @@ _SCHEMAS: dict[str, Schema] = {
             "accountId",
             "guest",
             "timestamp",
+            "mentions",
         ],
         "properties": {
             "id": {"type": "string"},
@@ -119,6 +120,18 @@ _SCHEMAS: dict[str, Schema] = {
             "accountId": {"type": "string"},
             "guest": {"type": "boolean"},
             "timestamp": {"type": "string"},
+            "mentions": {
+                "type": "array",
+                "description": "The room's members the text names as `@name`.",
+                "items": {
+                    "type": "object",
+                    "required": ["accountId", "username"],
+                    "properties": {
+                        "accountId": {"type": "string"},
+                        "username": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "Failure": {

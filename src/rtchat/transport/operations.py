@@ -50,6 +50,8 @@ class Operations:
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
             events.REFRESH_TOKEN: self._refresh_token,
+            events.MARK_READ: self._mark_read,
+            events.SEARCH: self._search,
         }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
@@ -170,6 +172,15 @@ class Operations:
     async def _refresh_token(self, conn: ConnectionId, args: list[Any]) -> object:
         (token,) = _fields(_object(args), "token")
         return {"expiresAt": codec.iso_timestamp(self._chat.identity.refresh(conn, token))}
+
+    async def _mark_read(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, seq = _fields(_object(args), "room", "seq")
+        return codec.read_state_payload(await self._chat.reads.mark_read(conn, room, seq))
+
+    async def _search(self, conn: ConnectionId, args: list[Any]) -> object:
+        query, room, before, limit = _fields(_object(args), "query", "room", "before", "limit")
+        found, after = await self._chat.reads.search(conn, query, room, before, limit)
+        return {"messages": [codec.message_payload(m) for m in found], "next": after}
 
 
 def _session_payload(view: SessionView) -> dict[str, object]:
