@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Room, User
+from rtchat.domain.models import ChangeDraft, ChangeKind, Room, User
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
@@ -131,7 +132,8 @@ async def test_driver_errors_become_internal_and_spoil_only_their_job(tmp_path: 
         with closing(sqlite3.connect(storage.path)) as conn:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute(
-                "INSERT INTO messages VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0, NULL, NULL, 0)"
+                "INSERT INTO messages (id, room, seq, author_id, author_name, text, ts_us) "
+                "VALUES ('dup', 'general', 1, 'x', 'x', 'x', 0)"
             )
             conn.commit()
         with pytest.raises(ChatError) as caught:
@@ -210,5 +212,46 @@ async def test_a_broken_thread_fails_callers_instead_of_hanging(
         with pytest.raises(ChatError):
             await storage.rooms.get("general")
         assert "The SQLite thread failed" in caplog.text
+    finally:
+        await storage.close()
+
+
+async def test_a_version_3_file_becomes_a_log_with_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, target=3)
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
+        for seq in (1, 2):
+            conn.execute(
+                "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL,"
+                " 'sid', 0)",
+                (f"old-{seq}", seq, to_micros(T0)),
+            )
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        old = await storage.messages.get("general", "old-1")
+        assert old is not None
+        assert (old.text, old.edited_at, old.deleted, old.reply_to, old.reactions) == (
+            "old",
+            None,
+            False,
+            None,
+            (),
+        )
+        alice = User(id="u1", username="Alice")
+        _, edit = await storage.messages.change(
+            ChangeDraft("general", "old-1", alice, ChangeKind.EDIT, T0, "new")
+        )
+        reply, _ = await storage.messages.append(
+            dataclasses.replace(draft("general", alice), reply_to="old-2")
+        )
+        assert edit is not None
+        assert (edit.seq, reply.seq) == (3, 4)
+        assert reply.reply_to is not None
+        assert reply.reply_to.id == "old-2"
+        entries = await storage.messages.after("general", 0, 10)
+        assert [e.seq for e in entries] == [1, 2, 3, 4]
     finally:
         await storage.close()

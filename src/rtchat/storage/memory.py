@@ -50,7 +50,7 @@ class _State:
     log: dict[str, list[LogEntry]] = field(default_factory=dict)
     """Each room's entries; an entry's sequence number is its position plus one. A message
     entry is the message as stored: its current state is in `by_id`."""
-    seqs: dict[str, list[int]] = field(default_factory=dict)  # the messages' seqs, per room
+    messages: dict[str, list[Message]] = field(default_factory=dict)  # each room's, as stored
     by_id: dict[str, Message] = field(default_factory=dict)  # reply and reactions left out
     replies: dict[str, str] = field(default_factory=dict)  # message id -> the id it answers
     reactions: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
@@ -98,7 +98,7 @@ class MemoryMessageStore:
             sent_from=draft.sent_from,
         )
         log.append(message)
-        state.seqs[draft.room].append(message.seq)
+        state.messages[draft.room].append(message)
         state.by_id[message.id] = message
         if draft.reply_to is not None:
             state.replies[message.id] = draft.reply_to
@@ -155,10 +155,11 @@ class MemoryMessageStore:
         return self._current(draft.target), entry
 
     async def latest(self, room: str, limit: int) -> list[Message]:
-        return self._messages(room, len(self._state.seqs.get(room, ())), limit)
+        return self._messages(room, len(self._state.messages.get(room, ())), limit)
 
     async def before(self, room: str, seq: int, limit: int) -> list[Message]:
-        return self._messages(room, bisect.bisect_left(self._state.seqs.get(room, []), seq), limit)
+        stored = self._state.messages.get(room, [])
+        return self._messages(room, bisect.bisect_left(stored, seq, key=_seq), limit)
 
     async def after(self, room: str, seq: int, limit: int) -> list[LogEntry]:
         log = self._state.log.get(room, [])
@@ -173,9 +174,8 @@ class MemoryMessageStore:
 
     def _messages(self, room: str, end: int, limit: int) -> list[Message]:
         """The last `limit` of the room's first `end` messages."""
-        log = self._state.log.get(room, [])
-        seqs = self._state.seqs.get(room, [])
-        return [self._current(log[s - 1].id) for s in seqs[max(end - window(limit), 0) : end]]
+        stored = self._state.messages.get(room, [])
+        return [self._current(m.id) for m in stored[max(end - window(limit), 0) : end]]
 
     def _target(self, room: str, message_id: str) -> Message | None:
         message = self._state.by_id.get(message_id)
@@ -191,6 +191,10 @@ class MemoryMessageStore:
             reply_to=None if reply is None else quote_of(state.by_id[reply]),
             reactions=fold_reactions((emoji, name) for (emoji, _), name in given.items()),
         )
+
+
+def _seq(message: Message) -> int:
+    return message.seq
 
 
 class MemoryUserStore:
@@ -277,7 +281,7 @@ class MemoryRoomStore:
         state.rooms[room.name] = room
         state.members[room.name] = set(members)
         state.log[room.name] = []
-        state.seqs[room.name] = []
+        state.messages[room.name] = []
 
     async def get(self, name: str) -> Room | None:
         return self._state.rooms.get(name)

@@ -1,0 +1,115 @@
+"""SQLite changes: edits, deletes and reactions, each numbered by its room's counter and
+applied to the message row in the same job (the writer thread's savepoint), so the log
+and the messages' state never disagree."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from rtchat.domain.changes import changes_anything
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import Change, ChangeDraft, ChangeKind, Message, User
+from rtchat.storage._common import from_micros, window
+from rtchat.storage.sqlite_rows import get_message
+
+CHANGE_COLUMNS = (
+    "room, seq, target, kind, actor_id, actor_name, actor_guest, value, ts_us, client_id, count"
+)
+
+
+def change_from_row(row: Sequence[Any]) -> Change:
+    room, seq, target, kind, actor_id, actor_name, guest, value, ts_us, client_id, count = row
+    return Change(
+        room=room,
+        seq=seq,
+        target=target,
+        actor=User(id=actor_id, username=actor_name, guest=bool(guest)),
+        kind=ChangeKind(kind),
+        timestamp=from_micros(ts_us),
+        value=value,
+        client_id=client_id,
+        count=count,
+    )
+
+
+def changes_after(conn: sqlite3.Connection, room: str, seq: int, limit: int) -> list[Change]:
+    rows = conn.execute(
+        f"SELECT {CHANGE_COLUMNS} FROM changes WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
+        (room, seq, window(limit)),
+    )
+    return [change_from_row(row) for row in rows]
+
+
+def apply_change(
+    conn: sqlite3.Connection, draft: ChangeDraft, ts_us: int
+) -> tuple[Message, Change | None]:
+    """The job behind `SqliteMessageStore.change` (the writer thread runs one at a time)."""
+    target = get_message(conn, draft.room, draft.target)
+    if target is None:
+        raise ChatError(ErrorCode.MESSAGE_NOT_FOUND)
+    if (
+        draft.client_id is not None
+        and conn.execute(
+            "SELECT 1 FROM changes WHERE client_id = ? AND actor_id = ?",
+            (draft.client_id, draft.actor.id),
+        ).fetchone()
+    ):
+        return target, None
+    given = (draft.target, draft.value, draft.actor.id)
+    reacted = draft.kind in (ChangeKind.REACT, ChangeKind.UNREACT) and bool(
+        conn.execute(
+            "SELECT 1 FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?", given
+        ).fetchone()
+    )
+    if not changes_anything(draft, target, reacted):
+        return target, None
+    (seq,) = conn.execute(
+        "UPDATE rooms SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+        (draft.room,),
+    ).fetchone()
+    count = 0
+    match draft.kind:
+        case ChangeKind.EDIT:
+            conn.execute(
+                "UPDATE messages SET text = ?, edited_us = ? WHERE id = ?",
+                (draft.value, ts_us, draft.target),
+            )
+        case ChangeKind.DELETE:
+            conn.execute("UPDATE messages SET text = '', deleted = 1 WHERE id = ?", (draft.target,))
+            conn.execute("UPDATE changes SET value = '' WHERE target = ?", (draft.target,))
+            conn.execute("DELETE FROM reactions WHERE message_id = ?", (draft.target,))
+        case ChangeKind.REACT | ChangeKind.UNREACT:
+            if draft.kind is ChangeKind.REACT:
+                conn.execute(
+                    "INSERT INTO reactions (message_id, emoji, user_id, username, seq) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (*given, draft.actor.username, seq),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM reactions WHERE message_id = ? AND emoji = ? AND user_id = ?",
+                    given,
+                )
+            (count,) = conn.execute(
+                "SELECT count(*) FROM reactions WHERE message_id = ? AND emoji = ?", given[:2]
+            ).fetchone()
+    value = "" if draft.kind is ChangeKind.DELETE else draft.value
+    row = (
+        draft.room,
+        seq,
+        draft.target,
+        str(draft.kind),
+        draft.actor.id,
+        draft.actor.username,
+        int(draft.actor.guest),
+        value,
+        ts_us,
+        draft.client_id,
+        count,
+    )
+    conn.execute(f"INSERT INTO changes ({CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+    changed = get_message(conn, draft.room, draft.target)
+    assert changed is not None  # it was there a moment ago, in this very transaction
+    return changed, change_from_row(row)
