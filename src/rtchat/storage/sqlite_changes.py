@@ -5,33 +5,13 @@ and the messages' state never disagree."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
 
 from rtchat.domain.changes import changes_anything
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Change, ChangeDraft, ChangeKind, Message, User
-from rtchat.storage._common import from_micros, window
+from rtchat.domain.models import Change, ChangeDraft, ChangeKind, Message
+from rtchat.storage._common import window
+from rtchat.storage._sql import CHANGE_COLUMNS, change_from_row
 from rtchat.storage.sqlite_rows import get_message
-
-CHANGE_COLUMNS = (
-    "room, seq, target, kind, actor_id, actor_name, actor_guest, value, ts_us, client_id, count"
-)
-
-
-def change_from_row(row: Sequence[Any]) -> Change:
-    room, seq, target, kind, actor_id, actor_name, guest, value, ts_us, client_id, count = row
-    return Change(
-        room=room,
-        seq=seq,
-        target=target,
-        actor=User(id=actor_id, username=actor_name, guest=bool(guest)),
-        kind=ChangeKind(kind),
-        timestamp=from_micros(ts_us),
-        value=value,
-        client_id=client_id,
-        count=count,
-    )
 
 
 def changes_after(conn: sqlite3.Connection, room: str, seq: int, limit: int) -> list[Change]:

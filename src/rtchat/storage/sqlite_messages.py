@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Change, ChangeDraft, LogEntry, Message, MessageDraft, quote_of
 from rtchat.storage._common import from_micros, merge_log, to_micros, window
+from rtchat.storage._sql import SELECT_MESSAGES, message_from_row
 from rtchat.storage.sqlite_changes import apply_change, changes_after
 from rtchat.storage.sqlite_rows import (
-    SELECT_MESSAGES,
     chunks,
     get_message,
     max_variables,
-    message_from_row,
     placeholders,
     read_messages,
     with_reactions,
