@@ -24,16 +24,6 @@ from rtchat.ports import Storage
 from tests.contract.support import T0, add_room, add_user, draft
 
 
-@pytest.fixture
-async def alice(storage: Storage) -> User:
-    return await add_user(storage, "Alice")
-
-
-@pytest.fixture
-async def bob(storage: Storage) -> User:
-    return await add_user(storage, "Bob")
-
-
 def change(
     message: Message,
     actor: User,

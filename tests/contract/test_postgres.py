@@ -18,7 +18,7 @@ from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
 from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgConnection, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
 from tests.pg import fresh_database, server_port, through_port
 from tests.proxy import CuttableProxy
 
@@ -214,27 +214,7 @@ async def test_a_version_3_database_becomes_a_log_with_its_messages(url: str) ->
     storage = await PostgresStorage.open(url)
     try:
         assert await versions(url) == list(range(1, LATEST_VERSION + 1))
-        old = await storage.messages.get("general", "old-1")
-        assert old is not None
-        assert (old.text, old.edited_at, old.deleted, old.reply_to, old.reactions) == (
-            "old",
-            None,
-            False,
-            None,
-            (),
-        )
-        alice = User(id="u1", username="Alice")
-        _, edit = await storage.messages.change(
-            ChangeDraft("general", "old-1", alice, ChangeKind.EDIT, T0, "new")
-        )
-        reply, _ = await storage.messages.append(
-            MessageDraft("r1", "general", alice, "yes", T0, reply_to="old-2")
-        )
-        assert edit is not None
-        assert (edit.seq, reply.seq) == (3, 4)
-        assert reply.reply_to is not None
-        assert reply.reply_to.id == "old-2"
-        assert [e.seq for e in await storage.messages.after("general", 0, 10)] == [1, 2, 3, 4]
+        await check_old_messages_join_the_log(storage)
     finally:
         await storage.close()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
@@ -12,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import ChangeDraft, ChangeKind, Room, User
+from rtchat.domain.models import Room, User
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
 
 
 def version_of(path: Path) -> int:
@@ -231,27 +230,6 @@ async def test_a_version_3_file_becomes_a_log_with_its_messages(tmp_path: Path) 
     storage = await SqliteStorage.open(path)
     try:
         assert version_of(path) == LATEST_VERSION
-        old = await storage.messages.get("general", "old-1")
-        assert old is not None
-        assert (old.text, old.edited_at, old.deleted, old.reply_to, old.reactions) == (
-            "old",
-            None,
-            False,
-            None,
-            (),
-        )
-        alice = User(id="u1", username="Alice")
-        _, edit = await storage.messages.change(
-            ChangeDraft("general", "old-1", alice, ChangeKind.EDIT, T0, "new")
-        )
-        reply, _ = await storage.messages.append(
-            dataclasses.replace(draft("general", alice), reply_to="old-2")
-        )
-        assert edit is not None
-        assert (edit.seq, reply.seq) == (3, 4)
-        assert reply.reply_to is not None
-        assert reply.reply_to.id == "old-2"
-        entries = await storage.messages.after("general", 0, 10)
-        assert [e.seq for e in entries] == [1, 2, 3, 4]
+        await check_old_messages_join_the_log(storage)
     finally:
         await storage.close()

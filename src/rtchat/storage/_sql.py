@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rtchat.domain.models import QUOTE_LENGTH, Change, ChangeKind, Message, Quote, User
+from rtchat.domain.models import (
+    QUOTE_LENGTH,
+    Change,
+    ChangeDraft,
+    ChangeKind,
+    Message,
+    Quote,
+    User,
+)
 from rtchat.storage._common import from_micros
 
 # A message as it stands now, with what it quotes of the message it answers.
@@ -58,4 +66,21 @@ def change_from_row(row: Sequence[Any]) -> Change:
         value=value,
         client_id=client_id,
         count=count,
+    )
+
+
+def change_row(draft: ChangeDraft, seq: int, ts_us: int, count: int) -> tuple[Any, ...]:
+    """The `changes` row of `draft`, numbered `seq`, in `CHANGE_COLUMNS` order."""
+    return (
+        draft.room,
+        seq,
+        draft.target,
+        str(draft.kind),
+        draft.actor.id,
+        draft.actor.username,
+        draft.actor.guest,
+        "" if draft.kind is ChangeKind.DELETE else draft.value,
+        ts_us,
+        draft.client_id,
+        count,
     )

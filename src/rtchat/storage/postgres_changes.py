@@ -16,7 +16,13 @@ from rtchat.domain.changes import changes_anything
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Change, ChangeDraft, ChangeKind, Message
 from rtchat.storage._common import fold_reactions, window
-from rtchat.storage._sql import CHANGE_COLUMNS, SELECT_MESSAGES, change_from_row, message_from_row
+from rtchat.storage._sql import (
+    CHANGE_COLUMNS,
+    SELECT_MESSAGES,
+    change_from_row,
+    change_row,
+    message_from_row,
+)
 from rtchat.storage.postgres_pool import PgConnection
 
 
@@ -94,19 +100,7 @@ async def apply_change(
             draft.room,
         )
         count = await _apply(connection, draft, ts_us, seq)
-        row = (
-            draft.room,
-            seq,
-            draft.target,
-            str(draft.kind),
-            draft.actor.id,
-            draft.actor.username,
-            draft.actor.guest,
-            "" if draft.kind is ChangeKind.DELETE else draft.value,
-            ts_us,
-            draft.client_id,
-            count,
-        )
+        row = change_row(draft, seq, ts_us, count)
         await connection.execute(
             f"INSERT INTO changes ({CHANGE_COLUMNS}) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

@@ -10,7 +10,7 @@ from rtchat.domain.changes import changes_anything
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Change, ChangeDraft, ChangeKind, Message
 from rtchat.storage._common import window
-from rtchat.storage._sql import CHANGE_COLUMNS, change_from_row
+from rtchat.storage._sql import CHANGE_COLUMNS, change_from_row, change_row
 from rtchat.storage.sqlite_rows import get_message
 
 
@@ -75,20 +75,7 @@ def apply_change(
             (count,) = conn.execute(
                 "SELECT count(*) FROM reactions WHERE message_id = ? AND emoji = ?", given[:2]
             ).fetchone()
-    value = "" if draft.kind is ChangeKind.DELETE else draft.value
-    row = (
-        draft.room,
-        seq,
-        draft.target,
-        str(draft.kind),
-        draft.actor.id,
-        draft.actor.username,
-        int(draft.actor.guest),
-        value,
-        ts_us,
-        draft.client_id,
-        count,
-    )
+    row = change_row(draft, seq, ts_us, count)
     conn.execute(f"INSERT INTO changes ({CHANGE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
     changed = get_message(conn, draft.room, draft.target)
     assert changed is not None  # it was there a moment ago, in this very transaction
