@@ -186,6 +186,8 @@ class MemoryMessageStore:
         message = state.by_id[message_id]
         reply = state.replies.get(message_id)
         given = state.reactions.get(message_id, {})
+        if reply is None and not given:
+            return message
         return dataclasses.replace(
             message,
             reply_to=None if reply is None else quote_of(state.by_id[reply]),
