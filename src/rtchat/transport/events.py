@@ -102,7 +102,7 @@ def _once_per(seconds: float) -> str:
 
 _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
-_TARGET = ("invalid_payload", "message_not_found", "message_deleted", "rate_limited")
+_TARGET = ("invalid_payload", "message_not_found", "rate_limited")
 _EDIT_WINDOW = Limits().edit_window
 _PRESENCE = "`{username, userId, accountId, guest, timestamp}`"
 
@@ -157,7 +157,15 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "members receive `message-edited`. The same text again, or a retry with the same "
         "`clientId`, changes nothing and answers the message as it is.",
         ack="`Message` (as it stands now)",
-        errors=(*_JOINED, "invalid_message", *_TARGET, "not_author", "edit_window_passed", *_ROOM),
+        errors=(
+            *_JOINED,
+            "invalid_message",
+            *_TARGET,
+            "message_deleted",
+            "not_author",
+            "edit_window_passed",
+            *_ROOM,
+        ),
     ),
     EventSpec(
         DELETE_MESSAGE,
@@ -177,7 +185,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "and members receive `reaction-changed`; giving a reaction you gave already, or "
         "taking back one you did not give, changes nothing.",
         ack="`Message` (as it stands now)",
-        errors=(*_JOINED, "invalid_emoji", *_TARGET, *_ROOM),
+        errors=(*_JOINED, "invalid_emoji", *_TARGET, "message_deleted", *_ROOM),
     ),
     EventSpec(
         TYPING,
