@@ -57,6 +57,7 @@ class _State:
     """Message id -> (emoji, user id) -> username, in the order given."""
     by_client_id: dict[tuple[str, str], Message] = field(default_factory=dict)
     changes_by_client_id: set[tuple[str, str]] = field(default_factory=set)
+    edits: dict[str, list[int]] = field(default_factory=dict)  # message id -> log positions
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
@@ -129,9 +130,10 @@ class MemoryMessageStore:
             case ChangeKind.DELETE:
                 message = dataclasses.replace(message, text="", deleted=True)
                 reactions.clear()
-                for index, entry in enumerate(log):
-                    if isinstance(entry, Change) and entry.target == draft.target:
-                        log[index] = dataclasses.replace(entry, value="")
+                for index in state.edits.pop(draft.target, []):
+                    edit = log[index]
+                    assert isinstance(edit, Change)
+                    log[index] = dataclasses.replace(edit, value="")  # the words are gone
             case ChangeKind.REACT:
                 reactions[given] = draft.actor.username
             case ChangeKind.UNREACT:
@@ -150,6 +152,8 @@ class MemoryMessageStore:
             count=count if draft.kind in (ChangeKind.REACT, ChangeKind.UNREACT) else 0,
         )
         log.append(entry)
+        if draft.kind is ChangeKind.EDIT:
+            state.edits.setdefault(draft.target, []).append(entry.seq - 1)
         if key is not None:
             state.changes_by_client_id.add(key)
         return self._current(draft.target), entry

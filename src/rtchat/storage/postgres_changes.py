@@ -127,7 +127,7 @@ async def _apply(connection: PgConnection, draft: ChangeDraft, ts_us: int, seq: 
                 "UPDATE messages SET text = '', deleted = true WHERE id = $1", draft.target
             )
             await connection.execute(
-                "UPDATE changes SET value = '' WHERE target = $1", draft.target
+                "UPDATE changes SET value = '' WHERE target = $1 AND kind = 'edit'", draft.target
             )
             await connection.execute("DELETE FROM reactions WHERE message_id = $1", draft.target)
         case ChangeKind.REACT:

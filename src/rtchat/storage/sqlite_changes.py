@@ -58,7 +58,9 @@ def apply_change(
             )
         case ChangeKind.DELETE:
             conn.execute("UPDATE messages SET text = '', deleted = 1 WHERE id = ?", (draft.target,))
-            conn.execute("UPDATE changes SET value = '' WHERE target = ?", (draft.target,))
+            conn.execute(
+                "UPDATE changes SET value = '' WHERE target = ? AND kind = 'edit'", (draft.target,)
+            )
             conn.execute("DELETE FROM reactions WHERE message_id = ?", (draft.target,))
         case ChangeKind.REACT | ChangeKind.UNREACT:
             if draft.kind is ChangeKind.REACT:
