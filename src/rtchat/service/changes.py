@@ -46,8 +46,9 @@ class Changes:
 
     async def may_change(self, user: User, message: Message, kind: ChangeKind) -> None:
         """The one decision of who may edit or delete a message: its author (a guest too,
-        for as long as the connection that is that guest lasts). Anyone in the room may
-        react. Raises `not_author` or `edit_window_passed`."""
+        for as long as the connection that is that guest lasts); room owners and moderators
+        are to be let delete here too, once rooms have them. Anyone in the room may react.
+        Raises `not_author` or `edit_window_passed`."""
         if kind in (ChangeKind.REACT, ChangeKind.UNREACT):
             return
         if message.author.id != user.id:
