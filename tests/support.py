@@ -37,6 +37,23 @@ def error_code(answer: Any) -> str:
     return str(answer["error"]["code"])
 
 
+async def refused(client: ChatClient, request: tuple[str, Any], code: str, *, no_ack: bool) -> None:
+    """`request` is refused with `code` when it asks for an acknowledgement, and, with
+    `no_ack`, sent again without one: the same failure then comes as an `error` event,
+    before the answer to the next request on this connection."""
+    event, payload = request
+    answer = await client.call(event, payload)
+    assert answer["ok"] is False, (request, answer)
+    assert answer["error"]["code"] == code, (request, answer)
+    assert isinstance(answer["error"]["message"], str)
+    assert answer["error"]["message"]
+    if no_ack:
+        errors = len(client.events("error"))
+        await client.sio.emit(event, payload)
+        await client.call("list-rooms")
+        assert client.events("error")[errors:] == [answer["error"]], request
+
+
 async def sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
     """Post a message in `general`, which every connection hears, and wait until every
     watcher has it. One connection's events arrive in the order the server sent them,

@@ -114,6 +114,7 @@ def limits(settings: Settings) -> Limits:
         rooms_per_hour=settings.rooms_per_hour,
         rooms_per_hour_per_address=settings.rooms_per_hour_per_address,
         account_retention_days=settings.account_retention_days,
+        edit_window=settings.edit_window,
     )
 
 

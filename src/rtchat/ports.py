@@ -16,7 +16,10 @@ from typing import Protocol
 from rtchat.domain.errors import ChatError
 from rtchat.domain.events import ServerEvent
 from rtchat.domain.models import (
+    Change,
+    ChangeDraft,
     ConnectionId,
+    LogEntry,
     Message,
     MessageDraft,
     ReadState,
@@ -38,31 +41,57 @@ class Clock(Protocol):
 
 
 class MessageStore(Protocol):
-    """Messages per room, in order. Raises `ChatError`, never driver exceptions."""
+    """Each room's log: messages and the changes made to them (edits, deletes, reactions),
+    numbered together by one counter per room, 1, 2, 3... with no gaps. A message is kept
+    once, as it stands now: its text after the last edit, its reactions, and, once
+    deleted, a tombstone (`deleted`, no text, no reactions). Raises `ChatError`, never
+    driver exceptions."""
 
     async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
         """Store `draft` as the room's next message and return it with `True`.
 
         If this author already stored a message with the same `client_id` (in any room:
         a client id is unique per author), store nothing and return that message with
-        `False` (idempotent retries). An unknown room raises `room_not_found`.
+        `False` (idempotent retries). An unknown room raises `room_not_found`; a
+        `reply_to` that is not a message of the same room, `message_not_found`.
+        """
+        ...
+
+    async def get(self, room: str, message_id: str) -> Message | None:
+        """The message `message_id` of `room` as it stands now; None if the room has none."""
+        ...
+
+    async def change(self, draft: ChangeDraft) -> tuple[Message, Change | None]:
+        """Apply `draft` to its target and log it, in one step: the target as it stands
+        afterwards, with the new log entry (the room's next sequence number).
+
+        The entry is None when nothing changed: the actor stored a change with the same
+        `client_id` already, or the change leaves the message as it is
+        (`rtchat.domain.changes.changes_anything`). A target that is not a message of
+        `draft.room` raises `message_not_found`; an edit or reaction of a deleted message,
+        `message_deleted`. A delete empties the text of the message and of its earlier
+        edits, and removes its reactions. Who may change what is the caller's decision.
         """
         ...
 
     async def latest(self, room: str, limit: int) -> list[Message]:
-        """The last `limit` messages of `room`, oldest first."""
+        """The last `limit` messages of `room` as they stand now (tombstones included),
+        oldest first."""
         ...
 
     async def before(self, room: str, seq: int, limit: int) -> list[Message]:
-        """Up to `limit` messages with a sequence below `seq`, the newest of them, oldest first."""
+        """Up to `limit` messages with a sequence below `seq`, the newest of them, oldest
+        first, as they stand now (tombstones included)."""
         ...
 
-    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
-        """Up to `limit` messages with a sequence above `seq`, oldest first."""
+    async def after(self, room: str, seq: int, limit: int) -> list[LogEntry]:
+        """Up to `limit` log entries of every kind with a sequence above `seq`, in order.
+        Messages come as they stand now, so a later change in the page may be in them
+        already: applying it again changes nothing."""
         ...
 
     async def last_seq(self, room: str) -> int:
-        """The sequence number of the room's newest message; 0 for an empty room."""
+        """The sequence number of the room's newest log entry; 0 for an empty room."""
         ...
 
 

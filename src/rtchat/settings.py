@@ -107,6 +107,11 @@ class Settings:
         "Days after which an account nobody connected with is removed (its name freed, its "
         "messages kept); 0 keeps every account.",
     )
+    edit_window: float = _setting(
+        900.0,
+        "Seconds after posting during which its author may edit a message (deleting has no "
+        "limit); 0: no limit.",
+    )
     max_payload_bytes: int = _setting(
         65536, "Largest Socket.IO packet a client may send; a larger one closes its connection."
     )
@@ -210,6 +215,7 @@ class Settings:
             "rooms_per_hour",
             "rooms_per_hour_per_address",
             "account_retention_days",
+            "edit_window",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{name} must be >= 0 (0 turns it off)")

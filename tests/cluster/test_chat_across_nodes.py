@@ -1,5 +1,6 @@
 """Three `rtchat serve` processes sharing PostgreSQL and Redis behave as one chat: rooms,
-DMs, history, typing, presence with tabs on two nodes, retries and sync on another node."""
+DMs, history, typing, presence with tabs on two nodes, retries and sync on another node,
+and edits, deletes, reactions and replies, each once and numbered with the messages."""
 
 from __future__ import annotations
 
@@ -138,3 +139,51 @@ async def test_two_writers_on_two_nodes_number_one_room_without_gaps(
         live = [m["seq"] for m in reader.events("receive-message")]
         assert live == list(range(1, 2 * each + 1))  # in order, once, across both nodes
         assert nodes.tracebacks() == []
+
+
+LOGGED = ("receive-message", "message-edited", "message-deleted", "reaction-changed")
+
+
+async def test_an_edit_on_one_node_reaches_a_member_on_another(
+    cluster: Cluster, connect: Connect
+) -> None:
+    alice = await connect(cluster[0].url)
+    await alice.join("alice")
+    bob = await connect(cluster[1].url)
+    bob_token = (await bob.join("bob"))["token"]
+    ok(await alice.call("create-room", {"name": "ops"}))
+    ok(await bob.call("join-room", {"room": "ops"}))
+    await alice.wait_for("member-joined", lambda d: d["room"] == "ops")
+
+    posted = ok(await alice.call("send-message", {"room": "ops", "text": "deploy at 5"}))
+    target = {"room": "ops", "id": posted["id"]}
+    ok(await alice.call("edit-message", {**target, "text": "deploy at 6"}))
+    edited = await bob.wait_for("message-edited")
+    assert (edited["id"], edited["message"], edited["seq"]) == (
+        posted["id"],
+        "deploy at 6",
+        posted["seq"] + 1,
+    )
+    ok(await bob.call("react", {**target, "emoji": "👍"}))
+    reacted = await alice.wait_for("reaction-changed")
+    assert (reacted["username"], reacted["count"], reacted["seq"]) == ("bob", 1, edited["seq"] + 1)
+    reply = {"room": "ops", "text": "ok", "replyTo": posted["id"]}
+    answered = ok(await bob.call("send-message", reply))
+    got = await alice.wait_for("receive-message", lambda d: d["id"] == answered["id"])
+    assert got["replyTo"]["message"] == "deploy at 6"
+    ok(await alice.call("delete-message", target))
+    await bob.wait_for("message-deleted")
+
+    await sentinel(alice, alice, bob)
+    for client in (alice, bob):
+        log = [d["seq"] for e, d in client.received if e in LOGGED and d["room"] == "ops"]
+        assert log == list(range(posted["seq"], posted["seq"] + 5))  # each once, in order
+
+    # From a third node, bob's token catches up from before the edit to the room as it is.
+    again = await connect(cluster[2].url, auth={"token": bob_token})
+    missed = ok(await again.call("sync", {"rooms": {"ops": posted["seq"]}}))["rooms"]["ops"]
+    assert missed["seq"] == posted["seq"] + 4
+    assert [(m["id"], m["deleted"]) for m in missed["messages"]] == [
+        (posted["id"], True),
+        (answered["id"], False),
+    ]

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from rtchat.domain.models import User
 from rtchat.ports import Storage
 from rtchat.redislink import RedisAddress
 from rtchat.storage import MemoryStorage, PostgresStorage, SqliteStorage
 from tests.contract.backends import Backend
+from tests.contract.support import add_user
 from tests.pg import fresh_schema
 from tests.redis_support import shared_redis
 
@@ -37,6 +39,16 @@ async def storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield store
     finally:
         await store.close()
+
+
+@pytest.fixture
+async def alice(storage: Storage) -> User:
+    return await add_user(storage, "Alice")
+
+
+@pytest.fixture
+async def bob(storage: Storage) -> User:
+    return await add_user(storage, "Bob")
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 
-from rtchat.domain.models import MessageDraft, Room, RoomKind, User
+from rtchat.domain.models import ChangeDraft, ChangeKind, MessageDraft, Room, RoomKind, User
 from rtchat.ports import Storage
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -38,3 +39,29 @@ def draft(
         timestamp=T0 + timedelta(microseconds=n),
         client_id=client_id,
     )
+
+
+async def check_old_messages_join_the_log(storage: Storage) -> None:
+    """A store migrated from version 3 with `general` holding `old-1` and `old-2` by the
+    account `u1` (Alice): they are messages of the log, to edit and reply to."""
+    old = await storage.messages.get("general", "old-1")
+    assert old is not None
+    assert (old.text, old.edited_at, old.deleted, old.reply_to, old.reactions) == (
+        "old",
+        None,
+        False,
+        None,
+        (),
+    )
+    alice = User(id="u1", username="Alice")
+    _, edit = await storage.messages.change(
+        ChangeDraft("general", "old-1", alice, ChangeKind.EDIT, T0, "new")
+    )
+    reply, _ = await storage.messages.append(
+        dataclasses.replace(draft("general", alice), reply_to="old-2")
+    )
+    assert edit is not None
+    assert (edit.seq, reply.seq) == (3, 4)
+    assert reply.reply_to is not None
+    assert reply.reply_to.id == "old-2"
+    assert [e.seq for e in await storage.messages.after("general", 0, 10)] == [1, 2, 3, 4]

@@ -11,17 +11,7 @@ import pytest
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, User
 from rtchat.ports import Storage
-from tests.contract.support import add_room, add_user, draft
-
-
-@pytest.fixture
-async def alice(storage: Storage) -> User:
-    return await add_user(storage, "Alice")
-
-
-@pytest.fixture
-async def bob(storage: Storage) -> User:
-    return await add_user(storage, "Bob")
+from tests.contract.support import add_room, draft
 
 
 async def fill(storage: Storage, room: str, author: User, count: int) -> None:

@@ -12,14 +12,14 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import MessageDraft, Room, User
+from rtchat.domain.models import ChangeDraft, ChangeKind, MessageDraft, Room, User
 from rtchat.ports import SearchQuery
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
 from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgConnection, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
 from tests.pg import fresh_database, server_port, through_port
 from tests.proxy import CuttableProxy
 
@@ -237,6 +237,59 @@ async def test_a_database_that_does_not_exist_is_named(url: str) -> None:
 
 
 # --- several nodes ---
+
+
+async def test_a_version_3_database_becomes_a_log_with_its_messages(url: str) -> None:
+    pool = await PgPool.open(url)
+    try:
+        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
+    finally:
+        await pool.close()
+    await sql(url, "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+    await sql(url, "INSERT INTO rooms VALUES ('general', 'room', '', 2)")
+    for seq in (1, 2):
+        await sql(
+            url,
+            "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, sent_from)"
+            " VALUES ('general', $1, $2, 'u1', 'Alice', 'old', $3, 'sid')",
+            seq,
+            f"old-{seq}",
+            to_micros(T0),
+        )
+    storage = await PostgresStorage.open(url)
+    try:
+        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+        await check_old_messages_join_the_log(storage)
+    finally:
+        await storage.close()
+
+
+async def test_two_nodes_changing_one_message_share_one_numbering(url: str) -> None:
+    nodes = [await PostgresStorage.open(url) for _ in range(2)]
+    try:
+        users = [await add_user(nodes[0], f"U{i}") for i in range(20)]
+        await add_room(nodes[0], "general")
+        message, _ = await nodes[0].messages.append(draft("general", users[0]))
+        # Each user reacts twice, once through each node: one of the two counts.
+        results = await asyncio.gather(
+            *(
+                nodes[copy].messages.change(
+                    ChangeDraft("general", message.id, user, ChangeKind.REACT, T0, "👍")
+                )
+                for user in users
+                for copy in range(2)
+            ),
+            *(nodes[i % 2].messages.append(draft("general", users[0])) for i in range(20)),
+        )
+        assert len(results) == 60
+        entries = await nodes[1].messages.after("general", 0, 100)
+        assert [e.seq for e in entries] == list(range(1, 42))
+        now = await nodes[1].messages.get("general", message.id)
+        assert now is not None
+        assert now.reactions[0].count == 20
+    finally:
+        for node in nodes:
+            await node.close()
 
 
 async def test_two_nodes_appending_to_one_room_share_one_numbering(url: str) -> None:
@@ -545,7 +598,7 @@ async def test_the_append_is_planned_as_index_probes_on_a_young_database(
         statement = await connection.prepare(APPEND)
         # A generic plan, whatever the arguments: the one every later batch runs.
         plan = await statement.explain(
-            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False], ["alice"], [1]
+            ["i"], ["r"], ["a"], ["A"], ["t"], [0], ["c"], ["s"], [False], [None], ["alice"], [1]
         )
     finally:
         await connection.close()

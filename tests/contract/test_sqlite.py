@@ -16,7 +16,7 @@ from rtchat.ports import SearchQuery
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
 
 
 def version_of(path: Path) -> int:
@@ -252,5 +252,25 @@ async def test_a_broken_thread_fails_callers_instead_of_hanging(
         with pytest.raises(ChatError):
             await storage.rooms.get("general")
         assert "The SQLite thread failed" in caplog.text
+    finally:
+        await storage.close()
+
+
+async def test_a_version_3_file_becomes_a_log_with_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, target=3)
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
+        for seq in (1, 2):
+            conn.execute(
+                "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL,"
+                " 'sid', 0)",
+                (f"old-{seq}", seq, to_micros(T0)),
+            )
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        await check_old_messages_join_the_log(storage)
     finally:
         await storage.close()

@@ -48,11 +48,11 @@ STOP_WITHIN = 10.0
 EVENTS = [
     "user-joined", "session", "send-message", "typing", "list-rooms", "create-room",
     "join-room", "leave-room", "open-dm", "history", "sync", "list-online", "mark-read",
-    "search", "no-such-event",
+    "search", "edit-message", "delete-message", "react", "no-such-event",
 ]  # fmt: skip
 FIELDS = [
     "room", "text", "clientId", "before", "limit", "rooms", "name", "topic", "username", "seq",
-    "query",
+    "query", "id", "emoji", "on", "replyTo",
 ]  # fmt: skip
 EDGE_NUMBERS = [0, -1, 1.5, 2**31, 2**53, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, -(2**63), 1e308]
 ODD_TEXT = ["", " ", "__proto__", "constructor", "general", "dm:x:y", "é" * 50, "\u0000", "\u202e"]
@@ -176,6 +176,9 @@ def dumps(value: Any) -> str:
 # the others pass the checks and that value reaches as far in as it can.
 TEMPLATES: dict[str, dict[str, Any]] = {
     "send-message": {"room": "general", "text": "hello", "clientId": "c1"},
+    "edit-message": {"room": "general", "id": "x", "text": "hello", "clientId": "e1"},
+    "delete-message": {"room": "general", "id": "x", "clientId": "d1"},
+    "react": {"room": "general", "id": "x", "emoji": "\U0001f44d", "on": True},
     "typing": {"room": "general", "isTyping": True},
     "create-room": {"name": "fuzz-room", "topic": "t"},
     "join-room": {"room": "general"},

@@ -125,7 +125,7 @@ async def test_sync_with_many_spellings_of_a_room_reads_it_once(clients: Connect
     }
     answer = ok(await alice.call("sync", {"rooms": {s: 1 for s in spellings} | {"DEV": 0}}))
     assert list(answer["rooms"]) == ["dev"]
-    assert answer["rooms"]["dev"] == {"messages": sent, "hasMore": False}
+    assert answer["rooms"]["dev"] == {"messages": sent, "hasMore": False, "seq": sent[-1]["seq"]}
 
 
 async def test_an_account_unseen_for_the_retention_is_removed_when_a_node_starts(

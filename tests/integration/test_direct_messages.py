@@ -93,7 +93,7 @@ async def test_a_third_user_is_forbidden_everywhere_in_it(clients: Connect) -> N
     history = ok(await bob.call("history", {"room": name, "before": 100}))
     assert history == {"messages": dm["messages"], "hasMore": False}
     synced = ok(await alice.call("sync", {"rooms": {name: 0}}))["rooms"][name]
-    assert synced == history
+    assert synced == {**history, "seq": 1}
     online = ok(await alice.call("list-online", {"room": name}))["users"]
     assert [u["username"] for u in online] == ["alice", "bob"]
     await sentinel(carol, alice, bob)
@@ -169,7 +169,7 @@ async def test_a_dm_opened_while_the_peer_is_away_is_there_when_they_return(
     rooms = {r["name"]: r for r in ok(await back.call("session"))["rooms"]}
     assert rooms[room["name"]]["peer"]["username"] == "alice"
     missed = ok(await back.call("sync", {"rooms": {room["name"]: 0}}))["rooms"]
-    assert missed == {room["name"]: {"messages": [sent], "hasMore": False}}
+    assert missed == {room["name"]: {"messages": [sent], "hasMore": False, "seq": sent["seq"]}}
     # And it is live again: the returning connection hears new messages in it.
     ok(await alice.call("send-message", {"room": room["name"], "text": "welcome back"}))
     await back.wait_for("receive-message", lambda d: d["message"] == "welcome back")

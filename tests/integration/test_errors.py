@@ -20,7 +20,7 @@ from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_SEARCH_QUERY, MAX_USERNAME_LENGTH
 from rtchat.service import MAX_ROOMS_PAGE, MAX_SEARCH_PAGE
 from rtchat.transport.events import CLIENT_EVENTS
-from tests.support import ChatClient, Connect, ok, sentinel
+from tests.support import ChatClient, Connect, ok, refused, sentinel
 
 Request = tuple[str, Any]
 
@@ -28,12 +28,16 @@ Request = tuple[str, Any]
 # cluster tests cut the database to see `unavailable`).
 NOT_CLIENT_TRIGGERED = {ErrorCode.INTERNAL, ErrorCode.UNAVAILABLE}
 # Caused by clients, but elsewhere than this default server's Socket.IO events: the HTTP API's
-# (test_http_api.py) and a JWT-configured server's (test_jwt.py).
+# (test_http_api.py), a JWT-configured server's (test_jwt.py), and those that need a
+# message of someone's first (test_message_log.py).
 EXERCISED_ELSEWHERE = {
     ErrorCode.UNAUTHORIZED,
     ErrorCode.NOT_FOUND,
     ErrorCode.METHOD_NOT_ALLOWED,
     ErrorCode.TOKEN_EXPIRED,
+    ErrorCode.NOT_AUTHOR,
+    ErrorCode.MESSAGE_DELETED,
+    ErrorCode.EDIT_WINDOW_PASSED,
 }
 OBJECT_EVENTS = (
     "create-room",
@@ -55,6 +59,9 @@ ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("list-online", {"room": room}),
     lambda room: ("mark-read", {"room": room, "seq": 1}),
     lambda room: ("search", {"query": "hi", "room": room}),
+    lambda room: ("edit-message", {"room": room, "id": "nope", "text": "hi"}),
+    lambda room: ("delete-message", {"room": room, "id": "nope"}),
+    lambda room: ("react", {"room": room, "id": "nope", "emoji": "👍"}),
 ]
 
 # What alice, joined, may not do in a world where bob is joined too and owns `dev`.
@@ -105,6 +112,26 @@ CASES: dict[str, list[Request]] = {
         ("search", {"query": "hi", "before": 5}),
         ("search", {"query": "hi", "limit": 0}),
         ("search", {"query": "hi", "limit": MAX_SEARCH_PAGE + 1}),
+        ("send-message", {"room": "general", "text": "hi", "replyTo": 5}),
+        ("edit-message", "hi"),
+        ("edit-message", {"room": "general", "id": 5, "text": "hi"}),
+        ("delete-message", {"room": "general", "id": "nope", "clientId": ""}),
+        ("delete-message", None),
+        ("react", {"room": "general", "id": "nope", "emoji": "👍", "on": "yes"}),
+        ("react", {"room": "general", "id": ["nope"], "emoji": "👍"}),
+    ],
+    "message_not_found": [
+        ("send-message", {"room": "general", "text": "hi", "replyTo": "nope"}),
+        ("edit-message", {"room": "general", "id": "nope", "text": "hi"}),
+        ("delete-message", {"room": "general", "id": "nope"}),
+        ("react", {"room": "general", "id": "nope", "emoji": "👍", "on": False}),
+    ],
+    "invalid_emoji": [
+        ("react", {"room": "general", "id": "nope", "emoji": "abc"}),
+        ("react", {"room": "general", "id": "nope", "emoji": "👍👍"}),
+        ("react", {"room": "general", "id": "nope", "emoji": ""}),
+        ("react", {"room": "general", "id": "nope", "emoji": 5}),
+        ("react", {"room": "general", "id": "nope"}),
     ],
     "invalid_username": [
         ("user-joined", 42),
@@ -129,6 +156,8 @@ CASES: dict[str, list[Request]] = {
         ("send-message", {"room": "general", "text": 42}),
         ("send-message", {"room": "general"}),
         ("send-message", {"room": "general", "text": "x" * (MAX_MESSAGE_LENGTH + 1)}),
+        ("edit-message", {"room": "general", "id": "nope", "text": "  "}),
+        ("edit-message", {"room": "general", "id": "nope"}),
     ],
     "room_not_found": [
         *(request("nowhere") for request in ROOM_EVENTS),
@@ -179,23 +208,10 @@ NEEDS_JOIN: list[Request] = [
     ("list-online", {"room": "general"}),
     ("mark-read", {"room": "general", "seq": 1}),
     ("search", {"query": "hi"}),
+    ("edit-message", {"room": "general", "id": "x", "text": "hi"}),
+    ("delete-message", {"room": "general", "id": "x"}),
+    ("react", {"room": "general", "id": "x", "emoji": "👍"}),
 ]
-
-
-async def _refused(client: ChatClient, request: Request, code: str, *, no_ack: bool) -> None:
-    event, payload = request
-    answer = await client.call(event, payload)
-    assert answer["ok"] is False, (request, answer)
-    assert answer["error"]["code"] == code, (request, answer)
-    assert isinstance(answer["error"]["message"], str)
-    assert answer["error"]["message"]
-    if no_ack:
-        # Without a callback the same failure comes as an `error` event, before the
-        # answer to the next request on this connection.
-        errors = len(client.events("error"))
-        await client.sio.emit(event, payload)
-        await client.call("list-rooms")
-        assert client.events("error")[errors:] == [answer["error"]], request
 
 
 @pytest.fixture
@@ -218,7 +234,7 @@ async def test_each_refused_request_gets_its_code_and_changes_nothing(
     bob.received.clear()
 
     for i, request in enumerate(CASES[code]):
-        await _refused(alice, request, code, no_ack=i == 0)
+        await refused(alice, request, code, no_ack=i == 0)
 
     marker = await sentinel(alice, bob)
     assert bob.received == [("receive-message", marker)]
@@ -237,7 +253,7 @@ async def test_every_event_needs_user_joined_first(clients: Connect) -> None:
     await alice.join("alice")
     alice.received.clear()
     for request in NEEDS_JOIN:
-        await _refused(stranger, request, "not_joined", no_ack=True)
+        await refused(stranger, request, "not_joined", no_ack=True)
     # Nothing was posted, typed or created.
     marker = await sentinel(alice, stranger)
     assert alice.received == [("receive-message", marker)]

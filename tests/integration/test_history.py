@@ -98,16 +98,17 @@ async def test_sync_returns_exactly_what_came_after(
     missed = ok(await alice.call("sync", {"rooms": {"log": 100, "general": general["seq"] - 1}}))
     assert missed == {
         "rooms": {
-            "log": {"messages": posted[100:], "hasMore": False},
-            "general": {"messages": [general], "hasMore": False},
+            "log": {"messages": posted[100:], "hasMore": False, "seq": 120},
+            "general": {"messages": [general], "hasMore": False, "seq": general["seq"]},
         }
     }
     everything = ok(await alice.call("sync", {"rooms": {"LOG": 0}}))["rooms"]
-    assert everything == {"log": {"messages": posted, "hasMore": False}}
+    assert everything == {"log": {"messages": posted, "hasMore": False, "seq": 120}}
     up_to_date = ok(await alice.call("sync", {"rooms": {"log": 120}}))["rooms"]
-    assert up_to_date == {"log": {"messages": [], "hasMore": False}}
+    assert up_to_date == {"log": {"messages": [], "hasMore": False, "seq": 120}}
     ahead = ok(await alice.call("sync", {"rooms": {"log": 500}}))["rooms"]
-    assert ahead == {"log": {"messages": [], "hasMore": False}}
+    # A position past the room's end is where the client stays: nothing came after it.
+    assert ahead == {"log": {"messages": [], "hasMore": False, "seq": 500}}
     assert ok(await alice.call("sync", {"rooms": {}})) == {"rooms": {}}
 
 
@@ -124,6 +125,7 @@ async def test_sync_pages_of_500(clients: Connect) -> None:
     assert first["hasMore"] is True
     assert [m["seq"] for m in first["messages"]] == list(range(1, 501))
     last_seen = first["messages"][-1]["seq"]
+    assert first["seq"] == last_seen
     rest = ok(await alice.call("sync", {"rooms": {"busy": last_seen}}))["rooms"]["busy"]
     assert rest["hasMore"] is False
     assert [m["message"] for m in first["messages"] + rest["messages"]] == texts

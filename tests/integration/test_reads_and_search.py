@@ -18,9 +18,8 @@ from rtchat.domain.rules import MAX_SEARCH_QUERY
 from rtchat.service import MAX_SEARCH_PAGE
 from rtchat.settings import Settings
 from tests.integration.conftest import OpenWs
-from tests.integration.test_errors import _refused
 from tests.pg import fresh_database
-from tests.support import Connect, error_code, ok, sentinel
+from tests.support import Connect, error_code, ok, refused, sentinel
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -176,13 +175,13 @@ async def test_every_refusal_with_and_without_ack(clients: Connect, ws_clients: 
     await ws.hello(token=(await alice.call("session"))["data"]["token"])
     alice.received.clear()
     for event, payload, code in REFUSED:
-        await _refused(alice, (event, payload), str(code), no_ack=True)
+        await refused(alice, (event, payload), str(code), no_ack=True)
         assert error_code(await ws.call(event, payload)) == code
     for event, payload in (
         ("mark-read", {"room": "general", "seq": 0}),
         ("search", {"query": "a"}),
     ):
-        await _refused(stranger, (event, payload), "not_joined", no_ack=True)
+        await refused(stranger, (event, payload), "not_joined", no_ack=True)
     await sentinel(bob, alice)
     assert alice.events("read-marker") == []
 
@@ -192,6 +191,6 @@ async def test_guests_have_no_markers_and_no_search(clients: Connect) -> None:
     await owner.join("alice")
     assert (await guest.join("alice"))["user"]["guest"] is True
     for request in (("mark-read", {"room": "general", "seq": 1}), ("search", {"query": "hi"})):
-        await _refused(guest, request, "forbidden", no_ack=True)
+        await refused(guest, request, "forbidden", no_ack=True)
     rooms = ok(await guest.call("session"))["rooms"]
     assert [set(r) & {"unread", "mentions"} for r in rooms] == [set()]

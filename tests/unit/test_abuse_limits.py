@@ -13,6 +13,7 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ConnectionId, MessageDraft, Room, User
 from rtchat.service import MAX_ROOMS_PAGE, ROOMS_PAGE, SYNC_BUDGET, SYNC_PAGE, Limits
 from rtchat.service.limits import CLEANUP_BATCH, CLEANUP_EVERY
+from rtchat.service.views import SyncPage
 from tests.unit.conftest import Parts, chat_with
 
 HOME, AWAY = "192.0.2.1", "198.51.100.7"
@@ -125,7 +126,7 @@ async def test_sync_reads_each_room_once_from_its_earliest_position() -> None:
         spellings = {"dev": 2, "DEV": 0, " dev ": 1, "Dev": 3}
         missed = await chat.messages.sync(conn(0), spellings)
         assert list(missed) == ["dev"]
-        assert missed["dev"] == (sent, False)
+        assert missed["dev"] == SyncPage(sent, False, 3)
 
 
 async def test_accounts_unseen_for_the_retention_are_removed() -> None:
@@ -203,8 +204,8 @@ async def test_one_sync_answers_a_bounded_number_of_messages(parts: Parts) -> No
             await storage.messages.append(draft)
     await chat.rooms.create_room(conn(0), "quiet", None)
     missed = await chat.messages.sync(conn(0), dict.fromkeys([*rooms, "quiet"], 0))
-    assert sum(len(page) for page, _ in missed.values()) == SYNC_BUDGET
-    assert [(len(page), more) for page, more in missed.values()] == [
+    assert sum(len(page.messages) for page in missed.values()) == SYNC_BUDGET
+    assert [(len(page.messages), page.has_more) for page in missed.values()] == [
         (500, False),
         (500, False),
         (500, False),
@@ -213,4 +214,4 @@ async def test_one_sync_answers_a_bounded_number_of_messages(parts: Parts) -> No
         (0, False),  # past the budget, and nothing to ask for
     ]
     rest = await chat.messages.sync(conn(0), {"r4": 0})
-    assert [m.seq for m in rest["r4"][0]] == list(range(1, SYNC_PAGE + 1))
+    assert [m.seq for m in rest["r4"].messages] == list(range(1, SYNC_PAGE + 1))

@@ -4,6 +4,7 @@ import dataclasses
 from datetime import UTC, datetime
 
 from rtchat.domain.events import (
+    MessageChanged,
     MessagePosted,
     ReadMarkerMoved,
     RoomCreated,
@@ -12,8 +13,12 @@ from rtchat.domain.events import (
     UserTyping,
 )
 from rtchat.domain.models import (
+    Change,
+    ChangeKind,
     ConnectionId,
     Message,
+    Quote,
+    Reaction,
     ReadState,
     Room,
     RoomKind,
@@ -59,6 +64,10 @@ def test_receive_message_keeps_the_seed_fields() -> None:
         "guest": False,
         "timestamp": "2026-01-02T03:04:05.678Z",
         "mentions": [],
+        "replyTo": None,
+        "editedAt": None,
+        "deleted": False,
+        "reactions": [],
     }
 
 
@@ -78,6 +87,55 @@ def test_mentions_room_counts_and_read_markers() -> None:
     assert (name, payload) == (
         "read-marker",
         {"room": "general", "seq": 6, "unread": 3, "mentions": 1},
+    )
+
+
+def test_a_message_carries_its_reply_edit_and_reactions() -> None:
+    quote = Quote("m0", 3, User("u2", "bob"), "question", deleted=False)
+    message = Message(
+        id="m1",
+        room="general",
+        seq=7,
+        author=ALICE,
+        text="answer",
+        timestamp=WHEN,
+        reply_to=quote,
+        edited_at=WHEN,
+        reactions=(Reaction("👍", 3, ("bob", "carol")),),
+    )
+    payload = codec.message_payload(message)
+    assert payload["replyTo"] == {
+        "id": "m0",
+        "seq": 3,
+        "username": "bob",
+        "message": "question",
+        "deleted": False,
+    }
+    assert payload["editedAt"] == "2026-01-02T03:04:05.678Z"
+    assert payload["reactions"] == [{"emoji": "👍", "count": 3, "usernames": ["bob", "carol"]}]
+
+
+def test_each_change_is_its_own_event() -> None:
+    def change(kind: ChangeKind, value: str = "", count: int = 0) -> Change:
+        return Change("general", 9, "m1", ALICE, kind, WHEN, value, None, count)
+
+    common = {
+        "room": "general",
+        "seq": 9,
+        "id": "m1",
+        "username": "alice",
+        "accountId": "u1",
+        "guest": False,
+        "timestamp": "2026-01-02T03:04:05.678Z",
+    }
+    assert codec.encode(MessageChanged(change(ChangeKind.EDIT, "new"))) == (
+        "message-edited",
+        {**common, "message": "new", "editedAt": "2026-01-02T03:04:05.678Z"},
+    )
+    assert codec.encode(MessageChanged(change(ChangeKind.DELETE))) == ("message-deleted", common)
+    assert codec.encode(MessageChanged(change(ChangeKind.UNREACT, "👍", 2))) == (
+        "reaction-changed",
+        {**common, "emoji": "👍", "on": False, "count": 2},
     )
 
 

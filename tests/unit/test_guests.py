@@ -181,3 +181,24 @@ async def test_joining_under_ones_own_name_changes_nothing_but_a_guest_may_claim
     claimed = who(await chat.identity.join(B, "alice", guest=False))
     assert not claimed.guest
     assert claimed.id != owner.id
+
+
+async def test_a_guest_changes_its_own_messages_while_its_connection_lasts(parts: Parts) -> None:
+    chat = parts.chat
+    for conn in (A, B, C):
+        await chat.identity.connect(conn)
+    await chat.identity.join(A, "alice")
+    await chat.identity.join(B, "Alice")  # a guest under the account's name
+    owners = await chat.messages.post(A, None, "the account's")
+    guests = await chat.messages.post(B, None, "the guest's")
+    assert (await chat.changes.edit(B, None, guests.id, "edited", None)).text == "edited"
+    parts.clock.advance(5)  # the message rate limit (changes count as messages) refills
+    assert (await chat.changes.react(B, None, owners.id, "👍", None)).reactions[0].count == 1
+    # The same name is not the same author: each keeps to its own messages.
+    assert await refused(chat.changes.edit(B, None, owners.id, "x", None)) is ErrorCode.NOT_AUTHOR
+    assert await refused(chat.changes.delete(A, None, guests.id, None)) is ErrorCode.NOT_AUTHOR
+    # A guest is its connection: another connection under the name is someone else.
+    await chat.identity.disconnect(B)
+    await chat.identity.join(C, "Alice")
+    assert await refused(chat.changes.delete(C, None, guests.id, None)) is ErrorCode.NOT_AUTHOR
+    assert (await chat.changes.delete(A, None, owners.id, None)).deleted

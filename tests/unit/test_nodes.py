@@ -11,13 +11,14 @@ import pytest
 
 from rtchat.domain.events import (
     MemberJoined,
+    MessageChanged,
     MessagePosted,
     RoomAdded,
     UserConnected,
     UserDisconnected,
     UserTyping,
 )
-from rtchat.domain.models import ConnectionId, MessageDraft
+from rtchat.domain.models import ChangeDraft, ChangeKind, ConnectionId, MessageDraft, User
 from rtchat.fanout import envelope
 from rtchat.fanout.memory import MemoryFanout, MemoryFanoutHub
 from rtchat.names.memory import MemoryNameHolds
@@ -139,13 +140,19 @@ async def test_joining_a_room_on_one_node_enters_the_users_tab_on_the_other(
     assert MessagePosted(again) not in two.out.received(A2, MessagePosted)
 
 
+async def alice_on_one_bob_on_two(cluster: Cluster) -> User:
+    """alice joins on node one (A1), bob on node two (B1); alice, who posts."""
+    await cluster.one.chat.identity.connect(A1)
+    alice = (await cluster.one.chat.identity.join(A1, "alice")).user
+    assert alice is not None
+    await cluster.two.chat.identity.connect(B1)
+    await cluster.two.chat.identity.join(B1, "bob")
+    return alice
+
+
 async def test_a_gap_is_filled_from_the_store_in_order(cluster: Cluster) -> None:
     one, two = cluster.one, cluster.two
-    await one.chat.identity.connect(A1)
-    alice = (await one.chat.identity.join(A1, "alice")).user
-    assert alice is not None
-    await two.chat.identity.connect(B1)
-    await two.chat.identity.join(B1, "bob")
+    alice = await alice_on_one_bob_on_two(cluster)
     first = await one.chat.messages.post(A1, "general", "first")
     # Stored but never published, as when a node dies between its commit and its publish.
     lost, _ = await cluster.storage.messages.append(
@@ -205,3 +212,26 @@ async def test_the_users_of_a_node_that_stopped_refreshing_go_offline(cluster: C
     online, count = await two.presence.list_online(10)
     assert [u.username for u in online] == ["bob"]
     assert count == 1
+
+
+async def test_a_lost_change_is_filled_from_the_store_as_the_live_one(cluster: Cluster) -> None:
+    one, two = cluster.one, cluster.two
+    alice = await alice_on_one_bob_on_two(cluster)
+    posted = await one.chat.messages.post(A1, "general", "helo")
+    # An edit stored but never published (its node died in between), then a live reaction,
+    # made on node two: every node holds it back until the edit is read from the store.
+    _, lost = await cluster.storage.messages.change(
+        ChangeDraft("general", posted.id, alice, ChangeKind.EDIT, cluster.clock.now(), "hello")
+    )
+    await two.chat.changes.react(B1, "general", posted.id, "👍", True)
+    await settle()
+    assert two.out.received(B1, MessageChanged) == one.out.received(A1, MessageChanged) == []
+    await asyncio.sleep(GAP_WAIT * 2)
+    await settle()
+    live = await cluster.storage.messages.after("general", posted.seq, 10)
+    assert lost is not None
+    assert live[0] == lost
+    changes = [MessageChanged(e) for e in live]  # type: ignore[arg-type]
+    assert two.out.received(B1, MessageChanged) == changes
+    assert one.out.received(A1, MessageChanged) == changes
+    assert two.chat.relay.filled == one.chat.relay.filled == 1

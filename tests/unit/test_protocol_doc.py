@@ -8,6 +8,7 @@ from rtchat.domain.errors import ErrorCode
 from rtchat.domain.typing_state import TypingTracker
 from rtchat.engine import EngineOptions
 from rtchat.protocol_doc import render
+from rtchat.service.limits import Limits
 from rtchat.settings import Settings
 from rtchat.transport import ws_protocol
 from rtchat.transport.events import CLIENT_EVENTS, SERVER_EVENTS
@@ -52,7 +53,8 @@ def test_limits_are_the_ones_the_code_enforces() -> None:
         f"those among its first {service.ONLINE_SCAN} members",
         f"`limit` 1-{service.MAX_HISTORY_PAGE} ({service.HISTORY_PAGE})",
         f"up to {service.MAX_SYNC_ROOMS} rooms",
-        f"up to {service.SYNC_PAGE} per room and {service.SYNC_BUDGET} in all",
+        f"up to {service.SYNC_PAGE} entries per room and {service.SYNC_BUDGET} in all",
+        f"({Limits().edit_window:g} by default; 0: always)",
         f"within {typing.ttl:g} seconds",
         f"{defaults.rate_limit:g} messages a second per user (all their connections, on "
         f"every node) with bursts of {defaults.rate_burst:g}",

@@ -30,7 +30,7 @@ def test_the_limits_readme_quotes_are_the_codes() -> None:
         f"{defaults.rooms_per_hour:g} new rooms an hour per account and "
         f"{defaults.rooms_per_hour_per_address:g} per address",
         f"`list-rooms` in pages of {service.ROOMS_PAGE}",
-        f"a `sync` holds at most {service.SYNC_BUDGET:,} messages",
+        f"a `sync` reads at most {service.SYNC_BUDGET:,} entries",
         f"lists a room's first {service.MEMBERS_LISTED} members",
         f"at most {limits.JOINS_AT_ONCE} joins and {limits.READS_AT_ONCE} page "
         f"reads at once, {limits.JOINS_AT_ONCE_PER_ADDRESS} and "

@@ -56,3 +56,47 @@ def test_sequence_numbers_fit_in_storage(raw: object) -> None:
 
 def test_the_largest_sequence_number_is_accepted() -> None:
     assert rules.clean_seq(rules.MAX_SEQ, "seq") == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "emoji",
+    [
+        "👍",
+        "❤️",  # a symbol with variation selector 16
+        "❤",
+        "👍🏽",  # a skin tone
+        "👩‍👩‍👧‍👦",  # ZWJ sequence
+        "🏳️‍🌈",
+        "🇫🇷",  # a flag: two regional indicators
+        "1️⃣",  # a keycap
+        "🏴󠁧󠁢󠁳󠁣󠁴󠁿",  # a subdivision flag: tags
+        "☕",
+    ],
+)
+def test_one_emoji_is_a_reaction(emoji: str) -> None:
+    assert rules.clean_emoji(emoji) == emoji
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        5,
+        "",
+        "a",
+        "ok",
+        "👍👍",
+        "👍 ",
+        "1",
+        "🇫",
+        "🇫🇷🇩🇪",
+        "\u200d",
+        "👍\u200d",
+        "👍" * 17,
+        "\u2139\ufe0fx",  # an emoji, then a letter
+    ],
+)
+def test_anything_but_one_emoji_is_refused(raw: object) -> None:
+    with pytest.raises(ChatError) as caught:
+        rules.clean_emoji(raw)
+    assert caught.value.code is ErrorCode.INVALID_EMOJI

@@ -27,6 +27,11 @@ class ErrorCode(StrEnum):
     TOKEN_EXPIRED = "token_expired"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    MESSAGE_DELETED = "message_deleted"
+    NOT_AUTHOR = "not_author"
+    EDIT_WINDOW_PASSED = "edit_window_passed"
+    INVALID_EMOJI = "invalid_emoji"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -59,6 +64,11 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.TOKEN_EXPIRED: "The JWT has expired: get a new one from your site.",
     ErrorCode.NOT_FOUND: "The HTTP API has no such route.",
     ErrorCode.METHOD_NOT_ALLOWED: "This HTTP API route does not answer this method.",
+    ErrorCode.MESSAGE_NOT_FOUND: "The room has no message with this id.",
+    ErrorCode.MESSAGE_DELETED: "The message was deleted: it cannot be edited or reacted to.",
+    ErrorCode.NOT_AUTHOR: "Only the message's author may edit or delete it.",
+    ErrorCode.EDIT_WINDOW_PASSED: "The message is too old to edit (see `RTCHAT_EDIT_WINDOW`).",
+    ErrorCode.INVALID_EMOJI: "A reaction is one emoji (one character sequence, not text).",
     ErrorCode.UNAVAILABLE: "The database cannot be reached just now; try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from rtchat.domain.models import ConnectionId, Message, ReadState, RoomSummary, User
+from rtchat.domain.models import Change, ConnectionId, Message, ReadState, RoomSummary, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,13 @@ class UserDisconnected:
 @dataclass(frozen=True, slots=True)
 class MessagePosted:
     message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageChanged:
+    """A message was edited, deleted, or given or taken a reaction (`change.kind`)."""
+
+    change: Change
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,7 @@ ServerEvent = (
     UserConnected
     | UserDisconnected
     | MessagePosted
+    | MessageChanged
     | UserTyping
     | MemberJoined
     | MemberLeft

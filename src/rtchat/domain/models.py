@@ -67,6 +67,8 @@ class MessageDraft:
     mention_keys: tuple[str, ...] = ()
     """Name keys of the `@name` tokens in `text` (see `domain.mentions`); the store keeps
     those naming members of the room as the message's `mentions`."""
+    reply_to: str | None = None
+    """The id of the message of the same room this one answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,8 @@ class Message:
     id: str
     room: str
     seq: int
-    """Position in the room: 1, 2, 3... with no gaps, assigned by the store."""
+    """Its place in the room's log (1, 2, 3... with no gaps across messages and changes),
+    assigned by the store."""
     author: User
     text: str
     timestamp: datetime
@@ -83,6 +86,14 @@ class Message:
     """The connection it was sent from; None for messages stored before rtchat kept it."""
     mentions: tuple[User, ...] = ()
     """The members of the room its text names as `@name`, by name key."""
+    reply_to: Quote | None = None
+    """The message this one answers, as it stands now (a tombstone quotes no text)."""
+    edited_at: datetime | None = None
+    """When its text was last changed; None if never."""
+    deleted: bool = False
+    """A tombstone: its author (or a moderator) deleted it; its text is gone (``""``)."""
+    reactions: tuple[Reaction, ...] = ()
+    """By the order each emoji was first given."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,80 @@ class ReadState:
     """The read marker: the last sequence number read (0: nothing yet)."""
     unread: int
     mentions: int
+
+
+QUOTE_LENGTH = 100
+"""Characters of a replied-to message's text a reply carries (the rest is cut)."""
+REACTION_NAMES = 20
+"""Names of those who gave one emoji a message carries at most (`count` counts them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What a reply shows of the message it answers."""
+
+    id: str
+    seq: int
+    author: User
+    text: str
+    """At most `QUOTE_LENGTH` characters; empty for a deleted message."""
+    deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    emoji: str
+    count: int
+    usernames: tuple[str, ...]
+    """The first `REACTION_NAMES` who gave it, earliest first."""
+
+
+class ChangeKind(StrEnum):
+    EDIT = "edit"
+    DELETE = "delete"
+    REACT = "react"
+    UNREACT = "unreact"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeDraft:
+    """A change to a stored message before the store has given it its place in the room."""
+
+    room: str
+    target: str
+    """The id of the message it changes."""
+    actor: User
+    kind: ChangeKind
+    timestamp: datetime
+    value: str = ""
+    """The new text of an edit, the emoji of a reaction; empty for a delete."""
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An edit, delete or reaction: an entry of the room's log, numbered like messages."""
+
+    room: str
+    seq: int
+    target: str
+    actor: User
+    kind: ChangeKind
+    timestamp: datetime
+    value: str = ""
+    """As in the draft; an edit's text is emptied when its message is deleted."""
+    client_id: str | None = None
+    count: int = 0
+    """For a reaction: how many gave that emoji to the message once it was made."""
+
+
+LogEntry = Message | Change
+"""What a room's log holds, each with the room's next sequence number."""
+
+
+def quote_of(message: Message) -> Quote:
+    text = "" if message.deleted else message.text[:QUOTE_LENGTH]
+    return Quote(message.id, message.seq, message.author, text, message.deleted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,3 +145,66 @@ def clean_search_query(value: object) -> list[str]:
     if not words:
         raise ChatError(ErrorCode.INVALID_PAYLOAD, "`query` must contain a word.")
     return words
+
+
+MAX_EMOJI_LENGTH = 16
+"""Code points one reaction may have (a family emoji with skin tones is about ten)."""
+_ZWJ = "\u200d"
+_VS16 = "\ufe0f"
+_KEYCAP = "\u20e3"
+_KEYCAP_BASES = frozenset("0123456789#*")
+
+
+def _emoji_base(ch: str) -> bool:
+    # The standard library has no Emoji property; every emoji base is a symbol (So), in
+    # the emoji planes, or one of the few older symbols of category Sm/Sc.
+    cp = ord(ch)
+    return unicodedata.category(ch) == "So" or 0x1F000 <= cp <= 0x1FAFF or ch in "\u2194\u2195"
+
+
+def _emoji_part(part: str) -> bool:
+    """One element of a ZWJ sequence: a base with optional modifiers, a keycap or a flag."""
+    if not part:
+        return False
+    if part[0] in _KEYCAP_BASES:
+        return part in (part[0] + _VS16 + _KEYCAP, part[0] + _KEYCAP)
+    if all(0x1F1E6 <= ord(ch) <= 0x1F1FF for ch in part):
+        return len(part) == 2  # a flag: two regional indicator letters
+    if not _emoji_base(part[0]) or 0x1F1E6 <= ord(part[0]) <= 0x1F1FF:
+        return False
+    for ch in part[1:]:
+        cp = ord(ch)
+        # Variation selector 16, skin tones, and the tags of subdivision flags.
+        if not (ch == _VS16 or 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F):
+            return False
+    return True
+
+
+def clean_emoji(value: object) -> str:
+    """One emoji as Unicode writes it (UTS #51 shapes: a symbol with modifiers, a keycap,
+    a flag, or such joined by ZWJ), never text."""
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_EMOJI_LENGTH
+        or not all(_emoji_part(part) for part in value.split(_ZWJ))
+    ):
+        raise ChatError(ErrorCode.INVALID_EMOJI)
+    return value
+
+
+def clean_message_id(value: object) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_CLIENT_ID_LENGTH:
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, "`id` must be a message id (a string).")
+    return value
+
+
+def clean_reply_to(value: object) -> str | None:
+    return None if value is None else clean_message_id(value)
+
+
+def clean_flag(value: object, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ChatError(ErrorCode.INVALID_PAYLOAD, f"`{name}` takes true or false.")
+    return value

@@ -19,6 +19,7 @@ from rtchat.ports import (
 from rtchat.service.accounts import Cleanup
 from rtchat.service.admission import Admission
 from rtchat.service.backend import Backend
+from rtchat.service.changes import Changes
 from rtchat.service.connections import Connections
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
@@ -45,6 +46,7 @@ class Chat:
 
     identity: Identity
     messages: Messaging
+    changes: Changes
     backend: Backend
     rooms: Rooms
     reads: Reads
@@ -117,6 +119,7 @@ def build_chat(
     return Chat(
         identity=identity,
         messages=Messaging(ctx, typing),
+        changes=Changes(ctx),
         backend=Backend(ctx, identity, api_keys or ApiKeys([])),
         rooms=rooms,
         reads=reads,

@@ -52,7 +52,7 @@ class Limits:
     joins one address may make a minute (in bursts of as many); `rooms_per_hour` and
     `rooms_per_hour_per_address`: rooms one account and one address may create an hour;
     0 turns each off. `account_retention_days`: days after which an account nobody
-    connected with is removed (0 keeps every account)."""
+    connected with is removed (0 keeps every account). `edit_window`: see below."""
 
     send_rate: float = 10.0
     send_burst: float = 20.0
@@ -61,6 +61,8 @@ class Limits:
     rooms_per_hour: float = 10.0
     rooms_per_hour_per_address: float = 30.0
     account_retention_days: float = 30.0
+    edit_window: float = 900.0
+    """Seconds after posting during which a message may be edited; 0: always."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ follows a room's channel only while it has a member of the room connected, and a
 only while it has one of their connections: a message crosses to a node once, and only to
 nodes that need it.
 
-Messages carry their room's sequence number. For every room it follows, the node keeps a
+Messages, and the changes made to them (edits, deletes, reactions), carry their room's
+sequence number. For every room it follows, the node keeps a
 `Sequencer`: what arrives early waits for what comes before it, what arrived already is
 dropped, and a gap that does not close within `GAP_WAIT` seconds is read from the store.
 The baseline of a room is read from the store once the channel's subscription is in
@@ -26,8 +27,8 @@ from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from rtchat.domain.errors import ChatError
-from rtchat.domain.events import MessagePosted, ServerEvent
-from rtchat.domain.models import ConnectionId, Message
+from rtchat.domain.events import MessageChanged, MessagePosted, ServerEvent
+from rtchat.domain.models import ConnectionId, LogEntry, Message
 from rtchat.domain.sequencer import Sequencer
 from rtchat.fanout import envelope
 from rtchat.fanout.envelope import Command, EnvelopeError, RoomFrame, UserFrame
@@ -81,7 +82,7 @@ class Relay:
         self._worker: asyncio.Task[None] | None = None
         self.encode = delivery.encode
         self.filled = 0
-        """Messages read from the store to fill a gap (or catch up after an outage)."""
+        """Log entries read from the store to fill a gap (or catch up after an outage)."""
 
     # --- wiring --------------------------------------------------------------------------
 
@@ -171,13 +172,18 @@ class Relay:
 
     def message(self, message: Message) -> None:
         """A stored message, to every member of its room on every node, in sequence order."""
-        room = message.room
-        event = self._delivery.encode(MessagePosted(message))
+        self.entry(message)
+
+    def entry(self, entry: LogEntry) -> None:
+        """A stored entry of a room's log (a message, or a change of one), to every member
+        of its room on every node, in sequence order."""
+        room = entry.room
+        event = self._delivery.encode(_event_of(entry))
         sequencer = self._sequencers.get(room)
         if sequencer is not None:
-            self._release(room, sequencer, sequencer.offer(message.seq, (event, "")))
+            self._release(room, sequencer, sequencer.offer(entry.seq, (event, "")))
         self._fanout.publish(
-            _room_channel(room), envelope.room_frame(self.node, message.seq, "", event)
+            _room_channel(room), envelope.room_frame(self.node, entry.seq, "", event)
         )
 
     def to_connection(self, conn: ConnectionId, event: ServerEvent) -> None:
@@ -334,12 +340,14 @@ class Relay:
                 log.warning("cannot fill a gap in %s (%s); retrying", room, error.code)
                 return
             ready: list[Held] = []
-            for message in page:
-                if message.seq in sequencer.held or message.seq <= (sequencer.last or 0):
+            for entry in page:
+                if entry.seq in sequencer.held or entry.seq <= (sequencer.last or 0):
                     continue  # here already, live: no need to encode it again
-                encoded = self._delivery.encode(MessagePosted(message))
+                # The event a live entry would have been: a message read from the store
+                # is as it stands now, and the changes after it change it no further.
+                encoded = self._delivery.encode(_event_of(entry))
                 before = len(ready)
-                ready.extend(sequencer.offer(message.seq, (encoded, "")))
+                ready.extend(sequencer.offer(entry.seq, (encoded, "")))
                 if len(ready) > before:
                     self.filled += 1
             for event, exclude_user in ready:
@@ -386,6 +394,10 @@ class Relay:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("relay work failed", exc_info=task.exception())
+
+
+def _event_of(entry: LogEntry) -> ServerEvent:
+    return MessagePosted(entry) if isinstance(entry, Message) else MessageChanged(entry)
 
 
 def _room_channel(room: str) -> str:

@@ -28,6 +28,16 @@ class RoomView:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncPage:
+    """One room's answer to `sync`: `messages` as they stand now, and `seq`, the position
+    they bring the client to (ask again from it while `has_more`)."""
+
+    messages: list[Message]
+    has_more: bool
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class RoomsPage:
     """A page of public rooms; `next` is what to ask for after it, None on the last."""
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import User
+from rtchat.domain.models import REACTION_NAMES, Change, LogEntry, Message, Reaction, User
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -58,3 +58,20 @@ def mentions_from_json(text: str | None) -> tuple[User, ...]:
     if not text:
         return ()
     return tuple(User(id=str(i), username=str(name)) for i, name in json.loads(text))
+
+
+def fold_reactions(given: Iterable[tuple[str, str]]) -> tuple[Reaction, ...]:
+    """A message's reactions from who gave what, `(emoji, username)` in the order given."""
+    names: dict[str, list[str]] = {}
+    for emoji, username in given:
+        names.setdefault(emoji, []).append(username)
+    return tuple(
+        Reaction(emoji, len(who), tuple(who[:REACTION_NAMES])) for emoji, who in names.items()
+    )
+
+
+def merge_log(messages: list[Message], changes: list[Change], limit: int) -> list[LogEntry]:
+    """The first `limit` of two runs of a room's log, each in order, as one run in order."""
+    entries: list[LogEntry] = [*messages, *changes]
+    entries.sort(key=lambda entry: entry.seq)
+    return entries[: window(limit)]

@@ -6,13 +6,20 @@ atomic: two concurrent appends can never take the same sequence number.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rtchat.domain.changes import changes_anything
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import (
+    Change,
+    ChangeDraft,
+    ChangeKind,
+    LogEntry,
     Message,
     MessageDraft,
     ReadState,
@@ -20,6 +27,7 @@ from rtchat.domain.models import (
     RoomKind,
     RoomSummary,
     User,
+    quote_of,
 )
 from rtchat.domain.names import name_key
 from rtchat.ports import (
@@ -32,7 +40,7 @@ from rtchat.ports import (
     SearchQuery,
     UserStore,
 )
-from rtchat.storage._common import as_utc, to_micros, to_seconds, window
+from rtchat.storage._common import as_utc, fold_reactions, to_micros, to_seconds, window
 
 
 @dataclass
@@ -51,10 +59,18 @@ class _State:
     user_by_token: dict[str, str] = field(default_factory=dict)
     rooms: dict[str, Room] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
-    messages: dict[str, list[Message]] = field(default_factory=dict)
-    message_ids: set[str] = field(default_factory=set)
+    log: dict[str, list[LogEntry]] = field(default_factory=dict)
+    """Each room's entries; an entry's sequence number is its position plus one. A message
+    entry is the message as stored: its current state is in `by_id`."""
+    messages: dict[str, list[Message]] = field(default_factory=dict)  # each room's, as stored
+    by_id: dict[str, Message] = field(default_factory=dict)  # reply and reactions left out
+    replies: dict[str, str] = field(default_factory=dict)  # message id -> the id it answers
+    reactions: dict[str, dict[tuple[str, str], str]] = field(default_factory=dict)
+    """Message id -> (emoji, user id) -> username, in the order given."""
     by_client_id: dict[tuple[str, str], Message] = field(default_factory=dict)
     markers: dict[tuple[str, str], int] = field(default_factory=dict)  # (user id, room) -> seq
+    changes_by_client_id: set[tuple[str, str]] = field(default_factory=set)
+    edits: dict[str, list[int]] = field(default_factory=dict)  # message id -> log positions
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
@@ -62,11 +78,11 @@ class _State:
 
     def summary(self, room: Room) -> RoomSummary:
         count = len(self.members[room.name])
-        return RoomSummary(room=room, member_count=count, last_seq=len(self.messages[room.name]))
+        return RoomSummary(room=room, member_count=count, last_seq=len(self.log[room.name]))
 
 
 class MemoryMessageStore:
-    """Messages per room in a list; a message's sequence number is its position plus one."""
+    """Each room's log in a list; a message's current state by its id."""
 
     def __init__(self, state: _State) -> None:
         self._state = state
@@ -77,12 +93,14 @@ class MemoryMessageStore:
         if draft.client_id is not None:
             stored = state.by_client_id.get((draft.author.id, draft.client_id))
             if stored is not None:
-                return stored, False
-        log = state.messages.get(draft.room)
+                return self._current(stored.id), False
+        log = state.log.get(draft.room)
         if log is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND)
-        if draft.id in state.message_ids:
+        if draft.id in state.by_id:
             raise ChatError(ErrorCode.INTERNAL, f"Message id {draft.id!r} is stored already.")
+        if draft.reply_to is not None and self._target(draft.room, draft.reply_to) is None:
+            raise ChatError(ErrorCode.MESSAGE_NOT_FOUND, "The message replied to is not here.")
         message = Message(
             id=draft.id,
             room=draft.room,
@@ -95,28 +113,91 @@ class MemoryMessageStore:
             mentions=self._mentioned(draft),
         )
         log.append(message)
-        state.message_ids.add(message.id)
+        state.messages[draft.room].append(message)
+        state.by_id[message.id] = message
+        if draft.reply_to is not None:
+            state.replies[message.id] = draft.reply_to
         if message.client_id is not None:
             state.by_client_id[(message.author.id, message.client_id)] = message
-        return message, True
+        return self._current(message.id), True
+
+    async def get(self, room: str, message_id: str) -> Message | None:
+        return None if self._target(room, message_id) is None else self._current(message_id)
+
+    async def change(self, draft: ChangeDraft) -> tuple[Message, Change | None]:
+        state = self._state
+        timestamp = as_utc(draft.timestamp)
+        if self._target(draft.room, draft.target) is None:
+            raise ChatError(ErrorCode.MESSAGE_NOT_FOUND)
+        key = None if draft.client_id is None else (draft.actor.id, draft.client_id)
+        reactions = state.reactions.setdefault(draft.target, {})
+        given = (draft.value, draft.actor.id)
+        if key in state.changes_by_client_id or not changes_anything(
+            draft, self._current(draft.target), given in reactions
+        ):
+            return self._current(draft.target), None
+        log = state.log[draft.room]
+        message = state.by_id[draft.target]
+        match draft.kind:
+            case ChangeKind.EDIT:
+                message = dataclasses.replace(message, text=draft.value, edited_at=timestamp)
+            case ChangeKind.DELETE:
+                message = dataclasses.replace(message, text="", deleted=True)
+                reactions.clear()
+                for index in state.edits.pop(draft.target, []):
+                    edit = log[index]
+                    assert isinstance(edit, Change)
+                    log[index] = dataclasses.replace(edit, value="")  # the words are gone
+            case ChangeKind.REACT:
+                reactions[given] = draft.actor.username
+            case ChangeKind.UNREACT:
+                del reactions[given]
+        state.by_id[draft.target] = message
+        count = sum(1 for emoji, _ in reactions if emoji == draft.value)
+        entry = Change(
+            room=draft.room,
+            seq=len(log) + 1,
+            target=draft.target,
+            actor=draft.actor,
+            kind=draft.kind,
+            timestamp=timestamp,
+            value="" if draft.kind is ChangeKind.DELETE else draft.value,
+            client_id=draft.client_id,
+            count=count if draft.kind in (ChangeKind.REACT, ChangeKind.UNREACT) else 0,
+        )
+        log.append(entry)
+        if draft.kind is ChangeKind.EDIT:
+            state.edits.setdefault(draft.target, []).append(entry.seq - 1)
+        if key is not None:
+            state.changes_by_client_id.add(key)
+        return self._current(draft.target), entry
 
     async def latest(self, room: str, limit: int) -> list[Message]:
-        log = self._state.messages.get(room, [])
-        count = window(limit)
-        return log[len(log) - count :] if count else []
+        return self._messages(room, len(self._state.messages.get(room, ())), limit)
 
     async def before(self, room: str, seq: int, limit: int) -> list[Message]:
-        log = self._state.messages.get(room, [])
-        end = min(max(seq - 1, 0), len(log))  # messages 1..seq-1 sit at indexes 0..seq-2
-        return log[max(end - window(limit), 0) : end]
+        stored = self._state.messages.get(room, [])
+        return self._messages(room, bisect.bisect_left(stored, seq, key=_seq), limit)
 
-    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
-        log = self._state.messages.get(room, [])
+    async def after(self, room: str, seq: int, limit: int) -> list[LogEntry]:
+        log = self._state.log.get(room, [])
         start = max(seq, 0)
-        return log[start : start + window(limit)]
+        return [
+            self._current(entry.id) if isinstance(entry, Message) else entry
+            for entry in log[start : start + window(limit)]
+        ]
 
     async def last_seq(self, room: str) -> int:
-        return len(self._state.messages.get(room, []))
+        return len(self._state.log.get(room, []))
+
+    def _messages(self, room: str, end: int, limit: int) -> list[Message]:
+        """The last `limit` of the room's first `end` messages."""
+        stored = self._state.messages.get(room, [])
+        return [self._current(m.id) for m in stored[max(end - window(limit), 0) : end]]
+
+    def _target(self, room: str, message_id: str) -> Message | None:
+        message = self._state.by_id.get(message_id)
+        return message if message is not None and message.room == room else None
 
     def _mentioned(self, draft: MessageDraft) -> tuple[User, ...]:
         state = self._state
@@ -129,11 +210,32 @@ class MemoryMessageStore:
                 found.append(user)
         return tuple(sorted(found, key=lambda u: name_key(u.username)))
 
+    def _current(self, message_id: str) -> Message:
+        return current_message(self._state, message_id)
+
+
+def current_message(state: _State, message_id: str) -> Message:
+    """A stored message as it stands now, with its reply's quote and its reactions."""
+    message = state.by_id[message_id]
+    reply = state.replies.get(message_id)
+    given = state.reactions.get(message_id, {})
+    if reply is None and not given:
+        return message
+    return dataclasses.replace(
+        message,
+        reply_to=None if reply is None else quote_of(state.by_id[reply]),
+        reactions=fold_reactions((emoji, name) for (emoji, _), name in given.items()),
+    )
+
+
+def _seq(message: Message) -> int:
+    return message.seq
+
 
 def counted(message: Message, user_id: str) -> bool:
-    """Whether `message` counts as unread for `user_id`: the one place the memory store
-    decides it (a deleted message will not count either, once messages can be deleted)."""
-    return message.author.id != user_id
+    """Whether `message` (as it stands now) counts as unread for `user_id`: the one place
+    the memory store decides it."""
+    return message.author.id != user_id and not message.deleted
 
 
 class MemoryReadMarkers:
@@ -144,23 +246,25 @@ class MemoryReadMarkers:
 
     async def mark(self, user_id: str, room: str, seq: int) -> tuple[ReadState, bool]:
         state = self._state
-        log = state.messages.get(room)
+        log = state.log.get(room)
         if log is None:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND)
         key = (user_id, room)
         old = state.markers.get(key, 0)
-        state.markers[key] = max(old, min(seq, len(log)))
-        return self._state_of(user_id, room, log), state.markers[key] != old
+        state.markers[key] = max(old, min(seq, len(log)))  # the room's last seq, of any kind
+        return self._state_of(user_id, room), state.markers[key] != old
 
     async def states(self, user_id: str, rooms: Sequence[str]) -> dict[str, ReadState]:
         logs = self._state.messages
-        return {room: self._state_of(user_id, room, logs[room]) for room in rooms if room in logs}
+        return {room: self._state_of(user_id, room) for room in rooms if room in logs}
 
-    def _state_of(self, user_id: str, room: str, log: list[Message]) -> ReadState:
-        marker = self._state.markers.get((user_id, room), 0)
+    def _state_of(self, user_id: str, room: str) -> ReadState:
+        state = self._state
+        marker = state.markers.get((user_id, room), 0)
+        stored = state.messages[room]  # in seq order, with gaps where changes are
         unread = mentions = 0
-        for message in log[marker:]:
-            if counted(message, user_id):
+        for message in stored[bisect.bisect_right(stored, marker, key=_seq) :]:
+            if counted(state.by_id[message.id], user_id):
                 unread += 1
                 mentions += any(u.id == user_id for u in message.mentions)
         return ReadState(room, marker, min(unread, UNREAD_CAP), min(mentions, UNREAD_CAP))
@@ -187,7 +291,8 @@ class MemoryMessageSearch:
         for name, ids in state.members.items():
             if query.user_id not in ids or query.room not in (None, name):
                 continue
-            for message in state.messages[name]:
+            for stored in state.messages[name]:
+                message = current_message(state, stored.id)  # edited, or deleted
                 place = (to_micros(message.timestamp), message.room, message.seq)
                 if (before is None or place < before) and wanted <= words_of(message.text):
                     found.append((place, message))
@@ -278,6 +383,7 @@ class MemoryRoomStore:
             self._require_user(user_id)
         state.rooms[room.name] = room
         state.members[room.name] = set(members)
+        state.log[room.name] = []
         state.messages[room.name] = []
 
     async def get(self, name: str) -> Room | None:

@@ -17,21 +17,29 @@ runs again, now finding the first one's message and answering it with `created=F
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Message, MessageDraft, User
-from rtchat.storage._common import from_micros, mentions_from_json, to_micros, window
+from rtchat.domain.models import (
+    Change,
+    ChangeDraft,
+    LogEntry,
+    Message,
+    MessageDraft,
+    User,
+    quote_of,
+)
+from rtchat.storage._common import from_micros, mentions_from_json, merge_log, to_micros, window
+from rtchat.storage.postgres_changes import (
+    apply_change,
+    changes_after,
+    get_message,
+    read_messages,
+)
 from rtchat.storage.postgres_pool import Conflict, PgConnection, Row
 from rtchat.storage.postgres_writer import PgWriter
 
-COLUMNS = (
-    "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest,"
-    " mentions"
-)
 RACE_ATTEMPTS = 5
 """Runs of one batch when other nodes keep storing the same client ids or ids meanwhile."""
 _RACED = frozenset({"messages_by_client_id", "messages_id"})
@@ -46,9 +54,9 @@ _RACED = frozenset({"messages_by_client_id", "messages_id"})
 APPEND = """
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                         $6::bigint[], $7::text[], $8::text[], $9::boolean[])
+                         $6::bigint[], $7::text[], $8::text[], $9::boolean[], $10::text[])
            WITH ORDINALITY AS i (id, room, author_id, author_name, text, ts_us, client_id,
-                                 sent_from, author_guest, ord)
+                                 sent_from, author_guest, reply_to, ord)
 ), checked AS (
     SELECT i.*, m.id AS old_id, m.room AS old_room, m.seq AS old_seq,
            m.author_name AS old_author_name, m.text AS old_text, m.ts_us AS old_ts_us,
@@ -75,7 +83,7 @@ WITH input AS (
       FROM fresh f JOIN bumped b ON b.name = f.room
 ), named AS (
     SELECT n.ord, n.room, n.seq, u.id, u.username, u.name_key
-      FROM unnest($10::text[], $11::bigint[]) AS w (name_key, ord)
+      FROM unnest($11::text[], $12::bigint[]) AS w (name_key, ord)
       JOIN numbered n ON n.ord = w.ord
       JOIN users u ON u.name_key = w.name_key
       JOIN members mb ON mb.room = n.room AND mb.user_id = u.id
@@ -89,9 +97,9 @@ WITH input AS (
      GROUP BY ord
 ), inserted AS (
     INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, client_id,
-                          sent_from, author_guest, mentions)
+                          sent_from, author_guest, reply_to, mentions)
     SELECT n.room, n.seq, n.id, n.author_id, n.author_name, n.text, n.ts_us, n.client_id,
-           n.sent_from, n.author_guest, l.mentions
+           n.sent_from, n.author_guest, n.reply_to, l.mentions
       FROM numbered n LEFT JOIN lists l ON l.ord = n.ord
 )
 SELECT n.ord, n.seq, false, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::text,
@@ -103,21 +111,6 @@ SELECT ord, NULL, id_taken, old_id, old_room, old_seq, old_author_name, old_text
   FROM checked
  WHERE old_id IS NOT NULL OR id_taken
 """
-
-
-def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row[:10]
-    return Message(
-        id=msg_id,
-        room=room,
-        seq=seq,
-        author=User(id=author_id, username=author_name, guest=guest),
-        text=text,
-        timestamp=from_micros(ts_us),
-        client_id=client_id,
-        sent_from=sent_from,
-        mentions=mentions_from_json(row[10]),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +160,7 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
         [d.client_id for d in drafts],
         [d.sent_from for d in drafts],
         [d.author.guest for d in drafts],
+        [d.reply_to for d in drafts],
         # The mention keys flattened, each with the ordinal of its draft (1-based).
         [key for d in drafts for key in d.mention_keys],
         [ordinal for ordinal, d in enumerate(drafts, start=1) for _ in d.mention_keys],
@@ -182,7 +176,9 @@ async def _store(connection: PgConnection, appends: list[_Append]) -> list[Row]:
     return await connection.fetch(APPEND, *arrays)
 
 
-def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatError:
+def _result(
+    append: _Append, row: Row | None, replied: dict[str, Message]
+) -> tuple[Message, bool] | ChatError:
     if row is None:
         return ChatError(ErrorCode.ROOM_NOT_FOUND)
     _, seq, id_taken, old_id, old_room, old_seq, old_author_name, old_text, old_ts_us = row[:9]
@@ -213,6 +209,7 @@ def _result(append: _Append, row: Row | None) -> tuple[Message, bool] | ChatErro
         client_id=draft.client_id,
         sent_from=draft.sent_from,
         mentions=mentions_from_json(mentions),
+        reply_to=None if draft.reply_to is None else quote_of(replied[draft.reply_to]),
     )
     return message, True
 
@@ -222,12 +219,39 @@ async def append_many(
 ) -> list[tuple[Message, bool] | ChatError]:
     """Store `appends` in order; the bulk handler behind `PostgresMessageStore.append`."""
     results: dict[int, tuple[Message, bool] | ChatError] = {}
-    for indexes in _rounds(appends):
-        rows = await _store(connection, [appends[i] for i in indexes])
+    replied: dict[str, Message] = {}
+    wanted = list({a.draft.reply_to for a in appends if a.draft.reply_to is not None})
+    if wanted:
+        # A message never leaves its room, so the check need not hold a lock.
+        found = await read_messages(connection, "WHERE m.id = ANY($1::text[])", (wanted,))
+        replied = {m.id: m for m in found}
+    valid: list[int] = []
+    for index, append in enumerate(appends):
+        target = append.draft.reply_to
+        if target is not None and (
+            target not in replied or replied[target].room != append.draft.room
+        ):
+            results[index] = ChatError(ErrorCode.MESSAGE_NOT_FOUND, _NO_REPLY_TARGET)
+        else:
+            valid.append(index)
+    batch = [appends[i] for i in valid]
+    for indexes in _rounds(batch):
+        rows = await _store(connection, [batch[i] for i in indexes])
         by_ordinal = {row[0]: row for row in rows}
         for ordinal, index in enumerate(indexes, start=1):
-            results[index] = _result(appends[index], by_ordinal.get(ordinal))
+            results[valid[index]] = _result(batch[index], by_ordinal.get(ordinal), replied)
+    retried = [r[0].id for r in results.values() if isinstance(r, tuple) and not r[1]]
+    if retried:
+        # A retry answers the message as it stands now: edited, reacted to, replying.
+        now = await read_messages(connection, "WHERE m.id = ANY($1::text[])", (retried,))
+        current = {m.id: m for m in now}
+        for index, result in results.items():
+            if isinstance(result, tuple) and not result[1] and result[0].id in current:
+                results[index] = (current[result[0].id], False)
     return [results[index] for index in range(len(appends))]
+
+
+_NO_REPLY_TARGET = "The message replied to is not in this room."
 
 
 class PostgresMessageStore:
@@ -240,24 +264,32 @@ class PostgresMessageStore:
         ts_us = to_micros(draft.timestamp)
         return await self._writer.run_bulk(append_many, _Append(draft, ts_us, from_micros(ts_us)))
 
+    async def get(self, room: str, message_id: str) -> Message | None:
+        return await self._writer.read(lambda c: get_message(c, room, message_id))
+
+    async def change(self, draft: ChangeDraft) -> tuple[Message, Change | None]:
+        ts_us = to_micros(draft.timestamp)
+        return await self._writer.run(lambda c: apply_change(c, draft, ts_us))
+
     async def latest(self, room: str, limit: int) -> list[Message]:
         return await self._page(
-            "WHERE room = $1 ORDER BY seq DESC LIMIT $2", (room, window(limit)), newest_first=True
+            "WHERE m.room = $1 ORDER BY m.seq DESC LIMIT $2", (room, window(limit))
         )
 
     async def before(self, room: str, seq: int, limit: int) -> list[Message]:
         return await self._page(
-            "WHERE room = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+            "WHERE m.room = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3",
             (room, seq, window(limit)),
-            newest_first=True,
         )
 
-    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
-        return await self._page(
-            "WHERE room = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            (room, seq, window(limit)),
-            newest_first=False,
-        )
+    async def after(self, room: str, seq: int, limit: int) -> list[LogEntry]:
+        async def job(connection: PgConnection) -> list[LogEntry]:
+            where = "WHERE m.room = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+            messages = await read_messages(connection, where, (room, seq, window(limit)))
+            changes = await changes_after(connection, room, seq, limit)
+            return merge_log(messages, changes, limit)
+
+        return await self._writer.read(job)
 
     async def last_seq(self, room: str) -> int:
         async def job(connection: PgConnection) -> int:
@@ -266,14 +298,10 @@ class PostgresMessageStore:
 
         return await self._writer.read(job)
 
-    async def _page(
-        self, where: str, params: tuple[object, ...], *, newest_first: bool
-    ) -> list[Message]:
+    async def _page(self, where: str, params: tuple[object, ...]) -> list[Message]:
         async def job(connection: PgConnection) -> list[Message]:
-            rows = await connection.fetch(f"SELECT {COLUMNS} FROM messages {where}", *params)
-            messages = [message_from_row(row) for row in rows]
-            if newest_first:
-                messages.reverse()  # the port hands pages back oldest first
+            messages = await read_messages(connection, where, params)
+            messages.reverse()  # newest first in SQL; the port hands pages back oldest first
             return messages
 
         return await self._writer.read(job)

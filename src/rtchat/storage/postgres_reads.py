@@ -13,13 +13,12 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, ReadState
 from rtchat.ports import UNREAD_CAP, SearchQuery
 from rtchat.storage._common import window
-from rtchat.storage.postgres_messages import COLUMNS, message_from_row
+from rtchat.storage.postgres_changes import read_messages
 from rtchat.storage.postgres_pool import PgConnection
 from rtchat.storage.postgres_writer import PgWriter
 
-COUNTED = "x.author_id <> $1"
-"""Which messages after the marker count as unread: the one place to say so (with the
-event log's deletes: `AND NOT x.deleted`)."""
+COUNTED = "x.author_id <> $1 AND NOT x.deleted"
+"""Which messages after the marker count as unread: the one place to say so."""
 
 _STATES = f"""
 SELECT r.name, coalesce(k.seq, 0), u.n, c.n
@@ -88,11 +87,10 @@ class PostgresMessageSearch:
         self._writer = writer
 
     async def search(self, query: SearchQuery) -> list[Message]:
-        columns = ", ".join(f"m.{c.strip()}" for c in COLUMNS.split(","))
         ts, before_room, seq = query.before or (None, None, None)
+        # The messages as they stand now (a delete empties the text, so it is never found).
         sql = (
-            f"SELECT {columns} FROM messages m"
-            " WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', $2)"
+            "WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', $2)"
             " AND m.room IN (SELECT room FROM members WHERE user_id = $1)"
             " AND ($3::text IS NULL OR m.room = $3)"
             " AND ($4::bigint IS NULL OR (m.ts_us, m.room, m.seq) < ($4, $5::text, $6::bigint))"
@@ -100,8 +98,7 @@ class PostgresMessageSearch:
         )
 
         async def job(connection: PgConnection) -> list[Message]:
-            rows = await connection.fetch(
-                sql,
+            params = (
                 query.user_id,
                 " ".join(query.words),
                 query.room,
@@ -110,6 +107,6 @@ class PostgresMessageSearch:
                 seq,
                 window(query.limit),
             )
-            return [message_from_row(row) for row in rows]
+            return await read_messages(connection, sql, params)
 
         return await self._writer.read(job)

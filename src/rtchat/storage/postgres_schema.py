@@ -77,12 +77,51 @@ UPDATE users SET last_seen = extract(epoch FROM now())::bigint;
 CREATE INDEX users_by_last_seen ON users (last_seen);
 """
 
-# Version 4, as in SQLite: read markers, mentions (kept beside the message as JSON text, and
+# Version 4, as in SQLite: a room is a log of events. Message rows keep their current
+# state; edits, deletes and reactions are entries of `changes`, numbered by the same
+# `rooms.last_seq`; `reactions` holds who gave which emoji now. Columns added without a
+# rewrite (no volatile defaults).
+_V4_EVENT_LOG = """
+ALTER TABLE messages ADD COLUMN reply_to text COLLATE "C";
+ALTER TABLE messages ADD COLUMN edited_us bigint;
+ALTER TABLE messages ADD COLUMN deleted boolean NOT NULL DEFAULT false;
+
+CREATE TABLE changes (
+    room         text COLLATE "C" NOT NULL
+                 CONSTRAINT changes_room_fkey REFERENCES rooms (name) ON DELETE CASCADE,
+    seq          bigint NOT NULL,
+    target       text COLLATE "C" NOT NULL,   -- the id of the message it changes
+    kind         text NOT NULL CHECK (kind IN ('edit', 'delete', 'react', 'unreact')),
+    actor_id     text COLLATE "C" NOT NULL,
+    actor_name   text NOT NULL,
+    actor_guest  boolean NOT NULL DEFAULT false,
+    value        text NOT NULL,   -- an edit's text (emptied by a delete), a reaction's emoji
+    ts_us        bigint NOT NULL,
+    client_id    text COLLATE "C",
+    count        integer NOT NULL DEFAULT 0,  -- a reaction's givers once it was made
+    PRIMARY KEY (room, seq)
+);
+CREATE INDEX changes_by_target ON changes (target);
+CREATE UNIQUE INDEX changes_by_client_id
+    ON changes (client_id, actor_id) WHERE client_id IS NOT NULL;
+
+CREATE TABLE reactions (
+    message_id  text COLLATE "C" NOT NULL
+                CONSTRAINT reactions_message_fkey REFERENCES messages (id) ON DELETE CASCADE,
+    emoji       text NOT NULL,
+    user_id     text COLLATE "C" NOT NULL,
+    username    text NOT NULL,
+    seq         bigint NOT NULL,  -- of the change that gave it: reactions list in that order
+    PRIMARY KEY (message_id, emoji, user_id)
+);
+"""
+
+# Version 5, as in SQLite: read markers, mentions (kept beside the message as JSON text, and
 # a row per mentioned member for counting) and search: a GIN index on the 'simple'
 # configuration's tsvector of the text (an expression index: a query must spell the same
 # expression to use it), built here over what is stored already. An edit of the text is
 # indexed as any update.
-_V4_READS_MENTIONS_SEARCH = """
+_V5_READS_MENTIONS_SEARCH = """
 ALTER TABLE messages ADD COLUMN mentions text;
 CREATE TABLE mentions (
     user_id  text COLLATE "C" NOT NULL,
@@ -103,7 +142,8 @@ MIGRATIONS: tuple[str, ...] = (
     _V1_TABLES,
     _V2_ROOM_COUNTER,
     _V3_SENDERS_AND_LAST_SEEN,
-    _V4_READS_MENTIONS_SEARCH,
+    _V4_EVENT_LOG,
+    _V5_READS_MENTIONS_SEARCH,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

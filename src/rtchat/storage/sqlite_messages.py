@@ -1,52 +1,49 @@
-"""SQLite messages: one table, numbered per room by the `rooms.last_seq` counter.
+"""SQLite messages: one table, numbered per room by the `rooms.last_seq` counter, which
+the room's changes (`sqlite_changes`) share.
 
 Appends are a bulk job (see `sqlite_thread`): every append waiting for the writer is
 stored with one idempotency lookup, one room lookup, one multi-row INSERT and one
-counter update per room, however many there are.
+counter update per room, however many there are (and one lookup of the messages replied
+to, when some are replies).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import Message, MessageDraft, User
+from rtchat.domain.models import (
+    Change,
+    ChangeDraft,
+    LogEntry,
+    Message,
+    MessageDraft,
+    User,
+    quote_of,
+)
 from rtchat.domain.names import name_key
-from rtchat.storage._common import (
-    from_micros,
-    mentions_from_json,
-    mentions_to_json,
-    to_micros,
-    window,
+from rtchat.storage._common import from_micros, mentions_to_json, merge_log, to_micros, window
+from rtchat.storage._sql import SELECT_MESSAGES, message_from_row
+from rtchat.storage.sqlite_changes import apply_change, changes_after
+from rtchat.storage.sqlite_rows import (
+    chunks,
+    get_message,
+    max_variables,
+    placeholders,
+    read_messages,
+    with_reactions,
 )
 from rtchat.storage.sqlite_thread import SqliteThread
 
 COLUMNS = (
-    "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest,"
-    " mentions"
+    "id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, author_guest, "
+    "reply_to, mentions"
 )
-_WIDTH = 11  # len(COLUMNS)
+_WIDTH = 12  # len(COLUMNS)
 _MAX_ROWS_PER_INSERT = 500
 
-_Row = tuple[str, str, int, str, str, str, int, str | None, str | None, int, str | None]
-
-
-def message_from_row(row: Sequence[Any]) -> Message:
-    msg_id, room, seq, author_id, author_name, text, ts_us, client_id, sent_from, guest = row[:10]
-    return Message(
-        id=msg_id,
-        room=room,
-        seq=seq,
-        author=User(id=author_id, username=author_name, guest=bool(guest)),
-        text=text,
-        timestamp=from_micros(ts_us),
-        client_id=client_id,
-        sent_from=sent_from,
-        mentions=mentions_from_json(row[10]),
-    )
+_Row = tuple[str, str, int, str, str, str, int, str | None, str | None, int, str | None, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,44 +52,43 @@ class _Append:
     ts_us: int  # converted on the caller's side: a bad timestamp fails only its own append
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _placeholders(count: int) -> str:
-    return ",".join("?" * count)
-
-
-def _max_variables(conn: sqlite3.Connection) -> int:
-    return conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-
-
 def _stored_by_client_id(
     conn: sqlite3.Connection, appends: list[_Append]
 ) -> dict[tuple[str, str], Message]:
     wanted = {(a.draft.author.id, a.draft.client_id) for a in appends if a.draft.client_id}
     found: dict[tuple[str, str], Message] = {}
     client_ids = sorted({client_id for _, client_id in wanted})
-    for chunk in _chunks(client_ids, _max_variables(conn)):
+    for chunk in chunks(client_ids, max_variables(conn)):
         # The index leads with client_id; rows of other authors are filtered out here.
         rows = conn.execute(
-            f"SELECT {COLUMNS} FROM messages WHERE client_id IN ({_placeholders(len(chunk))})",
-            chunk,
+            f"{SELECT_MESSAGES} WHERE m.client_id IN ({placeholders(len(chunk))})", chunk
         )
         for row in rows:
             message = message_from_row(row)
             key = (message.author.id, row[7])
             if key in wanted:
                 found[key] = message
+    if not found:
+        return found
+    keys = list(found)
+    return dict(zip(keys, with_reactions(conn, [found[k] for k in keys]), strict=True))
+
+
+def _replied_to(conn: sqlite3.Connection, appends: list[_Append]) -> dict[str, Message]:
+    """The messages the replies among `appends` answer, by id."""
+    ids = sorted({a.draft.reply_to for a in appends if a.draft.reply_to is not None})
+    found: dict[str, Message] = {}
+    for chunk in chunks(ids, max_variables(conn)):
+        for message in read_messages(conn, f"WHERE m.id IN ({placeholders(len(chunk))})", chunk):
+            found[message.id] = message
     return found
 
 
 def _last_seqs(conn: sqlite3.Connection, rooms: list[str]) -> dict[str, int]:
     last: dict[str, int] = {}
-    for chunk in _chunks(rooms, _max_variables(conn)):
+    for chunk in chunks(rooms, max_variables(conn)):
         rows = conn.execute(
-            f"SELECT name, last_seq FROM rooms WHERE name IN ({_placeholders(len(chunk))})", chunk
+            f"SELECT name, last_seq FROM rooms WHERE name IN ({placeholders(len(chunk))})", chunk
         )
         last.update((name, seq) for name, seq in rows)
     return last
@@ -104,11 +100,11 @@ def _members_named(conn: sqlite3.Connection, appends: list[_Append]) -> dict[tup
     wanted = {(a.draft.room, key) for a in appends for key in a.draft.mention_keys}
     found: dict[tuple[str, str], User] = {}
     keys = sorted({key for _, key in wanted})
-    for chunk in _chunks(keys, _max_variables(conn)):
+    for chunk in chunks(keys, max_variables(conn)):
         rows = conn.execute(
             "SELECT m.room, u.name_key, u.id, u.username FROM users u"
             " JOIN members m ON m.user_id = u.id"
-            f" WHERE u.name_key IN ({_placeholders(len(chunk))})",
+            f" WHERE u.name_key IN ({placeholders(len(chunk))})",
             chunk,
         )
         for room, key, user_id, username in rows:
@@ -131,6 +127,7 @@ def append_many(
     stored = _stored_by_client_id(conn, appends)
     last = _last_seqs(conn, sorted({a.draft.room for a in appends}))
     named = _members_named(conn, appends)
+    replied = _replied_to(conn, appends) if any(a.draft.reply_to for a in appends) else {}
     results: list[tuple[Message, bool] | ChatError] = []
     rows: list[_Row] = []
     mention_rows: list[tuple[str, str, int]] = []
@@ -142,6 +139,10 @@ def append_many(
             continue
         if draft.room not in last:
             results.append(ChatError(ErrorCode.ROOM_NOT_FOUND))
+            continue
+        quoted = None if draft.reply_to is None else replied.get(draft.reply_to)
+        if draft.reply_to is not None and (quoted is None or quoted.room != draft.room):
+            results.append(ChatError(ErrorCode.MESSAGE_NOT_FOUND, _NO_REPLY_TARGET))
             continue
         last[draft.room] += 1
         mentioned = _mentioned(draft, named) if draft.mention_keys else ()
@@ -157,16 +158,28 @@ def append_many(
             draft.client_id,
             draft.sent_from,
             int(draft.author.guest),
+            draft.reply_to,
             mentions_to_json(mentioned),
         )
         rows.append(row)
-        message = message_from_row(row)
+        message = Message(
+            id=draft.id,
+            room=draft.room,
+            seq=last[draft.room],
+            author=draft.author,
+            text=draft.text,
+            timestamp=from_micros(append.ts_us),
+            client_id=draft.client_id,
+            sent_from=draft.sent_from,
+            mentions=mentioned,
+            reply_to=None if quoted is None else quote_of(quoted),
+        )
         if key is not None:
             stored[key] = message
         results.append((message, True))
-    per_insert = max(1, min(_MAX_ROWS_PER_INSERT, _max_variables(conn) // _WIDTH))
-    for chunk in _chunks(rows, per_insert):
-        values = ",".join(f"({_placeholders(_WIDTH)})" for _ in chunk)
+    per_insert = max(1, min(_MAX_ROWS_PER_INSERT, max_variables(conn) // _WIDTH))
+    for chunk in chunks(rows, per_insert):
+        values = ",".join(f"({placeholders(_WIDTH)})" for _ in chunk)
         params = [value for row in chunk for value in row]
         conn.execute(f"INSERT INTO messages ({COLUMNS}) VALUES {values}", params)
     if mention_rows:
@@ -180,6 +193,9 @@ def append_many(
     return results
 
 
+_NO_REPLY_TARGET = "The message replied to is not in this room."
+
+
 class SqliteMessageStore:
     """Messages per room, in order; appends are committed in groups."""
 
@@ -189,24 +205,33 @@ class SqliteMessageStore:
     async def append(self, draft: MessageDraft) -> tuple[Message, bool]:
         return await self._thread.run_bulk(append_many, _Append(draft, to_micros(draft.timestamp)))
 
+    async def get(self, room: str, message_id: str) -> Message | None:
+        return await self._thread.run(
+            lambda conn: get_message(conn, room, message_id), writes=False
+        )
+
+    async def change(self, draft: ChangeDraft) -> tuple[Message, Change | None]:
+        ts_us = to_micros(draft.timestamp)
+        return await self._thread.run(lambda conn: apply_change(conn, draft, ts_us))
+
     async def latest(self, room: str, limit: int) -> list[Message]:
         return await self._page(
-            "WHERE room = ? ORDER BY seq DESC LIMIT ?", (room, window(limit)), newest_first=True
+            "WHERE m.room = ? ORDER BY m.seq DESC LIMIT ?", (room, window(limit))
         )
 
     async def before(self, room: str, seq: int, limit: int) -> list[Message]:
         return await self._page(
-            "WHERE room = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            "WHERE m.room = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?",
             (room, seq, window(limit)),
-            newest_first=True,
         )
 
-    async def after(self, room: str, seq: int, limit: int) -> list[Message]:
-        return await self._page(
-            "WHERE room = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (room, seq, window(limit)),
-            newest_first=False,
-        )
+    async def after(self, room: str, seq: int, limit: int) -> list[LogEntry]:
+        def job(conn: sqlite3.Connection) -> list[LogEntry]:
+            where = "WHERE m.room = ? AND m.seq > ? ORDER BY m.seq LIMIT ?"
+            messages = read_messages(conn, where, (room, seq, window(limit)))
+            return merge_log(messages, changes_after(conn, room, seq, limit), limit)
+
+        return await self._thread.run(job, writes=False)
 
     async def last_seq(self, room: str) -> int:
         def job(conn: sqlite3.Connection) -> int:
@@ -215,14 +240,10 @@ class SqliteMessageStore:
 
         return await self._thread.run(job, writes=False)
 
-    async def _page(
-        self, where: str, params: tuple[object, ...], *, newest_first: bool
-    ) -> list[Message]:
+    async def _page(self, where: str, params: tuple[object, ...]) -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM messages {where}", params)
-            messages = [message_from_row(row) for row in rows]
-            if newest_first:
-                messages.reverse()  # the port hands pages back oldest first
+            messages = read_messages(conn, where, params)
+            messages.reverse()  # newest first in SQL; the port hands pages back oldest first
             return messages
 
         return await self._thread.run(job, writes=False)

@@ -14,12 +14,11 @@ from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, ReadState
 from rtchat.ports import UNREAD_CAP, SearchQuery
 from rtchat.storage._common import window
-from rtchat.storage.sqlite_messages import COLUMNS, message_from_row
+from rtchat.storage.sqlite_rows import read_messages
 from rtchat.storage.sqlite_thread import SqliteThread
 
-COUNTED = "x.author_id <> :user"
-"""Which messages after the marker count as unread: the one place to say so (with the
-event log's deletes: `AND x.deleted = 0`)."""
+COUNTED = "x.author_id <> :user AND x.deleted = 0"
+"""Which messages after the marker count as unread: the one place to say so."""
 
 _STATES = f"""
 SELECT r.name, coalesce(k.seq, 0),
@@ -95,7 +94,6 @@ class SqliteMessageSearch:
         self._thread = thread
 
     async def search(self, query: SearchQuery) -> list[Message]:
-        columns = ", ".join(f"m.{c.strip()}" for c in COLUMNS.split(","))
         where = [
             "messages_fts MATCH :query",
             "m.room IN (SELECT room FROM members WHERE user_id = :user)",
@@ -108,13 +106,14 @@ class SqliteMessageSearch:
             where.append("(m.ts_us, m.room, m.seq) < (:ts, :before_room, :seq)")
             params.update(zip(("ts", "before_room", "seq"), query.before, strict=True))
         params["limit"] = window(query.limit)
+        # The messages as they stand now (a delete empties the text, so it is never found).
         sql = (
-            f"SELECT {columns} FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid"
+            "JOIN messages_fts ON messages_fts.rowid = m.rowid"
             f" WHERE {' AND '.join(where)}"
             " ORDER BY m.ts_us DESC, m.room DESC, m.seq DESC LIMIT :limit"
         )
 
         def job(conn: sqlite3.Connection) -> list[Message]:
-            return [message_from_row(row) for row in conn.execute(sql, params)]
+            return read_messages(conn, sql, params)
 
         return await self._thread.run(job, writes=False)

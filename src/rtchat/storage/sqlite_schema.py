@@ -73,7 +73,44 @@ UPDATE users SET last_seen = CAST(strftime('%s', 'now') AS INTEGER);
 CREATE INDEX users_by_last_seen ON users (last_seen);
 """
 
-# Version 4: read markers, mentions and search. A message keeps the members it mentions
+# Version 4: a room is a log of events. A message row keeps its current state (the reply it
+# answers, when it was last edited, whether it is a tombstone); edits, deletes and
+# reactions are entries of `changes`, numbered by the same `rooms.last_seq` as messages;
+# `reactions` holds who gave which emoji to which message now.
+_V4_EVENT_LOG = """
+ALTER TABLE messages ADD COLUMN reply_to TEXT;
+ALTER TABLE messages ADD COLUMN edited_us INTEGER;
+ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE changes (
+    room         TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    seq          INTEGER NOT NULL,
+    target       TEXT NOT NULL,   -- the id of the message it changes
+    kind         TEXT NOT NULL CHECK (kind IN ('edit', 'delete', 'react', 'unreact')),
+    actor_id     TEXT NOT NULL,
+    actor_name   TEXT NOT NULL,
+    actor_guest  INTEGER NOT NULL DEFAULT 0,
+    value        TEXT NOT NULL,   -- an edit's text (emptied by a delete), a reaction's emoji
+    ts_us        INTEGER NOT NULL,
+    client_id    TEXT,
+    count        INTEGER NOT NULL DEFAULT 0,  -- a reaction's givers once it was made
+    PRIMARY KEY (room, seq)
+) WITHOUT ROWID;
+CREATE INDEX changes_by_target ON changes (target);
+CREATE UNIQUE INDEX changes_by_client_id
+    ON changes (client_id, actor_id) WHERE client_id IS NOT NULL;
+
+CREATE TABLE reactions (
+    message_id  TEXT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    emoji       TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    username    TEXT NOT NULL,
+    seq         INTEGER NOT NULL,  -- of the change that gave it: reactions list in that order
+    PRIMARY KEY (message_id, emoji, user_id)
+) WITHOUT ROWID;
+"""
+
+# Version 5: read markers, mentions and search. A message keeps the members it mentions
 # (JSON `[[id, username], ...]`, NULL for none) for reading it back, and `mentions` has a
 # row per mentioned member, so counting someone's mentions reads an index, not texts.
 # `messages_fts` is an external-content FTS5 index of `messages.text`, kept by triggers
@@ -81,7 +118,7 @@ CREATE INDEX users_by_last_seen ON users (last_seen);
 # stored already. It follows the rowid of `messages`, which VACUUM may renumber (the
 # table has no INTEGER PRIMARY KEY): after a VACUUM, run
 # `INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')`.
-_V4_READS_MENTIONS_SEARCH = """
+_V5_READS_MENTIONS_SEARCH = """
 ALTER TABLE messages ADD COLUMN mentions TEXT;
 CREATE TABLE mentions (
     user_id  TEXT NOT NULL,
@@ -116,7 +153,8 @@ MIGRATIONS: tuple[str, ...] = (
     _V1_TABLES,
     _V2_ROOM_COUNTER,
     _V3_SENDERS_AND_LAST_SEEN,
-    _V4_READS_MENTIONS_SEARCH,
+    _V4_EVENT_LOG,
+    _V5_READS_MENTIONS_SEARCH,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from rtchat.domain.events import (
     MemberJoined,
     MemberLeft,
+    MessageChanged,
     MessagePosted,
     ReadMarkerMoved,
     RoomAdded,
@@ -23,7 +24,7 @@ from rtchat.domain.events import (
     UserDisconnected,
     UserTyping,
 )
-from rtchat.domain.models import Message, ReadState, RoomSummary, User
+from rtchat.domain.models import Change, ChangeKind, Message, Quote, ReadState, RoomSummary, User
 from rtchat.transport import events
 
 Payload = dict[str, object]
@@ -52,6 +53,13 @@ def message_payload(message: Message) -> Payload:
         "guest": author.guest,
         "timestamp": iso_timestamp(message.timestamp),
         "mentions": [{"accountId": u.id, "username": u.username} for u in message.mentions],
+        "replyTo": None if message.reply_to is None else _quote(message.reply_to),
+        "editedAt": None if message.edited_at is None else iso_timestamp(message.edited_at),
+        "deleted": message.deleted,
+        "reactions": [
+            {"emoji": r.emoji, "count": r.count, "usernames": list(r.usernames)}
+            for r in message.reactions
+        ],
     }
 
 
@@ -62,6 +70,43 @@ def read_state_payload(state: ReadState) -> Payload:
         "unread": state.unread,
         "mentions": state.mentions,
     }
+
+
+def _quote(quote: Quote) -> Payload:
+    return {
+        "id": quote.id,
+        "seq": quote.seq,
+        "username": quote.author.username,
+        "message": quote.text,
+        "deleted": quote.deleted,
+    }
+
+
+def change_payload(change: Change) -> tuple[str, Payload]:
+    """The event of a change of a message: what a client applies to the message `id` it
+    shows; applying one twice, or to a message that has it already, changes nothing."""
+    actor = change.actor
+    payload: Payload = {
+        "room": change.room,
+        "seq": change.seq,
+        "id": change.target,
+        "username": actor.username,
+        "accountId": actor.id,
+        "guest": actor.guest,
+        "timestamp": iso_timestamp(change.timestamp),
+    }
+    match change.kind:
+        case ChangeKind.EDIT:
+            payload["message"] = change.value
+            payload["editedAt"] = iso_timestamp(change.timestamp)
+            return events.MESSAGE_EDITED, payload
+        case ChangeKind.DELETE:
+            return events.MESSAGE_DELETED, payload
+        case ChangeKind.REACT | ChangeKind.UNREACT:
+            payload["emoji"] = change.value
+            payload["on"] = change.kind is ChangeKind.REACT
+            payload["count"] = change.count
+            return events.REACTION_CHANGED, payload
 
 
 def _presence(user: User, connection: str | None, moment: datetime) -> Payload:
@@ -95,6 +140,8 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
     match event:
         case MessagePosted(message):
             return events.RECEIVE_MESSAGE, message_payload(message)
+        case MessageChanged(change):
+            return change_payload(change)
         case UserTyping(user, room, is_typing, connection):
             return events.USER_TYPING, {
                 "username": user.username,

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rtchat.domain.mentions import MAX_MENTIONS
+from rtchat.domain.models import QUOTE_LENGTH, REACTION_NAMES
 from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
+    MAX_EMOJI_LENGTH,
     MAX_MESSAGE_LENGTH,
     MAX_ROOM_NAME_LENGTH,
     MAX_SEARCH_QUERY,
@@ -35,6 +37,7 @@ from rtchat.service import (
     SYNC_PAGE,
 )
 from rtchat.service.identity import TOKEN_WARNING
+from rtchat.service.limits import Limits
 
 EVENT_RATE_FACTOR = 5
 """A connection's events of every kind are limited to this many times the message rate."""
@@ -55,6 +58,9 @@ LIST_ONLINE = "list-online"
 REFRESH_TOKEN = "refresh-token"
 MARK_READ = "mark-read"
 SEARCH = "search"
+EDIT_MESSAGE = "edit-message"
+DELETE_MESSAGE = "delete-message"
+REACT = "react"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -67,6 +73,9 @@ ROOM_CREATED = "room-created"
 ROOM_ADDED = "room-added"
 TOKEN_EXPIRING = "token-expiring"
 READ_MARKER = "read-marker"
+MESSAGE_EDITED = "message-edited"
+MESSAGE_DELETED = "message-deleted"
+REACTION_CHANGED = "reaction-changed"
 ERROR = "error"
 
 ROOM_INFO = (
@@ -77,11 +86,17 @@ ROOM_INFO = (
 )
 MESSAGE = (
     "`Message` = `{id, room, seq, clientId, username, message, userId, accountId, guest, "
-    "timestamp, mentions: [{accountId, username}]}`; `userId` the id of the connection it "
-    "was sent from; `mentions` the room's members its text names as `@name` (names compare "
-    f"as usernames do; at most {MAX_MENTIONS} names are looked up)"
+    "timestamp, mentions, replyTo, editedAt, deleted, reactions}`; `userId` the id of the "
+    "connection it was sent from; `mentions` `[{accountId, username}]`, the room's members "
+    "its text names as `@name` (names compare as usernames do; at most "
+    f"{MAX_MENTIONS} names are looked up); `replyTo` `null` or `{{id, seq, username, message, "
+    f"deleted}}` (the first {QUOTE_LENGTH} characters of the message it answers, as it "
+    "stands now); `editedAt` `null` or when it was last edited; `deleted` true for a "
+    "tombstone (`message` is empty); `reactions` `[{emoji, count, usernames}]` in the order "
+    f"first given, `usernames` the first {REACTION_NAMES} who gave it"
 )
 READ_STATE = "`{room, seq, unread, mentions}`"
+_CHANGE = "`{room, seq, id, username, accountId, guest, timestamp"
 USER = "`User` = `{accountId, username, guest}`"
 
 
@@ -103,6 +118,8 @@ def _once_per(seconds: float) -> str:
 
 _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
+_TARGET = ("invalid_payload", "message_not_found", "rate_limited")
+_EDIT_WINDOW = Limits().edit_window
 _PRESENCE = "`{username, userId, accountId, guest, timestamp}`"
 
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
@@ -131,14 +148,60 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     ),
     EventSpec(
         SEND_MESSAGE,
-        "`text` (the seed's form: posts to `general`) or `{room, text, clientId}`; text "
-        f"1-{MAX_MESSAGE_LENGTH} characters after trimming, `clientId` an optional string "
-        f"of 1-{MAX_CLIENT_ID_LENGTH}",
+        "`text` (the seed's form: posts to `general`) or `{room, text, clientId, replyTo?}`; "
+        f"text 1-{MAX_MESSAGE_LENGTH} characters after trimming, `clientId` an optional "
+        f"string of 1-{MAX_CLIENT_ID_LENGTH}, `replyTo` the `id` of a message of the same room "
+        "this one answers",
         "Post a message. It is stored, then every member of the room, the sender "
         "included, receives `receive-message`. A retry with the same `clientId` answers "
         "the stored message again and is not broadcast twice.",
         ack="`Message`",
-        errors=(*_JOINED, "invalid_message", "invalid_payload", "rate_limited", *_ROOM),
+        errors=(
+            *_JOINED,
+            "invalid_message",
+            "invalid_payload",
+            "message_not_found",
+            "rate_limited",
+            *_ROOM,
+        ),
+    ),
+    EventSpec(
+        EDIT_MESSAGE,
+        "`{room, id, text, clientId?}`: `id` a message's, text as `send-message`'s",
+        "Give your own message a new text, within `RTCHAT_EDIT_WINDOW` seconds of posting "
+        f"it ({_EDIT_WINDOW:g} by default; 0: always). It takes the room's next `seq`, and "
+        "members receive `message-edited`. The same text again, or a retry with the same "
+        "`clientId`, changes nothing and answers the message as it is.",
+        ack="`Message` (as it stands now)",
+        errors=(
+            *_JOINED,
+            "invalid_message",
+            *_TARGET,
+            "message_deleted",
+            "not_author",
+            "edit_window_passed",
+            *_ROOM,
+        ),
+    ),
+    EventSpec(
+        DELETE_MESSAGE,
+        "`{room, id, clientId?}`",
+        "Delete your own message: it becomes a tombstone for everyone (`deleted: true`, no "
+        "text, no reactions), takes the room's next `seq`, and members receive "
+        "`message-deleted`. Deleting it again changes nothing.",
+        ack="`Message` (the tombstone)",
+        errors=(*_JOINED, *_TARGET, "not_author", *_ROOM),
+    ),
+    EventSpec(
+        REACT,
+        f"`{{room, id, emoji, on?, clientId?}}`: `emoji` one emoji (at most {MAX_EMOJI_LENGTH} "
+        "code points: a symbol with its modifiers, a keycap, a flag, or such joined by ZWJ), "
+        "`on` true (the default) to give it, false to take it back",
+        "React to a message of the room (guests too). A change takes the room's next `seq` "
+        "and members receive `reaction-changed`; giving a reaction you gave already, or "
+        "taking back one you did not give, changes nothing.",
+        ack="`Message` (as it stands now)",
+        errors=(*_JOINED, "invalid_emoji", *_TARGET, "message_deleted", *_ROOM),
     ),
     EventSpec(
         TYPING,
@@ -206,21 +269,25 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         HISTORY,
         f"`{{room, before, limit?}}`: `before` a sequence number, `limit` 1-{MAX_HISTORY_PAGE} "
         f"({HISTORY_PAGE})",
-        "An older page: the messages just before `before`, oldest first.",
+        "An older page: the messages just before `before`, oldest first, as they stand "
+        "now (deleted ones as tombstones).",
         ack="`{messages: [Message], hasMore}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
         SYNC,
         f"`{{rooms: {{room: lastSeq}}}}`, up to {MAX_SYNC_ROOMS} rooms",
-        "What came after the last sequence number seen in each room, in order, up to "
-        f"{SYNC_PAGE} per room and {SYNC_BUDGET} in all (a room past that answers no "
-        "messages, with `hasMore` if it has some; ask again from the new last one while "
-        "`hasMore`). Send it "
-        "after every reconnect: nothing is lost and, keyed by `seq`, nothing is shown twice. "
-        "Spellings of one room (`Dev`, `dev`) are one room, read once from the lowest "
-        "number, and answered under its name.",
-        ack="`{rooms: {room: {messages: [Message], hasMore}}}`",
+        "What brings each room from the last sequence number seen in it to how it stands "
+        "now: the room's log after it (messages, edits, deletes and reactions), up to "
+        f"{SYNC_PAGE} entries per room and {SYNC_BUDGET} in all (a room past that answers "
+        "nothing, with `hasMore` if it has more; ask again from `seq` while `hasMore`), as "
+        "`messages` in their current state by `seq`: those posted after it, and older ones "
+        "changed after it (show them in place of the copy you have; a deleted one is a "
+        "tombstone). `seq` is the position they bring you to. Send it after every "
+        "reconnect: nothing is lost and, keyed by `id`, nothing is shown twice. Spellings of "
+        "one room (`Dev`, `dev`) are one room, read once from the lowest number, and "
+        "answered under its name.",
+        ack="`{rooms: {room: {messages: [Message], hasMore, seq}}}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
     EventSpec(
@@ -277,6 +344,25 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         MESSAGE,
         "A message was posted. Sent to the room's members, the sender's connections "
         "included (and, for `general`, to every connection, as the seed does).",
+    ),
+    EventSpec(
+        MESSAGE_EDITED,
+        f"{_CHANGE}, message, editedAt}}`",
+        "The message `id` has a new text (`message`), changed by its author (`username`). "
+        "Sent to the room's members with the room's `seq`, in order with messages.",
+    ),
+    EventSpec(
+        MESSAGE_DELETED,
+        f"{_CHANGE}}}`",
+        "The message `id` was deleted (by `username`): show it as a tombstone. Sent to the "
+        "room's members with the room's `seq`.",
+    ),
+    EventSpec(
+        REACTION_CHANGED,
+        f"{_CHANGE}, emoji, on, count}}`",
+        "`username` gave (`on: true`) or took back (`on: false`) the reaction `emoji` to the "
+        "message `id`; `count` is how many have given that emoji to it now. Sent to the "
+        "room's members with the room's `seq`.",
     ),
     EventSpec(
         USER_TYPING,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtchat.domain.errors import ERROR_CODES
+from rtchat.domain.models import QUOTE_LENGTH, REACTION_NAMES
 from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
     MAX_MESSAGE_LENGTH,
@@ -105,6 +106,10 @@ _SCHEMAS: dict[str, Schema] = {
             "guest",
             "timestamp",
             "mentions",
+            "replyTo",
+            "editedAt",
+            "deleted",
+            "reactions",
         ],
         "properties": {
             "id": {"type": "string"},
@@ -129,6 +134,41 @@ _SCHEMAS: dict[str, Schema] = {
                     "properties": {
                         "accountId": {"type": "string"},
                         "username": {"type": "string"},
+                    },
+                },
+            },
+            "replyTo": {
+                "description": "The message it answers, as it stands now; `null` if none.",
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["id", "seq", "username", "message", "deleted"],
+                        "properties": {
+                            "id": {"type": "string"},
+                            "seq": {"type": "integer", "minimum": 1},
+                            "username": {"type": "string"},
+                            "message": {"type": "string", "maxLength": QUOTE_LENGTH},
+                            "deleted": {"type": "boolean"},
+                        },
+                    },
+                ],
+            },
+            "editedAt": {"type": ["string", "null"]},
+            "deleted": {"type": "boolean", "description": "A tombstone: `message` is empty."},
+            "reactions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["emoji", "count", "usernames"],
+                    "properties": {
+                        "emoji": {"type": "string"},
+                        "count": {"type": "integer", "minimum": 1},
+                        "usernames": {
+                            "type": "array",
+                            "maxItems": REACTION_NAMES,
+                            "items": {"type": "string"},
+                        },
                     },
                 },
             },

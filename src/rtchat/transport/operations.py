@@ -52,6 +52,9 @@ class Operations:
             events.REFRESH_TOKEN: self._refresh_token,
             events.MARK_READ: self._mark_read,
             events.SEARCH: self._search,
+            events.EDIT_MESSAGE: self._edit_message,
+            events.DELETE_MESSAGE: self._delete_message,
+            events.REACT: self._react,
         }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
@@ -104,10 +107,29 @@ class Operations:
     async def _send_message(self, conn: ConnectionId, args: list[Any]) -> object:
         payload = _first(args)
         if isinstance(payload, dict):
-            room, text, client_id = _fields(payload, "room", "text", "clientId")
-            message = await self._chat.messages.post(conn, room, text, client_id)
+            room, text, client_id, reply_to = _fields(
+                payload, "room", "text", "clientId", "replyTo"
+            )
+            message = await self._chat.messages.post(conn, room, text, client_id, reply_to)
         else:  # the seed's form: the text alone, for the default room
             message = await self._chat.messages.post(conn, None, payload)
+        return codec.message_payload(message)
+
+    async def _edit_message(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, message_id, text, client_id = _fields(_object(args), "room", "id", "text", "clientId")
+        edited = await self._chat.changes.edit(conn, room, message_id, text, client_id)
+        return codec.message_payload(edited)
+
+    async def _delete_message(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, message_id, client_id = _fields(_object(args), "room", "id", "clientId")
+        deleted = await self._chat.changes.delete(conn, room, message_id, client_id)
+        return codec.message_payload(deleted)
+
+    async def _react(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, message_id, emoji, on, client_id = _fields(
+            _object(args), "room", "id", "emoji", "on", "clientId"
+        )
+        message = await self._chat.changes.react(conn, room, message_id, emoji, on, client_id)
         return codec.message_payload(message)
 
     async def _typing(self, conn: ConnectionId, args: list[Any]) -> object:
@@ -159,8 +181,12 @@ class Operations:
         missed = await self._chat.messages.sync(conn, rooms)
         return {
             "rooms": {
-                room: {"messages": [codec.message_payload(m) for m in page], "hasMore": more}
-                for room, (page, more) in missed.items()
+                room: {
+                    "messages": [codec.message_payload(m) for m in page.messages],
+                    "hasMore": page.has_more,
+                    "seq": page.seq,
+                }
+                for room, page in missed.items()
             }
         }
 

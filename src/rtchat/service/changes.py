@@ -1,0 +1,90 @@
+"""Edits, deletes and reactions: checked, stored as entries of the room's log, then
+delivered like messages (in sequence order, once, on every node)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rtchat.domain import rules
+from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.models import ChangeDraft, ChangeKind, ConnectionId, Message, User
+from rtchat.service.context import Context
+
+
+class Changes:
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    async def edit(
+        self, conn: ConnectionId, room: object, message_id: object, text: object, client_id: object
+    ) -> Message:
+        """Give one's own message a new text, within the edit window. The same text again
+        (or a retry by `client_id`) changes nothing and answers the message as it is."""
+        cleaned = rules.clean_message(text)
+        return await self._change(conn, room, message_id, ChangeKind.EDIT, cleaned, client_id)
+
+    async def delete(
+        self, conn: ConnectionId, room: object, message_id: object, client_id: object
+    ) -> Message:
+        """Turn a message into a tombstone for everyone; a second delete changes nothing."""
+        return await self._change(conn, room, message_id, ChangeKind.DELETE, "", client_id)
+
+    async def react(
+        self,
+        conn: ConnectionId,
+        room: object,
+        message_id: object,
+        emoji: object,
+        on: object,
+        client_id: object = None,
+    ) -> Message:
+        """Give (`on`, the default) or take back one's reaction `emoji` to a message;
+        giving one already given, or taking back one not given, changes nothing."""
+        cleaned = rules.clean_emoji(emoji)
+        kind = ChangeKind.REACT if rules.clean_flag(on, "on", True) else ChangeKind.UNREACT
+        return await self._change(conn, room, message_id, kind, cleaned, client_id)
+
+    async def may_change(self, user: User, message: Message, kind: ChangeKind) -> None:
+        """The one decision of who may edit or delete a message: its author (a guest too,
+        for as long as the connection that is that guest lasts); room owners and moderators
+        are to be let delete here too, once rooms have them. Anyone in the room may react.
+        Raises `not_author` or `edit_window_passed`."""
+        if kind in (ChangeKind.REACT, ChangeKind.UNREACT):
+            return
+        if message.author.id != user.id:
+            raise ChatError(ErrorCode.NOT_AUTHOR)
+        window = self._ctx.limits.edit_window
+        if (
+            kind is ChangeKind.EDIT
+            and window > 0
+            and self._ctx.clock.now() - message.timestamp > timedelta(seconds=window)
+        ):
+            raise ChatError(
+                ErrorCode.EDIT_WINDOW_PASSED,
+                f"Messages can be edited for {window:g} seconds after they are posted.",
+            )
+
+    async def _change(
+        self,
+        conn: ConnectionId,
+        room: object,
+        message_id: object,
+        kind: ChangeKind,
+        value: str,
+        client_id: object,
+    ) -> Message:
+        ctx = self._ctx
+        user = ctx.joined(conn)
+        name = await ctx.member_room(user, room)
+        target_id = rules.clean_message_id(message_id)
+        cid = rules.clean_client_id(client_id)
+        ctx.spend(ctx.limiters.messages, user.id, "Too many changes; wait a moment.")
+        target = await ctx.storage.messages.get(name, target_id)
+        if target is None:
+            raise ChatError(ErrorCode.MESSAGE_NOT_FOUND, f"{name!r} has no such message.")
+        await self.may_change(user, target, kind)
+        draft = ChangeDraft(name, target_id, user, kind, ctx.clock.now(), value, cid)
+        message, entry = await ctx.storage.messages.change(draft)
+        if entry is not None:
+            ctx.relay.entry(entry)
+        return message
