@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from rtchat.logs import FLUSH_DELAY
 from tests.cluster.nodes import REPO, running_cluster
 from tests.redis_support import SHARED_URL, free_port
 
@@ -71,4 +72,9 @@ async def test_health_names_the_node_and_its_links(tmp_path: Path, postgres_url:
             "forwarded": 0,
             "filled": 0,
         }
+        # Info lines reach the log within rtchat.logs.FLUSH_DELAY.
+        for _ in range(100):
+            if "[n1]" in cluster[0].log():
+                break
+            await asyncio.sleep(FLUSH_DELAY)
         assert "[n1]" in cluster[0].log()
