@@ -13,6 +13,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import MessageDraft, Room, User
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
@@ -123,6 +124,36 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
     # The released account kept so far is gone, with its membership.
     assert [tuple(r) for r in await sql(url, "SELECT id FROM users")] == [("u1",)]
     assert [tuple(r) for r in await sql(url, "SELECT user_id FROM members")] == [("u1",)]
+
+
+async def test_a_version_3_database_gains_moderation_with_no_owners(url: str) -> None:
+    # Version 3 is the schema before moderation (4); the rooms it has keep no owner.
+    pool = await PgPool.open(url)
+    try:
+        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
+    finally:
+        await pool.close()
+    await sql(url, "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+    await sql(url, "INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
+    await sql(url, "INSERT INTO members VALUES ('dev', 'u1')")
+    await sql(
+        url,
+        "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
+        " VALUES ('dev', 1, 'old-1', 'u1', 'Alice', 'hi', $1)",
+        to_micros(T0),
+    )
+
+    storage = await PostgresStorage.open(url)
+    try:
+        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+        assert await storage.moderation.roles("dev") == {}
+        assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
+        await storage.moderation.set_role("dev", "u1", Role.OWNER)
+        await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
+        assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
+        assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)
+    finally:
+        await storage.close()
 
 
 async def test_nodes_starting_together_migrate_once(url: str) -> None:

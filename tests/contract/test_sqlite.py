@@ -12,6 +12,7 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, User
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
@@ -102,6 +103,34 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
         # The released account kept so far is gone, with its membership.
         assert conn.execute("SELECT id FROM users").fetchall() == [("u1",)]
         assert conn.execute("SELECT user_id FROM members").fetchall() == [("u1",)]
+
+
+async def test_a_version_3_file_gains_moderation_with_no_owners(tmp_path: Path) -> None:
+    # Version 3 is the schema before moderation (4); the rooms it has keep no owner.
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, target=3)
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+        conn.execute("INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
+        conn.execute("INSERT INTO members VALUES ('dev', 'u1')")
+        conn.execute(
+            "INSERT INTO messages VALUES ('old-1', 'dev', 1, 'u1', 'Alice', 'hi', ?, NULL,"
+            " NULL, 0)",
+            (to_micros(T0),),
+        )
+    assert version_of(path) == 3
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        assert await storage.moderation.roles("dev") == {}
+        assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
+        await storage.moderation.set_role("dev", "u1", Role.OWNER)
+        await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
+        assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
+        assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)
+    finally:
+        await storage.close()
 
 
 async def test_a_file_from_a_newer_rtchat_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NewType
 
+from rtchat.domain.moderation import Role
+
 ConnectionId = NewType("ConnectionId", str)
 """An opaque handle the transport gives each connection; the service never looks inside."""
 
@@ -45,6 +47,8 @@ class RoomSummary:
     last_seq: int
     peer: User | None = None
     """For a direct-message room: the other person, as seen by whoever asked."""
+    role: Role | None = None
+    """The role in the room of whoever asked, where known (None: not asked for)."""
 
 
 @dataclass(frozen=True, slots=True)

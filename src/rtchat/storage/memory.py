@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Message, MessageDraft, Room, RoomKind, RoomSummary, User
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.ports import MessageStore, ModerationStore, RoomStore, UserStore
 from rtchat.storage._common import as_utc, to_seconds, window
 
 
@@ -35,6 +36,9 @@ class _State:
     messages: dict[str, list[Message]] = field(default_factory=dict)
     message_ids: set[str] = field(default_factory=set)
     by_client_id: dict[tuple[str, str], Message] = field(default_factory=dict)
+    roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (room, user id)
+    restrictions: dict[tuple[str, str, Restriction], Until] = field(default_factory=dict)
+    blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocker, blocked)
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
@@ -232,18 +236,87 @@ class MemoryRoomStore:
             raise ChatError(ErrorCode.USER_NOT_FOUND, f"No user has the id {user_id!r}.")
 
 
+class MemoryModerationStore:
+    """Roles, restrictions and blocks in dictionaries keyed as the SQL tables are."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def set_role(self, room: str, user_id: str, role: Role) -> None:
+        self._require_room(room)
+        if role is Role.MEMBER:
+            self._state.roles.pop((room, user_id), None)
+        else:
+            self._state.roles[(room, user_id)] = role
+
+    async def role(self, room: str, user_id: str) -> Role:
+        return self._state.roles.get((room, user_id), Role.MEMBER)
+
+    async def roles(self, room: str) -> dict[str, Role]:
+        return {uid: role for (name, uid), role in self._state.roles.items() if name == room}
+
+    async def roles_of(self, user_id: str) -> dict[str, Role]:
+        return {name: role for (name, uid), role in self._state.roles.items() if uid == user_id}
+
+    async def restrict(
+        self, room: str, user_id: str, kind: Restriction, until: datetime | None
+    ) -> None:
+        self._require_room(room)
+        ends = None if until is None else as_utc(until)
+        self._state.restrictions[(room, user_id, kind)] = Until(ends)
+
+    async def lift(self, room: str, user_id: str, kind: Restriction) -> bool:
+        return self._state.restrictions.pop((room, user_id, kind), None) is not None
+
+    async def restriction(self, room: str, user_id: str, kind: Restriction) -> Until | None:
+        return self._state.restrictions.get((room, user_id, kind))
+
+    async def restrictions_of(self, user_id: str, kind: Restriction) -> dict[str, datetime | None]:
+        return {
+            name: found.until
+            for (name, uid, what), found in self._state.restrictions.items()
+            if uid == user_id and what is kind
+        }
+
+    async def block(self, user_id: str, blocked_id: str) -> bool:
+        if (user_id, blocked_id) in self._state.blocks:
+            return False
+        self._state.blocks.add((user_id, blocked_id))
+        return True
+
+    async def unblock(self, user_id: str, blocked_id: str) -> bool:
+        if (user_id, blocked_id) not in self._state.blocks:
+            return False
+        self._state.blocks.remove((user_id, blocked_id))
+        return True
+
+    async def blocked_by(self, user_id: str) -> list[User]:
+        state = self._state
+        users = [state.named_user(b) for a, b in state.blocks if a == user_id]
+        return sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+
+    async def blockers_of(self, user_id: str) -> set[str]:
+        return {a for a, b in self._state.blocks if b == user_id}
+
+    def _require_room(self, room: str) -> None:
+        if room not in self._state.rooms:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+
+
 class MemoryStorage:
-    """All three stores over one in-process state; nothing survives `close`."""
+    """All the stores over one in-process state; nothing survives `close`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    moderation: ModerationStore
 
     def __init__(self) -> None:
         state = _State()
         self.messages = MemoryMessageStore(state)
         self.users = MemoryUserStore(state)
         self.rooms = MemoryRoomStore(state)
+        self.moderation = MemoryModerationStore(state)
 
     def healthy(self) -> bool:
         return True

@@ -17,9 +17,10 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.ports import MessageStore, ModerationStore, RoomStore, UserStore
 from rtchat.storage._common import to_seconds, window
 from rtchat.storage.postgres_messages import PostgresMessageStore
+from rtchat.storage.postgres_moderation import PostgresModerationStore
 from rtchat.storage.postgres_pool import (
     COMMAND_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -294,11 +295,12 @@ async def _first_unknown(connection: PgConnection, user_ids: tuple[str, ...]) ->
 
 
 class PostgresStorage:
-    """All three stores over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
+    """All the stores over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    moderation: ModerationStore
 
     def __init__(self, pool: PgPool, writer: PgWriter) -> None:
         self._pool = pool
@@ -306,6 +308,7 @@ class PostgresStorage:
         self.messages = PostgresMessageStore(writer)
         self.users = PostgresUserStore(writer)
         self.rooms = PostgresRoomStore(writer)
+        self.moderation = PostgresModerationStore(writer)
 
     @classmethod
     async def open(

@@ -19,9 +19,10 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageStore, RoomStore, UserStore
+from rtchat.ports import MessageStore, ModerationStore, RoomStore, UserStore
 from rtchat.storage._common import to_seconds, window
 from rtchat.storage.sqlite_messages import SqliteMessageStore
+from rtchat.storage.sqlite_moderation import SqliteModerationStore
 from rtchat.storage.sqlite_thread import SqliteThread
 
 _SUMMARY_SELECT = """
@@ -237,17 +238,19 @@ def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
 
 
 class SqliteStorage:
-    """All three stores over one SQLite file. Open with `SqliteStorage.open(path)`."""
+    """All the stores over one SQLite file. Open with `SqliteStorage.open(path)`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
+    moderation: ModerationStore
 
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
         self.messages = SqliteMessageStore(thread)
         self.users = SqliteUserStore(thread)
         self.rooms = SqliteRoomStore(thread)
+        self.moderation = SqliteModerationStore(thread)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:
