@@ -32,6 +32,15 @@ class Restriction(StrEnum):
     MUTE = "mute"
 
 
+class Action(StrEnum):
+    ROLE = "role"
+    KICK = "kick"
+    BAN = "ban"
+    UNBAN = "unban"
+    MUTE = "mute"
+    UNMUTE = "unmute"
+
+
 class Rank(IntEnum):
     MEMBER = 0
     MODERATOR = 1

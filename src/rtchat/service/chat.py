@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from rtchat.domain.api_keys import ApiKeys
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, Room, RoomKind
+from rtchat.domain.names import name_key
 from rtchat.ports import (
     Clock,
     Fanout,
@@ -33,6 +35,7 @@ from rtchat.service.limits import (
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.messaging import Messaging
+from rtchat.service.moderation import Moderation
 from rtchat.service.relay import Relay
 from rtchat.service.rooms import Rooms
 from rtchat.service.typing import Typing
@@ -46,6 +49,7 @@ class Chat:
     messages: Messaging
     backend: Backend
     rooms: Rooms
+    moderation: Moderation
     typing: Typing
     relay: Relay
     presence: Presence
@@ -90,6 +94,7 @@ def build_chat(
     limits: Limits,
     site_tokens: SiteTokens | None = None,
     api_keys: ApiKeys | None = None,
+    site_moderators: Collection[str] = (),
 ) -> Chat:
     connections = Connections()
     relay = Relay(node, fanout, delivery, storage.messages, connections)
@@ -99,7 +104,7 @@ def build_chat(
         holds=holds,
         limiters=limiters,
         relay=relay,
-        membership=Membership(storage.rooms, relay, connections),
+        membership=Membership(storage.rooms, storage.moderation, relay, connections),
         connections=connections,
         clock=clock,
         limits=limits,
@@ -107,15 +112,18 @@ def build_chat(
         joins_gate=Admission(JOINS_AT_ONCE, JOINS_AT_ONCE_PER_ADDRESS),
         reads_gate=Admission(READS_AT_ONCE, READS_AT_ONCE_PER_ADDRESS),
         site_tokens=site_tokens,
+        site_moderators=frozenset(name_key(name) for name in site_moderators),
     )
     typing = Typing(ctx)
     rooms = Rooms(ctx, typing)
+    moderation = Moderation(ctx, typing)
     identity = Identity(ctx, rooms, typing)
     return Chat(
         identity=identity,
         messages=Messaging(ctx, typing),
         backend=Backend(ctx, identity, api_keys or ApiKeys([])),
         rooms=rooms,
+        moderation=moderation,
         typing=typing,
         relay=relay,
         presence=presence,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
+from rtchat.domain.names import name_key
 from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, SiteTokens, Storage
 from rtchat.service.admission import Admission
 from rtchat.service.connections import Connection, Connections
@@ -33,6 +34,11 @@ class Context:
     reads_gate: Admission
     site_tokens: SiteTokens | None = None
     """Set: users sign in with the site's JWTs only (no `user-joined` accounts)."""
+    site_moderators: frozenset[str] = frozenset()
+    """Name keys of the accounts that moderate every room (`RTCHAT_MODERATORS`)."""
+
+    def site_moderator(self, user: User) -> bool:
+        return not user.guest and name_key(user.username) in self.site_moderators
 
     def connection(self, conn: ConnectionId) -> Connection:
         found = self.connections.by_id.get(conn)

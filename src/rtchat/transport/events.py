@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rtchat.domain.moderation import MAX_RESTRICTION_SECONDS
 from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
     MAX_MESSAGE_LENGTH,
@@ -48,6 +49,14 @@ HISTORY = "history"
 SYNC = "sync"
 LIST_ONLINE = "list-online"
 REFRESH_TOKEN = "refresh-token"
+SET_ROLE = "set-role"
+KICK = "kick"
+BAN = "ban"
+UNBAN = "unban"
+MUTE = "mute"
+UNMUTE = "unmute"
+BLOCK = "block"
+UNBLOCK = "unblock"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -59,14 +68,24 @@ MEMBER_LEFT = "member-left"
 ROOM_CREATED = "room-created"
 ROOM_ADDED = "room-added"
 TOKEN_EXPIRING = "token-expiring"
+MODERATED = "moderated"
 ERROR = "error"
 
-ROOM_INFO = "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?}`"
+ROOM_INFO = (
+    "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?, role?}`; "
+    "`role` ('owner', 'moderator' or 'member') is yours, in the answers about your own "
+    "rooms (`session`, `join-room`, `create-room`, `room-added`), never for a DM"
+)
 MESSAGE = (
     "`Message` = `{id, room, seq, clientId, username, message, userId, accountId, guest, "
     "timestamp}`; `userId` the id of the connection it was sent from"
 )
 USER = "`User` = `{accountId, username, guest}`"
+MODERATION = (
+    "`Moderation` = `{room, action: 'role'|'kick'|'ban'|'unban'|'mute'|'unmute', user: User, "
+    "by: User, until, role?}`; `until` when a ban or mute ends (ISO 8601), `null` for "
+    "until lifted (and for the other actions); `role` for `role`"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +106,22 @@ def _once_per(seconds: float) -> str:
 
 _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
+_MODERATE = (
+    *_JOINED,
+    "invalid_payload",
+    "invalid_room_name",
+    "room_not_found",
+    "invalid_username",
+    "user_not_found",
+    "not_moderator",
+    "outranked",
+    "forbidden",
+)
+_SESSION = (
+    "`{user: User | null, token?, rooms: [RoomInfo], online: [User], onlineCount, "
+    "blocked: [User], siteModerator}`; `blocked` the accounts whose direct messages you "
+    "block, `siteModerator` whether you moderate every room"
+)
 _PRESENCE = "`{username, userId, accountId, guest, timestamp}`"
 
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
@@ -101,9 +136,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "for a guest whatever the name. Another name than the connection's own is a "
         "rename, which releases the old one. If the user came online, everyone receives "
         "`user-connected`.",
-        ack="`{user: User, token?, rooms: [RoomInfo], online: [User], onlineCount}` (no "
-        f"`token` for a guest); `online` lists at most {ONLINE_LIST_LIMIT} users, "
-        "`list-online` gives a room's",
+        ack=f"{_SESSION} (no `token` for a guest); `online` lists at most "
+        f"{ONLINE_LIST_LIMIT} users, `list-online` gives a room's",
         errors=("invalid_username", "invalid_payload", "username_taken", "rate_limited"),
     ),
     EventSpec(
@@ -111,7 +145,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "none",
         "Who this connection is: the user its `auth.token` named or it joined as, or "
         "`null` if none.",
-        ack="`{user: User | null, token?, rooms: [RoomInfo], online: [User], onlineCount}`",
+        ack=_SESSION,
     ),
     EventSpec(
         SEND_MESSAGE,
@@ -122,7 +156,15 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "included, receives `receive-message`. A retry with the same `clientId` answers "
         "the stored message again and is not broadcast twice.",
         ack="`Message`",
-        errors=(*_JOINED, "invalid_message", "invalid_payload", "rate_limited", *_ROOM),
+        errors=(
+            *_JOINED,
+            "invalid_message",
+            "invalid_payload",
+            "rate_limited",
+            *_ROOM,
+            "muted",
+            "blocked",
+        ),
     ),
     EventSpec(
         TYPING,
@@ -131,7 +173,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         f"at most {_once_per(_TYPING.refresh)} per user and room; a `true` not refreshed "
         f"within {_TYPING.ttl:g} seconds is followed by `isTyping: false` from the server.",
         ack="`null`",
-        errors=(*_JOINED, "invalid_payload", *_ROOM),
+        errors=(*_JOINED, "invalid_payload", *_ROOM, "muted", "blocked"),
     ),
     EventSpec(
         LIST_ROOMS,
@@ -147,8 +189,9 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         CREATE_ROOM,
         f"`{{name, topic?}}`: name 1-{MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ (lowercased), "
         f"topic up to {MAX_TOPIC_LENGTH}",
-        "Create a room and become its first member. Everyone receives `room-created`. "
-        "Accounts only; limited per account and per address.",
+        "Create a room and become its first member and its owner (see Moderation). "
+        "Everyone receives `room-created`. Accounts only; limited per account and per "
+        "address.",
         ack="`{room: RoomInfo}`",
         errors=(
             *_JOINED,
@@ -164,10 +207,12 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{room}`",
         "Become a member (members receive `member-joined`) and get the last "
         f"{HISTORY_PAGE} messages and the first {MEMBERS_LISTED} members by name "
-        "(`memberCount` counts them all). A guest may open `general` only (it is "
-        "everyone's).",
-        ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
-        errors=(*_JOINED, "invalid_payload", *_ROOM),
+        "(`memberCount` counts them all), and `roles`: the room's owner and moderators, "
+        "by `accountId`. A guest may open `general` only (it is everyone's). A user "
+        "banned from the room is refused until the ban ends.",
+        ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User], roles: "
+        "{accountId: 'owner'|'moderator'}}`",
+        errors=(*_JOINED, "invalid_payload", *_ROOM, "banned"),
     ),
     EventSpec(
         LEAVE_ROOM,
@@ -182,9 +227,17 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{username}`",
         "Open (or reopen) the direct-message room with the account of that name (never "
         "a guest); only the two of you can read or post in it. The other person's "
-        "connections receive `room-added`. Accounts only.",
+        "connections receive `room-added`. Accounts only. Refused with `blocked` when "
+        "that person blocks you.",
         ack="`{room: RoomInfo}`",
-        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+        errors=(
+            *_JOINED,
+            "invalid_payload",
+            "invalid_username",
+            "user_not_found",
+            "forbidden",
+            "blocked",
+        ),
     ),
     EventSpec(
         HISTORY,
@@ -224,6 +277,74 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         ack="`{expiresAt}`: the new token's expiry (ISO 8601)",
         errors=("invalid_payload", "invalid_token", "token_expired"),
     ),
+    EventSpec(
+        SET_ROLE,
+        "`{room, username, role: 'moderator'|'member'}`",
+        "The room's owner (or a site moderator) makes an account a moderator of the room, "
+        "or a member again. The room and that account's connections receive `moderated`.",
+        ack="`Moderation`",
+        errors=(*_MODERATE, "not_owner"),
+    ),
+    EventSpec(
+        KICK,
+        "`{room, username}`",
+        "A moderator removes a member, who may join again. The room receives `moderated` "
+        "and `member-left` with `reason: 'kick'`; the member's connections too, and leave "
+        "the room. Not in `general` (everyone is in it: mute instead) nor in DMs. Kicking "
+        "someone who is not a member answers the same and announces nothing.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        BAN,
+        f"`{{room, username, seconds?}}`: `seconds` up to {MAX_RESTRICTION_SECONDS} "
+        "(without: until `unban`)",
+        "A moderator removes a member (or keeps out someone who is not one), who cannot "
+        "join again until the ban ends: `join-room` answers `banned` with `until`. "
+        "Announced as `kick` is, with `reason: 'ban'`. Not in `general` nor in DMs.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        UNBAN,
+        "`{room, username}`",
+        "A moderator lifts a ban; announced with `moderated` when there was one.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        MUTE,
+        f"`{{room, username, seconds?}}`: `seconds` up to {MAX_RESTRICTION_SECONDS} "
+        "(without: until `unmute`)",
+        "A moderator stops a member sending or typing in the room until `until`: "
+        "`send-message` and `typing` there answer `muted` with `until`. In `general` too. "
+        "The room and the member's connections receive `moderated`.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        UNMUTE,
+        "`{room, username}`",
+        "A moderator lifts a mute; announced with `moderated` when there was one.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        BLOCK,
+        "`{username}`",
+        "Take no direct messages from that account: it can no longer open a DM with you "
+        "(`open-dm` answers `blocked`) nor post or type in yours (`blocked`). It is not "
+        "told. Accounts only.",
+        ack="`{blocked: [User]}`: everyone you block, by name",
+        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+    ),
+    EventSpec(
+        UNBLOCK,
+        "`{username}`",
+        "Take that account's direct messages again.",
+        ack="`{blocked: [User]}`: everyone you block, by name",
+        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+    ),
 )
 
 SERVER_EVENTS: tuple[EventSpec, ...] = (
@@ -251,7 +372,11 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         "node crashed). Sent to every connection.",
     ),
     EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
-    EventSpec(MEMBER_LEFT, "`{room, user: User}`", "Someone left the room."),
+    EventSpec(
+        MEMBER_LEFT,
+        "`{room, user: User, reason?: 'kick'|'ban', by?: User}`",
+        "Someone left the room, or a moderator (`by`) removed them (`reason`).",
+    ),
     EventSpec(ROOM_CREATED, "`{room: RoomInfo}`", "A public room was created. Sent to all."),
     EventSpec(
         ROOM_ADDED,
@@ -265,6 +390,13 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         f"This connection's site token runs out in {TOKEN_WARNING:g} seconds or less: send "
         "`refresh-token` with a new one before `expiresAt`, or the server sends `error` "
         "`{code: 'token_expired'}` and closes the connection then. Sent once per token.",
+    ),
+    EventSpec(
+        MODERATED,
+        "`Moderation`",
+        "A moderator acted on `user` in `room` (see `set-role`, `kick`, `ban`, `unban`, "
+        "`mute`, `unmute`). Sent to the room's members and to every connection of `user`, "
+        "once each, so a client learns it was removed, banned or muted, and until when.",
     ),
     EventSpec(
         ERROR,

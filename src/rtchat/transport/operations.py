@@ -16,6 +16,7 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ConnectionId
 from rtchat.domain.ratelimit import TokenBucket
+from rtchat.domain.timestamps import iso_timestamp
 from rtchat.ports import Clock
 from rtchat.service import Chat, SessionView
 from rtchat.transport import codec, events
@@ -50,6 +51,14 @@ class Operations:
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
             events.REFRESH_TOKEN: self._refresh_token,
+            events.SET_ROLE: self._set_role,
+            events.KICK: self._kick,
+            events.BAN: self._ban,
+            events.UNBAN: self._unban,
+            events.MUTE: self._mute,
+            events.UNMUTE: self._unmute,
+            events.BLOCK: self._block,
+            events.UNBLOCK: self._unblock,
         }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
@@ -137,6 +146,7 @@ class Operations:
             "messages": [codec.message_payload(m) for m in view.messages],
             "hasMore": view.has_more,
             "members": [codec.user_payload(u) for u in view.members],
+            "roles": {account: str(role) for account, role in view.roles.items()},
         }
 
     async def _leave_room(self, conn: ConnectionId, args: list[Any]) -> object:
@@ -169,7 +179,44 @@ class Operations:
 
     async def _refresh_token(self, conn: ConnectionId, args: list[Any]) -> object:
         (token,) = _fields(_object(args), "token")
-        return {"expiresAt": codec.iso_timestamp(self._chat.identity.refresh(conn, token))}
+        return {"expiresAt": iso_timestamp(self._chat.identity.refresh(conn, token))}
+
+    async def _set_role(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username, role = _fields(_object(args), "room", "username", "role")
+        event = await self._chat.moderation.set_role(conn, room, username, role)
+        return codec.moderation_payload(event)
+
+    async def _kick(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username = _fields(_object(args), "room", "username")
+        return codec.moderation_payload(await self._chat.moderation.kick(conn, room, username))
+
+    async def _ban(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username, seconds = _fields(_object(args), "room", "username", "seconds")
+        event = await self._chat.moderation.ban(conn, room, username, seconds)
+        return codec.moderation_payload(event)
+
+    async def _unban(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username = _fields(_object(args), "room", "username")
+        return codec.moderation_payload(await self._chat.moderation.unban(conn, room, username))
+
+    async def _mute(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username, seconds = _fields(_object(args), "room", "username", "seconds")
+        event = await self._chat.moderation.mute(conn, room, username, seconds)
+        return codec.moderation_payload(event)
+
+    async def _unmute(self, conn: ConnectionId, args: list[Any]) -> object:
+        room, username = _fields(_object(args), "room", "username")
+        return codec.moderation_payload(await self._chat.moderation.unmute(conn, room, username))
+
+    async def _block(self, conn: ConnectionId, args: list[Any]) -> object:
+        (username,) = _fields(_object(args), "username")
+        blocked = await self._chat.moderation.block(conn, username)
+        return {"blocked": [codec.user_payload(u) for u in blocked]}
+
+    async def _unblock(self, conn: ConnectionId, args: list[Any]) -> object:
+        (username,) = _fields(_object(args), "username")
+        blocked = await self._chat.moderation.unblock(conn, username)
+        return {"blocked": [codec.user_payload(u) for u in blocked]}
 
 
 def _session_payload(view: SessionView) -> dict[str, object]:
@@ -178,6 +225,8 @@ def _session_payload(view: SessionView) -> dict[str, object]:
         "rooms": [codec.room_payload(s) for s in view.rooms],
         "online": [codec.user_payload(u) for u in view.online],
         "onlineCount": view.online_count,
+        "blocked": [codec.user_payload(u) for u in view.blocked],
+        "siteModerator": view.site_moderator,
     }
     if view.token is not None:
         payload["token"] = view.token
