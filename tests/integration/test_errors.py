@@ -35,7 +35,33 @@ EXERCISED_ELSEWHERE = {
     ErrorCode.METHOD_NOT_ALLOWED,
     ErrorCode.TOKEN_EXPIRED,
 }
-OBJECT_EVENTS = ("create-room", "join-room", "leave-room", "open-dm", "history", "sync")
+# Caused by clients once a room has moderators, bans, mutes or blocks: test_moderation.py.
+EXERCISED_IN_MODERATION = {
+    ErrorCode.NOT_OWNER,
+    ErrorCode.OUTRANKED,
+    ErrorCode.BANNED,
+    ErrorCode.MUTED,
+    ErrorCode.BLOCKED,
+}
+MODERATION_EVENTS: list[Request] = [
+    ("set-role", {"room": "dev", "username": "bob", "role": "moderator"}),
+    ("kick", {"room": "dev", "username": "bob"}),
+    ("ban", {"room": "dev", "username": "bob"}),
+    ("unban", {"room": "dev", "username": "bob"}),
+    ("mute", {"room": "general", "username": "bob", "seconds": 60}),
+    ("unmute", {"room": "general", "username": "bob"}),
+]
+OBJECT_EVENTS = (
+    "create-room",
+    "join-room",
+    "leave-room",
+    "open-dm",
+    "history",
+    "sync",
+    *(event for event, _ in MODERATION_EVENTS),
+    "block",
+    "unblock",
+)
 ROOM_EVENTS: list[Callable[[Any], Request]] = [
     lambda room: ("send-message", {"room": room, "text": "hi"}),
     lambda room: ("typing", {"room": room, "isTyping": True}),
@@ -128,7 +154,13 @@ CASES: dict[str, list[Request]] = {
         ("open-dm", {"username": "alice"}),
         ("open-dm", {"username": "ALICE"}),
     ],
-    "user_not_found": [("open-dm", {"username": "nobody"}), ("open-dm", {"username": " Nobody "})],
+    "user_not_found": [
+        ("open-dm", {"username": "nobody"}),
+        ("open-dm", {"username": " Nobody "}),
+        ("block", {"username": "nobody"}),
+    ],
+    # alice is no moderator of bob's `dev`, nor of `general`.
+    "not_moderator": MODERATION_EVENTS,
     "unknown_event": [
         ("no-such-event", None),
         ("SEND-MESSAGE", "hi"),
@@ -152,6 +184,9 @@ NEEDS_JOIN: list[Request] = [
     ("history", {"room": "general", "before": 10}),
     ("sync", {"rooms": {"general": 0}}),
     ("list-online", {"room": "general"}),
+    *MODERATION_EVENTS,
+    ("block", {"username": "bob"}),
+    ("unblock", {"username": "bob"}),
 ]
 
 
@@ -264,7 +299,7 @@ async def test_an_event_flood_is_refused_for_that_connection_only(clients: Conne
 def test_every_client_triggerable_code_is_exercised_here() -> None:
     exercised = {*CASES, "not_joined", "rate_limited"}
     assert exercised == {str(code) for code in ErrorCode} - NOT_CLIENT_TRIGGERED - (
-        EXERCISED_ELSEWHERE
+        EXERCISED_ELSEWHERE | EXERCISED_IN_MODERATION
     )
 
 
