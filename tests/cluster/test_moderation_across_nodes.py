@@ -1,0 +1,82 @@
+"""Moderation holds on every node of a cluster sharing PostgreSQL and Redis: what one node
+decides, the others enforce, and the target hears it wherever it is connected."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.conftest import Connect
+from tests.cluster.nodes import Cluster, running_cluster
+from tests.redis_support import SHARED_URL
+from tests.support import ChatClient, error_code, ok, sentinel
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
+    async with running_cluster(
+        2, tmp_path, database_url=postgres_url, redis_url=SHARED_URL
+    ) as nodes:
+        yield nodes
+        assert nodes.tracebacks() == []
+
+
+async def joined(connect: Connect, url: str, name: str) -> ChatClient:
+    client = await connect(url)
+    await client.join(name)
+    return client
+
+
+async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
+    cluster: Cluster, connect: Connect
+) -> None:
+    alice = await joined(connect, cluster[0].url, "alice")
+    bob = await joined(connect, cluster[1].url, "bob")
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
+
+    ban = ok(await alice.call("ban", {"room": "dev", "username": "bob"}))
+    assert await bob.wait_for("moderated") == ban
+    assert (await bob.wait_for("member-left"))["reason"] == "ban"
+    assert error_code(await bob.call("join-room", {"room": "dev"})) == "banned"
+    assert error_code(await bob.call("send-message", {"room": "dev", "text": "x"})) == (
+        "forbidden"
+    )
+    # bob's connection on node 2 left the room: it hears none of it.
+    ok(await alice.call("send-message", {"room": "dev", "text": "without bob"}))
+    await sentinel(alice, bob)
+    assert all(m["room"] != "dev" for m in bob.events("receive-message"))
+    # A new connection of bob, on the other node, is refused too.
+    token = ok(await bob.call("session"))["token"]
+    again = await connect(cluster[0].url, auth={"token": token})
+    assert error_code(await again.call("join-room", {"room": "dev"})) == "banned"
+
+    ok(await alice.call("unban", {"room": "dev", "username": "bob"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
+
+
+async def test_mutes_and_blocks_made_on_one_node_hold_on_another(
+    cluster: Cluster, connect: Connect
+) -> None:
+    alice = await joined(connect, cluster[0].url, "alice")
+    bob = await joined(connect, cluster[1].url, "bob")
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
+    dm = ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
+
+    mute = ok(await alice.call("mute", {"room": "dev", "username": "bob", "seconds": 60}))
+    assert await bob.wait_for("moderated") == mute  # after the command that set the cache
+    refused = await bob.call("send-message", {"room": "dev", "text": "hi"})
+    assert (refused["error"]["code"], refused["error"]["until"]) == ("muted", mute["until"])
+    ok(await alice.call("unmute", {"room": "dev", "username": "bob"}))
+    await bob.wait_for("moderated", lambda d: d["action"] == "unmute")
+    ok(await bob.call("send-message", {"room": "dev", "text": "hi again"}))
+
+    ok(await alice.call("block", {"username": "bob"}))
+    # The block went to bob's node as a command before this message, and is applied there
+    # before it reads bob's next request.
+    await sentinel(alice, bob)
+    assert error_code(await bob.call("send-message", {"room": dm, "text": "hey"})) == "blocked"
+    assert error_code(await bob.call("open-dm", {"username": "alice"})) == "blocked"
