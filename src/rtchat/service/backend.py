@@ -113,12 +113,14 @@ class Backend:
         members = () if caller.bot else (user.id,)
         await ctx.storage.rooms.create(room, members=members)
         summary = RoomSummary(room, member_count=len(members), last_seq=0)
-        if not caller.bot:  # a site's user owns it; a bot's room has no owner
-            await ctx.storage.moderation.set_role(room.name, user.id, Role.OWNER)
-            await ctx.membership.added(user.id, room.name)
-            ctx.relay.to_user(user.id, RoomAdded(dataclasses.replace(summary, role=Role.OWNER)))
         ctx.relay.to_room(DEFAULT_ROOM, RoomCreated(summary))
-        return summary
+        if caller.bot:  # a bot's room has no owner
+            return summary
+        await ctx.storage.moderation.set_role(room.name, user.id, Role.OWNER)
+        await ctx.membership.added(user.id, room.name)
+        owned = dataclasses.replace(summary, role=Role.OWNER)
+        ctx.relay.to_user(user.id, RoomAdded(owned))
+        return owned
 
     async def online(self) -> tuple[list[User], int]:
         """The first `ONLINE_LIST_LIMIT` users online on any node, by name, and how many
