@@ -23,27 +23,26 @@ async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
         assert nodes.tracebacks() == []
 
 
-async def joined(connect: Connect, url: str, name: str) -> ChatClient:
-    client = await connect(url)
-    await client.join(name)
-    return client
+async def owner_and_member(cluster: Cluster, connect: Connect) -> tuple[ChatClient, ChatClient]:
+    """alice on node 1 owns `dev`; bob, on node 2, is a member."""
+    alice, bob = await connect(cluster[0].url), await connect(cluster[1].url)
+    await alice.join("alice")
+    await bob.join("bob")
+    ok(await alice.call("create-room", {"name": "dev"}))
+    ok(await bob.call("join-room", {"room": "dev"}))
+    return alice, bob
 
 
 async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
     cluster: Cluster, connect: Connect
 ) -> None:
-    alice = await joined(connect, cluster[0].url, "alice")
-    bob = await joined(connect, cluster[1].url, "bob")
-    ok(await alice.call("create-room", {"name": "dev"}))
-    ok(await bob.call("join-room", {"room": "dev"}))
+    alice, bob = await owner_and_member(cluster, connect)
 
     ban = ok(await alice.call("ban", {"room": "dev", "username": "bob"}))
     assert await bob.wait_for("moderated") == ban
     assert (await bob.wait_for("member-left"))["reason"] == "ban"
     assert error_code(await bob.call("join-room", {"room": "dev"})) == "banned"
-    assert error_code(await bob.call("send-message", {"room": "dev", "text": "x"})) == (
-        "forbidden"
-    )
+    assert error_code(await bob.call("send-message", {"room": "dev", "text": "x"})) == ("forbidden")
     # bob's connection on node 2 left the room: it hears none of it.
     ok(await alice.call("send-message", {"room": "dev", "text": "without bob"}))
     await sentinel(alice, bob)
@@ -60,10 +59,7 @@ async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
 async def test_mutes_and_blocks_made_on_one_node_hold_on_another(
     cluster: Cluster, connect: Connect
 ) -> None:
-    alice = await joined(connect, cluster[0].url, "alice")
-    bob = await joined(connect, cluster[1].url, "bob")
-    ok(await alice.call("create-room", {"name": "dev"}))
-    ok(await bob.call("join-room", {"room": "dev"}))
+    alice, bob = await owner_and_member(cluster, connect)
     dm = ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
 
     mute = ok(await alice.call("mute", {"room": "dev", "username": "bob", "seconds": 60}))

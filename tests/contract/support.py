@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from rtchat.domain.models import MessageDraft, Room, RoomKind, User
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.ports import Storage
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -38,3 +39,14 @@ def draft(
         timestamp=T0 + timedelta(microseconds=n),
         client_id=client_id,
     )
+
+
+async def check_upgraded_to_moderation(storage: Storage) -> None:
+    """A store opened on a version 3 file or database holding room `dev` (account `u1`,
+    message `old-1`): its room has no owner, its log is whole, moderation works."""
+    assert await storage.moderation.roles("dev") == {}
+    assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
+    await storage.moderation.set_role("dev", "u1", Role.OWNER)
+    await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
+    assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
+    assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)

@@ -13,13 +13,12 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import MessageDraft, Room, User
-from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.storage import PostgresStorage, open_storage
 from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
 from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgConnection, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_upgraded_to_moderation, draft
 from tests.pg import fresh_database, server_port, through_port
 from tests.proxy import CuttableProxy
 
@@ -146,12 +145,7 @@ async def test_a_version_3_database_gains_moderation_with_no_owners(url: str) ->
     storage = await PostgresStorage.open(url)
     try:
         assert await versions(url) == list(range(1, LATEST_VERSION + 1))
-        assert await storage.moderation.roles("dev") == {}
-        assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
-        await storage.moderation.set_role("dev", "u1", Role.OWNER)
-        await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
-        assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
-        assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)
+        await check_upgraded_to_moderation(storage)
     finally:
         await storage.close()
 

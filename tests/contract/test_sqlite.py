@@ -12,11 +12,10 @@ import pytest
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, User
-from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
-from tests.contract.support import T0, add_room, add_user, draft
+from tests.contract.support import T0, add_room, add_user, check_upgraded_to_moderation, draft
 
 
 def version_of(path: Path) -> int:
@@ -123,12 +122,7 @@ async def test_a_version_3_file_gains_moderation_with_no_owners(tmp_path: Path) 
     storage = await SqliteStorage.open(path)
     try:
         assert version_of(path) == LATEST_VERSION
-        assert await storage.moderation.roles("dev") == {}
-        assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
-        await storage.moderation.set_role("dev", "u1", Role.OWNER)
-        await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
-        assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
-        assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)
+        await check_upgraded_to_moderation(storage)
     finally:
         await storage.close()
 

@@ -68,6 +68,15 @@ class Context:
         if key is not None and not limiter.allow(key, self.clock.monotonic()):
             raise ChatError(ErrorCode.RATE_LIMITED, refusal)
 
+    async def other_account(self, user: User, username: object, refusal: str) -> User:
+        """The account named `username`, who must not be `user` (`refusal` says why)."""
+        other = await self.storage.users.by_name(rules.clean_username(username))
+        if other is None:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
+        if other.id == user.id:
+            raise ChatError(ErrorCode.FORBIDDEN, refusal)
+        return other
+
     async def member_room(self, user: User, room: object) -> str:
         """The room a request names, which `user` must be a member of. No await for a room
         the user is in (a cache read): `post` relies on it to keep its order."""

@@ -173,11 +173,7 @@ class Moderation:
         return actor, found, actor_rank
 
     async def _target(self, actor: User, room: Room, actor_rank: Rank, username: object) -> User:
-        target = await self._ctx.storage.users.by_name(rules.clean_username(username))
-        if target is None:
-            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
-        if target.id == actor.id:
-            raise ChatError(ErrorCode.FORBIDDEN, "You cannot moderate yourself.")
+        target = await self._ctx.other_account(actor, username, "You cannot moderate yourself.")
         check_authority(actor_rank, await rank_in(self._ctx, room, target))
         return target
 
@@ -199,14 +195,8 @@ class Moderation:
         return actor, found, target
 
     async def _other(self, conn: ConnectionId, username: object) -> tuple[User, User]:
-        ctx = self._ctx
-        user = ctx.account(conn)
-        other = await ctx.storage.users.by_name(rules.clean_username(username))
-        if other is None:
-            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
-        if other.id == user.id:
-            raise ChatError(ErrorCode.FORBIDDEN, "You cannot block yourself.")
-        return user, other
+        user = self._ctx.account(conn)
+        return user, await self._ctx.other_account(user, username, "You cannot block yourself.")
 
     async def _remove(self, event: Moderated) -> None:
         """The store removed the target: tell everyone, then take their connections out."""

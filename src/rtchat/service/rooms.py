@@ -111,11 +111,7 @@ class Rooms:
     async def open_dm(self, conn: ConnectionId, username: object) -> RoomSummary:
         ctx = self._ctx
         user = ctx.account(conn)
-        peer = await ctx.storage.users.by_name(rules.clean_username(username))
-        if peer is None:
-            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
-        if peer.id == user.id:
-            raise ChatError(ErrorCode.FORBIDDEN, "A direct message needs someone else.")
+        peer = await ctx.other_account(user, username, "A direct message needs someone else.")
         if peer.id in await ctx.storage.moderation.blockers_of(user.id):
             raise ChatError(ErrorCode.BLOCKED)
         name = dm_room_name(user.id, peer.id)

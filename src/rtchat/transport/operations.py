@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import ConnectionId
+from rtchat.domain.events import Moderated
+from rtchat.domain.models import ConnectionId, User
 from rtchat.domain.ratelimit import TokenBucket
 from rtchat.domain.timestamps import iso_timestamp
 from rtchat.ports import Clock
@@ -24,6 +25,8 @@ from rtchat.transport import codec, events
 log = logging.getLogger(__name__)
 
 Handler = Callable[[ConnectionId, list[Any]], Awaitable[object]]
+ModerationCall = Callable[..., Awaitable[Moderated]]
+BlockCall = Callable[[ConnectionId, object], Awaitable[list[User]]]
 Answer = dict[str, object]
 
 
@@ -51,14 +54,18 @@ class Operations:
             events.SYNC: self._sync,
             events.LIST_ONLINE: self._list_online,
             events.REFRESH_TOKEN: self._refresh_token,
-            events.SET_ROLE: self._set_role,
-            events.KICK: self._kick,
-            events.BAN: self._ban,
-            events.UNBAN: self._unban,
-            events.MUTE: self._mute,
-            events.UNMUTE: self._unmute,
-            events.BLOCK: self._block,
-            events.UNBLOCK: self._unblock,
+        }
+        moderation = chat.moderation
+        target = ("room", "username")
+        self._handlers |= {
+            events.SET_ROLE: self._moderation(moderation.set_role, *target, "role"),
+            events.KICK: self._moderation(moderation.kick, *target),
+            events.BAN: self._moderation(moderation.ban, *target, "seconds"),
+            events.UNBAN: self._moderation(moderation.unban, *target),
+            events.MUTE: self._moderation(moderation.mute, *target, "seconds"),
+            events.UNMUTE: self._moderation(moderation.unmute, *target),
+            events.BLOCK: self._blocks(moderation.block),
+            events.UNBLOCK: self._blocks(moderation.unblock),
         }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
@@ -181,42 +188,21 @@ class Operations:
         (token,) = _fields(_object(args), "token")
         return {"expiresAt": iso_timestamp(self._chat.identity.refresh(conn, token))}
 
-    async def _set_role(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username, role = _fields(_object(args), "room", "username", "role")
-        event = await self._chat.moderation.set_role(conn, room, username, role)
-        return codec.moderation_payload(event)
+    def _moderation(self, action: ModerationCall, *names: str) -> Handler:
+        """The handler of a moderation op: its fields, in order, after the connection."""
 
-    async def _kick(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username = _fields(_object(args), "room", "username")
-        return codec.moderation_payload(await self._chat.moderation.kick(conn, room, username))
+        async def handler(conn: ConnectionId, args: list[Any]) -> object:
+            event = await action(conn, *_fields(_object(args), *names))
+            return codec.moderation_payload(event)
 
-    async def _ban(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username, seconds = _fields(_object(args), "room", "username", "seconds")
-        event = await self._chat.moderation.ban(conn, room, username, seconds)
-        return codec.moderation_payload(event)
+        return handler
 
-    async def _unban(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username = _fields(_object(args), "room", "username")
-        return codec.moderation_payload(await self._chat.moderation.unban(conn, room, username))
+    def _blocks(self, action: BlockCall) -> Handler:
+        async def handler(conn: ConnectionId, args: list[Any]) -> object:
+            (username,) = _fields(_object(args), "username")
+            return {"blocked": [codec.user_payload(u) for u in await action(conn, username)]}
 
-    async def _mute(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username, seconds = _fields(_object(args), "room", "username", "seconds")
-        event = await self._chat.moderation.mute(conn, room, username, seconds)
-        return codec.moderation_payload(event)
-
-    async def _unmute(self, conn: ConnectionId, args: list[Any]) -> object:
-        room, username = _fields(_object(args), "room", "username")
-        return codec.moderation_payload(await self._chat.moderation.unmute(conn, room, username))
-
-    async def _block(self, conn: ConnectionId, args: list[Any]) -> object:
-        (username,) = _fields(_object(args), "username")
-        blocked = await self._chat.moderation.block(conn, username)
-        return {"blocked": [codec.user_payload(u) for u in blocked]}
-
-    async def _unblock(self, conn: ConnectionId, args: list[Any]) -> object:
-        (username,) = _fields(_object(args), "username")
-        blocked = await self._chat.moderation.unblock(conn, username)
-        return {"blocked": [codec.user_payload(u) for u in blocked]}
+        return handler
 
 
 def _session_payload(view: SessionView) -> dict[str, object]:
