@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 
 from rtchat.domain.errors import ChatError, ErrorCode
+from rtchat.domain.timestamps import iso_timestamp
 
 MAX_RESTRICTION_SECONDS = 366 * 24 * 3600
 """The longest timed ban or mute; without `seconds`, one lasts until it is lifted."""
@@ -95,6 +96,16 @@ def clean_seconds(value: object, *, required: bool) -> float | None:
             f"`seconds` must be a number above 0 and up to {MAX_RESTRICTION_SECONDS}.",
         )
     return float(value)
+
+
+def restricted(kind: Restriction, room: str, until: datetime | None) -> ChatError:
+    """The refusal of a banned user's join (`banned`) or a muted one's post (`muted`),
+    saying until when."""
+    ends_at = None if until is None else iso_timestamp(until)
+    when = "until a moderator lifts it" if ends_at is None else f"until {ends_at}"
+    if kind is Restriction.BAN:
+        return ChatError(ErrorCode.BANNED, f"You are banned from {room!r} {when}.", until=ends_at)
+    return ChatError(ErrorCode.MUTED, f"You are muted in {room!r} {when}.", until=ends_at)
 
 
 def ends(now: datetime, seconds: float | None) -> datetime | None:

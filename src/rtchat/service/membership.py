@@ -20,8 +20,7 @@ from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User, dm_room_name
-from rtchat.domain.moderation import Restriction
-from rtchat.domain.timestamps import iso_timestamp
+from rtchat.domain.moderation import Restriction, Until, restricted
 from rtchat.ports import ModerationStore, RoomStore
 from rtchat.service.connections import Connections
 from rtchat.service.relay import Relay
@@ -86,12 +85,8 @@ class Membership:
         voice = self._voices.get(user_id)
         if voice is None:
             return
-        if room in voice.muted:
-            until = voice.muted[room]
-            if until is None or until > now:
-                ends = None if until is None else iso_timestamp(until)
-                when = "until a moderator lifts it" if ends is None else f"until {ends}"
-                raise ChatError(ErrorCode.MUTED, f"You are muted in {room!r} {when}.", until=ends)
+        if room in voice.muted and Until(voice.muted[room]).active(now):
+            raise restricted(Restriction.MUTE, room, voice.muted[room])
         if room in voice.blocked:
             raise ChatError(ErrorCode.BLOCKED)
 

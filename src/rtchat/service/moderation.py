@@ -25,8 +25,8 @@ from rtchat.domain.moderation import (
     clean_seconds,
     ends,
     rank,
+    restricted,
 )
-from rtchat.domain.timestamps import iso_timestamp
 from rtchat.service.context import Context
 from rtchat.service.typing import Typing
 
@@ -51,9 +51,7 @@ async def check_ban(ctx: Context, room: Room, user: User) -> None:
         return
     ban = await ctx.storage.moderation.restriction(room.name, user.id, Restriction.BAN)
     if ban is not None and ban.active(ctx.clock.now()):
-        until = None if ban.until is None else iso_timestamp(ban.until)
-        when = "until a moderator lifts it" if until is None else f"until {until}"
-        raise ChatError(ErrorCode.BANNED, f"You are banned from {room.name!r} {when}.", until=until)
+        raise restricted(Restriction.BAN, room.name, ban.until)
 
 
 async def check_voice_in_store(ctx: Context, user: User, room: str) -> None:
@@ -61,8 +59,7 @@ async def check_voice_in_store(ctx: Context, user: User, room: str) -> None:
     here (the HTTP API), whose posts have no order to keep."""
     mute = await ctx.storage.moderation.restriction(room, user.id, Restriction.MUTE)
     if mute is not None and mute.active(ctx.clock.now()):
-        until = None if mute.until is None else iso_timestamp(mute.until)
-        raise ChatError(ErrorCode.MUTED, f"You are muted in {room!r}.", until=until)
+        raise restricted(Restriction.MUTE, room, mute.until)
     blockers = await ctx.storage.moderation.blockers_of(user.id)
     if any(dm_room_name(user.id, other) == room for other in blockers):
         raise ChatError(ErrorCode.BLOCKED)
