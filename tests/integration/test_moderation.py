@@ -150,6 +150,8 @@ async def test_a_ban_refuses_rejoining_until_it_is_lifted_or_ends(clients: Conne
     dave = await joined(clients, "dave")
     ok(await alice.call("ban", {"room": "dev", "username": "dave", "seconds": 60}))
     assert error_code(await dave.call("join-room", {"room": "dev"})) == "banned"
+    members = ok(await alice.call("join-room", {"room": "dev"}))["members"]
+    assert "dave" not in [m["username"] for m in members]  # the refused join left no trace
     assert (await dave.wait_for("moderated"))["action"] == "ban"
     await sentinel(alice, carol)
     assert [e["user"]["username"] for e in carol.events("member-left")] == ["bob", "bob"]

@@ -79,9 +79,14 @@ class Rooms:
             raise ChatError(ErrorCode.ROOM_NOT_FOUND, f"No room is called {name!r}.")
         if found.kind is RoomKind.DM and not ctx.membership.has(user.id, name):
             raise ChatError(ErrorCode.FORBIDDEN, "This conversation is private.")
-        if not ctx.membership.has(user.id, name):  # a ban took them out: read, never cached
-            await check_ban(ctx, found, user)
         if not user.guest and await ctx.storage.rooms.add_member(name, user.id):
+            # Added, then checked: a ban made meanwhile is seen here, or finds them a
+            # member and removes them. Read from the store, never from a cache.
+            try:
+                await check_ban(ctx, found, user)
+            except ChatError:
+                await ctx.storage.rooms.remove_member(name, user.id)
+                raise
             await ctx.membership.added(user.id, name)
             ctx.relay.to_room(name, MemberJoined(name, user))
             ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
