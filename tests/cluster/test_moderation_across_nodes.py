@@ -3,24 +3,9 @@ decides, the others enforce, and the target hears it wherever it is connected.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from tests.cluster.conftest import Connect
-from tests.cluster.nodes import Cluster, running_cluster
-from tests.redis_support import SHARED_URL
+from tests.cluster.nodes import Cluster
 from tests.support import ChatClient, error_code, ok, sentinel
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
-    async with running_cluster(
-        2, tmp_path, database_url=postgres_url, redis_url=SHARED_URL
-    ) as nodes:
-        yield nodes
-        assert nodes.tracebacks() == []
 
 
 async def owner_and_member(cluster: Cluster, connect: Connect) -> tuple[ChatClient, ChatClient]:
@@ -34,9 +19,9 @@ async def owner_and_member(cluster: Cluster, connect: Connect) -> tuple[ChatClie
 
 
 async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
-    cluster: Cluster, connect: Connect
+    two_nodes: Cluster, connect: Connect
 ) -> None:
-    alice, bob = await owner_and_member(cluster, connect)
+    alice, bob = await owner_and_member(two_nodes, connect)
 
     ban = ok(await alice.call("ban", {"room": "dev", "username": "bob"}))
     assert await bob.wait_for("moderated") == ban
@@ -49,7 +34,7 @@ async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
     assert all(m["room"] != "dev" for m in bob.events("receive-message"))
     # A new connection of bob, on the other node, is refused too.
     token = ok(await bob.call("session"))["token"]
-    again = await connect(cluster[0].url, auth={"token": token})
+    again = await connect(two_nodes[0].url, auth={"token": token})
     assert error_code(await again.call("join-room", {"room": "dev"})) == "banned"
 
     ok(await alice.call("unban", {"room": "dev", "username": "bob"}))
@@ -57,9 +42,9 @@ async def test_a_ban_made_on_one_node_refuses_a_join_on_another(
 
 
 async def test_mutes_and_blocks_made_on_one_node_hold_on_another(
-    cluster: Cluster, connect: Connect
+    two_nodes: Cluster, connect: Connect
 ) -> None:
-    alice, bob = await owner_and_member(cluster, connect)
+    alice, bob = await owner_and_member(two_nodes, connect)
     dm = ok(await bob.call("open-dm", {"username": "alice"}))["room"]["name"]
 
     mute = ok(await alice.call("mute", {"room": "dev", "username": "bob", "seconds": 60}))

@@ -3,34 +3,19 @@ nodes is the one encoding of an event, and each node frames it for its own trans
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from tests.cluster.conftest import Connect
-from tests.cluster.nodes import Cluster, running_cluster
-from tests.redis_support import SHARED_URL
+from tests.cluster.nodes import Cluster
 from tests.support import ok
 from tests.ws_client import WsClient
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path, postgres_url: str) -> AsyncIterator[Cluster]:
-    async with running_cluster(
-        2, tmp_path, database_url=postgres_url, redis_url=SHARED_URL
-    ) as nodes:
-        yield nodes
-        assert nodes.tracebacks() == []
-
-
 async def test_a_ws_user_and_a_socketio_user_on_two_nodes(
-    cluster: Cluster, connect: Connect
+    two_nodes: Cluster, connect: Connect
 ) -> None:
-    alice = await WsClient.open(cluster[0].url)
+    alice = await WsClient.open(two_nodes[0].url)
     try:
         await alice.join("alice")
-        bob = await connect(cluster[1].url)
+        bob = await connect(two_nodes[1].url)
         await bob.join("bob")
         came = await alice.wait_for("user-connected", lambda d: d["username"] == "bob")
         assert came["userId"] == bob.sio.get_sid()
