@@ -350,6 +350,20 @@ async def test_each_refusal_has_its_code_with_and_without_ack(clients: Connect, 
     assert len(members) == 4
 
 
+async def test_bans_mutes_and_blocks_refuse_without_ack_too(clients: Connect) -> None:
+    alice, bob, carol = await dev_room(clients)
+    dm = await dm_with(carol, "bob")
+    ok(await alice.call("mute", {"room": "dev", "username": "carol", "seconds": 60}))
+    ok(await alice.call("ban", {"room": "dev", "username": "bob", "seconds": 60}))
+    ok(await bob.call("block", {"username": "carol"}))
+    await _refused(bob, ("join-room", {"room": "dev"}), "banned", no_ack=True)
+    await _refused(carol, ("send-message", {"room": "dev", "text": "x"}), "muted", no_ack=True)
+    await _refused(carol, ("typing", {"room": dm, "isTyping": True}), "blocked", no_ack=True)
+    error = carol.events("error")[0]
+    assert error["code"] == "muted"
+    assert error["until"] == (await carol.wait_for("moderated"))["until"]
+
+
 def test_every_moderation_refusal_is_exercised_and_documented() -> None:
     exercised = {case.removesuffix("_in_general") for case in REFUSALS}
     exercised |= {"banned", "muted", "blocked"}  # the flows above
