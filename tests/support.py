@@ -37,6 +37,24 @@ def error_code(answer: Any) -> str:
     return str(answer["error"]["code"])
 
 
+async def refused(client: ChatClient, request: tuple[str, Any], code: str, *, no_ack: bool) -> None:
+    """`request` is answered `code` with a message; with `no_ack`, sent again without a
+    callback, it is answered by the same `error` event."""
+    event, payload = request
+    answer = await client.call(event, payload)
+    assert answer["ok"] is False, (request, answer)
+    assert answer["error"]["code"] == code, (request, answer)
+    assert isinstance(answer["error"]["message"], str)
+    assert answer["error"]["message"]
+    if no_ack:
+        # Without a callback the same failure comes as an `error` event, before the
+        # answer to the next request on this connection.
+        errors = len(client.events("error"))
+        await client.sio.emit(event, payload)
+        await client.call("list-rooms")
+        assert client.events("error")[errors:] == [answer["error"]], request
+
+
 async def sentinel(sender: ChatClient, *watchers: ChatClient) -> Any:
     """Post a message in `general`, which every connection hears, and wait until every
     watcher has it. One connection's events arrive in the order the server sent them,

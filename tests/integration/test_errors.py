@@ -20,7 +20,7 @@ from rtchat.domain.errors import ErrorCode
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
 from rtchat.service import MAX_ROOMS_PAGE
 from rtchat.transport.events import CLIENT_EVENTS
-from tests.support import ChatClient, Connect, ok, sentinel
+from tests.support import ChatClient, Connect, ok, refused, sentinel
 
 Request = tuple[str, Any]
 
@@ -183,22 +183,6 @@ NEEDS_JOIN: list[Request] = [
 ]
 
 
-async def _refused(client: ChatClient, request: Request, code: str, *, no_ack: bool) -> None:
-    event, payload = request
-    answer = await client.call(event, payload)
-    assert answer["ok"] is False, (request, answer)
-    assert answer["error"]["code"] == code, (request, answer)
-    assert isinstance(answer["error"]["message"], str)
-    assert answer["error"]["message"]
-    if no_ack:
-        # Without a callback the same failure comes as an `error` event, before the
-        # answer to the next request on this connection.
-        errors = len(client.events("error"))
-        await client.sio.emit(event, payload)
-        await client.call("list-rooms")
-        assert client.events("error")[errors:] == [answer["error"]], request
-
-
 @pytest.fixture
 async def world(clients: Connect) -> tuple[ChatClient, ChatClient]:
     alice, bob = await clients(), await clients()
@@ -219,7 +203,7 @@ async def test_each_refused_request_gets_its_code_and_changes_nothing(
     bob.received.clear()
 
     for i, request in enumerate(CASES[code]):
-        await _refused(alice, request, code, no_ack=i == 0)
+        await refused(alice, request, code, no_ack=i == 0)
 
     marker = await sentinel(alice, bob)
     assert bob.received == [("receive-message", marker)]
@@ -237,7 +221,7 @@ async def test_every_event_needs_user_joined_first(clients: Connect) -> None:
     await alice.join("alice")
     alice.received.clear()
     for request in NEEDS_JOIN:
-        await _refused(stranger, request, "not_joined", no_ack=True)
+        await refused(stranger, request, "not_joined", no_ack=True)
     # Nothing was posted, typed or created.
     marker = await sentinel(alice, stranger)
     assert alice.received == [("receive-message", marker)]

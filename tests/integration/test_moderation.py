@@ -14,8 +14,8 @@ import pytest
 from rtchat.domain.errors import ErrorCode
 from rtchat.settings import Settings
 from rtchat.transport.events import CLIENT_EVENTS
-from tests.integration.test_errors import EXERCISED_IN_MODERATION, Request, _refused
-from tests.support import ChatClient, Connect, error_code, ok, sentinel
+from tests.integration.test_errors import EXERCISED_IN_MODERATION, Request
+from tests.support import ChatClient, Connect, error_code, ok, refused, sentinel
 from tests.ws_client import WsClient
 
 pytestmark = pytest.mark.timeout(60)
@@ -339,7 +339,7 @@ async def test_each_refusal_has_its_code_with_and_without_ack(clients: Connect, 
     for i, (event, payload) in enumerate(requests):
         if payload.get("room") == "DM_ROOM":
             payload = {**payload, "room": dm}
-        await _refused(actors[who], (event, payload), code, no_ack=i == 0)
+        await refused(actors[who], (event, payload), code, no_ack=i == 0)
 
     # Nothing happened: nobody heard of anything but the sentinel.
     marker = await sentinel(alice, *actors.values())
@@ -356,9 +356,9 @@ async def test_bans_mutes_and_blocks_refuse_without_ack_too(clients: Connect) ->
     ok(await alice.call("mute", {"room": "dev", "username": "carol", "seconds": 60}))
     ok(await alice.call("ban", {"room": "dev", "username": "bob", "seconds": 60}))
     ok(await bob.call("block", {"username": "carol"}))
-    await _refused(bob, ("join-room", {"room": "dev"}), "banned", no_ack=True)
-    await _refused(carol, ("send-message", {"room": "dev", "text": "x"}), "muted", no_ack=True)
-    await _refused(carol, ("typing", {"room": dm, "isTyping": True}), "blocked", no_ack=True)
+    await refused(bob, ("join-room", {"room": "dev"}), "banned", no_ack=True)
+    await refused(carol, ("send-message", {"room": "dev", "text": "x"}), "muted", no_ack=True)
+    await refused(carol, ("typing", {"room": dm, "isTyping": True}), "blocked", no_ack=True)
     error = carol.events("error")[0]
     assert error["code"] == "muted"
     assert error["until"] == (await carol.wait_for("moderated"))["until"]
