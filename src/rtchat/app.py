@@ -245,6 +245,7 @@ async def _chat(
         limits=limits(settings),
         site_tokens=site_tokens(settings, clock),
         api_keys=ApiKeys(settings.api_key_pairs()),
+        site_moderators=settings.moderator_names(),
     )
     await chat.start(storage)
     try:

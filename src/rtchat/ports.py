@@ -28,6 +28,7 @@ from rtchat.domain.models import (
     SiteIdentity,
     User,
 )
+from rtchat.domain.moderation import Restriction, Role, Until
 
 
 class Clock(Protocol):
@@ -213,6 +214,63 @@ class MessageSearch(Protocol):
 
     async def search(self, query: SearchQuery) -> list[Message]:
         """The messages `query` asks for, newest first."""
+
+
+class ModerationStore(Protocol):
+    """Roles in rooms, bans and mutes (each maybe timed), and who blocks whose direct
+    messages. Keyed by account id; a restriction is kept as set, expired or not: the
+    service compares its end with the clock."""
+
+    async def set_role(self, room: str, user_id: str, role: Role) -> None:
+        """`user_id` has `role` in `room` from now on (`MEMBER` removes any stored role).
+        An unknown room raises `room_not_found`."""
+        ...
+
+    async def role(self, room: str, user_id: str) -> Role:
+        """The role of `user_id` in `room`; `MEMBER` when none is stored."""
+        ...
+
+    async def roles(self, room: str) -> dict[str, Role]:
+        """Every stored role in `room` (owner and moderators), by account id."""
+        ...
+
+    async def roles_of(self, user_id: str) -> dict[str, Role]:
+        """Every room where `user_id` has a stored role, by room name."""
+        ...
+
+    async def restrict(
+        self, room: str, user_id: str, kind: Restriction, until: datetime | None
+    ) -> None:
+        """Ban or mute `user_id` in `room` until `until` (None: until lifted), replacing
+        one of that kind already there. An unknown room raises `room_not_found`."""
+        ...
+
+    async def lift(self, room: str, user_id: str, kind: Restriction) -> bool:
+        """Remove the restriction; `False` if there was none."""
+        ...
+
+    async def restriction(self, room: str, user_id: str, kind: Restriction) -> Until | None:
+        """The restriction of `kind` stored for `user_id` in `room`, or None."""
+        ...
+
+    async def restrictions_of(self, user_id: str, kind: Restriction) -> dict[str, datetime | None]:
+        """Every restriction of `kind` stored for `user_id`: its end, by room name."""
+        ...
+
+    async def block(self, user_id: str, blocked_id: str) -> bool:
+        """`user_id` takes no direct messages from `blocked_id`; `False` if so already."""
+        ...
+
+    async def unblock(self, user_id: str, blocked_id: str) -> bool:
+        """Undo `block`; `False` if there was no such block."""
+        ...
+
+    async def blocked_by(self, user_id: str) -> list[User]:
+        """The accounts `user_id` blocks, by name key (released accounts are left out)."""
+        ...
+
+    async def blockers_of(self, user_id: str) -> set[str]:
+        """The ids of the accounts that block `user_id`."""
         ...
 
 
@@ -224,6 +282,7 @@ class Storage(Protocol):
     rooms: RoomStore
     reads: ReadMarkers
     search: MessageSearch
+    moderation: ModerationStore
 
     def healthy(self) -> bool:
         """Whether the backend answered its last request (no I/O: for `/healthz`). A store

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from rtchat.domain.errors import ERROR_CODES
+from rtchat.domain.moderation import MAX_RESTRICTION_SECONDS
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH, MAX_USERNAME_LENGTH
 from rtchat.engine import EngineOptions
 from rtchat.service.identity import TOKEN_WARNING
@@ -116,6 +117,32 @@ The HTTP API takes the same tokens and API keys: see [the HTTP API](api.md).
 """
 
 
+_MODERATION = f"""## Moderation
+
+A room's creator is its **owner** (a room made through the HTTP API by a site's user \
+belongs to that user; one made by an API key's bot, and every room made before rtchat had \
+moderation, has none). The owner makes and unmakes **moderators** (`set-role`). The \
+accounts named in `RTCHAT_MODERATORS` are **site moderators**: they moderate every room, \
+`general` included (which has no owner), as its owner would. Direct messages have no \
+moderators; each person there can `block` the other instead.
+
+Owners, moderators and site moderators `kick`, `ban` (for `seconds`, up to \
+{MAX_RESTRICTION_SECONDS}, or until `unban`) and `mute` (the same, or until `unmute`) \
+members, and may delete anyone's message. The actor must outrank the target: site \
+moderators outrank owners, owners outrank moderators, moderators outrank members; so a \
+moderator cannot act on another moderator or the owner (`outranked`). In `general`, \
+which everyone is in, there is no kick or ban: mute instead. Guests have no role and \
+cannot be moderated by name (the name is their account's).
+
+Every action is announced with `moderated` ({events.MODERATION}) to the room's members and \
+to the target's connections, on every node, once each; a kick or ban also with \
+`member-left` and its `reason`, and the target's connections leave the room. The state is \
+in the database, so every node enforces it: a ban made through one node refuses a join \
+through any other. A refusal because of a ban or a mute carries `until` beside `code` \
+and `message` (ISO 8601, `null`: until lifted).
+"""
+
+
 def _event_section(title: str, specs: tuple[EventSpec, ...], level: str = "##") -> list[str]:
     lines = [f"{level} {title}", ""]
     for spec in specs:
@@ -188,7 +215,7 @@ def _ws_section() -> list[str]:
 
 
 def render() -> str:
-    lines = [_HEADER]
+    lines = [_HEADER, _MODERATION]
     lines += _event_section("Client to server", CLIENT_EVENTS)
     lines += _event_section("Server to client", SERVER_EVENTS)
     lines += _ws_section()

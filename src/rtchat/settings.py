@@ -125,6 +125,13 @@ class Settings:
         "messages it posts). Keys are at least 16 characters. Empty (and no JWT key): the "
         "API answers 404 everywhere.",
     )
+    moderators: str = _setting(
+        "",
+        "Comma-separated usernames of the site moderators: the accounts holding these names "
+        "moderate every room, `general` included (set roles, kick, ban, mute, delete "
+        "messages), and outrank room owners. Give names that are not free to claim (with "
+        "site JWTs, the site's names; otherwise accounts that exist). Empty: none.",
+    )
     jwt_secret: str = _setting(
         "",
         "Shared secret (at least 32 characters) of the site's HS256 JWTs: users sign in "
@@ -276,6 +283,7 @@ class Settings:
         if self.jwt_secret and len(self.jwt_secret) < MIN_JWT_SECRET:
             raise SettingsError(f"jwt_secret must be at least {MIN_JWT_SECRET} characters")
         self.api_key_pairs()  # raises on a malformed list
+        self.moderator_names()
         if self.log_format not in {"text", "json"}:
             raise SettingsError(f"log_format must be text or json, not {self.log_format!r}")
         if self.metrics not in (0, 1):
@@ -307,6 +315,18 @@ class Settings:
                 ) from None
             pairs.append((bot, key.strip()))
         return pairs
+
+    def moderator_names(self) -> list[str]:
+        """`moderators` as usernames."""
+        names: list[str] = []
+        for item in self.moderators.split(","):
+            if not item.strip():
+                continue
+            try:
+                names.append(rules.clean_username(item))
+            except ChatError as error:
+                raise SettingsError(f"moderators: {item.strip()[:40]!r}: {error.message}") from None
+        return names
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -7,6 +7,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 from rtchat.domain.models import ChangeDraft, ChangeKind, MessageDraft, Room, RoomKind, User
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.ports import Storage
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -65,3 +66,14 @@ async def check_old_messages_join_the_log(storage: Storage) -> None:
     assert reply.reply_to is not None
     assert reply.reply_to.id == "old-2"
     assert [e.seq for e in await storage.messages.after("general", 0, 10)] == [1, 2, 3, 4]
+
+
+async def check_upgraded_to_moderation(storage: Storage) -> None:
+    """A store opened on a version 3 file or database holding room `dev` (account `u1`,
+    message `old-1`): its room has no owner, its log is whole, moderation works."""
+    assert await storage.moderation.roles("dev") == {}
+    assert [m.id for m in await storage.messages.after("dev", 0, 5)] == ["old-1"]
+    await storage.moderation.set_role("dev", "u1", Role.OWNER)
+    await storage.moderation.restrict("dev", "u2", Restriction.BAN, None)
+    assert await storage.moderation.roles_of("u1") == {"dev": Role.OWNER}
+    assert await storage.moderation.restriction("dev", "u2", Restriction.BAN) == Until(None)

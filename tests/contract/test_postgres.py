@@ -19,7 +19,14 @@ from rtchat.storage._common import to_micros
 from rtchat.storage.postgres_messages import APPEND
 from rtchat.storage.postgres_pool import SESSION_SETTINGS, PgConnection, PgPool
 from rtchat.storage.postgres_schema import LATEST_VERSION, migrate
-from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
+from tests.contract.support import (
+    T0,
+    add_room,
+    add_user,
+    check_old_messages_join_the_log,
+    check_upgraded_to_moderation,
+    draft,
+)
 from tests.pg import fresh_database, server_port, through_port
 from tests.proxy import CuttableProxy
 
@@ -166,6 +173,31 @@ async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: s
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
             found = await storage.search.search(SearchQuery("u1", (word,), 5))
             assert [m.id for m in found] == ids
+    finally:
+        await storage.close()
+
+
+async def test_a_version_3_database_gains_moderation_with_no_owners(url: str) -> None:
+    # Version 3 is the schema before moderation (6); the rooms it has keep no owner.
+    pool = await PgPool.open(url)
+    try:
+        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
+    finally:
+        await pool.close()
+    await sql(url, "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+    await sql(url, "INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
+    await sql(url, "INSERT INTO members VALUES ('dev', 'u1')")
+    await sql(
+        url,
+        "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
+        " VALUES ('dev', 1, 'old-1', 'u1', 'Alice', 'hi', $1)",
+        to_micros(T0),
+    )
+
+    storage = await PostgresStorage.open(url)
+    try:
+        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+        await check_upgraded_to_moderation(storage)
     finally:
         await storage.close()
 

@@ -16,7 +16,14 @@ from rtchat.ports import SearchQuery
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
 from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
-from tests.contract.support import T0, add_room, add_user, check_old_messages_join_the_log, draft
+from tests.contract.support import (
+    T0,
+    add_room,
+    add_user,
+    check_old_messages_join_the_log,
+    check_upgraded_to_moderation,
+    draft,
+)
 
 
 def version_of(path: Path) -> int:
@@ -141,6 +148,29 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
             found = await storage.search.search(SearchQuery("u1", (word,), 5))
             assert [m.id for m in found] == ids
+    finally:
+        await storage.close()
+
+
+async def test_a_version_3_file_gains_moderation_with_no_owners(tmp_path: Path) -> None:
+    # Version 3 is the schema before moderation (6); the rooms it has keep no owner.
+    path = tmp_path / "v3.db"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, target=3)
+        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
+        conn.execute("INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
+        conn.execute("INSERT INTO members VALUES ('dev', 'u1')")
+        conn.execute(
+            "INSERT INTO messages VALUES ('old-1', 'dev', 1, 'u1', 'Alice', 'hi', ?, NULL,"
+            " NULL, 0)",
+            (to_micros(T0),),
+        )
+    assert version_of(path) == 3
+
+    storage = await SqliteStorage.open(path)
+    try:
+        assert version_of(path) == LATEST_VERSION
+        await check_upgraded_to_moderation(storage)
     finally:
         await storage.close()
 

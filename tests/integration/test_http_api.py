@@ -285,6 +285,7 @@ async def test_a_site_jwt_acts_as_its_user(tmp_path: Path) -> None:
         carol = token(300)
         created = await call(url, "POST", "/rooms", key=carol, json={"name": "carols"})
         assert ok(created[1])["room"]["memberCount"] == 1
+        assert ok(created[1])["room"]["role"] == "owner"  # a site's user owns what it makes
         posted = await call(url, "POST", "/rooms/carols/messages", key=carol, json={"text": "hi"})
         message = ok(posted[1])
         assert message["username"] == "carol"
@@ -300,6 +301,22 @@ async def test_a_site_jwt_acts_as_its_user(tmp_path: Path) -> None:
         dave = token(300, "site-8", "dave")
         failed(await call(url, "GET", "/rooms/carols/messages", key=dave), 403, "forbidden")
         assert (await call(url, "GET", "/rooms/general/messages", key=dave))[0] == 200
+        # carol, owner of her room, mutes dave there: his posts through the API are refused.
+        ok((await call(url, "POST", "/rooms/general/messages", key=dave, json={"text": "hi"}))[1])
+        client = await ChatClient(url, auth={"token": dave}).connect()
+        try:
+            ok(await client.call("join-room", {"room": "carols"}))
+        finally:
+            await client.close()
+        owner = await ChatClient(url, auth={"token": carol}).connect()
+        try:
+            mute = {"room": "carols", "username": "dave", "seconds": 60}
+            until = ok(await owner.call("mute", mute))["until"]
+        finally:
+            await owner.close()
+        refused = await call(url, "POST", "/rooms/carols/messages", key=dave, json={"text": "x"})
+        failed(refused, 403, "muted")
+        assert refused[1]["error"]["until"] == until
 
 
 async def test_unknown_routes_and_methods_answer_json(api: tuple[str, Application]) -> None:

@@ -29,9 +29,11 @@ async def test_create_room_answers_room_info_and_tells_everyone(clients: Connect
         "topic": "say hi",
         "memberCount": 1,
         "lastSeq": 0,
+        "role": "owner",  # the creator's, in its own answer only
     }
+    public = {k: v for k, v in room.items() if k != "role"}
     for client in (alice, bob, lurker):
-        assert await client.wait_for("room-created") == {"room": room}
+        assert await client.wait_for("room-created") == {"room": public}
 
     # The creator is its first member: it posts at once and hears its own message.
     sent = ok(await alice.call("send-message", {"room": "lobby", "text": "first"}))
@@ -62,7 +64,9 @@ async def test_join_room_gives_recent_messages_members_and_announces(clients: Co
         "topic": "code",
         "memberCount": 2,
         "lastSeq": 3,
+        "role": "member",
     }
+    assert joined["roles"] == {alice_user["accountId"]: "owner"}
     assert joined["messages"] == posted
     assert [m["seq"] for m in joined["messages"]] == [1, 2, 3]
     assert joined["hasMore"] is False
@@ -221,7 +225,8 @@ async def test_a_taken_room_name_is_refused(clients: Connect) -> None:
             "room_exists"
         )
     rooms = {r["name"]: r for r in ok(await bob.call("list-rooms"))["rooms"]}
-    assert rooms["dup"] == created  # untouched: same topic, bob not made a member
+    # Untouched: same topic, bob not made a member (a listing names no one's role).
+    assert rooms["dup"] == {k: v for k, v in created.items() if k != "role"}
     await sentinel(alice, bob)
     assert len(bob.events("room-created")) == 1
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.events import (
     MemberJoined,
     MessageChanged,
@@ -19,6 +20,7 @@ from rtchat.domain.events import (
     UserTyping,
 )
 from rtchat.domain.models import ChangeDraft, ChangeKind, ConnectionId, MessageDraft, User
+from rtchat.domain.moderation import Restriction
 from rtchat.fanout import envelope
 from rtchat.fanout.memory import MemoryFanout, MemoryFanoutHub
 from rtchat.names.memory import MemoryNameHolds
@@ -235,3 +237,39 @@ async def test_a_lost_change_is_filled_from_the_store_as_the_live_one(cluster: C
     assert two.out.received(B1, MessageChanged) == changes
     assert one.out.received(A1, MessageChanged) == changes
     assert two.chat.relay.filled == one.chat.relay.filled == 1
+
+
+async def test_a_mute_made_on_one_node_holds_on_the_other_until_it_ends(cluster: Cluster) -> None:
+    one, two = cluster.one, cluster.two
+    await one.chat.identity.connect(A1)
+    await one.chat.identity.join(A1, "alice")
+    await two.chat.identity.connect(B1)
+    await two.chat.identity.join(B1, "bob")
+    await one.chat.rooms.create_room(A1, "ops", "")
+    await two.chat.rooms.join_room(B1, "ops")
+    await one.chat.moderation.mute(A1, "ops", "bob", 60)
+    await settle()
+    with pytest.raises(ChatError) as caught:
+        await two.chat.messages.post(B1, "ops", "hi")
+    assert caught.value.code is ErrorCode.MUTED
+    with pytest.raises(ChatError):
+        await two.chat.typing.report(B1, "ops", True)
+    cluster.clock.advance(60)  # the end itself is the first moment it no longer holds
+    await two.chat.messages.post(B1, "ops", "hi")
+
+
+async def test_a_mute_whose_command_was_lost_holds_after_the_link_is_back(
+    cluster: Cluster,
+) -> None:
+    two = cluster.two
+    await two.chat.identity.connect(B1)
+    bob = (await two.chat.identity.join(B1, "bob")).user
+    assert bob is not None
+    # Written to the store, but its command never reached node two (the link was down).
+    await cluster.storage.moderation.restrict("general", bob.id, Restriction.MUTE, None)
+    await two.chat.messages.post(B1, "general", "not muted here yet")
+    two.chat.relay.resumed()
+    await settle()
+    with pytest.raises(ChatError) as caught:
+        await two.chat.messages.post(B1, "general", "now muted")
+    assert (caught.value.code, caught.value.until) == (ErrorCode.MUTED, None)

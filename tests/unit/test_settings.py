@@ -36,6 +36,12 @@ def test_port_from_seed_variable_then_prefixed_then_flag() -> None:
     assert Settings.from_sources({"RTCHAT_PORT": "5000"}, {"port": 6000}).port == 6000
 
 
+def test_moderators_are_usernames() -> None:
+    settings = Settings.from_sources({"RTCHAT_MODERATORS": " Boss , ,Ann "})
+    assert settings.moderator_names() == ["Boss", "Ann"]
+    assert Settings().moderator_names() == []
+
+
 def test_types_are_parsed(tmp_path: Path) -> None:
     settings = Settings.from_sources(
         {"RTCHAT_RATE_LIMIT": "0", "RTCHAT_STATIC_DIR": str(tmp_path), "RTCHAT_HOST": "::1"}
@@ -64,6 +70,7 @@ def test_types_are_parsed(tmp_path: Path) -> None:
         ({"RTCHAT_ROOMS_PER_HOUR": "-5"}, "rooms_per_hour"),
         ({"RTCHAT_ROOMS_PER_HOUR_PER_ADDRESS": "-5"}, "rooms_per_hour_per_address"),
         ({"RTCHAT_ACCOUNT_RETENTION_DAYS": "-1"}, "account_retention_days"),
+        ({"RTCHAT_MODERATORS": "boss,\u0430dmin"}, "moderators: '\u0430dmin'"),  # mixed scripts
     ],
 )
 def test_bad_values_name_the_setting(environ: dict[str, str], words: str) -> None:

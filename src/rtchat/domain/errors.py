@@ -32,6 +32,12 @@ class ErrorCode(StrEnum):
     NOT_AUTHOR = "not_author"
     EDIT_WINDOW_PASSED = "edit_window_passed"
     INVALID_EMOJI = "invalid_emoji"
+    NOT_MODERATOR = "not_moderator"
+    NOT_OWNER = "not_owner"
+    OUTRANKED = "outranked"
+    BANNED = "banned"
+    MUTED = "muted"
+    BLOCKED = "blocked"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -66,9 +72,32 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.METHOD_NOT_ALLOWED: "This HTTP API route does not answer this method.",
     ErrorCode.MESSAGE_NOT_FOUND: "The room has no message with this id.",
     ErrorCode.MESSAGE_DELETED: "The message was deleted: it cannot be edited or reacted to.",
-    ErrorCode.NOT_AUTHOR: "Only the message's author may edit or delete it.",
+    ErrorCode.NOT_AUTHOR: (
+        "Only the message's author may edit it; only its author, the room's owner and "
+        "moderators and the site moderators may delete it."
+    ),
     ErrorCode.EDIT_WINDOW_PASSED: "The message is too old to edit (see `RTCHAT_EDIT_WINDOW`).",
     ErrorCode.INVALID_EMOJI: "A reaction is one emoji (one character sequence, not text).",
+    ErrorCode.NOT_MODERATOR: (
+        "Only the room's owner, its moderators and the site moderators may do this; direct "
+        "messages have none."
+    ),
+    ErrorCode.NOT_OWNER: (
+        "Only the room's owner (or a site moderator) makes and unmakes moderators."
+    ),
+    ErrorCode.OUTRANKED: (
+        "You cannot act on this user: a moderator cannot act on the owner, another "
+        "moderator or a site moderator, nor an owner on a site moderator."
+    ),
+    ErrorCode.BANNED: (
+        "You are banned from this room: `until` says when the ban ends (`null`: when a "
+        "moderator lifts it)."
+    ),
+    ErrorCode.MUTED: (
+        "You are muted in this room and cannot send or type there: `until` says when it "
+        "ends (`null`: when a moderator lifts it)."
+    ),
+    ErrorCode.BLOCKED: "This user does not take direct messages from you.",
     ErrorCode.UNAVAILABLE: "The database cannot be reached just now; try again.",
     ErrorCode.INTERNAL: "The server failed; the failure was logged.",
 }
@@ -77,10 +106,17 @@ ERROR_CODES: dict[ErrorCode, str] = {
 class ChatError(Exception):
     """A failure the client caused or must know about, with a stable code."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, *, until: str | None = None
+    ) -> None:
         self.code = code
         self.message = message or ERROR_CODES[code]
+        self.until = until
+        """For `banned` and `muted`: when it ends (ISO 8601), None for "until lifted"."""
         super().__init__(f"{code}: {self.message}")
 
-    def to_wire(self) -> dict[str, str]:
-        return {"code": str(self.code), "message": self.message}
+    def to_wire(self) -> dict[str, str | None]:
+        wire: dict[str, str | None] = {"code": str(self.code), "message": self.message}
+        if self.code in (ErrorCode.BANNED, ErrorCode.MUTED):
+            wire["until"] = self.until
+        return wire

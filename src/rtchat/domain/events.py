@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rtchat.domain.models import Change, ConnectionId, Message, ReadState, RoomSummary, User
+from rtchat.domain.moderation import Action, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,24 @@ class MemberJoined:
 class MemberLeft:
     room: str
     user: User
+    reason: Action | None = None
+    """`KICK` or `BAN` when a moderator removed them; None when they left."""
+    by: User | None = None
+    """The moderator who removed them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    """A moderator acted on `user` in `room`: sent to the room and to `user`'s connections."""
+
+    room: str
+    action: Action
+    user: User
+    by: User
+    until: datetime | None = None
+    """When a ban or mute ends; None: until it is lifted (or nothing to end)."""
+    role: Role | None = None
+    """The role given, for `Action.ROLE`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +114,7 @@ ServerEvent = (
     | UserTyping
     | MemberJoined
     | MemberLeft
+    | Moderated
     | RoomCreated
     | RoomAdded
     | TokenExpiring

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NewType
 
+from rtchat.domain.moderation import Role
+
 ConnectionId = NewType("ConnectionId", str)
 """An opaque handle the transport gives each connection; the service never looks inside."""
 
@@ -50,6 +52,8 @@ class RoomSummary:
     None where the answer is not about one account's rooms."""
     mentions: int | None = None
     """Of those, the ones that mention the asker (capped likewise)."""
+    role: Role | None = None
+    """The role in the room of whoever asked, where known (None: not asked for)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ every node), so the room's clients receive the same `receive-message` with the n
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -27,10 +28,12 @@ from rtchat.domain.models import (
     RoomSummary,
     User,
 )
+from rtchat.domain.moderation import Role
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
 from rtchat.service.ids import new_id
 from rtchat.service.limits import HISTORY_PAGE, MAX_HISTORY_PAGE, ONLINE_LIST_LIMIT
+from rtchat.service.moderation import check_voice_in_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class Backend:
         cleaned = rules.clean_message(text)
         cid = rules.clean_client_id(client_id)
         name = await self._room(caller, room)
+        if not caller.bot:
+            await check_voice_in_store(ctx, caller.user, name)
         ctx.spend(ctx.limiters.messages, caller.user.id, "Too many messages; wait a moment.")
         draft = MessageDraft(
             new_id(),
@@ -117,11 +122,14 @@ class Backend:
         members = () if caller.bot else (user.id,)
         await ctx.storage.rooms.create(room, members=members)
         summary = RoomSummary(room, member_count=len(members), last_seq=0)
-        if not caller.bot:
-            await ctx.membership.added(user.id, room.name)
-            ctx.relay.to_user(user.id, RoomAdded(summary))
         ctx.relay.to_room(DEFAULT_ROOM, RoomCreated(summary))
-        return summary
+        if caller.bot:  # a bot's room has no owner
+            return summary
+        await ctx.storage.moderation.set_role(room.name, user.id, Role.OWNER)
+        await ctx.membership.added(user.id, room.name)
+        owned = dataclasses.replace(summary, role=Role.OWNER)
+        ctx.relay.to_user(user.id, RoomAdded(owned))
+        return owned
 
     async def online(self) -> tuple[list[User], int]:
         """The first `ONLINE_LIST_LIMIT` users online on any node, by name, and how many

@@ -9,6 +9,7 @@ from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ChangeDraft, ChangeKind, ConnectionId, Message, User
 from rtchat.service.context import Context
+from rtchat.service.moderation import may_moderate
 
 
 class Changes:
@@ -45,13 +46,20 @@ class Changes:
         return await self._change(conn, room, message_id, kind, cleaned, client_id)
 
     async def may_change(self, user: User, message: Message, kind: ChangeKind) -> None:
-        """The one decision of who may edit or delete a message: its author (a guest too,
-        for as long as the connection that is that guest lasts); room owners and moderators
-        are to be let delete here too, once rooms have them. Anyone in the room may react.
-        Raises `not_author` or `edit_window_passed`."""
+        """The one decision of who may change a message: its author edits and deletes it (a
+        guest too, for as long as the connection that is that guest lasts); the room's
+        owner, its moderators and the site moderators delete anyone's; anyone in the room
+        reacts. Someone muted in the room neither edits nor reacts there, as they do not
+        post (deleting their own stays open). Raises `muted`, `blocked`, `not_author` or
+        `edit_window_passed`."""
+        ctx = self._ctx
+        if kind is not ChangeKind.DELETE:
+            ctx.membership.check_voice(user.id, message.room, ctx.clock.now())
         if kind in (ChangeKind.REACT, ChangeKind.UNREACT):
             return
         if message.author.id != user.id:
+            if kind is ChangeKind.DELETE and await may_moderate(ctx, message.room, user):
+                return
             raise ChatError(ErrorCode.NOT_AUTHOR)
         window = self._ctx.limits.edit_window
         if (

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from rtchat.domain.api_keys import ApiKeys
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, Room, RoomKind
+from rtchat.domain.names import name_key
 from rtchat.ports import (
     Clock,
     Fanout,
@@ -34,6 +36,7 @@ from rtchat.service.limits import (
 from rtchat.service.locks import KeyedLocks
 from rtchat.service.membership import Membership
 from rtchat.service.messaging import Messaging
+from rtchat.service.moderation import Moderation
 from rtchat.service.reads import Reads
 from rtchat.service.relay import Relay
 from rtchat.service.rooms import Rooms
@@ -50,6 +53,7 @@ class Chat:
     backend: Backend
     rooms: Rooms
     reads: Reads
+    moderation: Moderation
     typing: Typing
     relay: Relay
     presence: Presence
@@ -94,6 +98,7 @@ def build_chat(
     limits: Limits,
     site_tokens: SiteTokens | None = None,
     api_keys: ApiKeys | None = None,
+    site_moderators: Collection[str] = (),
 ) -> Chat:
     connections = Connections()
     relay = Relay(node, fanout, delivery, storage.messages, connections)
@@ -103,7 +108,7 @@ def build_chat(
         holds=holds,
         limiters=limiters,
         relay=relay,
-        membership=Membership(storage.rooms, relay, connections),
+        membership=Membership(storage.rooms, storage.moderation, relay, connections),
         connections=connections,
         clock=clock,
         limits=limits,
@@ -111,10 +116,12 @@ def build_chat(
         joins_gate=Admission(JOINS_AT_ONCE, JOINS_AT_ONCE_PER_ADDRESS),
         reads_gate=Admission(READS_AT_ONCE, READS_AT_ONCE_PER_ADDRESS),
         site_tokens=site_tokens,
+        site_moderators=frozenset(name_key(name) for name in site_moderators),
     )
     typing = Typing(ctx)
     reads = Reads(ctx)
     rooms = Rooms(ctx, typing, reads)
+    moderation = Moderation(ctx, typing)
     identity = Identity(ctx, rooms, typing)
     return Chat(
         identity=identity,
@@ -123,6 +130,7 @@ def build_chat(
         backend=Backend(ctx, identity, api_keys or ApiKeys([])),
         rooms=rooms,
         reads=reads,
+        moderation=moderation,
         typing=typing,
         relay=relay,
         presence=presence,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import DEFAULT_ROOM, ConnectionId, User
+from rtchat.domain.names import name_key
 from rtchat.ports import Clock, NameHolds, Presence, RateLimiter, SiteTokens, Storage
 from rtchat.service.admission import Admission
 from rtchat.service.connections import Connection, Connections
@@ -33,6 +34,11 @@ class Context:
     reads_gate: Admission
     site_tokens: SiteTokens | None = None
     """Set: users sign in with the site's JWTs only (no `user-joined` accounts)."""
+    site_moderators: frozenset[str] = frozenset()
+    """Name keys of the accounts that moderate every room (`RTCHAT_MODERATORS`)."""
+
+    def site_moderator(self, user: User) -> bool:
+        return not user.guest and name_key(user.username) in self.site_moderators
 
     def connection(self, conn: ConnectionId) -> Connection:
         found = self.connections.by_id.get(conn)
@@ -61,6 +67,15 @@ class Context:
         """Spend one token of `key`'s bucket (no key: nothing to count by) or refuse."""
         if key is not None and not limiter.allow(key, self.clock.monotonic()):
             raise ChatError(ErrorCode.RATE_LIMITED, refusal)
+
+    async def other_account(self, user: User, username: object, refusal: str) -> User:
+        """The account named `username`, who must not be `user` (`refusal` says why)."""
+        other = await self.storage.users.by_name(rules.clean_username(username))
+        if other is None:
+            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
+        if other.id == user.id:
+            raise ChatError(ErrorCode.FORBIDDEN, refusal)
+        return other
 
     async def member_room(self, user: User, room: object) -> str:
         """The room a request names, which `user` must be a member of. No await for a room

@@ -124,12 +124,15 @@ class Identity:
                 if user.guest
                 else await self._rooms.rooms_of(user)
             )
+            blocked = [] if user.guest else await ctx.storage.moderation.blocked_by(user.id)
         return SessionView(
             user=user,
             rooms=[r for r in rooms if r is not None],
             online=online,
             online_count=count,
             token=connection.token,
+            blocked=blocked,
+            site_moderator=ctx.site_moderator(user),
         )
 
     async def site_account(self, site: SiteIdentity) -> User:

@@ -50,6 +50,7 @@ class Messaging:
         user = ctx.joined(conn)
         cleaned = rules.clean_message(text)
         name = await ctx.member_room(user, room)
+        ctx.membership.check_voice(user.id, name, ctx.clock.now())
         cid = rules.clean_client_id(client_id)
         answers = rules.clean_reply_to(reply_to)
         ctx.spend(ctx.limiters.messages, user.id, "Too many messages; wait a moment.")

@@ -16,6 +16,7 @@ from rtchat.domain.models import (
     User,
     dm_room_name,
 )
+from rtchat.domain.moderation import Role
 from rtchat.service.context import Context, guests_stay
 from rtchat.service.limits import (
     HISTORY_PAGE,
@@ -25,6 +26,7 @@ from rtchat.service.limits import (
     ONLINE_SCAN,
     ROOMS_PAGE,
 )
+from rtchat.service.moderation import check_ban
 from rtchat.service.reads import Reads
 from rtchat.service.typing import Typing
 from rtchat.service.views import RoomsPage, RoomView
@@ -64,11 +66,13 @@ class Rooms:
             "Too many rooms made from your address; wait a while.",
         )
         await ctx.storage.rooms.create(room, members=(user.id,))
+        await ctx.storage.moderation.set_role(room.name, user.id, Role.OWNER)
         await ctx.membership.added(user.id, room.name)
         summary = RoomSummary(room, member_count=1, last_seq=0)
         ctx.relay.to_room(DEFAULT_ROOM, RoomCreated(summary))
-        ctx.relay.to_user(user.id, RoomAdded(summary), skip=conn)
-        return summary
+        owned = dataclasses.replace(summary, role=Role.OWNER)
+        ctx.relay.to_user(user.id, RoomAdded(owned), skip=conn)
+        return owned
 
     async def join_room(self, conn: ConnectionId, room: object) -> RoomView:
         ctx = self._ctx
@@ -82,6 +86,13 @@ class Rooms:
         if found.kind is RoomKind.DM and not ctx.membership.has(user.id, name):
             raise ChatError(ErrorCode.FORBIDDEN, "This conversation is private.")
         if not user.guest and await ctx.storage.rooms.add_member(name, user.id):
+            # Added, then checked: a ban made meanwhile is seen here, or finds them a
+            # member and removes them. Read from the store, never from a cache.
+            try:
+                await check_ban(ctx, found, user)
+            except ChatError:
+                await ctx.storage.rooms.remove_member(name, user.id)
+                raise
             await ctx.membership.added(user.id, name)
             ctx.relay.to_room(name, MemberJoined(name, user))
             ctx.relay.to_user(user.id, RoomAdded(await self._summary(name, user)), skip=conn)
@@ -92,6 +103,7 @@ class Rooms:
                 messages=latest[-HISTORY_PAGE:],
                 has_more=len(latest) > HISTORY_PAGE,
                 members=await ctx.storage.rooms.members(name, MEMBERS_LISTED),
+                roles=await ctx.storage.moderation.roles(name),
             )
 
     async def leave_room(self, conn: ConnectionId, room: object) -> str:
@@ -110,11 +122,9 @@ class Rooms:
     async def open_dm(self, conn: ConnectionId, username: object) -> RoomSummary:
         ctx = self._ctx
         user = ctx.account(conn)
-        peer = await ctx.storage.users.by_name(rules.clean_username(username))
-        if peer is None:
-            raise ChatError(ErrorCode.USER_NOT_FOUND, "No user has this name.")
-        if peer.id == user.id:
-            raise ChatError(ErrorCode.FORBIDDEN, "A direct message needs someone else.")
+        peer = await ctx.other_account(user, username, "A direct message needs someone else.")
+        if peer.id in await ctx.storage.moderation.blockers_of(user.id):
+            raise ChatError(ErrorCode.BLOCKED)
         name = dm_room_name(user.id, peer.id)
         if await ctx.storage.rooms.get(name) is None:
             try:
@@ -147,19 +157,28 @@ class Rooms:
         return [m for m in members if m.id in online][:ONLINE_LIST_LIMIT]
 
     async def rooms_of(self, user: User) -> list[RoomSummary]:
-        """Every room of the account, with its peer (a DM) and its unread and mention counts."""
+        """Every room of the account, with its peer (a DM), the account's role in it and its
+        unread and mention counts."""
         stored = await self._ctx.storage.rooms.rooms_of(user.id)
         summaries = await self._reads.counted(user, stored, all_mine=True)
-        return [await self._with_peer(s, user) for s in summaries]
+        roles = await self._ctx.storage.moderation.roles_of(user.id)
+        return [await self._with_peer(s, user, roles.get(s.room.name)) for s in summaries]
 
     async def _summary(self, name: str, viewer: User) -> RoomSummary:
         summary = await self._ctx.storage.rooms.summary(name)
         assert summary is not None
-        return await self._with_peer(summary, viewer)
+        role = None
+        if summary.room.kind is RoomKind.ROOM and not viewer.guest:
+            role = await self._ctx.storage.moderation.role(name, viewer.id)
+        return await self._with_peer(summary, viewer, role)
 
-    async def _with_peer(self, summary: RoomSummary, viewer: User) -> RoomSummary:
+    async def _with_peer(
+        self, summary: RoomSummary, viewer: User, role: Role | None
+    ) -> RoomSummary:
+        """With the viewer's role in a room (a member's when none is stored), or the other
+        person of a direct message."""
         if summary.room.kind is not RoomKind.DM:
-            return summary
+            return dataclasses.replace(summary, role=role or Role.MEMBER)
         ids = summary.room.name.split(":")[1:]
         peer_id = ids[1] if ids[0] == viewer.id else ids[0]
         return dataclasses.replace(summary, peer=await self._ctx.storage.users.by_id(peer_id))

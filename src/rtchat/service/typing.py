@@ -34,6 +34,7 @@ class Typing:
         user = ctx.joined(conn)
         flag = rules.clean_typing(is_typing)
         name = await ctx.member_room(user, room)
+        ctx.membership.check_voice(user.id, name, ctx.clock.now())
         if self._show(user, name, flag, conn):
             await ctx.relay.room_command(name, _body(user, name, flag, conn), here=False)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rtchat.domain.models import Message, RoomSummary, User
+from rtchat.domain.moderation import Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,9 @@ class SessionView:
     """The first `ONLINE_LIST_LIMIT` online users by name; `online_count` counts them all."""
     online_count: int
     token: str | None = None
+    blocked: list[User] = field(default_factory=list)
+    """The accounts whose direct messages this user blocks."""
+    site_moderator: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,8 @@ class RoomView:
     messages: list[Message]
     has_more: bool
     members: list[User]
+    roles: dict[str, Role] = field(default_factory=dict)
+    """The room's owner and moderators, by account id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,13 @@ from rtchat.domain.models import (
     User,
     quote_of,
 )
+from rtchat.domain.moderation import Restriction, Role, Until
 from rtchat.domain.names import name_key
 from rtchat.ports import (
     UNREAD_CAP,
     MessageSearch,
     MessageStore,
+    ModerationStore,
     ReadMarkers,
     RoomStore,
     SearchCursor,
@@ -71,6 +73,9 @@ class _State:
     markers: dict[tuple[str, str], int] = field(default_factory=dict)  # (user id, room) -> seq
     changes_by_client_id: set[tuple[str, str]] = field(default_factory=set)
     edits: dict[str, list[int]] = field(default_factory=dict)  # message id -> log positions
+    roles: dict[tuple[str, str], Role] = field(default_factory=dict)  # (room, user id)
+    restrictions: dict[tuple[str, str, Restriction], Until] = field(default_factory=dict)
+    blocks: set[tuple[str, str]] = field(default_factory=set)  # (blocker, blocked)
 
     def named_user(self, user_id: str) -> User | None:
         record = self.users.get(user_id)
@@ -435,14 +440,82 @@ class MemoryRoomStore:
             raise ChatError(ErrorCode.USER_NOT_FOUND, f"No user has the id {user_id!r}.")
 
 
+class MemoryModerationStore:
+    """Roles, restrictions and blocks in dictionaries keyed as the SQL tables are."""
+
+    def __init__(self, state: _State) -> None:
+        self._state = state
+
+    async def set_role(self, room: str, user_id: str, role: Role) -> None:
+        self._require_room(room)
+        if role is Role.MEMBER:
+            self._state.roles.pop((room, user_id), None)
+        else:
+            self._state.roles[(room, user_id)] = role
+
+    async def role(self, room: str, user_id: str) -> Role:
+        return self._state.roles.get((room, user_id), Role.MEMBER)
+
+    async def roles(self, room: str) -> dict[str, Role]:
+        return {uid: role for (name, uid), role in self._state.roles.items() if name == room}
+
+    async def roles_of(self, user_id: str) -> dict[str, Role]:
+        return {name: role for (name, uid), role in self._state.roles.items() if uid == user_id}
+
+    async def restrict(
+        self, room: str, user_id: str, kind: Restriction, until: datetime | None
+    ) -> None:
+        self._require_room(room)
+        ends = None if until is None else as_utc(until)
+        self._state.restrictions[(room, user_id, kind)] = Until(ends)
+
+    async def lift(self, room: str, user_id: str, kind: Restriction) -> bool:
+        return self._state.restrictions.pop((room, user_id, kind), None) is not None
+
+    async def restriction(self, room: str, user_id: str, kind: Restriction) -> Until | None:
+        return self._state.restrictions.get((room, user_id, kind))
+
+    async def restrictions_of(self, user_id: str, kind: Restriction) -> dict[str, datetime | None]:
+        return {
+            name: found.until
+            for (name, uid, what), found in self._state.restrictions.items()
+            if uid == user_id and what is kind
+        }
+
+    async def block(self, user_id: str, blocked_id: str) -> bool:
+        if (user_id, blocked_id) in self._state.blocks:
+            return False
+        self._state.blocks.add((user_id, blocked_id))
+        return True
+
+    async def unblock(self, user_id: str, blocked_id: str) -> bool:
+        if (user_id, blocked_id) not in self._state.blocks:
+            return False
+        self._state.blocks.remove((user_id, blocked_id))
+        return True
+
+    async def blocked_by(self, user_id: str) -> list[User]:
+        state = self._state
+        users = [state.named_user(b) for a, b in state.blocks if a == user_id]
+        return sorted((u for u in users if u is not None), key=lambda u: name_key(u.username))
+
+    async def blockers_of(self, user_id: str) -> set[str]:
+        return {a for a, b in self._state.blocks if b == user_id}
+
+    def _require_room(self, room: str) -> None:
+        if room not in self._state.rooms:
+            raise ChatError(ErrorCode.ROOM_NOT_FOUND)
+
+
 class MemoryStorage:
-    """Every store over one in-process state; nothing survives `close`."""
+    """All the stores over one in-process state; nothing survives `close`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
     reads: ReadMarkers
     search: MessageSearch
+    moderation: ModerationStore
 
     def __init__(self) -> None:
         state = _State()
@@ -451,6 +524,7 @@ class MemoryStorage:
         self.rooms = MemoryRoomStore(state)
         self.reads = MemoryReadMarkers(state)
         self.search = MemoryMessageSearch(state)
+        self.moderation = MemoryModerationStore(state)
 
     def healthy(self) -> bool:
         return True

@@ -17,9 +17,17 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageSearch, MessageStore, ReadMarkers, RoomStore, UserStore
+from rtchat.ports import (
+    MessageSearch,
+    MessageStore,
+    ModerationStore,
+    ReadMarkers,
+    RoomStore,
+    UserStore,
+)
 from rtchat.storage._common import to_seconds, window
 from rtchat.storage.postgres_messages import PostgresMessageStore
+from rtchat.storage.postgres_moderation import PostgresModerationStore
 from rtchat.storage.postgres_pool import (
     COMMAND_TIMEOUT,
     CONNECT_TIMEOUT,
@@ -295,13 +303,14 @@ async def _first_unknown(connection: PgConnection, user_ids: tuple[str, ...]) ->
 
 
 class PostgresStorage:
-    """Every store over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
+    """All the stores over one PostgreSQL database. Open with `PostgresStorage.open(url)`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
     reads: ReadMarkers
     search: MessageSearch
+    moderation: ModerationStore
 
     def __init__(self, pool: PgPool, writer: PgWriter) -> None:
         self._pool = pool
@@ -311,6 +320,7 @@ class PostgresStorage:
         self.rooms = PostgresRoomStore(writer)
         self.reads = PostgresReadMarkers(writer)
         self.search = PostgresMessageSearch(writer)
+        self.moderation = PostgresModerationStore(writer)
 
     @classmethod
     async def open(

@@ -138,12 +138,44 @@ CREATE TABLE read_markers (
 CREATE INDEX messages_search ON messages USING gin (to_tsvector('simple', text));
 """
 
+# Version 6, as in SQLite: moderation. Roles and restrictions (bans and mutes, `until_us`
+# NULL for "until lifted") per room and account; who blocks whose direct messages. Rooms
+# made before it have no owner: the site moderators moderate them.
+_V6_MODERATION = """
+CREATE TABLE roles (
+    room     text COLLATE "C" NOT NULL
+             CONSTRAINT roles_room_fkey REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id  text COLLATE "C" NOT NULL,
+    role     text NOT NULL CHECK (role IN ('owner', 'moderator')),
+    PRIMARY KEY (room, user_id)
+);
+CREATE INDEX roles_by_user ON roles (user_id, room);
+
+CREATE TABLE restrictions (
+    room      text COLLATE "C" NOT NULL
+              CONSTRAINT restrictions_room_fkey REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id   text COLLATE "C" NOT NULL,
+    kind      text NOT NULL CHECK (kind IN ('ban', 'mute')),
+    until_us  bigint,             -- microseconds since the epoch, UTC; NULL: until lifted
+    PRIMARY KEY (room, user_id, kind)
+);
+CREATE INDEX restrictions_by_user ON restrictions (user_id, kind, room);
+
+CREATE TABLE blocks (
+    user_id     text COLLATE "C" NOT NULL,   -- who blocks
+    blocked_id  text COLLATE "C" NOT NULL,   -- whose direct messages
+    PRIMARY KEY (user_id, blocked_id)
+);
+CREATE INDEX blocks_by_blocked ON blocks (blocked_id, user_id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_TABLES,
     _V2_ROOM_COUNTER,
     _V3_SENDERS_AND_LAST_SEEN,
     _V4_EVENT_LOG,
     _V5_READS_MENTIONS_SEARCH,
+    _V6_MODERATION,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -19,9 +19,17 @@ from typing import Any
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import Room, RoomKind, RoomSummary, User
 from rtchat.domain.names import name_key
-from rtchat.ports import MessageSearch, MessageStore, ReadMarkers, RoomStore, UserStore
+from rtchat.ports import (
+    MessageSearch,
+    MessageStore,
+    ModerationStore,
+    ReadMarkers,
+    RoomStore,
+    UserStore,
+)
 from rtchat.storage._common import to_seconds, window
 from rtchat.storage.sqlite_messages import SqliteMessageStore
+from rtchat.storage.sqlite_moderation import SqliteModerationStore
 from rtchat.storage.sqlite_reads import SqliteMessageSearch, SqliteReadMarkers
 from rtchat.storage.sqlite_thread import SqliteThread
 
@@ -238,13 +246,14 @@ def _require_user(conn: sqlite3.Connection, user_id: str) -> None:
 
 
 class SqliteStorage:
-    """Every store over one SQLite file. Open with `SqliteStorage.open(path)`."""
+    """All the stores over one SQLite file. Open with `SqliteStorage.open(path)`."""
 
     messages: MessageStore
     users: UserStore
     rooms: RoomStore
     reads: ReadMarkers
     search: MessageSearch
+    moderation: ModerationStore
 
     def __init__(self, thread: SqliteThread) -> None:
         self._thread = thread
@@ -253,6 +262,7 @@ class SqliteStorage:
         self.rooms = SqliteRoomStore(thread)
         self.reads = SqliteReadMarkers(thread)
         self.search = SqliteMessageSearch(thread)
+        self.moderation = SqliteModerationStore(thread)
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteStorage:

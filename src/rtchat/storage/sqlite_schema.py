@@ -149,12 +149,42 @@ END;
 INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');
 """
 
+# Version 6: moderation. Roles (an owner, moderators) and restrictions (bans and mutes,
+# `until_us` NULL for "until lifted") per room and account, and who blocks whose direct
+# messages. Rooms made before it have no owner: the site moderators moderate them.
+_V6_MODERATION = """
+CREATE TABLE roles (
+    room     TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id  TEXT NOT NULL,
+    role     TEXT NOT NULL CHECK (role IN ('owner', 'moderator')),
+    PRIMARY KEY (room, user_id)
+) WITHOUT ROWID;
+CREATE INDEX roles_by_user ON roles (user_id, room);
+
+CREATE TABLE restrictions (
+    room      TEXT NOT NULL REFERENCES rooms (name) ON DELETE CASCADE,
+    user_id   TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('ban', 'mute')),
+    until_us  INTEGER,            -- microseconds since the epoch, UTC; NULL: until lifted
+    PRIMARY KEY (room, user_id, kind)
+) WITHOUT ROWID;
+CREATE INDEX restrictions_by_user ON restrictions (user_id, kind, room);
+
+CREATE TABLE blocks (
+    user_id     TEXT NOT NULL,    -- who blocks
+    blocked_id  TEXT NOT NULL,    -- whose direct messages
+    PRIMARY KEY (user_id, blocked_id)
+) WITHOUT ROWID;
+CREATE INDEX blocks_by_blocked ON blocks (blocked_id, user_id);
+"""
+
 MIGRATIONS: tuple[str, ...] = (
     _V1_TABLES,
     _V2_ROOM_COUNTER,
     _V3_SENDERS_AND_LAST_SEEN,
     _V4_EVENT_LOG,
     _V5_READS_MENTIONS_SEARCH,
+    _V6_MODERATION,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -39,6 +39,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.MUTED: 403,
+    ErrorCode.BLOCKED: 403,
     ErrorCode.ROOM_NOT_FOUND: 404,
     ErrorCode.USER_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,

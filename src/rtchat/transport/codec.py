@@ -15,6 +15,7 @@ from rtchat.domain.events import (
     MemberLeft,
     MessageChanged,
     MessagePosted,
+    Moderated,
     ReadMarkerMoved,
     RoomAdded,
     RoomCreated,
@@ -25,14 +26,10 @@ from rtchat.domain.events import (
     UserTyping,
 )
 from rtchat.domain.models import Change, ChangeKind, Message, Quote, ReadState, RoomSummary, User
+from rtchat.domain.timestamps import iso_timestamp
 from rtchat.transport import events
 
 Payload = dict[str, object]
-
-
-def iso_timestamp(moment: datetime) -> str:
-    """JavaScript's `toISOString()` form, as the seed sends: milliseconds and a `Z`."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def user_payload(user: User) -> Payload:
@@ -133,6 +130,30 @@ def room_payload(summary: RoomSummary) -> Payload:
         payload["unread"] = summary.unread
     if summary.mentions is not None:
         payload["mentions"] = summary.mentions
+    if summary.role is not None:
+        payload["role"] = str(summary.role)
+    return payload
+
+
+def moderation_payload(event: Moderated) -> Payload:
+    payload: Payload = {
+        "room": event.room,
+        "action": str(event.action),
+        "user": user_payload(event.user),
+        "by": user_payload(event.by),
+        "until": None if event.until is None else iso_timestamp(event.until),
+    }
+    if event.role is not None:
+        payload["role"] = str(event.role)
+    return payload
+
+
+def _member_left(event: MemberLeft) -> Payload:
+    payload: Payload = {"room": event.room, "user": user_payload(event.user)}
+    if event.reason is not None:
+        payload["reason"] = str(event.reason)
+    if event.by is not None:
+        payload["by"] = user_payload(event.by)
     return payload
 
 
@@ -157,8 +178,10 @@ def encode(event: ServerEvent) -> tuple[str, Payload]:
             return events.USER_DISCONNECTED, _presence(user, connection, timestamp)
         case MemberJoined(room, user):
             return events.MEMBER_JOINED, {"room": room, "user": user_payload(user)}
-        case MemberLeft(room, user):
-            return events.MEMBER_LEFT, {"room": room, "user": user_payload(user)}
+        case MemberLeft():
+            return events.MEMBER_LEFT, _member_left(event)
+        case Moderated():
+            return events.MODERATED, moderation_payload(event)
         case RoomCreated(summary):
             return events.ROOM_CREATED, {"room": room_payload(summary)}
         case RoomAdded(summary):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rtchat.domain.mentions import MAX_MENTIONS
 from rtchat.domain.models import QUOTE_LENGTH, REACTION_NAMES
+from rtchat.domain.moderation import MAX_RESTRICTION_SECONDS
 from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
     MAX_EMOJI_LENGTH,
@@ -61,6 +62,14 @@ SEARCH = "search"
 EDIT_MESSAGE = "edit-message"
 DELETE_MESSAGE = "delete-message"
 REACT = "react"
+SET_ROLE = "set-role"
+KICK = "kick"
+BAN = "ban"
+UNBAN = "unban"
+MUTE = "mute"
+UNMUTE = "unmute"
+BLOCK = "block"
+UNBLOCK = "unblock"
 
 # Server -> client.
 USER_CONNECTED = "user-connected"
@@ -76,13 +85,16 @@ READ_MARKER = "read-marker"
 MESSAGE_EDITED = "message-edited"
 MESSAGE_DELETED = "message-deleted"
 REACTION_CHANGED = "reaction-changed"
+MODERATED = "moderated"
 ERROR = "error"
 
 ROOM_INFO = (
     "`RoomInfo` = `{name, kind: 'room'|'dm', topic, memberCount, lastSeq, peer?, unread?, "
-    "mentions?}`; `unread` and `mentions` (in `session` and `list-rooms`, on your own rooms) "
-    "count the messages after your read marker that others wrote, and those of them that "
-    f"mention you, up to {UNREAD_CAP}"
+    "mentions?, role?}`; `unread` and `mentions` (in `session` and `list-rooms`, on your own "
+    "rooms) count the messages after your read marker that others wrote, and those of them "
+    f"that mention you, up to {UNREAD_CAP}; `role` ('owner', 'moderator' or 'member') is "
+    "yours, in the answers about your own rooms (`session`, `join-room`, `create-room`, "
+    "`room-added`), never for a DM"
 )
 MESSAGE = (
     "`Message` = `{id, room, seq, clientId, username, message, userId, accountId, guest, "
@@ -98,6 +110,11 @@ MESSAGE = (
 READ_STATE = "`{room, seq, unread, mentions}`"
 _CHANGE = "`{room, seq, id, username, accountId, guest, timestamp"
 USER = "`User` = `{accountId, username, guest}`"
+MODERATION = (
+    "`Moderation` = `{room, action: 'role'|'kick'|'ban'|'unban'|'mute'|'unmute', user: User, "
+    "by: User, until, role?}`; `until` when a ban or mute ends (ISO 8601), `null` for "
+    "until lifted (and for the other actions); `role` for `role`"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +137,22 @@ _JOINED = ("not_joined",)
 _ROOM = ("invalid_room_name", "room_not_found", "forbidden")
 _TARGET = ("invalid_payload", "message_not_found", "rate_limited")
 _EDIT_WINDOW = Limits().edit_window
+_MODERATE = (
+    *_JOINED,
+    "invalid_payload",
+    "invalid_room_name",
+    "room_not_found",
+    "invalid_username",
+    "user_not_found",
+    "not_moderator",
+    "outranked",
+    "forbidden",
+)
+_SESSION = (
+    "`{user: User | null, token?, rooms: [RoomInfo], online: [User], onlineCount, "
+    "blocked: [User], siteModerator}`; `blocked` the accounts whose direct messages you "
+    "block, `siteModerator` whether you moderate every room"
+)
 _PRESENCE = "`{username, userId, accountId, guest, timestamp}`"
 
 CLIENT_EVENTS: tuple[EventSpec, ...] = (
@@ -134,9 +167,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "for a guest whatever the name. Another name than the connection's own is a "
         "rename, which releases the old one. If the user came online, everyone receives "
         "`user-connected`.",
-        ack="`{user: User, token?, rooms: [RoomInfo], online: [User], onlineCount}` (no "
-        f"`token` for a guest); `online` lists at most {ONLINE_LIST_LIMIT} users, "
-        "`list-online` gives a room's",
+        ack=f"{_SESSION} (no `token` for a guest); `online` lists at most "
+        f"{ONLINE_LIST_LIMIT} users, `list-online` gives a room's",
         errors=("invalid_username", "invalid_payload", "username_taken", "rate_limited"),
     ),
     EventSpec(
@@ -144,7 +176,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "none",
         "Who this connection is: the user its `auth.token` named or it joined as, or "
         "`null` if none.",
-        ack="`{user: User | null, token?, rooms: [RoomInfo], online: [User], onlineCount}`",
+        ack=_SESSION,
     ),
     EventSpec(
         SEND_MESSAGE,
@@ -163,6 +195,8 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
             "message_not_found",
             "rate_limited",
             *_ROOM,
+            "muted",
+            "blocked",
         ),
     ),
     EventSpec(
@@ -181,14 +215,17 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
             "not_author",
             "edit_window_passed",
             *_ROOM,
+            "muted",
+            "blocked",
         ),
     ),
     EventSpec(
         DELETE_MESSAGE,
         "`{room, id, clientId?}`",
-        "Delete your own message: it becomes a tombstone for everyone (`deleted: true`, no "
-        "text, no reactions), takes the room's next `seq`, and members receive "
-        "`message-deleted`. Deleting it again changes nothing.",
+        "Delete your own message (or, as the room's owner or a moderator, anyone's): it "
+        "becomes a tombstone for everyone (`deleted: true`, no text, no reactions), takes "
+        "the room's next `seq`, and members receive `message-deleted`. Deleting it again "
+        "changes nothing.",
         ack="`Message` (the tombstone)",
         errors=(*_JOINED, *_TARGET, "not_author", *_ROOM),
     ),
@@ -201,7 +238,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "and members receive `reaction-changed`; giving a reaction you gave already, or "
         "taking back one you did not give, changes nothing.",
         ack="`Message` (as it stands now)",
-        errors=(*_JOINED, "invalid_emoji", *_TARGET, "message_deleted", *_ROOM),
+        errors=(*_JOINED, "invalid_emoji", *_TARGET, "message_deleted", *_ROOM, "muted", "blocked"),
     ),
     EventSpec(
         TYPING,
@@ -210,7 +247,7 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         f"at most {_once_per(_TYPING.refresh)} per user and room; a `true` not refreshed "
         f"within {_TYPING.ttl:g} seconds is followed by `isTyping: false` from the server.",
         ack="`null`",
-        errors=(*_JOINED, "invalid_payload", *_ROOM),
+        errors=(*_JOINED, "invalid_payload", *_ROOM, "muted", "blocked"),
     ),
     EventSpec(
         LIST_ROOMS,
@@ -226,8 +263,9 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         CREATE_ROOM,
         f"`{{name, topic?}}`: name 1-{MAX_ROOM_NAME_LENGTH} of a-z 0-9 - _ (lowercased), "
         f"topic up to {MAX_TOPIC_LENGTH}",
-        "Create a room and become its first member. Everyone receives `room-created`. "
-        "Accounts only; limited per account and per address.",
+        "Create a room and become its first member and its owner (see Moderation). "
+        "Everyone receives `room-created`. Accounts only; limited per account and per "
+        "address.",
         ack="`{room: RoomInfo}`",
         errors=(
             *_JOINED,
@@ -243,10 +281,12 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{room}`",
         "Become a member (members receive `member-joined`) and get the last "
         f"{HISTORY_PAGE} messages and the first {MEMBERS_LISTED} members by name "
-        "(`memberCount` counts them all). A guest may open `general` only (it is "
-        "everyone's).",
-        ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User]}`",
-        errors=(*_JOINED, "invalid_payload", *_ROOM),
+        "(`memberCount` counts them all), and `roles`: the room's owner and moderators, "
+        "by `accountId`. A guest may open `general` only (it is everyone's). A user "
+        "banned from the room is refused until the ban ends.",
+        ack="`{room: RoomInfo, messages: [Message], hasMore, members: [User], roles: "
+        "{accountId: 'owner'|'moderator'}}`",
+        errors=(*_JOINED, "invalid_payload", *_ROOM, "banned"),
     ),
     EventSpec(
         LEAVE_ROOM,
@@ -261,9 +301,17 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         "`{username}`",
         "Open (or reopen) the direct-message room with the account of that name (never "
         "a guest); only the two of you can read or post in it. The other person's "
-        "connections receive `room-added`. Accounts only.",
+        "connections receive `room-added`. Accounts only. Refused with `blocked` when "
+        "that person blocks you.",
         ack="`{room: RoomInfo}`",
-        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+        errors=(
+            *_JOINED,
+            "invalid_payload",
+            "invalid_username",
+            "user_not_found",
+            "forbidden",
+            "blocked",
+        ),
     ),
     EventSpec(
         HISTORY,
@@ -331,6 +379,74 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
         ack="`{messages: [Message], next}`",
         errors=(*_JOINED, "invalid_payload", *_ROOM),
     ),
+    EventSpec(
+        SET_ROLE,
+        "`{room, username, role: 'moderator'|'member'}`",
+        "The room's owner (or a site moderator) makes an account a moderator of the room, "
+        "or a member again. The room and that account's connections receive `moderated`.",
+        ack="`Moderation`",
+        errors=(*_MODERATE, "not_owner"),
+    ),
+    EventSpec(
+        KICK,
+        "`{room, username}`",
+        "A moderator removes a member, who may join again. The room receives `moderated` "
+        "and `member-left` with `reason: 'kick'`; the member's connections too, and leave "
+        "the room. Not in `general` (everyone is in it: mute instead) nor in DMs. Kicking "
+        "someone who is not a member answers the same and announces nothing.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        BAN,
+        f"`{{room, username, seconds?}}`: `seconds` up to {MAX_RESTRICTION_SECONDS} "
+        "(without: until `unban`)",
+        "A moderator removes a member (or keeps out someone who is not one), who cannot "
+        "join again until the ban ends: `join-room` answers `banned` with `until`. "
+        "Announced as `kick` is, with `reason: 'ban'`. Not in `general` nor in DMs.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        UNBAN,
+        "`{room, username}`",
+        "A moderator lifts a ban; announced with `moderated` when there was one.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        MUTE,
+        f"`{{room, username, seconds?}}`: `seconds` up to {MAX_RESTRICTION_SECONDS} "
+        "(without: until `unmute`)",
+        "A moderator stops a member sending or typing in the room until `until`: "
+        "`send-message` and `typing` there answer `muted` with `until`. In `general` too. "
+        "The room and the member's connections receive `moderated`.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        UNMUTE,
+        "`{room, username}`",
+        "A moderator lifts a mute; announced with `moderated` when there was one.",
+        ack="`Moderation`",
+        errors=_MODERATE,
+    ),
+    EventSpec(
+        BLOCK,
+        "`{username}`",
+        "Take no direct messages from that account: it can no longer open a DM with you "
+        "(`open-dm` answers `blocked`) nor post or type in yours (`blocked`). It is not "
+        "told. Accounts only.",
+        ack="`{blocked: [User]}`: everyone you block, by name",
+        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+    ),
+    EventSpec(
+        UNBLOCK,
+        "`{username}`",
+        "Take that account's direct messages again.",
+        ack="`{blocked: [User]}`: everyone you block, by name",
+        errors=(*_JOINED, "invalid_payload", "invalid_username", "user_not_found", "forbidden"),
+    ),
 )
 
 SERVER_EVENTS: tuple[EventSpec, ...] = (
@@ -377,7 +493,11 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         "node crashed). Sent to every connection.",
     ),
     EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
-    EventSpec(MEMBER_LEFT, "`{room, user: User}`", "Someone left the room."),
+    EventSpec(
+        MEMBER_LEFT,
+        "`{room, user: User, reason?: 'kick'|'ban', by?: User}`",
+        "Someone left the room, or a moderator (`by`) removed them (`reason`).",
+    ),
     EventSpec(ROOM_CREATED, "`{room: RoomInfo}`", "A public room was created. Sent to all."),
     EventSpec(
         ROOM_ADDED,
@@ -397,6 +517,13 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         READ_STATE,
         "Your read marker in a room moved (`mark-read` on any of your connections, on any "
         "node). Sent to every connection of your account.",
+    ),
+    EventSpec(
+        MODERATED,
+        "`Moderation`",
+        "A moderator acted on `user` in `room` (see `set-role`, `kick`, `ban`, `unban`, "
+        "`mute`, `unmute`). Sent to the room's members and to every connection of `user`, "
+        "once each, so a client learns it was removed, banned or muted, and until when.",
     ),
     EventSpec(
         ERROR,

@@ -45,7 +45,8 @@ def _errors(*statuses: int) -> dict[str, Schema]:
         400: "The request has the wrong shape (`invalid_payload`, `invalid_message`, ...).",
         401: "No key, an unknown key, or a refused JWT (`unauthorized`, `invalid_token`, "
         "`token_expired`).",
-        403: "The caller may not do this here (`forbidden`).",
+        403: "The caller may not do this here (`forbidden`), is muted in the room (`muted`, "
+        "with `until`) or blocked from this direct message (`blocked`).",
         404: "No such room (`room_not_found`).",
         409: "The room exists already (`room_exists`).",
         429: "Too many messages or new rooms from this caller (`rate_limited`).",
@@ -89,6 +90,10 @@ _SCHEMAS: dict[str, Schema] = {
             "memberCount": {"type": "integer", "minimum": 0},
             "lastSeq": {"type": "integer", "minimum": 0},
             "peer": _ref("User"),
+            "role": {
+                "enum": ["owner", "moderator", "member"],
+                "description": "The caller's role in the room it created: `owner`.",
+            },
         },
     },
     "Message": {

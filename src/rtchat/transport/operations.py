@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rtchat.domain.errors import ChatError, ErrorCode
-from rtchat.domain.models import ConnectionId
+from rtchat.domain.events import Moderated
+from rtchat.domain.models import ConnectionId, User
 from rtchat.domain.ratelimit import TokenBucket
+from rtchat.domain.timestamps import iso_timestamp
 from rtchat.ports import Clock
 from rtchat.service import Chat, SessionView
 from rtchat.transport import codec, events
@@ -23,6 +25,8 @@ from rtchat.transport import codec, events
 log = logging.getLogger(__name__)
 
 Handler = Callable[[ConnectionId, list[Any]], Awaitable[object]]
+ModerationCall = Callable[..., Awaitable[Moderated]]
+BlockCall = Callable[[ConnectionId, object], Awaitable[list[User]]]
 Answer = dict[str, object]
 
 
@@ -56,6 +60,18 @@ class Operations:
             events.DELETE_MESSAGE: self._delete_message,
             events.REACT: self._react,
         }
+        moderation = chat.moderation
+        target = ("room", "username")
+        self._handlers |= {
+            events.SET_ROLE: self._moderation(moderation.set_role, *target, "role"),
+            events.KICK: self._moderation(moderation.kick, *target),
+            events.BAN: self._moderation(moderation.ban, *target, "seconds"),
+            events.UNBAN: self._moderation(moderation.unban, *target),
+            events.MUTE: self._moderation(moderation.mute, *target, "seconds"),
+            events.UNMUTE: self._moderation(moderation.unmute, *target),
+            events.BLOCK: self._blocks(moderation.block),
+            events.UNBLOCK: self._blocks(moderation.unblock),
+        }
 
     async def connect(self, conn: ConnectionId, auth: object, address: str | None) -> None:
         """A connection signs in with what its client presented (Socket.IO's `auth`, a
@@ -88,7 +104,7 @@ class Operations:
         except Exception:
             log.exception("handler for %r failed", event[:64])
             failure = ChatError(ErrorCode.INTERNAL).to_wire()
-        code = failure["code"]
+        code = str(failure["code"])
         self.errors[code] = self.errors.get(code, 0) + 1
         return {"ok": False, "error": failure}
 
@@ -161,6 +177,7 @@ class Operations:
             "messages": [codec.message_payload(m) for m in view.messages],
             "hasMore": view.has_more,
             "members": [codec.user_payload(u) for u in view.members],
+            "roles": {account: str(role) for account, role in view.roles.items()},
         }
 
     async def _leave_room(self, conn: ConnectionId, args: list[Any]) -> object:
@@ -197,7 +214,23 @@ class Operations:
 
     async def _refresh_token(self, conn: ConnectionId, args: list[Any]) -> object:
         (token,) = _fields(_object(args), "token")
-        return {"expiresAt": codec.iso_timestamp(self._chat.identity.refresh(conn, token))}
+        return {"expiresAt": iso_timestamp(self._chat.identity.refresh(conn, token))}
+
+    def _moderation(self, action: ModerationCall, *names: str) -> Handler:
+        """The handler of a moderation op: its fields, in order, after the connection."""
+
+        async def handler(conn: ConnectionId, args: list[Any]) -> object:
+            event = await action(conn, *_fields(_object(args), *names))
+            return codec.moderation_payload(event)
+
+        return handler
+
+    def _blocks(self, action: BlockCall) -> Handler:
+        async def handler(conn: ConnectionId, args: list[Any]) -> object:
+            (username,) = _fields(_object(args), "username")
+            return {"blocked": [codec.user_payload(u) for u in await action(conn, username)]}
+
+        return handler
 
     async def _mark_read(self, conn: ConnectionId, args: list[Any]) -> object:
         room, seq = _fields(_object(args), "room", "seq")
@@ -215,6 +248,8 @@ def _session_payload(view: SessionView) -> dict[str, object]:
         "rooms": [codec.room_payload(s) for s in view.rooms],
         "online": [codec.user_payload(u) for u in view.online],
         "onlineCount": view.online_count,
+        "blocked": [codec.user_payload(u) for u in view.blocked],
+        "siteModerator": view.site_moderator,
     }
     if view.token is not None:
         payload["token"] = view.token
