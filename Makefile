@@ -47,8 +47,14 @@ integration: install system
 e2e: install system
 	$(BIN)/pytest tests/e2e
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist): most tests wait on the network, not
+# on the CPU. The few that hold a wall-clock bound of tenths of a second (marked `serial`) run
+# afterwards, on their own.
+TEST_WORKERS ?= 3
+
 test: install system lint types
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist worksteal -m "not serial"
+	$(BIN)/pytest tests -m serial
 	$(MAKE) bench-smoke
 
 # A bounded live fuzz of `rtchat serve` (tests/fuzz/live.py); `make test` runs a short one.
