@@ -67,10 +67,9 @@ fuzz: install
 bench: install system
 	$(BIN)/python benchmarks/run.py
 
+# run.py, scale.py and traffic.py --smoke, side by side (benchmarks/smoke.py).
 bench-smoke: install system
-	$(BIN)/python benchmarks/run.py --smoke
-	$(BIN)/python benchmarks/scale.py --smoke
-	$(BIN)/python benchmarks/traffic.py --smoke
+	$(BIN)/python benchmarks/smoke.py
 
 # Connections to the open-file limit of one process, then 100,000 across workers, with a
 # broadcast at every step, beside the Node seed server (benchmarks/scale.py, issue #13).
