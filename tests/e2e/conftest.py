@@ -3,7 +3,8 @@
 The server is started the way a user starts it (``python -m rtchat serve``) on port 0,
 and the bound port is read from the line it prints once it is ready. One Chromium serves
 every test of a run (of an xdist worker), each test in contexts of its own; so these tests
-run in the session's event loop, where that browser's connection lives.
+run in the session's event loop, where that browser's connection lives, and an async fixture
+of this folder says `@pytest_asyncio.fixture(loop_scope="session")` to run there too.
 """
 
 from __future__ import annotations
