@@ -47,8 +47,14 @@ integration: install system
 e2e: install system
 	$(BIN)/pytest tests/e2e
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist): most tests wait on the network, not
+# on the CPU. The few that hold a wall-clock bound of tenths of a second (marked `serial`) run
+# afterwards, on their own.
+TEST_WORKERS ?= 3
+
 test: install system lint types
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist worksteal -m "not serial"
+	$(BIN)/pytest tests -m serial
 	$(MAKE) bench-smoke
 
 # A bounded live fuzz of `rtchat serve` (tests/fuzz/live.py); `make test` runs a short one.
@@ -61,10 +67,9 @@ fuzz: install
 bench: install system
 	$(BIN)/python benchmarks/run.py
 
+# run.py, scale.py and traffic.py --smoke, side by side (benchmarks/smoke.py).
 bench-smoke: install system
-	$(BIN)/python benchmarks/run.py --smoke
-	$(BIN)/python benchmarks/scale.py --smoke
-	$(BIN)/python benchmarks/traffic.py --smoke
+	$(BIN)/python benchmarks/smoke.py
 
 # Connections to the open-file limit of one process, then 100,000 across workers, with a
 # broadcast at every step, beside the Node seed server (benchmarks/scale.py, issue #13).

@@ -1,7 +1,10 @@
 """Fixtures for the browser tests: a real `rtchat serve` subprocess and headless Chromium.
 
 The server is started the way a user starts it (``python -m rtchat serve``) on port 0,
-and the bound port is read from the line it prints once it is ready.
+and the bound port is read from the line it prints once it is ready. One Chromium serves
+every test of a run (of an xdist worker), each test in contexts of its own; so these tests
+run in the session's event loop, where that browser's connection lives, and an async fixture
+of this folder says `@pytest_asyncio.fixture(loop_scope="session")` to run there too.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
+from pytest_asyncio import is_async_test
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_CLIENT_DIR = Path(__file__).resolve().parent / "seed_client"
@@ -41,6 +46,14 @@ expect.set_options(timeout=10_000)
 
 NewPage = Callable[..., Awaitable[Page]]
 StartServer = Callable[..., AbstractAsyncContextManager[str]]
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    session_loop = pytest.mark.asyncio(loop_scope="session")
+    for item in items:
+        if is_async_test(item) and HERE in item.path.parents:
+            item.add_marker(session_loop, append=False)
 
 
 async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
@@ -117,33 +130,63 @@ def start_server(tmp_path: Path) -> StartServer:
     return functools.partial(run_server, tmp_path)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def server_url(tmp_path: Path) -> AsyncIterator[str]:
     """rtchat serving its own browser client."""
     async with run_server(tmp_path) as url:
         yield url
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def seed_server_url(tmp_path: Path) -> AsyncIterator[str]:
     """rtchat serving the seed tutorial's client, unchanged."""
     async with run_server(tmp_path, static_dir=SEED_CLIENT_DIR) as url:
         yield url
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+class Chromium:
+    """One headless Chromium for many tests: launched on first use, and again if it died (so
+    a crash fails the test it happened in, not every test after it)."""
+
+    def __init__(self, playwright: Playwright) -> None:
+        self._playwright = playwright
+        self._browser: Browser | None = None
+
+    async def browser(self) -> Browser:
+        if self._browser is None or not self._browser.is_connected():
+            self._browser = await self._playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+            )
+        return self._browser
+
+    async def close(self) -> None:
+        if self._browser is not None and self._browser.is_connected():
+            await self._browser.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Chromium]:
+    # Launching Chromium (and Playwright's driver) costs a second or more: once per run.
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
+        shared = Chromium(pw)
         try:
-            yield browser
+            yield shared
         finally:
-            await browser.close()
+            await shared.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser(chromium: Chromium) -> AsyncIterator[Browser]:
+    """The run's Chromium; every context a test opened in it is closed after the test."""
+    shared = await chromium.browser()
+    before = set(shared.contexts)
+    yield shared
+    for context in shared.contexts:
+        if context not in before:
+            await context.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def new_page(browser: Browser) -> AsyncIterator[NewPage]:
     """Open a page in its own context (own cookies, own socket); fail on any JS error."""
     errors: list[str] = []

@@ -55,6 +55,7 @@ async def _trickle(writer: asyncio.StreamWriter, reader: asyncio.StreamReader) -
             return
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize(
     "start",
     [
@@ -74,6 +75,7 @@ async def test_a_head_that_never_ends_is_answered_408(strict: str, start: bytes)
     writer.close()
 
 
+@pytest.mark.serial
 async def test_a_body_that_never_ends_is_answered_408(strict: str) -> None:
     reader, writer = await _connect(strict)
     writer.write(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")

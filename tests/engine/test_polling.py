@@ -118,6 +118,7 @@ async def test_server_pings_and_a_pong_keeps_the_session(
     assert await post(http, fast_url, sid, "40") == (200, "ok")
 
 
+@pytest.mark.serial
 async def test_session_closes_exactly_after_ping_interval_plus_timeout(
     http: aiohttp.ClientSession, fast_url: str
 ) -> None:

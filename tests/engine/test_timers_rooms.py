@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from rtchat.engine.rooms import Rooms
 from rtchat.engine.timers import DeadlineQueue
 
 
+@pytest.mark.serial
 async def test_deadlines_fire_in_order_at_their_own_time() -> None:
     loop = asyncio.get_running_loop()
     fired: list[tuple[str, float]] = []

@@ -108,6 +108,7 @@ async def test_connect_middleware_refuses_with_its_message(url: str) -> None:
         assert await recv(ws) == '44{"message":"bad token","data":{"retry":false}}'
 
 
+@pytest.mark.serial
 async def test_ping_pong_and_timeout(fast_url: str) -> None:
     ws, _ = await open_ws(fast_url)
     async with ws:

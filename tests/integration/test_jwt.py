@@ -93,6 +93,7 @@ async def test_bad_tokens_are_refused_with_their_code(site_server: str) -> None:
     assert await refused_with(site_server, {"token": no_exp}) == "invalid_token"
 
 
+@pytest.mark.serial
 async def test_refreshing_before_expiry_keeps_the_connection(site_server: str) -> None:
     client = await ChatClient(site_server, auth={"token": site_token(3)}).connect()
     try:
@@ -114,6 +115,7 @@ async def test_refreshing_before_expiry_keeps_the_connection(site_server: str) -
         await client.close()
 
 
+@pytest.mark.serial
 async def test_no_refresh_is_told_then_closed_at_expiry(site_server: str) -> None:
     client = ChatClient(site_server, auth={"token": site_token(2)})
     closed = asyncio.Event()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.support import ChatClient, Connect, ok, sentinel
 
 
@@ -27,6 +29,7 @@ async def _pair(clients: Connect) -> tuple[ChatClient, ChatClient, dict[str, Any
     return alice, bob, alice_user
 
 
+@pytest.mark.serial
 async def test_repeated_typing_is_forwarded_at_most_once_a_second(clients: Connect) -> None:
     alice, bob, alice_user = await _pair(clients)
     loop = asyncio.get_running_loop()

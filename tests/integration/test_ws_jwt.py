@@ -47,6 +47,7 @@ async def test_a_hello_without_a_good_token_is_refused_and_closed(
     assert await client.closed() == (4001, code)
 
 
+@pytest.mark.serial
 async def test_refresh_then_no_refresh_closes_at_expiry(site_server: str) -> None:
     client = await WsClient.open(site_server)
     await client.hello(token=site_token(2))
