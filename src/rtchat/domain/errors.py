@@ -36,7 +36,11 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_USERNAME: (
         "The username is empty, too long, not a string, or mixes the letters of scripts."
     ),
-    ErrorCode.USERNAME_TAKEN: "An account holds this username (asked for with `guest: false`).",
+    ErrorCode.USERNAME_TAKEN: (
+        "An account holds this username (asked for with `guest: false`): its owner is online, "
+        "or it is reserved for them after they left, and then `retryAfter` says for how many "
+        "more seconds."
+    ),
     ErrorCode.INVALID_MESSAGE: "The message is empty, too long or not a string.",
     ErrorCode.NOT_JOINED: "The connection must send `user-joined` first.",
     ErrorCode.RATE_LIMITED: (
@@ -67,10 +71,18 @@ ERROR_CODES: dict[ErrorCode, str] = {
 class ChatError(Exception):
     """A failure the client caused or must know about, with a stable code."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, *, retry_after: int | None = None
+    ) -> None:
         self.code = code
         self.message = message or ERROR_CODES[code]
+        # Whole seconds until the same request may succeed, when the server knows
+        # (a name reserved for its owner): a client can say so rather than guess.
+        self.retry_after = retry_after
         super().__init__(f"{code}: {self.message}")
 
-    def to_wire(self) -> dict[str, str]:
-        return {"code": str(self.code), "message": self.message}
+    def to_wire(self) -> dict[str, str | int]:
+        wire: dict[str, str | int] = {"code": str(self.code), "message": self.message}
+        if self.retry_after is not None:
+            wire["retryAfter"] = self.retry_after
+        return wire

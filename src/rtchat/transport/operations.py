@@ -83,7 +83,7 @@ class Operations:
         except Exception:
             log.exception("handler for %r failed", event[:64])
             failure = ChatError(ErrorCode.INTERNAL).to_wire()
-        code = failure["code"]
+        code = str(failure["code"])
         self.errors[code] = self.errors.get(code, 0) + 1
         return {"ok": False, "error": failure}
 

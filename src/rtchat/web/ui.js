@@ -59,8 +59,14 @@ const ERROR_TEXT = new Map([
 ]);
 
 /** What to tell the person about an error ack: our words for known codes, else the server's. */
-export const errorText = (error, fallback) =>
-  ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
+export function errorText(error, fallback) {
+  // A name nobody online uses is reserved for its owner for a while: say how long.
+  if (error?.code === 'username_taken' && Number.isInteger(error.retryAfter)) {
+    const s = error.retryAfter;
+    return `That name is reserved for its owner for ${s} more second${s === 1 ? '' : 's'}. Pick another one, or try again then.`;
+  }
+  return ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
+}
 
 /** The same for a refused join or room: a limit there is not about sending messages, and
  * the server's words say which one it was (joins from the address, new rooms). */
