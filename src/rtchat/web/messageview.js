@@ -5,6 +5,7 @@
 // updates came in.
 
 import { RETRYABLE } from './outbox.js';
+import { richText } from './richtext.js';
 import { formatTime, isoOrNow } from './time.js';
 import { guestBadge, node } from './ui.js';
 
@@ -16,6 +17,12 @@ function timeNode(iso) {
   const t = node('time', 'msg__time', formatTime(iso));
   t.dateTime = isoOrNow(iso);
   return t;
+}
+
+function textNode(text) {
+  const body = node('div', 'msg__text');
+  body.append(...richText(text));
+  return body;
 }
 
 function messageNode(m, own) {
@@ -33,7 +40,7 @@ function messageNode(m, own) {
     meta.append(guestBadge());
   }
   meta.append(timeNode(m.timestamp));
-  li.append(meta, node('p', 'msg__text', String(m.message ?? '')));
+  li.append(meta, textNode(String(m.message ?? '')));
   li.title = `${m.username}, ${new Date(isoOrNow(m.timestamp)).toLocaleString()}`;
   return li;
 }
@@ -54,7 +61,7 @@ function pendingNode(entry, username) {
     ? `not sent: ${entry.error.message || entry.error.code}`
     : (FAILURE_TEXT.get(entry.error?.code) ?? 'sending…');
   meta.append(node('span', 'msg__author', `${username} (you)`), node('span', 'msg__status', status));
-  li.append(meta, node('p', 'msg__text', entry.text));
+  li.append(meta, textNode(entry.text));
   if (failed) {
     const actions = node('div', 'msg__actions');
     const retry = node('button', 'link-btn', 'Retry');
