@@ -17,7 +17,7 @@ import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
-const { el, errorText, refusalText } = ui;
+const { el, errorText, refusalText, MAX_MESSAGE_LENGTH, textLength } = ui;
 
 // The function form: every reconnect presents the token we hold now.
 const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
@@ -356,12 +356,18 @@ function send() {
   const text = el.messageInput.value.trim();
   const room = currentRoom();
   if (!text || !room || !state.user) return;
-  if (text.length > 4000) {
-    ui.setSendError('Messages can be at most 4000 characters.');
+  const length = textLength(text);
+  if (length > MAX_MESSAGE_LENGTH) {
+    ui.setSendError(
+      `Messages can be at most ${MAX_MESSAGE_LENGTH} characters; this one has ${length}. ` +
+        `Shorten it by ${length - MAX_MESSAGE_LENGTH} to send it.`,
+    );
+    el.messageInput.focus();
     return;
   }
   ui.setSendError('');
   el.messageInput.value = '';
+  composerChanged();
   typingOut.stopped();
   outbox.add(room.name, text);
   invalidate({ follow: true });
@@ -513,7 +519,23 @@ el.messageForm.addEventListener('submit', (event) => {
   send();
 });
 
+/** Grow the composer with its lines (up to the CSS max-height) and count characters. */
+function composerChanged() {
+  const input = el.messageInput;
+  input.style.height = 'auto';
+  input.style.height = `${input.scrollHeight + 2}px`;
+  ui.setCounter(textLength(input.value.trim()));
+}
+
+el.messageInput.addEventListener('keydown', (event) => {
+  // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not a send.
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  send();
+});
+
 el.messageInput.addEventListener('input', () => {
+  composerChanged();
   if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
   if (!state.ready) return;
   if (el.messageInput.value.trim()) typingOut.keystroke();

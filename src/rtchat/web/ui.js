@@ -45,7 +45,16 @@ export const el = {
   messageInput: $('message-input'),
   sendBtn: $('send-btn'),
   sendError: $('send-error'),
+  charCount: $('char-count'),
 };
+
+/** The server's longest message, as the page was given it (index.html). */
+export const MAX_MESSAGE_LENGTH = Number(el.messageInput.dataset.maxLength);
+// The counter shows once a message is this close to the limit.
+const COUNTER_FROM = 0.9;
+
+/** Length as the server counts it: code points, not UTF-16 units. */
+export const textLength = (text) => [...text].length;
 
 // Maps, not objects: a code or state the server or the library sends is looked up, and
 // an object would answer `constructor` from its prototype.
@@ -170,6 +179,16 @@ export function setOnline(users, myId, count = users.length) {
       return li;
     }),
   );
+}
+
+/** The character counter under the composer, shown near the limit and past it. */
+export function setCounter(length) {
+  const left = MAX_MESSAGE_LENGTH - length;
+  const shown = length >= MAX_MESSAGE_LENGTH * COUNTER_FROM;
+  el.charCount.hidden = !shown;
+  el.charCount.dataset.over = String(left < 0);
+  el.charCount.textContent = left < 0 ? `${-left} over the limit` : `${left} left`;
+  el.messageInput.setAttribute('aria-invalid', String(left < 0));
 }
 
 /** Below the breakpoint the sidebar is a drawer; above it these are no-ops visually. */
