@@ -7,7 +7,7 @@
 
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
-import { MessageView } from './messageview.js';
+import { MessageView, presenceText } from './messageview.js';
 import { Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
@@ -339,14 +339,17 @@ async function moreRooms() {
   invalidate();
 }
 
-function roomNotice(room, text, timestamp, user) {
+/** A presence notice: `action` (joined, left, online, offline) by `user`, `where` " #room" or "". */
+function roomNotice(room, action, timestamp, user, where = '') {
   if (!room) return;
+  const who = user?.guest ? `${user.username} (guest)` : user?.username;
+  const text = presenceText(action, who, where);
   // Keep it modest: a quick offline/online flap of one person reads as one line.
   const last = room.notices.at(-1);
   const recent = last && last.accountId === user?.accountId && Date.now() - last.at < 15_000;
   if (recent && last.afterSeq === (room.timeline.hi ?? 0)) room.notices.pop();
   rooms.addNotice(room, text, timestamp ?? new Date().toISOString());
-  Object.assign(room.notices.at(-1), { accountId: user?.accountId, at: Date.now() });
+  Object.assign(room.notices.at(-1), { accountId: user?.accountId, at: Date.now(), action, who, where });
   if (room.name === state.current) invalidate();
 }
 
@@ -439,10 +442,7 @@ socket.on('user-connected', (data) => {
   online.add(data.accountId, data.username, data.guest);
   const room = currentRoom();
   const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
-  if (member && data.accountId !== myId()) {
-    const who = data.guest ? `${data.username} (guest)` : data.username;
-    roomNotice(room, `${who} is online`, data.timestamp, data);
-  }
+  if (member && data.accountId !== myId()) roomNotice(room, 'online', data.timestamp, data);
   invalidate();
 });
 
@@ -452,10 +452,7 @@ socket.on('user-disconnected', (data) => {
   for (const tracker of typingIn.values()) tracker.clear(data.username);
   const room = currentRoom();
   const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
-  if (member && data.accountId !== myId()) {
-    const who = data.guest ? `${data.username} (guest)` : data.username;
-    roomNotice(room, `${who} went offline`, data.timestamp, data);
-  }
+  if (member && data.accountId !== myId()) roomNotice(room, 'offline', data.timestamp, data);
   invalidate();
 });
 
@@ -471,7 +468,7 @@ socket.on('member-joined', ({ room: name, user } = {}) => {
     room.members.set(user.accountId, user.username);
     room.info.memberCount = (room.info.memberCount ?? 0) + 1;
   }
-  if (user.accountId !== myId()) roomNotice(room, `${user.username} joined #${room.title}`, null, user);
+  if (user.accountId !== myId()) roomNotice(room, 'joined', null, user, ` #${room.title}`);
   invalidate();
 });
 
@@ -485,7 +482,7 @@ socket.on('member-left', ({ room: name, user } = {}) => {
   if (room.members?.delete(user.accountId)) {
     room.info.memberCount = Math.max(0, (room.info.memberCount ?? 1) - 1);
   }
-  roomNotice(room, `${user.username} left #${room.title}`, null, user);
+  roomNotice(room, 'left', null, user, ` #${room.title}`);
   invalidate();
 });
 

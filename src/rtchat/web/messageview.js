@@ -82,6 +82,52 @@ function noticeNode(n) {
   return li;
 }
 
+/** The words of a presence notice: `who` did `action` (joined, left, online, offline);
+ * `where` is " #room" or ""; `many` when `who` is more than one person. */
+export function presenceText(action, who, where = '', many = false) {
+  if (action === 'joined') return `${who} joined${where}`;
+  if (action === 'left') return `${who} left${where}`;
+  if (action === 'online') return `${who} ${many ? 'are' : 'is'} online`;
+  return `${who} went offline`;
+}
+
+function people(names) {
+  if (names.length === 1) return names[0];
+  if (names.length === 2) return `${names[0]} and ${names[1]}`;
+  return `${names.length} people`;
+}
+
+/**
+ * One line for a run of presence notices with no message between them
+ * ("3 people joined #ops · bob went offline"): each person counts once, by what
+ * they did last. The names are in the line's title.
+ */
+function foldNotices(run) {
+  const last = new Map(); // who -> notice
+  for (const n of run) {
+    last.delete(n.who);
+    last.set(n.who, n);
+  }
+  const byAction = new Map(); // action -> {names, where}
+  for (const n of last.values()) {
+    const entry = byAction.get(n.action) ?? { names: [], where: n.where ?? '' };
+    entry.names.push(n.who);
+    byAction.set(n.action, entry);
+  }
+  const parts = [...byAction].map(([action, { names, where }]) =>
+    presenceText(action, people(names), where, names.length > 1),
+  );
+  const title = [...last.values()].map((n) => n.text).join('\n');
+  return { text: parts.join(' · '), title, timestamp: run.at(-1).timestamp, kind: 'info' };
+}
+
+function foldedNode(folded) {
+  const li = noticeNode(folded);
+  li.classList.add('notice--folded');
+  li.title = folded.title;
+  return li;
+}
+
 export class MessageView {
   #list;
   #nodes = new Map(); // key -> li
@@ -162,6 +208,28 @@ export class MessageView {
     const notices = room.notices.filter((n) => tl.lo == null || n.afterSeq >= tl.lo - 1);
     let ni = 0;
     const noticeItem = (n) => ({ key: `n:${n.key}`, make: () => noticeNode(n) });
+    // The notices up to `before` (a seq), runs of presence notices folded into one line.
+    const pushNotices = (before) => {
+      const run = [];
+      const flush = () => {
+        if (run.length === 1) items.push(noticeItem(run[0]));
+        else if (run.length > 1) {
+          const folded = foldNotices(run);
+          const version = `${run.length}:${folded.text}`;
+          items.push({ key: `f:${run[0].key}`, version, make: () => foldedNode(folded) });
+        }
+        run.length = 0;
+      };
+      while (ni < notices.length && (before == null || notices[ni].afterSeq < before)) {
+        const n = notices[ni++];
+        if (n.action) run.push(n);
+        else {
+          flush();
+          items.push(noticeItem(n));
+        }
+      }
+      flush();
+    };
     let day = null;
     for (const m of tl.messages) {
       const mDay = dayOf(m.timestamp);
@@ -170,7 +238,7 @@ export class MessageView {
         const label = dayLabel(mDay);
         items.push({ key: `d:${mDay}`, version: label, make: () => dayNode(label) });
       }
-      while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
+      pushNotices(m.seq);
       items.push({
         key: `m:${m.id}`,
         author: m.accountId,
@@ -178,7 +246,7 @@ export class MessageView {
         make: () => messageNode(m, m.accountId === myId),
       });
     }
-    while (ni < notices.length) items.push(noticeItem(notices[ni++]));
+    pushNotices(null);
     for (const entry of pending) {
       const version = entry.error ? `e:${entry.error.code}` : 's';
       items.push({
