@@ -34,7 +34,7 @@ const state = {
 const rooms = new Rooms();
 const online = new OnlineUsers();
 const outbox = new Outbox();
-const view = new MessageView(el.messages);
+const view = new MessageView(el.messages, el.jumpLatest);
 const request = (event, ...args) => emitWithAck(socket, event, ...args);
 const delivery = new Delivery({
   socket,
@@ -540,7 +540,13 @@ el.messageInput.addEventListener('input', () => {
 });
 
 el.messages.addEventListener('scroll', () => {
+  view.scrolled();
   if (view.nearTop()) loadOlder();
+});
+
+el.jumpLatest.addEventListener('click', () => {
+  view.jumpToLatest();
+  el.messageInput.focus();
 });
 
 el.messages.addEventListener('click', (event) => {

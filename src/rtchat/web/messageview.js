@@ -10,6 +10,8 @@ import { formatTime, isoOrNow } from './time.js';
 import { guestBadge, node } from './ui.js';
 
 const NEAR_BOTTOM_PX = 48;
+// Further up than this, the "jump to latest" button shows even with nothing new.
+const JUMP_SHOWN_PX = 400;
 const GROUP_MS = 5 * 60 * 1000;
 const timeOf = (iso) => new Date(iso).getTime() || Date.now();
 
@@ -128,13 +130,67 @@ function foldedNode(folded) {
   return li;
 }
 
+function unreadDivider() {
+  const li = node('li', 'unread-divider');
+  li.append(node('span', null, 'New messages'));
+  return li;
+}
+
 export class MessageView {
   #list;
+  #jump;
   #nodes = new Map(); // key -> li
   #room = null;
+  #hi = null; // the newest seq shown so far
+  #unreadSeq = null; // the first message that came while the reader was scrolled up
+  #newCount = 0; // messages that came since, not yet scrolled to
 
-  constructor(list) {
+  /** list: the <ol> of messages; jump: the "jump to latest" button. */
+  constructor(list, jump) {
     this.#list = list;
+    this.#jump = jump;
+  }
+
+  #distanceFromBottom() {
+    const list = this.#list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight;
+  }
+
+  /** The reader scrolled: at the bottom, what was new has been seen. */
+  scrolled() {
+    if (this.#distanceFromBottom() < NEAR_BOTTOM_PX) this.#newCount = 0;
+    this.#updateJump();
+  }
+
+  /** Scroll to the newest message. */
+  jumpToLatest() {
+    this.#list.scrollTop = this.#list.scrollHeight;
+    this.#newCount = 0;
+    this.#updateJump();
+  }
+
+  #updateJump() {
+    const away = this.#distanceFromBottom() > JUMP_SHOWN_PX;
+    this.#jump.hidden = !(away || this.#newCount > 0) || this.#room == null;
+    const n = this.#newCount;
+    this.#jump.textContent = n > 0 ? `${n} new message${n === 1 ? '' : 's'} ↓` : 'Jump to latest ↓';
+  }
+
+  /** Note messages that arrived while the reader was scrolled up (for the divider). */
+  #noteArrivals(room, atBottom, follow) {
+    const messages = room.timeline.messages;
+    const hiBefore = this.#hi;
+    this.#hi = room.timeline.hi;
+    if (follow) {
+      this.#unreadSeq = null;
+      this.#newCount = 0;
+      return;
+    }
+    if (hiBefore == null || atBottom) return;
+    const fresh = messages.filter((m) => m.seq > hiBefore);
+    if (fresh.length === 0) return;
+    this.#unreadSeq ??= fresh[0].seq;
+    this.#newCount += fresh.length;
   }
 
   /**
@@ -148,14 +204,21 @@ export class MessageView {
       this.#room = room?.name ?? null;
       this.#nodes.clear();
       list.replaceChildren();
+      this.#hi = null;
+      this.#unreadSeq = null;
+      this.#newCount = 0;
       follow = true;
     }
-    if (!room) return;
+    if (!room) {
+      this.#updateJump();
+      return;
+    }
     // Busy until the first page is in, so a screen reader does not read it all out.
     list.setAttribute('aria-busy', String(!room.timeline.loaded));
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
     const oldHeight = list.scrollHeight;
     const oldTop = list.scrollTop;
+    if (room.timeline.loaded) this.#noteArrivals(room, atBottom, follow);
 
     const items = this.#items(room, myId, username, pending);
     // Drop what goes away or changed (an outbox entry that failed) before placing
@@ -190,6 +253,7 @@ export class MessageView {
 
     if (prepended && !atBottom) list.scrollTop = oldTop + (list.scrollHeight - oldHeight);
     else if (follow || atBottom) list.scrollTop = list.scrollHeight;
+    this.#updateJump();
   }
 
   #items(room, myId, username, pending) {
@@ -239,6 +303,7 @@ export class MessageView {
         items.push({ key: `d:${mDay}`, version: label, make: () => dayNode(label) });
       }
       pushNotices(m.seq);
+      if (m.seq === this.#unreadSeq) items.push({ key: 'u:divider', make: unreadDivider });
       items.push({
         key: `m:${m.id}`,
         author: m.accountId,

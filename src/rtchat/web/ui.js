@@ -46,6 +46,7 @@ export const el = {
   sendBtn: $('send-btn'),
   sendError: $('send-error'),
   charCount: $('char-count'),
+  jumpLatest: $('jump-latest'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
