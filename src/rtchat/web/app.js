@@ -86,6 +86,7 @@ function render({ follow = false, prepended = false } = {}) {
   let unread = 0;
   for (const r of rooms.all()) if (r.name !== state.current) unread += rooms.unread(r);
   ui.setUnreadTotal(unread);
+  showBanner();
   const here = room ? onlineIn(room) : [];
   // general is everyone: its count is the server's, even past the listed 100.
   const count = room?.name === GENERAL ? Math.max(here.length, online.count) : here.length;
@@ -411,7 +412,16 @@ function trackerFor(roomName) {
 
 // ---- socket events -----------------------------------------------------------
 
-watchConnection(socket, ui.setStatus);
+let connectionState = 'connecting';
+watchConnection(socket, (status) => {
+  connectionState = status;
+  ui.setStatus(status);
+  showBanner();
+});
+
+function showBanner() {
+  ui.setBanner(state.user ? connectionState : 'connecting', outbox.pending().length);
+}
 
 socket.on('connect', () => {
   state.ready = false;

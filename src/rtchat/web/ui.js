@@ -47,6 +47,7 @@ export const el = {
   sendError: $('send-error'),
   charCount: $('char-count'),
   jumpLatest: $('jump-latest'),
+  banner: $('connection-banner'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
@@ -180,6 +181,23 @@ export function setOnline(users, myId, count = users.length) {
       return li;
     }),
   );
+}
+
+/**
+ * The lost-connection banner: shown while not connected, with how many messages
+ * wait in the outbox to go out when it is back.
+ */
+export function setBanner(status, waiting) {
+  const lost = status === 'reconnecting' || status === 'offline';
+  el.banner.hidden = !lost;
+  if (!lost) return;
+  const what = status === 'offline' ? "You're offline." : 'Connection lost. Reconnecting…';
+  const queue =
+    waiting > 0
+      ? ` ${waiting} message${waiting === 1 ? '' : 's'} waiting to send.`
+      : ' Messages you write now are sent when it is back.';
+  el.banner.dataset.waiting = String(waiting);
+  el.banner.textContent = what + queue;
 }
 
 /** The character counter under the composer, shown near the limit and past it. */
