@@ -559,6 +559,13 @@ el.jumpLatest.addEventListener('click', () => {
   el.messageInput.focus();
 });
 
+el.onlineList.addEventListener('click', (event) => {
+  const btn = event.target.closest('button[data-dm]');
+  if (!btn) return;
+  ui.setOnlineOpen(false);
+  forms.openDm(btn.dataset.dm);
+});
+
 el.messages.addEventListener('click', (event) => {
   const retry = event.target.closest('[data-retry]');
   const discard = event.target.closest('[data-discard]');
@@ -595,7 +602,7 @@ el.browse.addEventListener('toggle', () => {
   if (el.browse.open) refreshBrowse();
 });
 
-wireSidebarForms({
+const forms = wireSidebarForms({
   request,
   rooms,
   state,

@@ -48,6 +48,7 @@ export const el = {
   charCount: $('char-count'),
   jumpLatest: $('jump-latest'),
   banner: $('connection-banner'),
+  onlineNames: $('online-names'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
@@ -172,7 +173,18 @@ export function setOnline(users, myId, count = users.length) {
       const li = node('li', 'online__user');
       li.dataset.accountId = String(u.accountId);
       li.dataset.username = u.username;
-      li.append(node('span', 'dot dot--online'), node('span', 'online__name', u.username));
+      const dot = node('span', 'dot dot--online');
+      const name = node('span', 'online__name', u.username);
+      // Someone else (not a guest: a DM reaches the account) is a button that opens a DM.
+      let row = li;
+      if (u.accountId !== myId && !u.guest) {
+        row = node('button', 'online__dm');
+        row.type = 'button';
+        row.dataset.dm = u.username;
+        row.title = `Message ${u.username}`;
+        li.append(row);
+      }
+      row.append(dot, name);
       if (u.guest) {
         li.dataset.guest = '';
         li.append(guestBadge());
@@ -180,6 +192,16 @@ export function setOnline(users, myId, count = users.length) {
       if (u.accountId === myId) li.append(node('span', 'muted', ' (you)'));
       return li;
     }),
+  );
+  // What the DM form's name field offers: the people online, not us.
+  el.onlineNames.replaceChildren(
+    ...users
+      .filter((u) => u.accountId !== myId && !u.guest)
+      .map((u) => {
+        const option = document.createElement('option');
+        option.value = u.username;
+        return option;
+      }),
   );
 }
 
