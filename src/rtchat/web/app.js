@@ -583,7 +583,9 @@ el.messages.addEventListener('click', (event) => {
 for (const list of [el.roomList, el.dmList]) {
   list.addEventListener('click', (event) => {
     const btn = event.target.closest('button[data-room]');
-    if (btn) openRoom(btn.dataset.room);
+    if (!btn) return;
+    ui.setSidebarOpen(false); // the open room too: a tap on it means "show me"
+    openRoom(btn.dataset.room);
   });
 }
 
@@ -595,6 +597,7 @@ el.browseList.addEventListener('click', (event) => {
   const btn = event.target.closest('button[data-join]');
   if (!btn) return;
   const name = btn.dataset.join;
+  ui.setSidebarOpen(false);
   openRoom(name, state.publicRooms.find((r) => r.name === name));
 });
 
@@ -619,6 +622,10 @@ el.sidebarToggle.addEventListener('click', () => {
   if (open) (el.sidebar.querySelector('[aria-current="page"]') ?? el.newRoomBtn).focus();
 });
 el.backdrop.addEventListener('click', () => ui.setSidebarOpen(false));
+el.sidebarClose.addEventListener('click', () => {
+  ui.setSidebarOpen(false);
+  el.sidebarToggle.focus();
+});
 el.onlineToggle.addEventListener('click', () => {
   ui.setOnlineOpen(!document.body.classList.contains('online-open'));
 });

@@ -48,6 +48,7 @@ export const el = {
   charCount: $('char-count'),
   jumpLatest: $('jump-latest'),
   banner: $('connection-banner'),
+  sidebarClose: $('sidebar-close'),
   onlineNames: $('online-names'),
 };
 
