@@ -38,4 +38,4 @@ async def test_a_name_reserved_for_its_owner_says_for_how_long(
     found = reserved.search(await error.inner_text())
     assert found is not None
     assert 0 < int(found.group(1)) <= Settings().name_grace
-    await other.screenshot(path=tmp_path / "name-reserved.png")
+    await other.screenshot(path=tmp_path / "name-reserved.png", animations="disabled")
