@@ -26,6 +26,14 @@ async def join(page: Page, name: str, *, click: bool = False) -> None:
     await expect(page.locator("#room-title")).to_have_text("# general")
 
 
+async def two_people(new_page: NewPage, url: str) -> tuple[Page, Page]:
+    """alice and bob, each on a page of their own, joined in #general."""
+    alice, bob = await new_page(url), await new_page(url)
+    await join(alice, "alice")
+    await join(bob, "bob")
+    return alice, bob
+
+
 async def send(page: Page, text: str) -> None:
     await page.fill("#message-input", text)
     await page.press("#message-input", "Enter")

@@ -8,7 +8,7 @@ import pytest
 from playwright.async_api import Locator, expect
 
 from rtchat.domain.rules import MAX_MESSAGE_LENGTH
-from tests.e2e.pages import NewPage, join, message, pending
+from tests.e2e.pages import NewPage, join, message, pending, two_people
 
 pytestmark = pytest.mark.e2e
 
@@ -28,10 +28,7 @@ async def lines(msg: Locator) -> int:
 async def test_enter_sends_shift_enter_adds_a_line_and_pasted_lines_stay(
     server_url: str, new_page: NewPage, tmp_path: Path
 ) -> None:
-    alice = await new_page(server_url)
-    bob = await new_page(server_url)
-    await join(alice, "alice")
-    await join(bob, "bob")
+    alice, bob = await two_people(new_page, server_url)
     composer = alice.locator("#message-input")
 
     await composer.click()

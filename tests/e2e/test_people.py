@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.pages import NewPage, connect_client, join, message, send
+from tests.e2e.pages import NewPage, connect_client, join, message, send, two_people
 
 pytestmark = pytest.mark.e2e
 
@@ -15,10 +15,7 @@ pytestmark = pytest.mark.e2e
 async def test_a_name_in_the_online_list_opens_a_dm(
     server_url: str, new_page: NewPage, tmp_path: Path
 ) -> None:
-    alice = await new_page(server_url)
-    bob = await new_page(server_url)
-    await join(alice, "alice")
-    await join(bob, "bob")
+    alice, bob = await two_people(new_page, server_url)
     # alice herself is not a button; bob is.
     online = alice.locator("#online-list")
     await expect(online.locator("button[data-dm]")).to_have_count(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e.pages import NewPage, join, send
+from tests.e2e.pages import NewPage, send, two_people
 
 pytestmark = pytest.mark.e2e
 
@@ -34,10 +34,7 @@ def last_text(page: Page) -> Locator:
 async def test_links_and_markdown_render_as_elements(
     server_url: str, new_page: NewPage, tmp_path: Path
 ) -> None:
-    alice = await new_page(server_url)
-    bob = await new_page(server_url)
-    await join(alice, "alice")
-    await join(bob, "bob")
+    alice, bob = await two_people(new_page, server_url)
     await send(alice, FORMATTED)
     for page in (alice, bob):
         text = last_text(page)
@@ -64,10 +61,7 @@ async def test_links_and_markdown_render_as_elements(
 async def test_markup_and_script_urls_stay_text(
     server_url: str, new_page: NewPage, tmp_path: Path
 ) -> None:
-    alice = await new_page(server_url)
-    bob = await new_page(server_url)
-    await join(alice, "alice")
-    await join(bob, "bob")
+    alice, bob = await two_people(new_page, server_url)
     for text in HOSTILE:
         await send(alice, text)
     for page in (alice, bob):

@@ -131,7 +131,7 @@ function foldedNode(folded) {
 }
 
 function unreadDivider() {
-  const li = node('li', 'unread-divider');
+  const li = node('li', 'day-divider unread-divider');
   li.append(node('span', null, 'New messages'));
   return li;
 }
