@@ -54,3 +54,44 @@ async def test_the_dm_form_offers_the_names_of_people_online(
     finally:
         for client in others:
             await client.disconnect()
+
+
+async def test_at_in_the_composer_offers_the_names_of_people_online(
+    server_url: str, new_page: NewPage, tmp_path: Path
+) -> None:
+    alice = await new_page(server_url)
+    await join(alice, "alice")
+    others = [await connect_client(server_url, name) for name in ("bob", "carol", "chris")]
+    try:
+        await expect(alice.locator("#online-count")).to_have_text("4")
+        offered = alice.locator("#mention-list [role=option]")
+        composer = alice.locator("#message-input")
+        await composer.click()
+        await alice.keyboard.type("hi @c")
+        await expect(offered).to_have_text(["@carol", "@chris"])
+        await expect(offered.first).to_have_attribute("aria-selected", "true")
+        await alice.screenshot(path=tmp_path / "mention-list.png", animations="disabled")
+        # Enter takes the name chosen, it does not send.
+        await alice.keyboard.press("ArrowDown")
+        await expect(offered.last).to_have_attribute("aria-selected", "true")
+        await alice.keyboard.press("Enter")
+        await expect(composer).to_have_value("hi @chris ")
+        await expect(alice.locator("#mention-list")).to_be_hidden()
+
+        await alice.keyboard.type("and @B")
+        await expect(offered).to_have_text(["@bob"])
+        await offered.click()
+        await expect(composer).to_have_value("hi @chris and @bob ")
+        await expect(composer).to_be_focused()
+        # Escape closes the list; nobody online starts with "z".
+        await alice.keyboard.type("@")
+        await expect(offered).to_have_count(3)
+        await alice.keyboard.press("Escape")
+        await expect(offered).to_have_count(0)
+        await alice.keyboard.type("z")
+        await expect(offered).to_have_count(0)
+        await alice.keyboard.press("Enter")
+        await expect(message(alice, "hi @chris and @bob @z")).to_have_count(1)
+    finally:
+        for client in others:
+            await client.disconnect()

@@ -5,6 +5,7 @@
 // -> resend the outbox with the same clientIds. Live messages that land while a
 // room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
+import { Completion } from './completion.js';
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView, presenceText } from './messageview.js';
@@ -49,6 +50,10 @@ const delivery = new Delivery({
   sendErrorCode: () => el.sendError.dataset.code,
 });
 const myId = () => state.user?.accountId ?? null;
+// `@` in the composer offers the names of the people online (not ours).
+const completion = new Completion(el.messageInput, el.mentionList, () => [
+  ...new Set([...online.users].filter(([id]) => id !== myId()).map(([, name]) => name)),
+]);
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -370,6 +375,7 @@ function send() {
     return;
   }
   ui.setSendError('');
+  completion.close();
   el.messageInput.value = '';
   composerChanged();
   typingOut.stopped();
@@ -535,6 +541,7 @@ function composerChanged() {
 }
 
 el.messageInput.addEventListener('keydown', (event) => {
+  if (completion.handleKey(event)) return;
   // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not a send.
   if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
   event.preventDefault();
@@ -543,11 +550,15 @@ el.messageInput.addEventListener('keydown', (event) => {
 
 el.messageInput.addEventListener('input', () => {
   composerChanged();
+  completion.update();
   if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
   if (!state.ready) return;
   if (el.messageInput.value.trim()) typingOut.keystroke();
   else typingOut.stopped();
 });
+
+el.messageInput.addEventListener('click', () => completion.update());
+el.messageInput.addEventListener('blur', () => completion.close());
 
 el.messages.addEventListener('scroll', () => {
   view.scrolled();

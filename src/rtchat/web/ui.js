@@ -50,6 +50,7 @@ export const el = {
   banner: $('connection-banner'),
   sidebarClose: $('sidebar-close'),
   onlineNames: $('online-names'),
+  mentionList: $('mention-list'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
