@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from rtchat import service
+from rtchat.domain import rules
 from rtchat.service import limits
 from rtchat.settings import Settings
 
@@ -36,5 +37,7 @@ def test_the_limits_readme_quotes_are_the_codes() -> None:
         f"{limits.READS_AT_ONCE_PER_ADDRESS} for one address",
         f"`RTCHAT_ACCOUNT_RETENTION_DAYS` (default {defaults.account_retention_days:g})",
         f"`RTCHAT_NAME_GRACE` seconds (default {defaults.name_grace:g})",
+        f"{rules.MAX_MESSAGE_LENGTH:,} characters a message",
+        f"near the {rules.MAX_MESSAGE_LENGTH:,}-character limit",
     ]
     assert [q for q in quoted if q not in text] == []
