@@ -5,7 +5,7 @@
 // -> resend the outbox with the same clientIds. Live messages that land while a
 // room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
-import { Completion } from './completion.js';
+import { overLimit, wireComposer } from './composer.js';
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView, presenceText } from './messageview.js';
@@ -18,7 +18,7 @@ import * as storage from './storage.js';
 import { createTypingSender, createTypingTracker, typingText } from './typing.js';
 import * as ui from './ui.js';
 
-const { el, errorText, refusalText, MAX_MESSAGE_LENGTH, textLength } = ui;
+const { el, errorText, refusalText } = ui;
 
 // The function form: every reconnect presents the token we hold now.
 const socket = window.io({ auth: (cb) => cb({ token: storage.token() }) });
@@ -50,10 +50,6 @@ const delivery = new Delivery({
   sendErrorCode: () => el.sendError.dataset.code,
 });
 const myId = () => state.user?.accountId ?? null;
-// `@` in the composer offers the names of the people online (not ours).
-const completion = new Completion(el.messageInput, el.mentionList, () => [
-  ...new Set([...online.users].filter(([id]) => id !== myId()).map(([, name]) => name)),
-]);
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -365,19 +361,14 @@ function send() {
   const text = el.messageInput.value.trim();
   const room = currentRoom();
   if (!text || !room || !state.user) return;
-  const length = textLength(text);
-  if (length > MAX_MESSAGE_LENGTH) {
-    ui.setSendError(
-      `Messages can be at most ${MAX_MESSAGE_LENGTH} characters; this one has ${length}. ` +
-        `Shorten it by ${length - MAX_MESSAGE_LENGTH} to send it.`,
-    );
+  const tooLong = overLimit(text);
+  if (tooLong) {
+    ui.setSendError(tooLong);
     el.messageInput.focus();
     return;
   }
   ui.setSendError('');
-  completion.close();
-  el.messageInput.value = '';
-  composerChanged();
+  composer.clear();
   typingOut.stopped();
   outbox.add(room.name, text);
   invalidate({ follow: true });
@@ -532,33 +523,19 @@ el.messageForm.addEventListener('submit', (event) => {
   send();
 });
 
-/** Grow the composer with its lines (up to the CSS max-height) and count characters. */
-function composerChanged() {
-  const input = el.messageInput;
-  input.style.height = 'auto';
-  input.style.height = `${input.scrollHeight + 2}px`;
-  ui.setCounter(textLength(input.value.trim()));
-}
-
-el.messageInput.addEventListener('keydown', (event) => {
-  if (completion.handleKey(event)) return;
-  // Enter sends; Shift+Enter is a new line; Enter that ends an IME composition is not a send.
-  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
-  event.preventDefault();
-  send();
+const composer = wireComposer({
+  send,
+  typed: () => {
+    if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
+    if (!state.ready) return;
+    if (el.messageInput.value.trim()) typingOut.keystroke();
+    else typingOut.stopped();
+  },
+  // `@` offers the names of the people online, not ours.
+  names: () => [
+    ...new Set([...online.users].filter(([id]) => id !== myId()).map(([, name]) => name)),
+  ],
 });
-
-el.messageInput.addEventListener('input', () => {
-  composerChanged();
-  completion.update();
-  if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
-  if (!state.ready) return;
-  if (el.messageInput.value.trim()) typingOut.keystroke();
-  else typingOut.stopped();
-});
-
-el.messageInput.addEventListener('click', () => completion.update());
-el.messageInput.addEventListener('blur', () => completion.close());
 
 el.messages.addEventListener('scroll', () => {
   view.scrolled();
