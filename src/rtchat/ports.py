@@ -343,8 +343,9 @@ class NameHolds(Protocol):
         """Keep `user_id`'s name reserved for `seconds` from now."""
         ...
 
-    async def held(self, user_id: str) -> bool:
-        """Whether a hold of `user_id`'s name is running (online users are not asked)."""
+    async def remaining(self, user_id: str) -> float:
+        """Seconds left of the hold of `user_id`'s name; 0 when none is running (online
+        users are not asked). A refused claimant is told how long to wait."""
         ...
 
 

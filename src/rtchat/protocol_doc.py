@@ -26,7 +26,9 @@ fields; new fields are only ever added.
 
 Every client event may pass an acknowledgement callback as its last argument. The
 answer is always `{{"ok": true, "data": ...}}` or
-`{{"ok": false, "error": {{"code": "...", "message": "..."}}}}`. A failed event sent
+`{{"ok": false, "error": {{"code": "...", "message": "..."}}}}`; an error may also carry
+`retryAfter`, the whole seconds until the same request may succeed, where the server
+knows it (see `username_taken`). A failed event sent
 without a callback is answered by an `error` event to that connection only. Besides the
 errors listed for each event, any event may be answered `rate_limited` when a connection
 sends events faster than {EVENT_RATE_FACTOR} times its message rate (`RTCHAT_RATE_LIMIT`),

@@ -87,7 +87,7 @@ async def test_a_name_hold_cannot_be_checked_without_redis(
     server.stop()
     await holds.hold("u2", 30)  # lost, and said so in the log; nothing fails
     with pytest.raises(ChatError) as caught:
-        await holds.held("u1")
+        await holds.remaining("u1")
     assert caught.value.code is ErrorCode.UNAVAILABLE
 
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import socketio
@@ -23,6 +24,14 @@ async def join(page: Page, name: str, *, click: bool = False) -> None:
     await expect(page.locator("#chat-screen")).to_be_visible()
     await expect(page.locator("#user-info")).to_have_text(f"you are {name}")
     await expect(page.locator("#room-title")).to_have_text("# general")
+
+
+async def two_people(new_page: NewPage, url: str) -> tuple[Page, Page]:
+    """alice and bob, each on a page of their own, joined in #general."""
+    alice, bob = await new_page(url), await new_page(url)
+    await join(alice, "alice")
+    await join(bob, "bob")
+    return alice, bob
 
 
 async def send(page: Page, text: str) -> None:
@@ -161,3 +170,25 @@ async def next_sent(sent: list[list[Any]], name: str, after: int, within: float 
                 if event[0] == name:
                     return event[1:]
             await asyncio.sleep(0.05)
+
+
+AXE_SCRIPT = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+# What axe-core finds to run in the page: every rule, the violations only.
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, { resultTypes: ['violations'] });
+  return result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.slice(0, 5).map((n) => n.target.join(' ')),
+  }));
+}"""
+
+
+async def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now (the context
+    must bypass the page's CSP: axe comes in as an inline script)."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.add_script_tag(content=AXE_SCRIPT.read_text())
+    found: list[dict[str, Any]] = await page.evaluate(_AXE_RUN)
+    return [v for v in found if v["impact"] in ("serious", "critical")]

@@ -85,6 +85,34 @@ async def test_the_token_survives_a_reconnect(clients: Connect) -> None:
     assert (rejoined["user"], rejoined["token"]) == (joined["user"], joined["token"])
 
 
+async def test_a_refused_name_says_whether_its_owner_is_online_or_for_how_long_it_waits(
+    clients: Connect,
+) -> None:
+    owner, claimant = await clients(), await clients()
+    await owner.join("alice")
+    online = await claimant.call("user-joined", account("alice"))
+    assert error_code(online) == "username_taken"
+    assert "online" in online["error"]["message"]
+    assert "retryAfter" not in online["error"]
+
+    await owner.close()
+    # Its owner's disconnect is handled a moment after the socket closes.
+    async with asyncio.timeout(WAIT):
+        while (
+            "retryAfter"
+            not in (answer := await claimant.call("user-joined", account("alice")))["error"]
+        ):
+            assert error_code(answer) == "username_taken"
+            await asyncio.sleep(0.05)
+    error = answer["error"]
+    assert error["code"] == "username_taken"
+    grace = Settings().name_grace
+    assert 0 < error["retryAfter"] <= grace
+    assert error["message"] == (
+        f"The name 'alice' is reserved for its owner for {error['retryAfter']} more seconds."
+    )
+
+
 @pytest.fixture
 async def short_grace(tmp_path: Path) -> AsyncIterator[Connect]:
     """A server that holds a name for only half a second after its owner leaves."""

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from rtchat import service
+from rtchat.domain import rules
 from rtchat.ports import UNREAD_CAP
 from rtchat.service import limits
 from rtchat.settings import Settings
@@ -39,5 +40,7 @@ def test_the_limits_readme_quotes_are_the_codes() -> None:
         f"`RTCHAT_NAME_GRACE` seconds (default {defaults.name_grace:g})",
         f"counted up to {UNREAD_CAP:,}",
         f"newest first in pages of {service.SEARCH_PAGE}",
+        f"{rules.MAX_MESSAGE_LENGTH:,} characters a message",
+        f"near the {rules.MAX_MESSAGE_LENGTH:,}-character limit",
     ]
     assert [q for q in quoted if q not in text] == []

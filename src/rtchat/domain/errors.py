@@ -47,7 +47,11 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ErrorCode.INVALID_USERNAME: (
         "The username is empty, too long, not a string, or mixes the letters of scripts."
     ),
-    ErrorCode.USERNAME_TAKEN: "An account holds this username (asked for with `guest: false`).",
+    ErrorCode.USERNAME_TAKEN: (
+        "An account holds this username (asked for with `guest: false`): its owner is online, "
+        "or it is reserved for them after they left, and then `retryAfter` says for how many "
+        "more seconds."
+    ),
     ErrorCode.INVALID_MESSAGE: "The message is empty, too long or not a string.",
     ErrorCode.NOT_JOINED: "The connection must send `user-joined` first.",
     ErrorCode.RATE_LIMITED: (
@@ -107,16 +111,26 @@ class ChatError(Exception):
     """A failure the client caused or must know about, with a stable code."""
 
     def __init__(
-        self, code: ErrorCode, message: str | None = None, *, until: str | None = None
+        self,
+        code: ErrorCode,
+        message: str | None = None,
+        *,
+        until: str | None = None,
+        retry_after: int | None = None,
     ) -> None:
         self.code = code
         self.message = message or ERROR_CODES[code]
         self.until = until
         """For `banned` and `muted`: when it ends (ISO 8601), None for "until lifted"."""
+        # Whole seconds until the same request may succeed, when the server knows
+        # (a name reserved for its owner): a client can say so rather than guess.
+        self.retry_after = retry_after
         super().__init__(f"{code}: {self.message}")
 
-    def to_wire(self) -> dict[str, str | None]:
-        wire: dict[str, str | None] = {"code": str(self.code), "message": self.message}
+    def to_wire(self) -> dict[str, str | int | None]:
+        wire: dict[str, str | int | None] = {"code": str(self.code), "message": self.message}
         if self.code in (ErrorCode.BANNED, ErrorCode.MUTED):
             wire["until"] = self.until
+        if self.retry_after is not None:
+            wire["retryAfter"] = self.retry_after
         return wire

@@ -23,6 +23,6 @@ class MemoryNameHolds:
             self._until = {u: t for u, t in self._until.items() if t > now}
         self._until[user_id] = now + seconds
 
-    async def held(self, user_id: str) -> bool:
+    async def remaining(self, user_id: str) -> float:
         until = self._until.get(user_id, self._start_until)
-        return self._clock.monotonic() < until
+        return max(0.0, until - self._clock.monotonic())

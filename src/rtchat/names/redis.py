@@ -27,9 +27,10 @@ class RedisNameHolds:
             # The name is then free after the owner left; nothing else is lost.
             log.warning("could not hold a name in Redis: %s", error)
 
-    async def held(self, user_id: str) -> bool:
+    async def remaining(self, user_id: str) -> float:
         try:
-            return bool(await self._redis.exists(self._p + user_id))
+            # PTTL: -2 without the key; holds are always set with an expiry.
+            return max(0, int(await self._redis.pttl(self._p + user_id))) / 1000
         except (RedisError, OSError) as error:
             raise ChatError(
                 ErrorCode.UNAVAILABLE, "Cannot check who holds this name just now; try again."

@@ -23,6 +23,7 @@ across every node, as `Presence` counts them.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -232,9 +233,10 @@ class Identity:
             return _guest(name), None
         owner = await ctx.storage.users.by_name(name)
         if owner is not None:
-            if await self._holds_name(owner):
+            refusal = await self._held_for(owner, name)
+            if refusal is not None:
                 if wanted is False:
-                    raise ChatError(ErrorCode.USERNAME_TAKEN, f"The name {name!r} is in use.")
+                    raise refusal
                 return _guest(name), None
             await ctx.storage.users.release(owner.id)
         user = User(id=new_id(), username=name)
@@ -288,11 +290,24 @@ class Identity:
         except ChatError as error:
             log.warning("could not record when %s was last seen: %s", user.id, error.code)
 
-    async def _holds_name(self, owner: User) -> bool:
+    async def _held_for(self, owner: User, name: str) -> ChatError | None:
+        """Why `owner`'s name cannot be claimed now (online, or reserved for a while
+        after they left, and for how long), or None when it is free."""
         ctx = self._ctx
         if await ctx.presence.online([owner.id]):
-            return True
-        return await ctx.holds.held(owner.id)
+            return ChatError(
+                ErrorCode.USERNAME_TAKEN, f"The name {name!r} is in use by someone online."
+            )
+        left = await ctx.holds.remaining(owner.id)
+        if left <= 0:
+            return None
+        seconds = math.ceil(left)
+        return ChatError(
+            ErrorCode.USERNAME_TAKEN,
+            f"The name {name!r} is reserved for its owner for {seconds} more "
+            f"second{'' if seconds == 1 else 's'}.",
+            retry_after=seconds,
+        )
 
 
 def _guest(name: str) -> User:

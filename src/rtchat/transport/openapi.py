@@ -190,6 +190,11 @@ _SCHEMAS: dict[str, Schema] = {
                 "properties": {
                     "code": {"enum": [str(code) for code in ERROR_CODES]},
                     "message": {"type": "string"},
+                    "retryAfter": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Seconds until the same request may succeed, when known.",
+                    },
                 },
             },
         },

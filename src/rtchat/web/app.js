@@ -5,9 +5,10 @@
 // -> resend the outbox with the same clientIds. Live messages that land while a
 // room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
+import { overLimit, wireComposer } from './composer.js';
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
-import { MessageView } from './messageview.js';
+import { MessageView, presenceText } from './messageview.js';
 import { Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
@@ -34,7 +35,7 @@ const state = {
 const rooms = new Rooms();
 const online = new OnlineUsers();
 const outbox = new Outbox();
-const view = new MessageView(el.messages);
+const view = new MessageView(el.messages, el.jumpLatest);
 const request = (event, ...args) => emitWithAck(socket, event, ...args);
 const delivery = new Delivery({
   socket,
@@ -86,6 +87,7 @@ function render({ follow = false, prepended = false } = {}) {
   let unread = 0;
   for (const r of rooms.all()) if (r.name !== state.current) unread += rooms.unread(r);
   ui.setUnreadTotal(unread);
+  showBanner();
   const here = room ? onlineIn(room) : [];
   // general is everyone: its count is the server's, even past the listed 100.
   const count = room?.name === GENERAL ? Math.max(here.length, online.count) : here.length;
@@ -339,14 +341,17 @@ async function moreRooms() {
   invalidate();
 }
 
-function roomNotice(room, text, timestamp, user) {
+/** A presence notice: `action` (joined, left, online, offline) by `user`, `where` " #room" or "". */
+function roomNotice(room, action, timestamp, user, where = '') {
   if (!room) return;
+  const who = user?.guest ? `${user.username} (guest)` : user?.username;
+  const text = presenceText(action, who, where);
   // Keep it modest: a quick offline/online flap of one person reads as one line.
   const last = room.notices.at(-1);
   const recent = last && last.accountId === user?.accountId && Date.now() - last.at < 15_000;
   if (recent && last.afterSeq === (room.timeline.hi ?? 0)) room.notices.pop();
   rooms.addNotice(room, text, timestamp ?? new Date().toISOString());
-  Object.assign(room.notices.at(-1), { accountId: user?.accountId, at: Date.now() });
+  Object.assign(room.notices.at(-1), { accountId: user?.accountId, at: Date.now(), action, who, where });
   if (room.name === state.current) invalidate();
 }
 
@@ -356,12 +361,14 @@ function send() {
   const text = el.messageInput.value.trim();
   const room = currentRoom();
   if (!text || !room || !state.user) return;
-  if (text.length > 4000) {
-    ui.setSendError('Messages can be at most 4000 characters.');
+  const tooLong = overLimit(text);
+  if (tooLong) {
+    ui.setSendError(tooLong);
+    el.messageInput.focus();
     return;
   }
   ui.setSendError('');
-  el.messageInput.value = '';
+  composer.clear();
   typingOut.stopped();
   outbox.add(room.name, text);
   invalidate({ follow: true });
@@ -402,7 +409,16 @@ function trackerFor(roomName) {
 
 // ---- socket events -----------------------------------------------------------
 
-watchConnection(socket, ui.setStatus);
+let connectionState = 'connecting';
+watchConnection(socket, (status) => {
+  connectionState = status;
+  ui.setStatus(status);
+  showBanner();
+});
+
+function showBanner() {
+  ui.setBanner(state.user ? connectionState : 'connecting', outbox.pending().length);
+}
 
 socket.on('connect', () => {
   state.ready = false;
@@ -433,10 +449,7 @@ socket.on('user-connected', (data) => {
   online.add(data.accountId, data.username, data.guest);
   const room = currentRoom();
   const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
-  if (member && data.accountId !== myId()) {
-    const who = data.guest ? `${data.username} (guest)` : data.username;
-    roomNotice(room, `${who} is online`, data.timestamp, data);
-  }
+  if (member && data.accountId !== myId()) roomNotice(room, 'online', data.timestamp, data);
   invalidate();
 });
 
@@ -446,10 +459,7 @@ socket.on('user-disconnected', (data) => {
   for (const tracker of typingIn.values()) tracker.clear(data.username);
   const room = currentRoom();
   const member = room && (room.name === GENERAL || room.members?.has(data.accountId));
-  if (member && data.accountId !== myId()) {
-    const who = data.guest ? `${data.username} (guest)` : data.username;
-    roomNotice(room, `${who} went offline`, data.timestamp, data);
-  }
+  if (member && data.accountId !== myId()) roomNotice(room, 'offline', data.timestamp, data);
   invalidate();
 });
 
@@ -465,7 +475,7 @@ socket.on('member-joined', ({ room: name, user } = {}) => {
     room.members.set(user.accountId, user.username);
     room.info.memberCount = (room.info.memberCount ?? 0) + 1;
   }
-  if (user.accountId !== myId()) roomNotice(room, `${user.username} joined #${room.title}`, null, user);
+  if (user.accountId !== myId()) roomNotice(room, 'joined', null, user, ` #${room.title}`);
   invalidate();
 });
 
@@ -479,7 +489,7 @@ socket.on('member-left', ({ room: name, user } = {}) => {
   if (room.members?.delete(user.accountId)) {
     room.info.memberCount = Math.max(0, (room.info.memberCount ?? 1) - 1);
   }
-  roomNotice(room, `${user.username} left #${room.title}`, null, user);
+  roomNotice(room, 'left', null, user, ` #${room.title}`);
   invalidate();
 });
 
@@ -513,15 +523,35 @@ el.messageForm.addEventListener('submit', (event) => {
   send();
 });
 
-el.messageInput.addEventListener('input', () => {
-  if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
-  if (!state.ready) return;
-  if (el.messageInput.value.trim()) typingOut.keystroke();
-  else typingOut.stopped();
+const composer = wireComposer({
+  send,
+  typed: () => {
+    if (!RETRYABLE.has(el.sendError.dataset.code)) setSendError(null);
+    if (!state.ready) return;
+    if (el.messageInput.value.trim()) typingOut.keystroke();
+    else typingOut.stopped();
+  },
+  // `@` offers the names of the people online, not ours.
+  names: () => [
+    ...new Set([...online.users].filter(([id]) => id !== myId()).map(([, name]) => name)),
+  ],
 });
 
 el.messages.addEventListener('scroll', () => {
+  view.scrolled();
   if (view.nearTop()) loadOlder();
+});
+
+el.jumpLatest.addEventListener('click', () => {
+  view.jumpToLatest();
+  el.messageInput.focus();
+});
+
+el.onlineList.addEventListener('click', (event) => {
+  const btn = event.target.closest('button[data-dm]');
+  if (!btn) return;
+  ui.setOnlineOpen(false);
+  forms.openDm(btn.dataset.dm);
 });
 
 el.messages.addEventListener('click', (event) => {
@@ -541,7 +571,9 @@ el.messages.addEventListener('click', (event) => {
 for (const list of [el.roomList, el.dmList]) {
   list.addEventListener('click', (event) => {
     const btn = event.target.closest('button[data-room]');
-    if (btn) openRoom(btn.dataset.room);
+    if (!btn) return;
+    ui.setSidebarOpen(false); // the open room too: a tap on it means "show me"
+    openRoom(btn.dataset.room);
   });
 }
 
@@ -553,6 +585,7 @@ el.browseList.addEventListener('click', (event) => {
   const btn = event.target.closest('button[data-join]');
   if (!btn) return;
   const name = btn.dataset.join;
+  ui.setSidebarOpen(false);
   openRoom(name, state.publicRooms.find((r) => r.name === name));
 });
 
@@ -560,7 +593,7 @@ el.browse.addEventListener('toggle', () => {
   if (el.browse.open) refreshBrowse();
 });
 
-wireSidebarForms({
+const forms = wireSidebarForms({
   request,
   rooms,
   state,
@@ -577,6 +610,10 @@ el.sidebarToggle.addEventListener('click', () => {
   if (open) (el.sidebar.querySelector('[aria-current="page"]') ?? el.newRoomBtn).focus();
 });
 el.backdrop.addEventListener('click', () => ui.setSidebarOpen(false));
+el.sidebarClose.addEventListener('click', () => {
+  ui.setSidebarOpen(false);
+  el.sidebarToggle.focus();
+});
 el.onlineToggle.addEventListener('click', () => {
   ui.setOnlineOpen(!document.body.classList.contains('online-open'));
 });

@@ -5,10 +5,13 @@
 // updates came in.
 
 import { RETRYABLE } from './outbox.js';
+import { richText } from './richtext.js';
 import { formatTime, isoOrNow } from './time.js';
 import { guestBadge, node } from './ui.js';
 
 const NEAR_BOTTOM_PX = 48;
+// Further up than this, the "jump to latest" button shows even with nothing new.
+const JUMP_SHOWN_PX = 400;
 const GROUP_MS = 5 * 60 * 1000;
 const timeOf = (iso) => new Date(iso).getTime() || Date.now();
 
@@ -16,6 +19,12 @@ function timeNode(iso) {
   const t = node('time', 'msg__time', formatTime(iso));
   t.dateTime = isoOrNow(iso);
   return t;
+}
+
+function textNode(text) {
+  const body = node('div', 'msg__text');
+  body.append(...richText(text));
+  return body;
 }
 
 function messageNode(m, own) {
@@ -33,7 +42,7 @@ function messageNode(m, own) {
     meta.append(guestBadge());
   }
   meta.append(timeNode(m.timestamp));
-  li.append(meta, node('p', 'msg__text', String(m.message ?? '')));
+  li.append(meta, textNode(String(m.message ?? '')));
   li.title = `${m.username}, ${new Date(isoOrNow(m.timestamp)).toLocaleString()}`;
   return li;
 }
@@ -54,7 +63,7 @@ function pendingNode(entry, username) {
     ? `not sent: ${entry.error.message || entry.error.code}`
     : (FAILURE_TEXT.get(entry.error?.code) ?? 'sending…');
   meta.append(node('span', 'msg__author', `${username} (you)`), node('span', 'msg__status', status));
-  li.append(meta, node('p', 'msg__text', entry.text));
+  li.append(meta, textNode(entry.text));
   if (failed) {
     const actions = node('div', 'msg__actions');
     const retry = node('button', 'link-btn', 'Retry');
@@ -75,13 +84,113 @@ function noticeNode(n) {
   return li;
 }
 
+/** The words of a presence notice: `who` did `action` (joined, left, online, offline);
+ * `where` is " #room" or ""; `many` when `who` is more than one person. */
+export function presenceText(action, who, where = '', many = false) {
+  if (action === 'joined') return `${who} joined${where}`;
+  if (action === 'left') return `${who} left${where}`;
+  if (action === 'online') return `${who} ${many ? 'are' : 'is'} online`;
+  return `${who} went offline`;
+}
+
+function people(names) {
+  if (names.length === 1) return names[0];
+  if (names.length === 2) return `${names[0]} and ${names[1]}`;
+  return `${names.length} people`;
+}
+
+/**
+ * One line for a run of presence notices with no message between them
+ * ("3 people joined #ops · bob went offline"): each person counts once, by what
+ * they did last. The names are in the line's title.
+ */
+function foldNotices(run) {
+  const last = new Map(); // who -> notice
+  for (const n of run) {
+    last.delete(n.who);
+    last.set(n.who, n);
+  }
+  const byAction = new Map(); // action -> {names, where}
+  for (const n of last.values()) {
+    const entry = byAction.get(n.action) ?? { names: [], where: n.where ?? '' };
+    entry.names.push(n.who);
+    byAction.set(n.action, entry);
+  }
+  const parts = [...byAction].map(([action, { names, where }]) =>
+    presenceText(action, people(names), where, names.length > 1),
+  );
+  const title = [...last.values()].map((n) => n.text).join('\n');
+  return { text: parts.join(' · '), title, timestamp: run.at(-1).timestamp, kind: 'info' };
+}
+
+function foldedNode(folded) {
+  const li = noticeNode(folded);
+  li.classList.add('notice--folded');
+  li.title = folded.title;
+  return li;
+}
+
+function unreadDivider() {
+  const li = node('li', 'day-divider unread-divider');
+  li.append(node('span', null, 'New messages'));
+  return li;
+}
+
 export class MessageView {
   #list;
+  #jump;
   #nodes = new Map(); // key -> li
   #room = null;
+  #hi = null; // the newest seq shown so far
+  #unreadSeq = null; // the first message that came while the reader was scrolled up
+  #newCount = 0; // messages that came since, not yet scrolled to
 
-  constructor(list) {
+  /** list: the <ol> of messages; jump: the "jump to latest" button. */
+  constructor(list, jump) {
     this.#list = list;
+    this.#jump = jump;
+  }
+
+  #distanceFromBottom() {
+    const list = this.#list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight;
+  }
+
+  /** The reader scrolled: at the bottom, what was new has been seen. */
+  scrolled() {
+    if (this.#distanceFromBottom() < NEAR_BOTTOM_PX) this.#newCount = 0;
+    this.#updateJump();
+  }
+
+  /** Scroll to the newest message. */
+  jumpToLatest() {
+    this.#list.scrollTop = this.#list.scrollHeight;
+    this.#newCount = 0;
+    this.#updateJump();
+  }
+
+  #updateJump() {
+    const away = this.#distanceFromBottom() > JUMP_SHOWN_PX;
+    this.#jump.hidden = !(away || this.#newCount > 0) || this.#room == null;
+    const n = this.#newCount;
+    this.#jump.textContent = n > 0 ? `${n} new message${n === 1 ? '' : 's'} ↓` : 'Jump to latest ↓';
+  }
+
+  /** Note messages that arrived while the reader was scrolled up (for the divider). */
+  #noteArrivals(room, atBottom, follow) {
+    const messages = room.timeline.messages;
+    const hiBefore = this.#hi;
+    this.#hi = room.timeline.hi;
+    if (follow) {
+      this.#unreadSeq = null;
+      this.#newCount = 0;
+      return;
+    }
+    if (hiBefore == null || atBottom) return;
+    const fresh = messages.filter((m) => m.seq > hiBefore);
+    if (fresh.length === 0) return;
+    this.#unreadSeq ??= fresh[0].seq;
+    this.#newCount += fresh.length;
   }
 
   /**
@@ -95,14 +204,21 @@ export class MessageView {
       this.#room = room?.name ?? null;
       this.#nodes.clear();
       list.replaceChildren();
+      this.#hi = null;
+      this.#unreadSeq = null;
+      this.#newCount = 0;
       follow = true;
     }
-    if (!room) return;
+    if (!room) {
+      this.#updateJump();
+      return;
+    }
     // Busy until the first page is in, so a screen reader does not read it all out.
     list.setAttribute('aria-busy', String(!room.timeline.loaded));
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < NEAR_BOTTOM_PX;
     const oldHeight = list.scrollHeight;
     const oldTop = list.scrollTop;
+    if (room.timeline.loaded) this.#noteArrivals(room, atBottom, follow);
 
     const items = this.#items(room, myId, username, pending);
     // Drop what goes away or changed (an outbox entry that failed) before placing
@@ -137,6 +253,7 @@ export class MessageView {
 
     if (prepended && !atBottom) list.scrollTop = oldTop + (list.scrollHeight - oldHeight);
     else if (follow || atBottom) list.scrollTop = list.scrollHeight;
+    this.#updateJump();
   }
 
   #items(room, myId, username, pending) {
@@ -155,6 +272,28 @@ export class MessageView {
     const notices = room.notices.filter((n) => tl.lo == null || n.afterSeq >= tl.lo - 1);
     let ni = 0;
     const noticeItem = (n) => ({ key: `n:${n.key}`, make: () => noticeNode(n) });
+    // The notices up to `before` (a seq), runs of presence notices folded into one line.
+    const pushNotices = (before) => {
+      const run = [];
+      const flush = () => {
+        if (run.length === 1) items.push(noticeItem(run[0]));
+        else if (run.length > 1) {
+          const folded = foldNotices(run);
+          const version = `${run.length}:${folded.text}`;
+          items.push({ key: `f:${run[0].key}`, version, make: () => foldedNode(folded) });
+        }
+        run.length = 0;
+      };
+      while (ni < notices.length && (before == null || notices[ni].afterSeq < before)) {
+        const n = notices[ni++];
+        if (n.action) run.push(n);
+        else {
+          flush();
+          items.push(noticeItem(n));
+        }
+      }
+      flush();
+    };
     let day = null;
     for (const m of tl.messages) {
       const mDay = dayOf(m.timestamp);
@@ -163,7 +302,8 @@ export class MessageView {
         const label = dayLabel(mDay);
         items.push({ key: `d:${mDay}`, version: label, make: () => dayNode(label) });
       }
-      while (ni < notices.length && notices[ni].afterSeq < m.seq) items.push(noticeItem(notices[ni++]));
+      pushNotices(m.seq);
+      if (m.seq === this.#unreadSeq) items.push({ key: 'u:divider', make: unreadDivider });
       items.push({
         key: `m:${m.id}`,
         author: m.accountId,
@@ -171,7 +311,7 @@ export class MessageView {
         make: () => messageNode(m, m.accountId === myId),
       });
     }
-    while (ni < notices.length) items.push(noticeItem(notices[ni++]));
+    pushNotices(null);
     for (const entry of pending) {
       const version = entry.error ? `e:${entry.error.code}` : 's';
       items.push({

@@ -29,7 +29,7 @@ function wireForm(button, form, submit) {
   });
 }
 
-/** deps: {request, rooms, state, openRoom(name), onLeft(name)}. */
+/** deps: {request, rooms, state, openRoom(name), onLeft(name)}. Returns {openDm(username)}. */
 export function wireSidebarForms({ request, rooms, state, openRoom, onLeft }) {
   wireForm(el.newRoomBtn, el.createRoomForm, async () => {
     const name = el.roomNameInput.value.trim().toLowerCase();
@@ -50,15 +50,13 @@ export function wireSidebarForms({ request, rooms, state, openRoom, onLeft }) {
     await openRoom(room.name);
   });
 
-  wireForm(el.newDmBtn, el.dmForm, async () => {
-    const username = el.dmUsernameInput.value.trim();
-    if (!username) {
-      el.dmError.textContent = 'Whom do you want to write to?';
-      return;
-    }
+  /** Open (or make) the DM with `username`; a refusal shows in the DM form. */
+  async function openDm(username) {
     const res = await request('open-dm', { username });
     if (!res.ok) {
       const self = res.error?.code === 'forbidden' && username === state.user?.username;
+      if (el.dmForm.hidden) setFormOpen(el.newDmBtn, el.dmForm, true);
+      el.dmUsernameInput.value = username;
       el.dmError.textContent = self ? "That's you! Pick someone else." : errorText(res.error, OFFLINE);
       el.dmUsernameInput.focus();
       return;
@@ -66,6 +64,15 @@ export function wireSidebarForms({ request, rooms, state, openRoom, onLeft }) {
     const room = rooms.upsert(res.data.room);
     setFormOpen(el.newDmBtn, el.dmForm, false);
     await openRoom(room.name);
+  }
+
+  wireForm(el.newDmBtn, el.dmForm, async () => {
+    const username = el.dmUsernameInput.value.trim();
+    if (!username) {
+      el.dmError.textContent = 'Whom do you want to write to?';
+      return;
+    }
+    await openDm(username);
   });
 
   el.leaveBtn.addEventListener('click', async () => {
@@ -80,4 +87,6 @@ export function wireSidebarForms({ request, rooms, state, openRoom, onLeft }) {
     await openRoom(GENERAL);
     onLeft(room.name);
   });
+
+  return { openDm };
 }

@@ -45,7 +45,21 @@ export const el = {
   messageInput: $('message-input'),
   sendBtn: $('send-btn'),
   sendError: $('send-error'),
+  charCount: $('char-count'),
+  jumpLatest: $('jump-latest'),
+  banner: $('connection-banner'),
+  sidebarClose: $('sidebar-close'),
+  onlineNames: $('online-names'),
+  mentionList: $('mention-list'),
 };
+
+/** The server's longest message, as the page was given it (index.html). */
+export const MAX_MESSAGE_LENGTH = Number(el.messageInput.dataset.maxLength);
+// The counter shows once a message is this close to the limit.
+const COUNTER_FROM = 0.9;
+
+/** Length as the server counts it: code points, not UTF-16 units. */
+export const textLength = (text) => [...text].length;
 
 // Maps, not objects: a code or state the server or the library sends is looked up, and
 // an object would answer `constructor` from its prototype.
@@ -59,8 +73,14 @@ const ERROR_TEXT = new Map([
 ]);
 
 /** What to tell the person about an error ack: our words for known codes, else the server's. */
-export const errorText = (error, fallback) =>
-  ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
+export function errorText(error, fallback) {
+  // A name nobody online uses is reserved for its owner for a while: say how long.
+  if (error?.code === 'username_taken' && Number.isInteger(error.retryAfter)) {
+    const s = error.retryAfter;
+    return `That name is reserved for its owner for ${s} more second${s === 1 ? '' : 's'}. Pick another one, or try again then.`;
+  }
+  return ERROR_TEXT.get(error?.code) ?? error?.message ?? fallback;
+}
 
 /** The same for a refused join or room: a limit there is not about sending messages, and
  * the server's words say which one it was (joins from the address, new rooms). */
@@ -155,7 +175,18 @@ export function setOnline(users, myId, count = users.length) {
       const li = node('li', 'online__user');
       li.dataset.accountId = String(u.accountId);
       li.dataset.username = u.username;
-      li.append(node('span', 'dot dot--online'), node('span', 'online__name', u.username));
+      const dot = node('span', 'dot dot--online');
+      const name = node('span', 'online__name', u.username);
+      // Someone else (not a guest: a DM reaches the account) is a button that opens a DM.
+      let row = li;
+      if (u.accountId !== myId && !u.guest) {
+        row = node('button', 'online__dm');
+        row.type = 'button';
+        row.dataset.dm = u.username;
+        row.title = `Message ${u.username}`;
+        li.append(row);
+      }
+      row.append(dot, name);
       if (u.guest) {
         li.dataset.guest = '';
         li.append(guestBadge());
@@ -164,6 +195,43 @@ export function setOnline(users, myId, count = users.length) {
       return li;
     }),
   );
+  // What the DM form's name field offers: the people online, not us.
+  el.onlineNames.replaceChildren(
+    ...users
+      .filter((u) => u.accountId !== myId && !u.guest)
+      .map((u) => {
+        const option = document.createElement('option');
+        option.value = u.username;
+        return option;
+      }),
+  );
+}
+
+/**
+ * The lost-connection banner: shown while not connected, with how many messages
+ * wait in the outbox to go out when it is back.
+ */
+export function setBanner(status, waiting) {
+  const lost = status === 'reconnecting' || status === 'offline';
+  el.banner.hidden = !lost;
+  if (!lost) return;
+  const what = status === 'offline' ? "You're offline." : 'Connection lost. Reconnecting…';
+  const queue =
+    waiting > 0
+      ? ` ${waiting} message${waiting === 1 ? '' : 's'} waiting to send.`
+      : ' Messages you write now are sent when it is back.';
+  el.banner.dataset.waiting = String(waiting);
+  el.banner.textContent = what + queue;
+}
+
+/** The character counter under the composer, shown near the limit and past it. */
+export function setCounter(length) {
+  const left = MAX_MESSAGE_LENGTH - length;
+  const shown = length >= MAX_MESSAGE_LENGTH * COUNTER_FROM;
+  el.charCount.hidden = !shown;
+  el.charCount.dataset.over = String(left < 0);
+  el.charCount.textContent = left < 0 ? `${-left} over the limit` : `${left} left`;
+  el.messageInput.setAttribute('aria-invalid', String(left < 0));
 }
 
 /** Below the breakpoint the sidebar is a drawer; above it these are no-ops visually. */
