@@ -93,6 +93,28 @@ async def test_the_main_screens_have_no_serious_violation(
         await expect(message(alice, "hello bob\nsecond line")).to_have_count(1)
         await screens.check(alice, "chat")
 
+        # A message's actions, its reactions, a reply's quote, the picker, an edit.
+        mine_id = await message(alice, "hello bob\nsecond line").get_attribute("data-id")
+        mine = alice.locator(f'#messages li.msg[data-id="{mine_id}"]')
+        for event, payload in (
+            ("react", {"id": mine_id, "emoji": "🎉"}),
+            ("send-message", {"text": "a reply", "replyTo": mine_id}),
+        ):
+            ack = await bob.call(event, {"room": "general", **payload}, timeout=5)
+            assert ack["ok"], ack
+        await expect(mine.locator(".reaction")).to_have_count(1)
+        await expect(message(alice, "a reply").locator(".msg__quote")).to_have_count(1)
+        await mine.locator('button[data-action="react"]').focus()
+        await screens.check(alice, "message-actions")
+        await alice.keyboard.press("Enter")
+        await expect(alice.locator("#reaction-picker")).to_be_visible()
+        await screens.check(alice, "reaction-picker")
+        await alice.keyboard.press("Escape")
+        await mine.locator('button[data-action="edit"]').click()
+        await expect(alice.locator("#composer-context")).to_be_visible()
+        await screens.check(alice, "editing")
+        await alice.keyboard.press("Escape")
+
         await alice.click("#online-toggle")
         await expect(alice.locator("#online-list button[data-dm]")).to_have_count(1)
         await screens.check(alice, "online")

@@ -141,3 +141,166 @@ async def test_sync_holds_live_messages_until_it_answers(
         "end": [0, 1, 2, 3, 4, 5, 6, 7],
         "hasMore": False,
     }
+
+
+# The event log: a fake server whose log mixes messages with edits, deletes and reactions
+# (each entry takes the next seq), delivered live in random order (messages sometimes
+# twice), with sync answers (what was posted after `from`, and what was changed after it,
+# as it stood when read), join-room pages and history pages read at random moments. After
+# every step the page shows exactly the server's messages between its lo and hi, once
+# each; after a final sync and the rest of the history, every message is as the server
+# has it: text, tombstone and reactions.
+EVENT_LOG_FUZZ = """
+async ({ runs, seed }) => {
+  const { Timeline } = await import('/timeline.js');
+  let state = seed;
+  const rand = (n) => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return (state >>> 16) % n; // the high bits: the low ones of this generator cycle
+  };
+  const PEOPLE = ['ann', 'ben', 'cy'];
+  const EMOJI = ['👍', '🎉'];
+  for (let run = 0; run < runs; run++) {
+    const log = []; // log[seq - 1]: {msg} or {change}
+    const versions = []; // versions[seq - 1]: id -> message as it stood at seq
+    let current = new Map(); // id -> message now
+    const append = (entry, next) => {
+      log.push(entry);
+      current = new Map(current);
+      current.set(next.id, next);
+      versions.push(current);
+    };
+    const post = () => {
+      const seq = log.length + 1;
+      const m = { id: `id${seq}`, seq, room: 'r', message: `m${seq}`, editedAt: null,
+                  deleted: false, reactions: [], replyTo: null };
+      append({ msg: m }, m);
+    };
+    const change = () => {
+      const live = [...current.values()].filter((m) => !m.deleted);
+      if (live.length === 0) return post();
+      const target = live[rand(live.length)];
+      const seq = log.length + 1;
+      const kind = ['edit', 'reaction', 'reaction', 'delete'][rand(4)];
+      let next;
+      let c;
+      if (kind === 'edit') {
+        c = { kind, seq, id: target.id, message: `e${seq}`, editedAt: `t${seq}` };
+        next = { ...target, message: c.message, editedAt: c.editedAt };
+      } else if (kind === 'delete') {
+        c = { kind, seq, id: target.id };
+        next = { ...target, deleted: true, message: '', reactions: [] };
+      } else {
+        const emoji = EMOJI[rand(EMOJI.length)];
+        const username = PEOPLE[rand(PEOPLE.length)];
+        const old = target.reactions.find((r) => r.emoji === emoji);
+        const on = !old?.usernames.includes(username);
+        const names = on ? [...(old?.usernames ?? []), username]
+          : old.usernames.filter((n) => n !== username);
+        const reactions = names.length === 0
+          ? target.reactions.filter((r) => r.emoji !== emoji)
+          : old ? target.reactions.map((r) => r.emoji === emoji
+              ? { emoji, count: names.length, usernames: names } : r)
+          : [...target.reactions, { emoji, count: names.length, usernames: names }];
+        c = { kind, seq, id: target.id, emoji, on, count: names.length, username };
+        next = { ...target, reactions };
+      }
+      append({ change: c }, next);
+    };
+    const at = (pos) => (pos === 0 ? new Map() : versions[pos - 1]);
+    const messagesAt = (pos) => [...at(pos).values()].sort((a, b) => a.seq - b.seq);
+    const syncAnswer = (from, upTo) => {
+      const changed = new Set();
+      for (let s = from + 1; s <= upTo; s++) {
+        const e = log[s - 1];
+        changed.add(e.msg ? e.msg.id : e.change.id);
+      }
+      return messagesAt(upTo).filter((m) => changed.has(m.id));
+    };
+    const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+    const check = (tl, where) => {
+      const shown = tl.messages.map((m) => m.seq);
+      if (new Set(tl.messages.map((m) => m.id)).size !== shown.length) {
+        throw new Error(`${where}: duplicate id`);
+      }
+      if (tl.lo == null) return;
+      const want = messagesAt(log.length).filter((m) => m.seq >= tl.lo && m.seq <= tl.hi)
+        .map((m) => m.seq);
+      if (!same(shown, want)) throw new Error(`${where}: shows ${shown}, server ${want}`);
+    };
+    const n = 10 + rand(40);
+    for (let i = 0, k = rand(12); i < k; i++) rand(3) === 0 ? change() : post();
+    const start = log.length;
+    const page = messagesAt(start).slice(-1 - rand(6));
+    const tl = new Timeline();
+    const loaded = tl.loadTail(page, page.length > 0 && page[0].seq > 1, start);
+    const answers = []; // [from, upTo] on their way
+    if (loaded === 'gap') answers.push([tl.beginSync(), start]);
+    const deliveries = []; // live entries on their way to the page
+    let cut = false; // disconnected: live entries are lost, the reconnect syncs
+    let olderFrom = null; // the `before` of a history request on its way
+    let olderAt = 0; // the log position its answer was read at
+    let steps = 0;
+    while (log.length < n || deliveries.length || answers.length || olderFrom != null) {
+      if (++steps > 20000) throw new Error('no progress');
+      const choice = rand(12);
+      if (choice < 4 && log.length < n) {
+        rand(2) === 0 ? post() : change();
+        const e = log.at(-1);
+        if (!cut) deliveries.push(e);
+        if (!cut && e.msg && rand(4) === 0) deliveries.push(e); // ack and broadcast
+      } else if (choice < 7 && deliveries.length) {
+        // One socket delivers in order, mostly: an ack may overtake a broadcast.
+        const [e] = deliveries.splice(rand(4) === 0 ? rand(deliveries.length) : 0, 1);
+        const got = e.msg ? tl.addLive(e.msg) : tl.addChange(e.change);
+        if (got === 'gap' && tl.syncing === 0) answers.push([tl.beginSync(), log.length]);
+      } else if (choice < 9 && answers.length) {
+        const [[from, upTo]] = answers.splice(rand(answers.length), 1);
+        tl.endSync(syncAnswer(from, upTo), upTo);
+      } else if (choice < 10 && olderFrom == null && tl.lo != null && tl.hasMore) {
+        // Read now, answered later: changes made meanwhile may reach the page first.
+        tl.beginOlder();
+        olderFrom = tl.lo;
+        olderAt = log.length;
+      } else if (choice < 10 && olderFrom != null) {
+        const older = messagesAt(olderAt).filter((m) => m.seq < olderFrom).slice(-3);
+        if (tl.lo === olderFrom) tl.prependHistory(older, older.length > 0 && older[0].seq > 1);
+        else tl.endOlder(); // the timeline was replaced meanwhile: the page does not fit
+        olderFrom = null;
+      } else if (choice < 11) {
+        cut = !cut;
+        if (!cut) answers.push([tl.beginSync(), log.length]); // reconnected
+      } else if (!cut && tl.syncing === 0 && answers.length === 0) {
+        // join-room again: the latest page as it stands, and the room's position.
+        const page2 = messagesAt(log.length).slice(-5);
+        if (tl.loadTail(page2, page2.length > 0 && page2[0].seq > 1, log.length) === 'gap') {
+          answers.push([tl.beginSync(), log.length]);
+        }
+      }
+      check(tl, `run ${run} step ${steps}`);
+    }
+    const from = tl.beginSync();
+    tl.endSync(syncAnswer(from, log.length), log.length);
+    while (tl.hasMore) {
+      const older = messagesAt(log.length).filter((m) => m.seq < tl.lo).slice(-3);
+      tl.beginOlder();
+      tl.prependHistory(older, older.length > 0 && older[0].seq > 1);
+    }
+    check(tl, `run ${run} end`);
+    const want = messagesAt(log.length);
+    if (tl.hasGap || !same(tl.messages, want)) {
+      throw new Error(`run ${run}: ended with ${JSON.stringify(tl.messages)}
+        server ${JSON.stringify(want)}`);
+    }
+  }
+  return runs;
+}
+"""
+
+
+async def test_edits_deletes_and_reactions_in_any_order_end_as_the_server_has_them(
+    server_url: str, new_page: NewPage
+) -> None:
+    page = await new_page(server_url)
+    for seed in (3, 11, 2026):
+        assert await page.evaluate(EVENT_LOG_FUZZ, {"runs": 200, "seed": seed}) == 200

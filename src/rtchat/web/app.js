@@ -5,11 +5,12 @@
 // -> resend the outbox with the same clientIds. Live messages that land while a
 // room syncs wait in its timeline, so the view never shows a gap or a duplicate.
 
+import { wireMessageActions } from './actions.js';
 import { overLimit, wireComposer } from './composer.js';
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView, presenceText } from './messageview.js';
-import { Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
+import { newClientId, Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
@@ -28,6 +29,7 @@ const state = {
   ready: false, // identified on the current connection
   synced: false, // rooms resynced on the current connection: the outbox may go
   current: null, // the open room's name
+  siteModerator: false, // moderates every room (RTCHAT_MODERATORS)
   publicRooms: [], // the pages of list-rooms loaded so far
   browseNext: null, // where the next page starts, if there is one
   browseLoaded: false,
@@ -80,6 +82,7 @@ function render({ follow = false, prepended = false } = {}) {
     myId: myId(),
     username: state.user.username,
     pending: room ? outbox.forRoom(room.name) : [],
+    canModerate: mayModerate(room),
     follow,
     prepended,
   });
@@ -99,6 +102,11 @@ function render({ follow = false, prepended = false } = {}) {
   // A short first page does not fill the box, so no scroll could ask for more.
   const list = el.messages;
   if (room?.timeline.hasMore && list.scrollHeight <= list.clientHeight + 80) loadOlder();
+}
+
+/** Whether we may delete anyone's message in `room`: its owner or a moderator. */
+function mayModerate(room) {
+  return state.siteModerator || room?.info.role === 'owner' || room?.info.role === 'moderator';
 }
 
 /** Presence of a room: its members who are online. Everyone is in general. */
@@ -190,6 +198,7 @@ async function enter(data, conn) {
     state.current = null;
   }
   state.user = user;
+  state.siteModerator = Boolean(data.siteModerator);
   state.ready = true;
   storage.setLastUsername(user.username);
   rooms.replaceAll(data.rooms);
@@ -225,6 +234,7 @@ function showRoom(name) {
   if (state.current === name) return;
   typingOut.stopped(); // tells the room we leave, not the next one
   state.current = name;
+  actions.roomChanged(name);
   if (state.user) storage.setOpenRoom(state.user.accountId, name);
   ui.setSendError('');
   ui.setSidebarOpen(false);
@@ -267,9 +277,9 @@ async function loadRoom(name) {
   const fresh = rooms.upsert(data.room ?? room.info) ?? room;
   fresh.members = new Map((data.members ?? []).map((u) => [u.accountId, u.username]));
   const messages = Array.isArray(data.messages) ? data.messages : [];
-  fresh.timeline.loadTail(messages, data.hasMore);
+  const loaded = fresh.timeline.loadTail(messages, data.hasMore, data.room?.lastSeq);
   delivery.note(fresh, messages);
-  if (fresh.timeline.hasGap) delivery.fillGap(fresh);
+  if (loaded === 'gap') delivery.fillGap(fresh);
   invalidate();
   refreshOnline(fresh);
   return true;
@@ -291,12 +301,15 @@ async function loadOlder() {
   const room = currentRoom();
   const tl = room?.timeline;
   if (!tl?.loaded || !tl.hasMore || tl.loadingOlder || tl.lo == null) return;
-  tl.loadingOlder = true;
+  tl.beginOlder();
   const before = tl.lo;
   const res = await request('history', { room: room.name, before, limit: 50 });
-  tl.loadingOlder = false;
-  if (!res.ok) return; // the next scroll asks again
-  if (tl.lo !== before) return; // the timeline was replaced meanwhile: this page no longer fits
+  // Failed (the next scroll asks again), or the timeline was replaced meanwhile and
+  // this page no longer fits.
+  if (!res.ok || tl.lo !== before) {
+    tl.endOlder();
+    return;
+  }
   const messages = Array.isArray(res.data?.messages) ? res.data.messages : [];
   tl.prependHistory(messages, res.data?.hasMore);
   delivery.note(room, messages);
@@ -367,12 +380,37 @@ function send() {
     el.messageInput.focus();
     return;
   }
+  const context = actions.context();
+  if (context?.kind === 'edit') {
+    saveEdit(context, text);
+    return;
+  }
   ui.setSendError('');
   composer.clear();
+  actions.clear();
   typingOut.stopped();
-  outbox.add(room.name, text);
+  outbox.add(room.name, text, context?.kind === 'reply' ? context.id : null);
   invalidate({ follow: true });
   delivery.flush();
+}
+
+/** An edit is no message to keep for later: it goes now, or says why it did not. */
+async function saveEdit(context, text) {
+  if (!socket.connected) {
+    setSendError({ code: 'offline', message: 'Not connected: the edit was not saved. Try again.' });
+    return;
+  }
+  const payload = { room: context.room, id: context.id, text, clientId: newClientId() };
+  const res = await request('edit-message', payload);
+  if (!res.ok) {
+    setSendError(res.error ?? { code: 'timeout', message: 'No answer: the edit may not be saved.' });
+    return;
+  }
+  setSendError(null);
+  if (actions.context() === context) {
+    actions.clear();
+    composer.clear();
+  }
 }
 
 function setSendError(error) {
@@ -437,6 +475,17 @@ socket.on('receive-message', (msg) => {
   if (msg?.username) trackerFor(msg.room ?? GENERAL).clear(msg.username);
   delivery.accept(msg);
 });
+
+// Changes take the room's next seq: in order with messages, or a sync fills the gap.
+for (const [event, kind] of [
+  ['message-edited', 'edit'],
+  ['message-deleted', 'delete'],
+  ['reaction-changed', 'reaction'],
+]) {
+  socket.on(event, (data) => {
+    if (data && typeof data === 'object') delivery.acceptChange({ ...data, kind });
+  });
+}
 
 socket.on('user-typing', (data) => {
   if (!data?.username || data.accountId === myId()) return;
@@ -535,6 +584,17 @@ const composer = wireComposer({
   names: () => [
     ...new Set([...online.users].filter(([id]) => id !== myId()).map(([, name]) => name)),
   ],
+  cancel: () => actions.cancel(),
+  editLast: () => actions.editLast(),
+});
+
+const actions = wireMessageActions({
+  request,
+  currentRoom,
+  me: () => state.user,
+  composer,
+  onError: (error) => setSendError(error),
+  focusComposer: () => el.messageInput.focus(),
 });
 
 el.messages.addEventListener('scroll', () => {

@@ -15,10 +15,12 @@ export function overLimit(text) {
 }
 
 /**
- * deps: {send(), typed(), names()}: send the box's text; the text changed (after the
- * counter); who `@` may offer. Returns {clear()}, which empties the box after a send.
+ * deps: {send(), typed(), names(), cancel(), editLast()}: send the box's text; the text
+ * changed (after the counter); who `@` may offer; Escape (true if it left a reply or an
+ * edit); ArrowUp in an empty box (true if it started an edit). Returns {clear(),
+ * setText(text)}: empty the box after a send; put a text to edit in it.
  */
-export function wireComposer({ send, typed, names }) {
+export function wireComposer({ send, typed, names, cancel, editLast }) {
   const input = el.messageInput;
   const completion = new Completion(input, el.mentionList, names);
   const changed = () => {
@@ -29,6 +31,14 @@ export function wireComposer({ send, typed, names }) {
 
   input.addEventListener('keydown', (event) => {
     if (completion.handleKey(event)) return;
+    if (event.key === 'Escape' && cancel()) {
+      event.preventDefault();
+      return;
+    }
+    if (event.key === 'ArrowUp' && input.value === '' && editLast()) {
+      event.preventDefault();
+      return;
+    }
     // Enter that ends an IME composition is not a send.
     if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
     event.preventDefault();
@@ -47,6 +57,12 @@ export function wireComposer({ send, typed, names }) {
       completion.close();
       input.value = '';
       changed();
+    },
+    setText(text) {
+      completion.close();
+      input.value = text;
+      changed();
+      input.setSelectionRange(text.length, text.length);
     },
   };
 }

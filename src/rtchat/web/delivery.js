@@ -56,6 +56,15 @@ export class Delivery {
     invalidate({ follow: msg.accountId === state.user.accountId && name === state.current });
   }
 
+  /** A change push (kind 'edit', 'delete' or 'reaction'), or our own change's answer. */
+  acceptChange(change) {
+    const { rooms, invalidate } = this.d;
+    const room = typeof change?.seq === 'number' && rooms.get(change.room);
+    if (!room) return;
+    if (room.timeline.addChange(change) === 'gap') this.fillGap(room);
+    invalidate();
+  }
+
   /**
    * Ask for everything after the last seq we hold, for every room (or `names`).
    * Rooms never opened have no timeline; their answer only moves lastSeq (unread).
@@ -90,7 +99,7 @@ export class Delivery {
       const messages = Array.isArray(answer?.messages) ? answer.messages : [];
       this.note(room, messages);
       if (!syncing.includes(room)) continue;
-      room.timeline.endSync(messages);
+      room.timeline.endSync(messages, answer?.seq);
       if (!answer?.hasMore) continue;
       // Far behind: page on in the open room; elsewhere load the latest page on open.
       if (room.name === state.current) again.push(room.name);
@@ -160,6 +169,7 @@ export class Delivery {
       if (!state.synced || !socket.connected) return false; // the next connect flushes
       if (!outbox.get(entry.clientId)) continue; // delivered by broadcast meanwhile
       const payload = { room: entry.room, text: entry.text, clientId: entry.clientId };
+      if (entry.replyTo) payload.replyTo = entry.replyTo;
       const res = await request('send-message', payload);
       if (res.ok) {
         outbox.remove(entry.clientId);

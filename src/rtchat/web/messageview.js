@@ -27,13 +27,73 @@ function textNode(text) {
   return body;
 }
 
-function messageNode(m, own) {
+/** True when `m` names the reader among its @mentions. */
+export function mentionsMe(m, myId) {
+  return Array.isArray(m.mentions) && m.mentions.some((u) => u?.accountId === myId);
+}
+
+/** The reactions a message shows, as toggle buttons (pressed: the reader gave it). */
+function reactionsNode(m, username) {
+  const box = node('div', 'msg__reactions');
+  for (const r of m.reactions ?? []) {
+    const mine = (r.usernames ?? []).includes(username);
+    const btn = node('button', 'reaction', `${r.emoji} ${r.count}`);
+    btn.type = 'button';
+    btn.dataset.react = r.emoji;
+    btn.setAttribute('aria-pressed', String(mine));
+    const names = (r.usernames ?? []).join(', ');
+    const more = r.count > (r.usernames ?? []).length ? ' and others' : '';
+    btn.title = `${names}${more}`;
+    btn.setAttribute('aria-label', `${r.emoji} ${r.count}: ${names}${more}`);
+    box.append(btn);
+  }
+  return box;
+}
+
+function toolButton(action, label, text) {
+  const btn = node('button', 'msg__tool', text);
+  btn.type = 'button';
+  btn.dataset.action = action;
+  btn.setAttribute('aria-label', label);
+  btn.title = label;
+  return btn;
+}
+
+/** Reply, react, edit and delete, for what the reader may do to `m`. */
+function toolsNode(m, own, canDelete) {
+  const tools = node('div', 'msg__tools');
+  tools.setAttribute('role', 'toolbar');
+  tools.setAttribute('aria-label', `Actions on ${m.username}'s message`);
+  tools.append(toolButton('react', 'React', '☺'), toolButton('reply', 'Reply', '↩'));
+  if (own) tools.append(toolButton('edit', 'Edit', '✎'));
+  if (own || canDelete) tools.append(toolButton('delete', 'Delete', '🗑'));
+  return tools;
+}
+
+function quoteNode(q) {
+  const quote = node('blockquote', 'msg__quote');
+  quote.dataset.replyTo = String(q.id);
+  quote.append(node('span', 'msg__quote-author', q.username ?? ''));
+  quote.append(document.createTextNode(' '));
+  quote.append(node('span', 'msg__quote-text', q.deleted ? 'a deleted message' : String(q.message ?? '')));
+  return quote;
+}
+
+/** Everything a message's node is drawn from: when it changes, the node is redrawn. */
+function messageVersion(m, canDelete) {
+  const reactions = (m.reactions ?? []).map((r) => `${r.emoji}${r.count}${r.usernames?.join()}`);
+  const quote = m.replyTo ? `${m.replyTo.deleted}${m.replyTo.message}` : '';
+  return `${m.editedAt}|${m.deleted}|${reactions.join()}|${quote}|${canDelete}`;
+}
+
+function messageNode(m, { own, mentioned, canDelete, username }) {
   const li = node('li', own ? 'msg msg--own' : 'msg');
   li.dataset.id = String(m.id);
   li.dataset.seq = String(m.seq);
   li.dataset.author = String(m.username ?? '');
   if (m.accountId != null) li.dataset.accountId = String(m.accountId);
   if (m.clientId) li.dataset.clientId = String(m.clientId);
+  if (mentioned) li.classList.add('msg--mention');
   const meta = node('div', 'msg__meta');
   meta.append(node('span', 'msg__author', own ? `${m.username} (you)` : m.username));
   // Someone chatting under a name an account holds: never that account.
@@ -42,7 +102,21 @@ function messageNode(m, own) {
     meta.append(guestBadge());
   }
   meta.append(timeNode(m.timestamp));
-  li.append(meta, textNode(String(m.message ?? '')));
+  if (m.editedAt && !m.deleted) {
+    const edited = node('span', 'msg__edited', '(edited)');
+    edited.title = `Edited ${new Date(isoOrNow(m.editedAt)).toLocaleString()}`;
+    meta.append(edited);
+  }
+  li.append(meta);
+  if (m.replyTo) li.append(quoteNode(m.replyTo));
+  if (m.deleted) {
+    li.classList.add('msg--deleted');
+    li.append(node('div', 'msg__text msg__text--deleted', 'This message was deleted.'));
+  } else {
+    li.append(textNode(String(m.message ?? '')));
+    if (m.reactions?.length) li.append(reactionsNode(m, username));
+    li.append(toolsNode(m, own, canDelete));
+  }
   li.title = `${m.username}, ${new Date(isoOrNow(m.timestamp)).toLocaleString()}`;
   return li;
 }
@@ -130,6 +204,14 @@ function foldedNode(folded) {
   return li;
 }
 
+/** The focused control of a message, as a selector that finds it again in a redrawn one. */
+function focusSelector() {
+  const { dataset } = document.activeElement;
+  if (dataset?.action) return `button[data-action="${dataset.action}"]`;
+  if (dataset?.react) return `button[data-react="${CSS.escape(dataset.react)}"]`;
+  return 'button';
+}
+
 function unreadDivider() {
   const li = node('li', 'day-divider unread-divider');
   li.append(node('span', null, 'New messages'));
@@ -198,7 +280,7 @@ export class MessageView {
    * opts.follow scrolls to the bottom (the user just sent something);
    * opts.prepended keeps the reader's place after older messages were added on top.
    */
-  render(room, { myId, username, pending, follow = false, prepended = false }) {
+  render(room, { myId, username, pending, canModerate = false, follow = false, prepended = false }) {
     const list = this.#list;
     if (room?.name !== this.#room) {
       this.#room = room?.name ?? null;
@@ -220,13 +302,15 @@ export class MessageView {
     const oldTop = list.scrollTop;
     if (room.timeline.loaded) this.#noteArrivals(room, atBottom, follow);
 
-    const items = this.#items(room, myId, username, pending);
+    const items = this.#items(room, { myId, username, pending, canModerate });
     // Drop what goes away or changed (an outbox entry that failed) before placing
     // anything, so the insertion cursor below only ever points at live nodes.
     const wanted = new Map(items.map((i) => [i.key, i]));
+    let refocus = null; // a redrawn message keeps the keyboard where it was
     for (const [key, li] of this.#nodes) {
       const item = wanted.get(key);
       if (!item || (item.version != null && li.dataset.version !== item.version)) {
+        if (item && li.contains(document.activeElement)) refocus = [key, focusSelector()];
         li.remove();
         this.#nodes.delete(key);
       }
@@ -251,12 +335,16 @@ export class MessageView {
       prev = item;
     }
 
+    if (refocus) {
+      const li = this.#nodes.get(refocus[0]);
+      (li?.querySelector(refocus[1]) ?? li?.querySelector('button'))?.focus({ preventScroll: true });
+    }
     if (prepended && !atBottom) list.scrollTop = oldTop + (list.scrollHeight - oldHeight);
     else if (follow || atBottom) list.scrollTop = list.scrollHeight;
     this.#updateJump();
   }
 
-  #items(room, myId, username, pending) {
+  #items(room, { myId, username, pending, canModerate }) {
     const tl = room.timeline;
     const items = [];
     if (tl.loaded) {
@@ -304,11 +392,14 @@ export class MessageView {
       }
       pushNotices(m.seq);
       if (m.seq === this.#unreadSeq) items.push({ key: 'u:divider', make: unreadDivider });
+      const own = m.accountId === myId;
+      const look = { own, mentioned: mentionsMe(m, myId), canDelete: canModerate, username };
       items.push({
         key: `m:${m.id}`,
+        version: messageVersion(m, canModerate),
         author: m.accountId,
         at: timeOf(m.timestamp),
-        make: () => messageNode(m, m.accountId === myId),
+        make: () => messageNode(m, look),
       });
     }
     pushNotices(null);

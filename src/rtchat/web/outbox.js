@@ -37,12 +37,14 @@ export class Outbox {
     if (this.#accountId != null) storage.setOutbox(this.#accountId, this.#entries);
   }
 
-  add(room, text) {
+  /** replyTo: the id of the message this one answers, or null. */
+  add(room, text, replyTo = null) {
     this.#read();
     const entry = {
       clientId: newClientId(),
       room,
       text,
+      replyTo,
       createdAt: new Date().toISOString(),
       error: null, // {code, message} once the server refused it
     };

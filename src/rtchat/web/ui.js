@@ -51,6 +51,10 @@ export const el = {
   sidebarClose: $('sidebar-close'),
   onlineNames: $('online-names'),
   mentionList: $('mention-list'),
+  reactionPicker: $('reaction-picker'),
+  composerContext: $('composer-context'),
+  composerContextText: $('composer-context-text'),
+  composerContextCancel: $('composer-context-cancel'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
