@@ -10,6 +10,7 @@ import { overLimit, wireComposer } from './composer.js';
 import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView, presenceText } from './messageview.js';
+import { moderationText } from './moderation.js';
 import { newClientId, Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { GENERAL, Rooms } from './rooms.js';
@@ -551,6 +552,19 @@ socket.on('room-created', ({ room } = {}) => {
 
 socket.on('room-added', ({ room } = {}) => {
   if (room?.name) rooms.upsert(room);
+  invalidate();
+});
+
+socket.on('moderated', (data) => {
+  if (!data || typeof data !== 'object' || !data.room) return;
+  const you = data.user?.accountId === myId();
+  const room = rooms.get(data.room);
+  if (you && room && data.action === 'role') room.info.role = data.role ?? null;
+  const text = moderationText(data, myId());
+  // Removed from the room: its notices go with it; say so where we land.
+  const removed = you && (data.action === 'kick' || data.action === 'ban');
+  const where = removed ? rooms.get(GENERAL) : room;
+  if (text && where) rooms.addNotice(where, text, null, you ? 'error' : 'info');
   invalidate();
 });
 
