@@ -41,6 +41,9 @@ class ReliableClient:
     sio: socketio.AsyncClient = field(init=False)
     _connections: int = 0  # connects so far: a call that spans one was interrupted
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # One sender at a time, oldest first: a new message sent while a reconnect resends the
+    # outbox would otherwise overtake the older ones it resends.
+    _sending: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
         self.sio = socketio.AsyncClient(
@@ -90,7 +93,7 @@ class ReliableClient:
         client_id = uuid.uuid4().hex
         self.outbox[client_id] = (room, text)
         if self.sio.connected and self.synced.is_set():
-            await self._flush_one(client_id)
+            await self._flush()
 
     async def _on_connect(self) -> None:
         # Runs inside the client's event dispatch: do the work in a task, kept here so
@@ -140,22 +143,30 @@ class ReliableClient:
         if self._connections != connection:
             return  # a newer connection resumes on its own
         self.synced.set()
-        for client_id in list(self.outbox):
-            await self._flush_one(client_id)
+        await self._flush()
 
-    async def _flush_one(self, client_id: str) -> None:
+    async def _flush(self) -> None:
+        """Send the outbox in order, one at a time; stop at the first that gets no answer."""
+        async with self._sending:
+            for client_id in list(self.outbox):
+                if client_id in self.outbox and not await self._flush_one(client_id):
+                    return
+
+    async def _flush_one(self, client_id: str) -> bool:
         room, text = self.outbox[client_id]
         try:
             answer = await self.sio.call(
                 "send-message", {"room": room, "text": text, "clientId": client_id}, timeout=2
             )
         except _INTERRUPTED:
-            return  # still in the outbox: resent after the next reconnect
+            return False  # still in the outbox: resent after the next reconnect
+        # Answered: stored, or refused, which the test sees among the problems.
+        self.outbox.pop(client_id, None)
         if answer["ok"]:
-            self.outbox.pop(client_id, None)
             self._keep(answer["data"])
         else:
             self.problems.append(f"send-message {text!r} refused: {answer}")
+        return True
 
     async def _on_message(self, message: dict[str, Any]) -> None:
         self.deliveries.append(message)
