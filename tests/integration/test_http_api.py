@@ -15,6 +15,8 @@ import jwt
 from starlette.routing import Mount, Route
 
 from rtchat.app import Application
+from rtchat.domain.rules import MAX_CLIENT_ID_LENGTH, MAX_SEARCH_QUERY
+from rtchat.service import MAX_SEARCH_PAGE, SEARCH_PAGE
 from rtchat.settings import Settings
 from tests.api_client import API, KEY, OTHER_KEY, SECRET, call, failed
 from tests.support import ChatClient, ok, running_server, sentinel
@@ -303,6 +305,13 @@ async def test_the_openapi_document_lists_exactly_the_routes(
         served |= {(route.path, m) for m in route.methods if m != "HEAD"}  # HEAD: GET's
     assert documented == served
     assert len(served) == 10  # the ten of docs/api.md, so an empty match cannot pass
+    written = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    for path, method in served:
+        assert f"| `{method} {API}{path}` |" in written
+    # The limits docs/api.md states by hand are the code's.
+    assert f"`q` 1-{MAX_SEARCH_QUERY} characters" in written
+    assert f"`limit` 1-{MAX_SEARCH_PAGE}, default {SEARCH_PAGE}" in written
+    assert f"1-{MAX_CLIENT_ID_LENGTH} characters" in written
 
 
 def _api_routes(application: Application) -> list[Route]:
