@@ -26,6 +26,12 @@ async def _joined(url: str, name: str) -> ChatClient:
     return client
 
 
+async def _ws_joined(url: str, name: str) -> WsClient:
+    client = await WsClient.open(url)
+    await client.join(name)
+    return client
+
+
 async def _posted(url: str, text: str, key: str = KEY, **body: Any) -> dict[str, Any]:
     status, answer = await call(url, "POST", POSTS, key=key, json={"text": text, **body})
     assert status == 201, answer
@@ -53,10 +59,8 @@ async def test_a_bots_reply_reaches_socketio_and_ws_clients_with_its_quote(
     api: tuple[str, Application],
 ) -> None:
     url, _ = api
-    alice = await _joined(url, "alice")
-    ws = await WsClient.open(url)
+    alice, ws = await _joined(url, "alice"), await _ws_joined(url, "wsreader")
     try:
-        await ws.join("wsreader")
         asked = ok(await alice.call("send-message", {"room": "general", "text": "status?"}))
         reply = await _posted(url, "all green", replyTo=asked["id"])
         quote = {
@@ -142,10 +146,8 @@ async def test_a_bot_edits_and_deletes_its_own_message_seen_live(
 
 async def test_a_bot_reacts_once_per_idempotency_key(api: tuple[str, Application]) -> None:
     url, _ = api
-    alice = await _joined(url, "alice")
-    ws = await WsClient.open(url)
+    alice, ws = await _joined(url, "alice"), await _ws_joined(url, "wsreader")
     try:
-        await ws.join("wsreader")
         theirs = ok(await alice.call("send-message", {"room": "general", "text": "shipped"}))
         path = f"{POSTS}/{theirs['id']}/reactions"
         key = {"Idempotency-Key": "cheer-1"}
@@ -259,3 +261,44 @@ async def test_a_site_user_searches_its_rooms_and_moves_its_read_marker(tmp_path
             404,
             "room_not_found",
         )
+
+
+async def test_a_site_user_changes_messages_with_its_accounts_rights(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/rtchat.db", jwt_secret=SECRET)
+    async with running_server(settings) as (url, _):
+        carol, dave = _token("site-7", "carol"), _token("site-8", "dave")
+        ok((await call(url, "POST", "/rooms", key=carol, json={"name": "carols"}))[1])
+        client = await ChatClient(url, auth={"token": dave}).connect()
+        try:
+            ok(await client.call("join-room", {"room": "carols"}))
+        finally:
+            await client.close()
+        posts = "/rooms/carols/messages"
+        said = [
+            ok((await call(url, "POST", posts, key=dave, json={"text": f"dave {n}"}))[1])
+            for n in range(2)
+        ]
+        owner = await ChatClient(url, auth={"token": carol}).connect()
+        try:
+            ok(await owner.call("mute", {"room": "carols", "username": "dave", "seconds": 60}))
+            first, second = (f"{posts}/{m['id']}" for m in said)
+            # Muted: dave neither edits nor reacts there (read from the store: dave has no
+            # connection on this node), but may delete his own.
+            failed(await call(url, "PATCH", first, key=dave, json={"text": "x"}), 403, "muted")
+            react = {"emoji": "👍"}
+            failed(
+                await call(url, "POST", first + "/reactions", key=dave, json=react), 403, "muted"
+            )
+            assert ok((await call(url, "DELETE", first, key=dave))[1])["deleted"] is True
+            # carol owns the room: she deletes dave's message, but edits only her own.
+            failed(
+                await call(url, "PATCH", second, key=carol, json={"text": "x"}), 403, "not_author"
+            )
+            assert ok((await call(url, "DELETE", second, key=carol))[1])["deleted"] is True
+            await owner.wait_for("message-deleted", lambda d: d["id"] == said[1]["id"])
+            # dave searches general, where every account is.
+            ok((await call(url, "POST", POSTS, key=carol, json={"text": "general news"}))[1])
+            found = ok((await call(url, "GET", "/rooms/general/search?q=news", key=dave))[1])
+            assert [m["message"] for m in found["messages"]] == ["general news"]
+        finally:
+            await owner.close()
