@@ -114,6 +114,10 @@ async def test_a_bot_edits_and_deletes_its_own_message_seen_live(
         # A retry with the key answers the message as it is and sends nothing again.
         again = await call(url, "PATCH", one, json={"text": " final "}, headers=key)
         assert again == (200, answer)
+        # Nor does a late one undo a later edit.
+        assert ok((await call(url, "PATCH", one, json={"text": "later"}))[1])["message"] == "later"
+        late = await call(url, "PATCH", one, json={"text": " final "}, headers=key)
+        assert ok(late[1])["message"] == "later"
         failed(await call(url, "PATCH", one, json={"text": ""}), 400, "invalid_message")
         failed(await call(url, "PATCH", one, json=["final"]), 400, "invalid_payload")
         failed(
@@ -138,7 +142,7 @@ async def test_a_bot_edits_and_deletes_its_own_message_seen_live(
         assert (await call(url, "DELETE", one))[0] == 200  # a second delete changes nothing
         failed(await call(url, "PATCH", one, json={"text": "back"}), 409, "message_deleted")
         await sentinel(await _joined(url, "sender"), alice)
-        assert len(alice.events("message-edited")) == 1
+        assert [e["message"] for e in alice.events("message-edited")] == ["final", "later"]
         assert len(alice.events("message-deleted")) == 1
     finally:
         await alice.close()
@@ -165,6 +169,9 @@ async def test_a_bot_reacts_once_per_idempotency_key(api: tuple[str, Application
         failed(await call(url, "POST", path, json={"emoji": "🎉", "on": 1}), 400, "invalid_payload")
         gone = await call(url, "POST", path, json={"emoji": "🎉", "on": False})
         assert ok(gone[1])["reactions"] == []
+        # A late retry of the first request gives the reaction nothing again.
+        late = await call(url, "POST", path, json={"emoji": "🎉"}, headers=key)
+        assert ok(late[1])["reactions"] == []
         await sentinel(await _joined(url, "sender"), alice)
         assert len(alice.events("reaction-changed")) == 2  # given once, taken back once
     finally:
