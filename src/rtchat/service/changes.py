@@ -23,8 +23,9 @@ DELETION = (ChangeKind.DELETE, "")
 
 def reaction_value(emoji: object, on: object) -> tuple[ChangeKind, str]:
     """The change giving (`on`, the default) or taking back `emoji` is."""
+    cleaned = rules.clean_emoji(emoji)
     kind = ChangeKind.REACT if rules.clean_flag(on, "on", True) else ChangeKind.UNREACT
-    return kind, rules.clean_emoji(emoji)
+    return kind, cleaned
 
 
 class Changes:
