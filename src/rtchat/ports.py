@@ -183,13 +183,18 @@ class SearchQuery:
     """Up to `limit` messages containing every one of `words` (whole words, case folded),
     from the rooms `user_id` is a member of at the time of the search (only `room` if
     given), newest first (by `SearchCursor` order) from just after `before`. `words` are
-    plain words: no query syntax is read from them."""
+    plain words: no query syntax is read from them. No `user_id`: from `room` only,
+    whoever its members are (a bot's search, trusted with the public room it names)."""
 
-    user_id: str
+    user_id: str | None
     words: tuple[str, ...]
     limit: int
     room: str | None = None
     before: SearchCursor | None = None
+
+    def __post_init__(self) -> None:
+        if self.user_id is None and self.room is None:
+            raise ValueError("A search by no member is of one room.")
 
 
 class ReadMarkers(Protocol):

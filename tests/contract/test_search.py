@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from rtchat.domain.models import Message, RoomKind, User, dm_room_name
 from rtchat.ports import SearchCursor, SearchQuery, Storage
 from rtchat.storage._common import to_micros
@@ -86,3 +88,22 @@ async def test_search_never_returns_a_room_the_reader_cannot_read(storage: Stora
     assert await find(storage, alice, "secret") == [mine.id]
     assert await find(storage, alice, "secret", room=dm) == []
     assert await find(storage, alice, "secret", room="left") == []
+
+
+async def test_a_search_by_no_member_reads_the_one_room_it_names(storage: Storage) -> None:
+    alice, bob = await add_user(storage, "Alice"), await add_user(storage, "Bob")
+    await add_room(storage, "nobodys")  # a bot's room: no member at all
+    await add_room(storage, "bobs", bob)
+    first = await post(storage, "nobodys", alice, "release notes")
+    second = await post(storage, "nobodys", bob, "more release notes")
+    await post(storage, "bobs", bob, "release party")
+
+    async def by_no_member(room: str, before: SearchCursor | None = None) -> list[str]:
+        found = await storage.search.search(SearchQuery(None, ("release",), 1, room, before))
+        return [m.id for m in found]
+
+    assert await by_no_member("nobodys") == [second.id]
+    assert await by_no_member("nobodys", cursor(second)) == [first.id]
+    assert len(await by_no_member("bobs")) == 1
+    with pytest.raises(ValueError, match="one room"):
+        SearchQuery(None, ("release",), 10)  # all rooms of no member: never asked

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 
+from rtchat.app import Application
+from rtchat.settings import Settings
+from tests.api_client import KEY, OTHER_KEY
+from tests.support import running_server
 from tests.ws_client import WsClient
 
 OpenWs = Callable[..., Awaitable[WsClient]]
@@ -24,3 +29,14 @@ async def ws_clients(server: str) -> AsyncIterator[OpenWs]:
     yield open_client
     for client in made:
         await client.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Application]]:
+    """A server with the API on for two bots, `newsbot` (`KEY`) and `alerts`."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path}/rtchat.db",
+        api_keys=f"newsbot:{KEY},alerts:{OTHER_KEY}",
+    )
+    async with running_server(settings) as served:
+        yield served

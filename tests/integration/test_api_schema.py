@@ -79,6 +79,11 @@ def test_the_api_keeps_to_its_document(
         "POST /rooms",
         "GET /rooms/{room}/messages",
         "POST /rooms/{room}/messages",
+        "PATCH /rooms/{room}/messages/{id}",
+        "DELETE /rooms/{room}/messages/{id}",
+        "POST /rooms/{room}/messages/{id}/reactions",
+        "GET /rooms/{room}/search",
+        "PUT /rooms/{room}/read-marker",
     }
     for operation in operations:
 

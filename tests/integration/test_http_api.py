@@ -8,60 +8,18 @@ site JWTs as bearer tokens; the OpenAPI document lists exactly the routes there 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import jwt
-import pytest
 from starlette.routing import Mount, Route
 
 from rtchat.app import Application
+from rtchat.domain.rules import MAX_CLIENT_ID_LENGTH, MAX_SEARCH_QUERY
+from rtchat.service import MAX_SEARCH_PAGE, SEARCH_PAGE
 from rtchat.settings import Settings
+from tests.api_client import API, KEY, OTHER_KEY, SECRET, call, failed
 from tests.support import ChatClient, ok, running_server, sentinel
-
-KEY = "newsbot-key-0123456789"
-OTHER_KEY = "alerts-key-0123456789"
-SECRET = "api-jwt-secret-" + "z" * 24
-API = "/api/v1"
-
-
-@pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[tuple[str, Application]]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/rtchat.db",
-        api_keys=f"newsbot:{KEY},alerts:{OTHER_KEY}",
-    )
-    async with running_server(settings) as served:
-        yield served
-
-
-async def call(
-    url: str,
-    method: str,
-    path: str,
-    *,
-    key: str | None = KEY,
-    json: Any = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, Any]:
-    sent = dict(headers or {})
-    if key is not None:
-        sent["Authorization"] = f"Bearer {key}"
-    async with (
-        aiohttp.ClientSession() as http,
-        http.request(method, url + API + path, json=json, headers=sent) as response,
-    ):
-        assert response.content_type == "application/json"
-        return response.status, await response.json()
-
-
-def failed(answer: tuple[int, Any], status: int, code: str) -> None:
-    assert answer[0] == status, answer
-    assert answer[1]["ok"] is False
-    assert answer[1]["error"]["code"] == code
-    assert answer[1]["error"]["message"]
 
 
 async def test_the_api_is_off_without_keys(server: str) -> None:
@@ -346,7 +304,14 @@ async def test_the_openapi_document_lists_exactly_the_routes(
         assert route.methods is not None
         served |= {(route.path, m) for m in route.methods if m != "HEAD"}  # HEAD: GET's
     assert documented == served
-    assert len(served) == 5  # the five of docs/api.md, so an empty match cannot pass
+    assert len(served) == 10  # the ten of docs/api.md, so an empty match cannot pass
+    written = (Path(__file__).parents[2] / "docs" / "api.md").read_text()
+    for path, method in served:
+        assert f"| `{method} {API}{path}` |" in written
+    # The limits docs/api.md states by hand are the code's.
+    assert f"`q` 1-{MAX_SEARCH_QUERY} characters" in written
+    assert f"`limit` 1-{MAX_SEARCH_PAGE}, default {SEARCH_PAGE}" in written
+    assert f"1-{MAX_CLIENT_ID_LENGTH} characters" in written
 
 
 def _api_routes(application: Application) -> list[Route]:

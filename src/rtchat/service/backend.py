@@ -1,5 +1,6 @@
 """The HTTP API's use cases: what a backend (an API key's bot) or a site's user (a JWT) may do
-without a connection: post, read history, create a room, see who is online.
+without a connection: post (a reply too), edit, delete and react, read history, search a
+room, create a room, see who is online, and (a site's user only) move a read marker.
 
 A bot is trusted with every public room without being a member of any (it holds no name
 and is not stored: its messages carry its name, its id is made from that name). A site's
@@ -21,19 +22,23 @@ from rtchat.domain.events import RoomAdded, RoomCreated
 from rtchat.domain.mentions import mention_keys
 from rtchat.domain.models import (
     DEFAULT_ROOM,
+    ChangeKind,
     Message,
     MessageDraft,
+    ReadState,
     Room,
     RoomKind,
     RoomSummary,
     User,
 )
 from rtchat.domain.moderation import Role
+from rtchat.service.changes import Changes
 from rtchat.service.context import Context
 from rtchat.service.identity import Identity
 from rtchat.service.ids import new_id
 from rtchat.service.limits import HISTORY_PAGE, MAX_HISTORY_PAGE, ONLINE_LIST_LIMIT
 from rtchat.service.moderation import check_voice_in_store
+from rtchat.service.reads import Reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +54,14 @@ def bot_user(name: str) -> User:
 
 
 class Backend:
-    def __init__(self, ctx: Context, identity: Identity, keys: ApiKeys) -> None:
+    def __init__(
+        self, ctx: Context, identity: Identity, keys: ApiKeys, changes: Changes, reads: Reads
+    ) -> None:
         self._ctx = ctx
         self._identity = identity
         self._keys = keys
+        self._changes = changes
+        self._reads = reads
 
     @property
     def enabled(self) -> bool:
@@ -73,13 +82,20 @@ class Backend:
         raise ChatError(ErrorCode.UNAUTHORIZED, "This is no API key of this chat.")
 
     async def post(
-        self, caller: Caller, room: object, text: object, client_id: object = None
+        self,
+        caller: Caller,
+        room: object,
+        text: object,
+        client_id: object = None,
+        reply_to: object = None,
     ) -> tuple[Message, bool]:
         """Store, then deliver; `True` with a new message, `False` with the one already
-        stored under `client_id` (a retry: nothing is stored or delivered again)."""
+        stored under `client_id` (a retry: nothing is stored or delivered again).
+        `reply_to` names a message of the same room, as with `send-message`."""
         ctx = self._ctx
         cleaned = rules.clean_message(text)
         cid = rules.clean_client_id(client_id)
+        answers = rules.clean_reply_to(reply_to)
         name = await self._room(caller, room)
         if not caller.bot:
             await check_voice_in_store(ctx, caller.user, name)
@@ -92,6 +108,7 @@ class Backend:
             ctx.clock.now(),
             cid,
             mention_keys=mention_keys(cleaned),
+            reply_to=answers,
         )
         message, created = await ctx.storage.messages.append(draft)
         if created:
@@ -112,6 +129,41 @@ class Backend:
             else:
                 page = await ctx.storage.messages.before(name, seq, size + 1)
         return page[-size:], len(page) > size
+
+    async def change(
+        self,
+        caller: Caller,
+        room: object,
+        message_id: object,
+        change: tuple[ChangeKind, str],
+        client_id: object,
+    ) -> Message:
+        """An edit, delete or reaction (`edit_value`, `DELETION`, `reaction_value`) by the
+        caller, as the socket ops do it: a bot edits and deletes its own messages only."""
+        name = await self._room(caller, room)
+        kind, value = change
+        return await self._changes.apply(
+            caller.user, name, message_id, kind, value, client_id, voice_in_store=not caller.bot
+        )
+
+    async def search(
+        self, caller: Caller, room: object, query: object, before: object, limit: object
+    ) -> tuple[list[Message], str | None]:
+        """`search` in one room the caller reads. A bot is a member of no room, so it
+        searches the public room it names whoever its members are; a site's user only
+        a room it is a member of."""
+        words = rules.clean_search_query(query)
+        name = await self._room(caller, room)
+        reader = None if caller.bot else caller.user.id
+        slot = self._ctx.reads_gate.slot(None)
+        return await self._reads.find(reader, words, name, before, limit, slot)
+
+    async def mark_read(self, caller: Caller, room: object, seq: object) -> ReadState:
+        """`mark-read` by a site's user; a bot reads nothing it keeps a place in."""
+        if caller.bot:
+            raise ChatError(ErrorCode.FORBIDDEN, "Read markers are an account's; a bot has none.")
+        name = await self._room(caller, room)
+        return await self._reads.mark(caller.user, name, seq)
 
     async def create_room(self, caller: Caller, name: object, topic: object) -> RoomSummary:
         """A public room; a site's user becomes its first member, a bot does not."""

@@ -9,7 +9,23 @@ from rtchat.domain import rules
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.domain.models import ChangeDraft, ChangeKind, ConnectionId, Message, User
 from rtchat.service.context import Context
-from rtchat.service.moderation import may_moderate
+from rtchat.service.moderation import check_voice_in_store, may_moderate
+
+
+def edit_value(text: object) -> tuple[ChangeKind, str]:
+    """The change an edit to `text` is."""
+    return ChangeKind.EDIT, rules.clean_message(text)
+
+
+DELETION = (ChangeKind.DELETE, "")
+"""The change a delete is."""
+
+
+def reaction_value(emoji: object, on: object) -> tuple[ChangeKind, str]:
+    """The change giving (`on`, the default) or taking back `emoji` is."""
+    cleaned = rules.clean_emoji(emoji)
+    kind = ChangeKind.REACT if rules.clean_flag(on, "on", True) else ChangeKind.UNREACT
+    return kind, cleaned
 
 
 class Changes:
@@ -21,14 +37,14 @@ class Changes:
     ) -> Message:
         """Give one's own message a new text, within the edit window. The same text again
         (or a retry by `client_id`) changes nothing and answers the message as it is."""
-        cleaned = rules.clean_message(text)
-        return await self._change(conn, room, message_id, ChangeKind.EDIT, cleaned, client_id)
+        kind, cleaned = edit_value(text)
+        return await self._change(conn, room, message_id, kind, cleaned, client_id)
 
     async def delete(
         self, conn: ConnectionId, room: object, message_id: object, client_id: object
     ) -> Message:
         """Turn a message into a tombstone for everyone; a second delete changes nothing."""
-        return await self._change(conn, room, message_id, ChangeKind.DELETE, "", client_id)
+        return await self._change(conn, room, message_id, *DELETION, client_id)
 
     async def react(
         self,
@@ -41,8 +57,7 @@ class Changes:
     ) -> Message:
         """Give (`on`, the default) or take back one's reaction `emoji` to a message;
         giving one already given, or taking back one not given, changes nothing."""
-        cleaned = rules.clean_emoji(emoji)
-        kind = ChangeKind.REACT if rules.clean_flag(on, "on", True) else ChangeKind.UNREACT
+        kind, cleaned = reaction_value(emoji, on)
         return await self._change(conn, room, message_id, kind, cleaned, client_id)
 
     async def may_change(self, user: User, message: Message, kind: ChangeKind) -> None:
@@ -81,17 +96,36 @@ class Changes:
         value: str,
         client_id: object,
     ) -> Message:
+        user = self._ctx.joined(conn)
+        name = await self._ctx.member_room(user, room)
+        return await self.apply(user, name, message_id, kind, value, client_id)
+
+    async def apply(
+        self,
+        user: User,
+        room: str,
+        message_id: object,
+        kind: ChangeKind,
+        value: str,
+        client_id: object,
+        *,
+        voice_in_store: bool = False,
+    ) -> Message:
+        """`user`'s change of a message of `room` (a room they may change messages in),
+        checked, stored, delivered. `voice_in_store`: a caller with no connection here
+        (the HTTP API), whose mutes this node need not know, so they are read from the
+        store."""
         ctx = self._ctx
-        user = ctx.joined(conn)
-        name = await ctx.member_room(user, room)
         target_id = rules.clean_message_id(message_id)
         cid = rules.clean_client_id(client_id)
         ctx.spend(ctx.limiters.messages, user.id, "Too many changes; wait a moment.")
-        target = await ctx.storage.messages.get(name, target_id)
+        target = await ctx.storage.messages.get(room, target_id)
         if target is None:
-            raise ChatError(ErrorCode.MESSAGE_NOT_FOUND, f"{name!r} has no such message.")
+            raise ChatError(ErrorCode.MESSAGE_NOT_FOUND, f"{room!r} has no such message.")
+        if voice_in_store and kind is not ChangeKind.DELETE:
+            await check_voice_in_store(ctx, user, room)
         await self.may_change(user, target, kind)
-        draft = ChangeDraft(name, target_id, user, kind, ctx.clock.now(), value, cid)
+        draft = ChangeDraft(room, target_id, user, kind, ctx.clock.now(), value, cid)
         message, entry = await ctx.storage.messages.change(draft)
         if entry is not None:
             ctx.relay.entry(entry)

@@ -123,11 +123,12 @@ def build_chat(
     rooms = Rooms(ctx, typing, reads)
     moderation = Moderation(ctx, typing)
     identity = Identity(ctx, rooms, typing)
+    changes = Changes(ctx)
     return Chat(
         identity=identity,
         messages=Messaging(ctx, typing),
-        changes=Changes(ctx),
-        backend=Backend(ctx, identity, api_keys or ApiKeys([])),
+        changes=changes,
+        backend=Backend(ctx, identity, api_keys or ApiKeys([]), changes, reads),
         rooms=rooms,
         reads=reads,
         moderation=moderation,

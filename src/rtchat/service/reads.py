@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 from rtchat.domain import rules
@@ -31,13 +32,15 @@ class Reads:
         """Move the account's marker in `room` forward to `seq` (at most the room's last);
         if it moved, every connection of the account, this one too, receives `read-marker`
         (one that did not move tells nobody: tabs that each mark what they show stay quiet)."""
-        ctx = self._ctx
-        user = ctx.account(conn)
-        name = await ctx.member_room(user, room)
+        user = self._ctx.account(conn)
+        return await self.mark(user, await self._ctx.member_room(user, room), seq)
+
+    async def mark(self, user: User, room: str, seq: object) -> ReadState:
+        """`mark_read` for an account that is a member of `room`."""
         upto = rules.clean_seq(seq, "seq")
-        state, moved = await ctx.storage.reads.mark(user.id, name, upto)
+        state, moved = await self._ctx.storage.reads.mark(user.id, room, upto)
         if moved:
-            ctx.relay.to_user(user.id, ReadMarkerMoved(state))
+            self._ctx.relay.to_user(user.id, ReadMarkerMoved(state))
         return state
 
     async def counted(
@@ -74,11 +77,26 @@ class Reads:
         user = ctx.account(conn)
         words = rules.clean_search_query(query)
         name = None if room is None else await ctx.member_room(user, room)
+        slot = ctx.admitted(ctx.reads_gate, conn)
+        return await self.find(user.id, words, name, before, limit, slot)
+
+    async def find(
+        self,
+        reader: str | None,
+        words: Sequence[str],
+        room: str | None,
+        before: object,
+        limit: object,
+        slot: AbstractAsyncContextManager[None],
+    ) -> tuple[list[Message], str | None]:
+        """`search` once the caller may read what it asks for: in the rooms `reader` is a
+        member of (`None`: in `room`, which the caller was found to read), with `slot` of
+        the reads gate held for the store's read."""
         cursor = None if before is None else parse_cursor(before)
         size = rules.clean_limit(limit, SEARCH_PAGE, MAX_SEARCH_PAGE)
-        async with ctx.admitted(ctx.reads_gate, conn):
-            found = await ctx.storage.search.search(
-                SearchQuery(user.id, tuple(words), size + 1, name, cursor)
+        async with slot:
+            found = await self._ctx.storage.search.search(
+                SearchQuery(reader, tuple(words), size + 1, room, cursor)
             )
         page = found[:size]
         return page, format_cursor(page[-1]) if len(found) > size else None

@@ -293,10 +293,11 @@ class MemoryMessageSearch:
         wanted = {w.casefold() for w in query.words}
         before = query.before
         found: list[tuple[SearchCursor, Message]] = []
-        for name, ids in state.members.items():
-            if query.user_id not in ids or query.room not in (None, name):
+        for name, stored_messages in state.messages.items():
+            readable = query.user_id is None or query.user_id in state.members.get(name, ())
+            if not readable or query.room not in (None, name):
                 continue
-            for stored in state.messages[name]:
+            for stored in stored_messages:
                 message = current_message(state, stored.id)  # edited, or deleted
                 place = (to_micros(message.timestamp), message.room, message.seq)
                 if (before is None or place < before) and wanted <= words_of(message.text):

@@ -91,7 +91,7 @@ class PostgresMessageSearch:
         # The messages as they stand now (a delete empties the text, so it is never found).
         sql = (
             "WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', $2)"
-            " AND m.room IN (SELECT room FROM members WHERE user_id = $1)"
+            " AND ($1::text IS NULL OR m.room IN (SELECT room FROM members WHERE user_id = $1))"
             " AND ($3::text IS NULL OR m.room = $3)"
             " AND ($4::bigint IS NULL OR (m.ts_us, m.room, m.seq) < ($4, $5::text, $6::bigint))"
             " ORDER BY m.ts_us DESC, m.room DESC, m.seq DESC LIMIT $7"

@@ -94,11 +94,11 @@ class SqliteMessageSearch:
         self._thread = thread
 
     async def search(self, query: SearchQuery) -> list[Message]:
-        where = [
-            "messages_fts MATCH :query",
-            "m.room IN (SELECT room FROM members WHERE user_id = :user)",
-        ]
-        params: dict[str, object] = {"query": fts_query(query.words), "user": query.user_id}
+        where = ["messages_fts MATCH :query"]
+        params: dict[str, object] = {"query": fts_query(query.words)}
+        if query.user_id is not None:
+            where.append("m.room IN (SELECT room FROM members WHERE user_id = :user)")
+            params["user"] = query.user_id
         if query.room is not None:
             where.append("m.room = :room")
             params["room"] = query.room

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from rtchat.domain.errors import ChatError, ErrorCode
 from rtchat.service import Chat
 from rtchat.service.backend import Caller
+from rtchat.service.changes import DELETION, edit_value, reaction_value
 from rtchat.transport import codec
 from rtchat.transport.openapi import openapi_document
 
@@ -35,22 +36,29 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_USERNAME: 400,
     ErrorCode.INVALID_MESSAGE: 400,
     ErrorCode.INVALID_ROOM_NAME: 400,
+    ErrorCode.INVALID_EMOJI: 400,
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.MUTED: 403,
+    ErrorCode.NOT_AUTHOR: 403,
+    ErrorCode.EDIT_WINDOW_PASSED: 403,
     ErrorCode.BLOCKED: 403,
     ErrorCode.ROOM_NOT_FOUND: 404,
     ErrorCode.USER_NOT_FOUND: 404,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.MESSAGE_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.ROOM_EXISTS: 409,
+    ErrorCode.MESSAGE_DELETED: 409,
     ErrorCode.USERNAME_TAKEN: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
 }
 """The HTTP status of each code the API can answer; any other is a 500."""
+
+_MESSAGE = "/rooms/{room}/messages/{id}"
 
 _HTTP_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
@@ -95,7 +103,8 @@ def create_api_app(chat: Chat, errors: dict[str, int]) -> Starlette:
             caller,
             request.path_params["room"],
             body.get("text"),
-            request.headers.get("idempotency-key"),
+            _key(request),
+            body.get("replyTo"),
         )
         return success(codec.message_payload(message), 201 if created else 200)
 
@@ -103,6 +112,41 @@ def create_api_app(chat: Chat, errors: dict[str, int]) -> Starlette:
         before, limit = _number(request, "before"), _number(request, "limit")
         messages, more = await backend.history(caller, request.path_params["room"], before, limit)
         return success({"messages": [codec.message_payload(m) for m in messages], "hasMore": more})
+
+    async def edit_message(request: Request, caller: Caller) -> Response:
+        body = await _object(request)
+        room, message_id = request.path_params["room"], request.path_params["id"]
+        change = edit_value(body.get("text"))
+        message = await backend.change(caller, room, message_id, change, _key(request))
+        return success(codec.message_payload(message))
+
+    async def delete_message(request: Request, caller: Caller) -> Response:
+        room, message_id = request.path_params["room"], request.path_params["id"]
+        message = await backend.change(caller, room, message_id, DELETION, _key(request))
+        return success(codec.message_payload(message))
+
+    async def react(request: Request, caller: Caller) -> Response:
+        body = await _object(request)
+        room, message_id = request.path_params["room"], request.path_params["id"]
+        change = reaction_value(body.get("emoji"), body.get("on"))
+        message = await backend.change(caller, room, message_id, change, _key(request))
+        return success(codec.message_payload(message))
+
+    async def search(request: Request, caller: Caller) -> Response:
+        query = request.query_params
+        found, after = await backend.search(
+            caller,
+            request.path_params["room"],
+            query.get("q"),
+            query.get("before"),
+            _number(request, "limit"),
+        )
+        return success({"messages": [codec.message_payload(m) for m in found], "next": after})
+
+    async def mark_read(request: Request, caller: Caller) -> Response:
+        body = await _object(request)
+        state = await backend.mark_read(caller, request.path_params["room"], body.get("seq"))
+        return success(codec.read_state_payload(state))
 
     async def create_room(request: Request, caller: Caller) -> Response:
         body = await _object(request)
@@ -123,6 +167,11 @@ def create_api_app(chat: Chat, errors: dict[str, int]) -> Starlette:
             Route("/rooms", authenticated(create_room), methods=["POST"]),
             Route("/rooms/{room}/messages", authenticated(history), methods=["GET"]),
             Route("/rooms/{room}/messages", authenticated(post_message), methods=["POST"]),
+            Route(_MESSAGE, authenticated(edit_message), methods=["PATCH"]),
+            Route(_MESSAGE, authenticated(delete_message), methods=["DELETE"]),
+            Route(_MESSAGE + "/reactions", authenticated(react), methods=["POST"]),
+            Route("/rooms/{room}/search", authenticated(search), methods=["GET"]),
+            Route("/rooms/{room}/read-marker", authenticated(mark_read), methods=["PUT"]),
         ],
         exception_handlers={HTTPException: http_error},
     )
@@ -148,6 +197,11 @@ _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 async def _off(_: Request) -> Response:
     return failure(ChatError(ErrorCode.NOT_FOUND, "The HTTP API is off: no key is set."))
+
+
+def _key(request: Request) -> str | None:
+    """The `Idempotency-Key`: the `clientId` a retry is known by."""
+    return request.headers.get("idempotency-key")
 
 
 def _bearer(request: Request) -> str | None:

@@ -15,10 +15,17 @@ from rtchat.domain.rules import (
     MAX_CLIENT_ID_LENGTH,
     MAX_MESSAGE_LENGTH,
     MAX_ROOM_NAME_LENGTH,
+    MAX_SEARCH_QUERY,
     MAX_SEQ,
     MAX_TOPIC_LENGTH,
 )
-from rtchat.service import HISTORY_PAGE, MAX_HISTORY_PAGE, ONLINE_LIST_LIMIT
+from rtchat.service import (
+    HISTORY_PAGE,
+    MAX_HISTORY_PAGE,
+    MAX_SEARCH_PAGE,
+    ONLINE_LIST_LIMIT,
+    SEARCH_PAGE,
+)
 
 Schema = dict[str, Any]
 
@@ -42,13 +49,17 @@ def _answer(description: str, data: Schema) -> Schema:
 def _errors(*statuses: int) -> dict[str, Schema]:
     failed = {"application/json": {"schema": _ref("Failure")}}
     meaning = {
-        400: "The request has the wrong shape (`invalid_payload`, `invalid_message`, ...).",
+        400: "The request has the wrong shape (`invalid_payload`, `invalid_message`, "
+        "`invalid_emoji`, ...).",
         401: "No key, an unknown key, or a refused JWT (`unauthorized`, `invalid_token`, "
         "`token_expired`).",
         403: "The caller may not do this here (`forbidden`), is muted in the room (`muted`, "
-        "with `until`) or blocked from this direct message (`blocked`).",
-        404: "No such room (`room_not_found`).",
-        409: "The room exists already (`room_exists`).",
+        "with `until`) or blocked from this direct message (`blocked`); for a change of a "
+        "message, is not its author (`not_author`) or past the edit window "
+        "(`edit_window_passed`).",
+        404: "No such room (`room_not_found`) or no such message in it (`message_not_found`).",
+        409: "The room exists already (`room_exists`); the message was deleted "
+        "(`message_deleted`).",
         429: "Too many messages or new rooms from this caller (`rate_limited`).",
         503: "The database cannot be reached just now (`unavailable`); try again.",
     }
@@ -69,6 +80,63 @@ _ROOM_PARAM = {
     "description": "A room's name, or a direct-message room's id (`dm:...`).",
     "schema": {"type": "string", "pattern": _ROOM_REF},
 }
+
+_MESSAGE_PARAM = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "The message's `id`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CLIENT_ID_LENGTH},
+}
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "A retry with the same key answers what the first request stored "
+    "and stores and sends nothing new.",
+    "schema": {"type": "string", "pattern": f"^{_VISIBLE}{{1,{MAX_CLIENT_ID_LENGTH}}}$"},
+}
+
+_TEXT = {
+    "type": "string",
+    "maxLength": MAX_MESSAGE_LENGTH,
+    "pattern": r"\S",
+    "description": f"1-{MAX_MESSAGE_LENGTH} characters after trimming.",
+}
+
+
+def _body(required: list[str], properties: Schema) -> Schema:
+    schema = {"type": "object", "required": required, "properties": properties}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _page(description: str, more: str, schema: Schema) -> Schema:
+    """An answer of a page of messages and `more`, which says where the rest is."""
+    return _answer(
+        description,
+        {
+            "type": "object",
+            "required": ["messages", more],
+            "properties": {"messages": {"type": "array", "items": _ref("Message")}, more: schema},
+        },
+    )
+
+
+def _changed(summary: str, operation_id: str, body: Schema | None = None) -> Schema:
+    """A change of one message by the caller, answered with the message as it stands."""
+    operation: Schema = {
+        "operationId": operation_id,
+        "summary": summary,
+        "parameters": [_IDEMPOTENCY_KEY],
+        "responses": {
+            "200": _answer("The message as it stands now.", _ref("Message")),
+            **_errors(400, 401, 403, 404, 409, 429, 503),
+        },
+    }
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
 
 _SCHEMAS: dict[str, Schema] = {
     "User": {
@@ -179,6 +247,17 @@ _SCHEMAS: dict[str, Schema] = {
             },
         },
     },
+    "ReadState": {
+        "type": "object",
+        "description": "As `read-marker` carries it.",
+        "required": ["room", "seq", "unread", "mentions"],
+        "properties": {
+            "room": {"type": "string"},
+            "seq": {"type": "integer", "minimum": 0},
+            "unread": {"type": "integer", "minimum": 0},
+            "mentions": {"type": "integer", "minimum": 0},
+        },
+    },
     "Failure": {
         "type": "object",
         "required": ["ok", "error"],
@@ -208,10 +287,11 @@ def openapi_document() -> Schema:
         "info": {
             "title": "rtchat HTTP API",
             "version": "1",
-            "description": "For backends and bots: post to a room, read its history, create "
-            "rooms, see who is online. Authenticate with `Authorization: Bearer` and an API "
-            "key (`RTCHAT_API_KEYS`, acting as its bot) or a site JWT (acting as its user). "
-            "Error codes are those of docs/protocol.md.",
+            "description": "For backends and bots: post to a room (a reply too), edit, delete "
+            "and react, read its history, search it, create rooms, see who is online, and "
+            "(a site's user) move a read marker. Authenticate with `Authorization: Bearer` "
+            "and an API key (`RTCHAT_API_KEYS`, acting as its bot) or a site JWT (acting as "
+            "its user). Error codes are those of docs/protocol.md.",
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
@@ -304,16 +384,10 @@ def openapi_document() -> Schema:
                         },
                     ],
                     "responses": {
-                        "200": _answer(
+                        "200": _page(
                             "The page; `hasMore` if older messages remain.",
-                            {
-                                "type": "object",
-                                "required": ["messages", "hasMore"],
-                                "properties": {
-                                    "messages": {"type": "array", "items": _ref("Message")},
-                                    "hasMore": {"type": "boolean"},
-                                },
-                            },
+                            "hasMore",
+                            {"type": "boolean"},
                         ),
                         **_errors(400, 401, 403, 404, 503),
                     },
@@ -321,38 +395,21 @@ def openapi_document() -> Schema:
                 "post": {
                     "operationId": "postMessage",
                     "summary": "Post a message; the room's clients receive `receive-message`.",
-                    "parameters": [
+                    "parameters": [_IDEMPOTENCY_KEY],
+                    "requestBody": _body(
+                        ["text"],
                         {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "description": "A retry with the same key answers the stored "
-                            "message (200) and stores and sends nothing new.",
-                            "schema": {
+                            "text": _TEXT,
+                            "replyTo": {
                                 "type": "string",
-                                "pattern": f"^{_VISIBLE}{{1,{MAX_CLIENT_ID_LENGTH}}}$",
+                                "minLength": 1,
+                                "maxLength": MAX_CLIENT_ID_LENGTH,
+                                "description": "The `id` of a message of the same room this "
+                                "one answers (`message_not_found` if none); the message "
+                                "carries its quote.",
                             },
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["text"],
-                                    "properties": {
-                                        "text": {
-                                            "type": "string",
-                                            "maxLength": MAX_MESSAGE_LENGTH,
-                                            "pattern": r"\S",
-                                            "description": f"1-{MAX_MESSAGE_LENGTH} "
-                                            "characters after trimming.",
-                                        }
-                                    },
-                                }
-                            }
                         },
-                    },
+                    ),
                     "responses": {
                         "201": _answer("The stored message.", _ref("Message")),
                         "200": _answer(
@@ -360,6 +417,103 @@ def openapi_document() -> Schema:
                             _ref("Message"),
                         ),
                         **_errors(400, 401, 403, 404, 429, 503),
+                    },
+                },
+            },
+            "/rooms/{room}/messages/{id}": {
+                "parameters": [_ROOM_PARAM, _MESSAGE_PARAM],
+                "patch": _changed(
+                    "Edit the caller's own message, as `edit-message` (the room receives "
+                    "`message-edited`).",
+                    "editMessage",
+                    _body(["text"], {"text": _TEXT}),
+                ),
+                "delete": _changed(
+                    "Delete the caller's own message (any, as the room's moderator), as "
+                    "`delete-message` (the room receives `message-deleted`).",
+                    "deleteMessage",
+                ),
+            },
+            "/rooms/{room}/messages/{id}/reactions": {
+                "parameters": [_ROOM_PARAM, _MESSAGE_PARAM],
+                "post": _changed(
+                    "Give or take back the caller's reaction, as `react` (the room "
+                    "receives `reaction-changed`).",
+                    "react",
+                    _body(
+                        ["emoji"],
+                        {
+                            "emoji": {"type": "string", "description": "One emoji."},
+                            "on": {
+                                "type": "boolean",
+                                "description": "Give (true, the default) or take back.",
+                            },
+                        },
+                    ),
+                ),
+            },
+            "/rooms/{room}/search": {
+                "parameters": [_ROOM_PARAM],
+                "get": {
+                    "operationId": "search",
+                    "summary": "The room's messages with every word of `q`, newest first, as "
+                    "`search`: a bot searches any public room, a site's user only its own.",
+                    "parameters": [
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "required": True,
+                            "description": f"1-{MAX_SEARCH_QUERY} characters with at least "
+                            "one word (letters, digits, _); whole words, any case.",
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": MAX_SEARCH_QUERY,
+                            },
+                        },
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "description": "The `next` of the page before; absent: the newest.",
+                            "schema": {"type": "string", "maxLength": 128},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "description": f"How many ({SEARCH_PAGE} by default).",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH_PAGE},
+                        },
+                    ],
+                    "responses": {
+                        "200": _page(
+                            "The page; `next` is the `before` of the next one, `null` on the last.",
+                            "next",
+                            {"type": ["string", "null"]},
+                        ),
+                        **_errors(400, 401, 403, 404, 503),
+                    },
+                },
+            },
+            "/rooms/{room}/read-marker": {
+                "parameters": [_ROOM_PARAM],
+                "put": {
+                    "operationId": "markRead",
+                    "summary": "Move a site's user's read marker forward, as `mark-read` (its "
+                    "connections receive `read-marker`). A bot has none: `forbidden`.",
+                    "requestBody": _body(
+                        ["seq"],
+                        {
+                            "seq": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": MAX_SEQ,
+                                "description": "The last sequence number read.",
+                            }
+                        },
+                    ),
+                    "responses": {
+                        "200": _answer("The marker as it stands now.", _ref("ReadState")),
+                        **_errors(400, 401, 403, 404, 503),
                     },
                 },
             },
