@@ -13,6 +13,7 @@ import { MessageView, presenceText } from './messageview.js';
 import { moderationText } from './moderation.js';
 import { newClientId, Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
+import { ReadMarks } from './readmarks.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
 import { wireSidebarForms } from './sidebarforms.js';
@@ -51,6 +52,13 @@ const delivery = new Delivery({
   onUnknownRoom: () => refreshRooms(),
   onSendError: (error) => setSendError(error),
   sendErrorCode: () => el.sendError.dataset.code,
+  isViewing: (room) => isViewing(room),
+});
+const readMarks = new ReadMarks({
+  request,
+  rooms,
+  invalidate: () => invalidate(),
+  isAccount: () => Boolean(state.user && !state.user.guest),
 });
 const myId = () => state.user?.accountId ?? null;
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
@@ -77,7 +85,6 @@ function invalidate(opts = {}) {
 function render({ follow = false, prepended = false } = {}) {
   if (!state.user) return;
   const room = currentRoom();
-  if (room) rooms.markRead(room);
   ui.setRoomHeader(room);
   view.render(room, {
     myId: myId(),
@@ -87,9 +94,10 @@ function render({ follow = false, prepended = false } = {}) {
     follow,
     prepended,
   });
+  if (room && isViewing(room)) readMarks.seen(room);
   renderRoomLists(rooms, state.current);
   let unread = 0;
-  for (const r of rooms.all()) if (r.name !== state.current) unread += rooms.unread(r);
+  for (const r of rooms.all()) if (r !== room || !isViewing(r)) unread += rooms.unread(r);
   ui.setUnreadTotal(unread);
   showBanner();
   const here = room ? onlineIn(room) : [];
@@ -103,6 +111,11 @@ function render({ follow = false, prepended = false } = {}) {
   // A short first page does not fill the box, so no scroll could ask for more.
   const list = el.messages;
   if (room?.timeline.hasMore && list.scrollHeight <= list.clientHeight + 80) loadOlder();
+}
+
+/** The reader has `room` in front of them: open, the tab shown, read down to the end. */
+function isViewing(room) {
+  return room.name === state.current && document.visibilityState === 'visible' && view.atBottom();
 }
 
 /** Whether we may delete anyone's message in `room`: its owner or a moderator. */
@@ -193,7 +206,8 @@ async function join(name) {
 async function enter(data, conn) {
   const user = data.user;
   if (state.user?.accountId !== user.accountId) {
-    rooms.load(user.accountId);
+    rooms.load();
+    readMarks.reset();
     outbox.load(user.accountId);
     typingNames.clear();
     state.current = null;
@@ -217,6 +231,7 @@ async function enter(data, conn) {
   if (socket.id !== conn) return;
   state.synced = true;
   delivery.flush();
+  readMarks.resend();
   refreshBrowse();
 }
 
@@ -234,6 +249,8 @@ function dropRoom(name) {
 function showRoom(name) {
   if (state.current === name) return;
   typingOut.stopped(); // tells the room we leave, not the next one
+  const left = currentRoom();
+  if (left) readMarks.leave(left);
   state.current = name;
   actions.roomChanged(name);
   if (state.user) storage.setOpenRoom(state.user.accountId, name);
@@ -555,6 +572,14 @@ socket.on('room-added', ({ room } = {}) => {
   invalidate();
 });
 
+// Our marker moved (this tab, another, another device): the counts are the server's.
+socket.on('read-marker', (data) => {
+  const room = data?.room && rooms.get(data.room);
+  if (!room) return;
+  rooms.setRead(room, data);
+  invalidate();
+});
+
 socket.on('moderated', (data) => {
   if (!data || typeof data !== 'object' || !data.room) return;
   const you = data.user?.accountId === myId();
@@ -614,7 +639,12 @@ const actions = wireMessageActions({
 el.messages.addEventListener('scroll', () => {
   view.scrolled();
   if (view.nearTop()) loadOlder();
+  const room = currentRoom();
+  if (room && isViewing(room)) readMarks.seen(room);
 });
+
+// Back to the tab: what came meanwhile is read now.
+document.addEventListener('visibilitychange', () => invalidate());
 
 el.jumpLatest.addEventListener('click', () => {
   view.jumpToLatest();

@@ -2,6 +2,7 @@
 // the room timelines, `sync` after a reconnect or a skipped seq, and the outbox
 // sent in order, one at a time, each with its own clientId for life.
 
+import { mentionsMe } from './messageview.js';
 import { RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { GENERAL } from './rooms.js';
 
@@ -18,24 +19,19 @@ export class Delivery {
 
   /**
    * deps: {socket, request, rooms, outbox, state, invalidate, onRoomLost(name),
-   * onUnknownRoom(name), onSendError(error | null), sendErrorCode()}.
+   * onUnknownRoom(name), onSendError(error | null), sendErrorCode(), isViewing(room)}.
    */
   constructor(deps) {
     this.d = deps;
   }
 
-  /** Bookkeeping for any message we learn of: lastSeq, our outbox, our own reads. */
+  /** Bookkeeping for any message we learn of: lastSeq, our outbox. */
   note(room, messages) {
-    const { rooms, outbox, state } = this.d;
+    const { outbox, state } = this.d;
     for (const m of messages ?? []) {
       if (typeof m?.seq !== 'number') continue;
-      const wasRead = rooms.lastRead(room) >= (room.info.lastSeq ?? 0);
       room.seen(m.seq);
-      if (m.accountId === state.user?.accountId) {
-        if (m.clientId) outbox.remove(m.clientId);
-        // Sent from another tab: it does not make the room unread.
-        if (wasRead) rooms.markRead(room, m.seq);
-      }
+      if (m.accountId === state.user?.accountId && m.clientId) outbox.remove(m.clientId);
     }
   }
 
@@ -52,7 +48,13 @@ export class Delivery {
       this.d.onUnknownRoom(name);
     }
     this.note(room, [msg]);
-    if (room.timeline.addLive(msg) === 'gap') this.fillGap(room);
+    const got = room.timeline.addLive(msg);
+    if (got === 'gap') this.fillGap(room);
+    // Others' news, unseen: unread until the reader looks (ours, from any tab, never is).
+    const mine = msg.accountId === state.user.accountId;
+    if (got !== 'duplicate' && !mine && !this.d.isViewing(room)) {
+      rooms.countUnread(room, mentionsMe(msg, state.user.accountId));
+    }
     invalidate({ follow: msg.accountId === state.user.accountId && name === state.current });
   }
 

@@ -238,6 +238,11 @@ export class MessageView {
     return list.scrollHeight - list.scrollTop - list.clientHeight;
   }
 
+  /** True when the newest message is in view. */
+  atBottom() {
+    return this.#distanceFromBottom() < NEAR_BOTTOM_PX;
+  }
+
   /** The reader scrolled: at the bottom, what was new has been seen. */
   scrolled() {
     if (this.#distanceFromBottom() < NEAR_BOTTOM_PX) this.#newCount = 0;

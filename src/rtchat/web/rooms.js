@@ -1,12 +1,13 @@
 // The rooms and direct messages we are a member of, with what we know of each:
-// the server's RoomInfo, the message timeline, the members, the notices shown
-// in it and how far the user has read (persisted per user).
+// the server's RoomInfo (with the account's unread and mention counts), the
+// message timeline, the members and the notices shown in it.
 
-import * as storage from './storage.js';
 import { Timeline } from './timeline.js';
 
 export const GENERAL = 'general';
 const NOTICE_LIMIT = 50;
+// The server counts unread messages up to this many (rtchat.ports.UNREAD_CAP).
+const UNREAD_CAP = 1000;
 
 export class Room {
   constructor(info) {
@@ -14,6 +15,7 @@ export class Room {
     this.timeline = new Timeline();
     this.members = null; // Map accountId -> username, once join-room told us
     this.notices = []; // [{key, afterSeq, text, timestamp, kind}]
+    this.readSeq = null; // the account's read marker, once a mark-read or read-marker told us
   }
 
   get name() {
@@ -46,16 +48,10 @@ let noticeSeq = 0;
 // `constructor`, which a plain object answers from its prototype.
 export class Rooms {
   #rooms = new Map();
-  #accountId = null;
-  #lastRead = new Map(); // room name -> seq read up to
 
   /** Start afresh for a user (first session, or another account signed in). */
-  load(accountId) {
+  load() {
     this.#rooms.clear();
-    this.#accountId = accountId;
-    const saved = storage.lastRead(accountId);
-    const entries = saved && typeof saved === 'object' ? Object.entries(saved) : [];
-    this.#lastRead = new Map(entries.filter(([, seq]) => Number.isInteger(seq)));
   }
 
   get(name) {
@@ -70,7 +66,7 @@ export class Rooms {
     return [...this.#rooms.values()];
   }
 
-  /** Add or refresh from a RoomInfo. A room seen for the first time starts read. */
+  /** Add or refresh from a RoomInfo. */
   upsert(info) {
     if (!info?.name) return null;
     let room = this.#rooms.get(info.name);
@@ -79,7 +75,6 @@ export class Rooms {
       room = new Room(info);
       this.#rooms.set(info.name, room);
     }
-    if (!this.#lastRead.has(room.name)) this.markRead(room, room.info.lastSeq ?? 0);
     return room;
   }
 
@@ -94,18 +89,35 @@ export class Rooms {
     this.#rooms.delete(name);
   }
 
-  markRead(room, seq = room.info.lastSeq ?? 0) {
-    if ((this.#lastRead.get(room.name) ?? -1) >= seq) return;
-    this.#lastRead.set(room.name, seq);
-    if (this.#accountId != null) storage.setLastRead(this.#accountId, this.#lastRead);
-  }
-
-  lastRead(room) {
-    return this.#lastRead.get(room.name) ?? 0;
-  }
-
+  /** Messages from others after the read marker (the server's count, and live ones since). */
   unread(room) {
-    return Math.max(0, (room.info.lastSeq ?? 0) - this.lastRead(room));
+    return room.info.unread ?? 0;
+  }
+
+  /** Those of them that @mention the reader. */
+  mentions(room) {
+    return room.info.mentions ?? 0;
+  }
+
+  /** A live message from someone else, come while the reader was not looking. */
+  countUnread(room, mentioned) {
+    room.info.unread = Math.min(UNREAD_CAP, this.unread(room) + 1);
+    if (mentioned) room.info.mentions = Math.min(UNREAD_CAP, this.mentions(room) + 1);
+  }
+
+  /** The reader has seen the room to its newest: nothing is unread until more comes. */
+  clearUnread(room) {
+    room.info.unread = 0;
+    room.info.mentions = 0;
+  }
+
+  /** The server's word on the account's marker ({seq, unread, mentions}): this tab's
+   * mark-read, or another tab's (read-marker). A marker never moves back. */
+  setRead(room, { seq, unread, mentions }) {
+    if (!Number.isInteger(seq) || (room.readSeq != null && seq < room.readSeq)) return;
+    room.readSeq = seq;
+    if (Number.isInteger(unread)) room.info.unread = unread;
+    if (Number.isInteger(mentions)) room.info.mentions = mentions;
   }
 
   /** Sidebar order: general first, then rooms by name; DMs by the other person's name. */

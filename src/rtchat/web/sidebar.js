@@ -3,7 +3,8 @@
 
 import { el, node } from './ui.js';
 
-function roomItem(room, current, unread) {
+/** counts: {unread, mentions} (zero for the open room). */
+function roomItem(room, current, { unread, mentions }) {
   const li = node('li');
   const btn = node('button', 'room-link');
   btn.type = 'button';
@@ -13,8 +14,11 @@ function roomItem(room, current, unread) {
   sigil.setAttribute('aria-hidden', 'true');
   btn.append(sigil, node('span', 'room-link__name', room.title));
   if (unread > 0) {
-    const badge = node('span', 'unread', unread > 99 ? '99+' : String(unread));
-    badge.setAttribute('aria-label', `${unread} unread`);
+    const shown = unread > 99 ? '99+' : String(unread);
+    const badge = node('span', mentions > 0 ? 'unread unread--mention' : 'unread');
+    badge.textContent = mentions > 0 ? `@ ${shown}` : shown;
+    const named = mentions > 0 ? `, ${mentions} mentioning you` : '';
+    badge.setAttribute('aria-label', `${unread} unread${named}`);
     btn.append(badge);
     btn.classList.add('room-link--unread');
   }
@@ -24,13 +28,11 @@ function roomItem(room, current, unread) {
 
 /** rooms: the Rooms store; current: the open room's name. */
 export function renderRoomLists(rooms, current) {
-  el.roomList.replaceChildren(
-    ...rooms.sorted('room').map((r) => roomItem(r, current, r.name === current ? 0 : rooms.unread(r))),
-  );
+  const counts = (r) =>
+    r.name === current ? { unread: 0, mentions: 0 } : { unread: rooms.unread(r), mentions: rooms.mentions(r) };
+  el.roomList.replaceChildren(...rooms.sorted('room').map((r) => roomItem(r, current, counts(r))));
   const dms = rooms.sorted('dm');
-  el.dmList.replaceChildren(
-    ...dms.map((r) => roomItem(r, current, r.name === current ? 0 : rooms.unread(r))),
-  );
+  el.dmList.replaceChildren(...dms.map((r) => roomItem(r, current, counts(r))));
   if (dms.length === 0) el.dmList.append(node('li', 'muted room-list__empty', 'No conversations yet'));
 }
 

@@ -43,11 +43,6 @@ export const openRoom = (accountId) => read(`rtchat.${accountId}.room`);
 export const setOpenRoom = (accountId, room) => write(`rtchat.${accountId}.room`, room);
 
 /** {room: seq} of the last message seen in each room, as JSON.parse made it (own keys). */
-export const lastRead = (accountId) => readJson(`rtchat.${accountId}.lastRead`, {});
-/** `seqs` is a Map room -> seq; fromEntries makes even `__proto__` an own key. */
-export const setLastRead = (accountId, seqs) =>
-  write(`rtchat.${accountId}.lastRead`, JSON.stringify(Object.fromEntries(seqs)));
-
 /** Messages typed but not yet acknowledged: [{clientId, room, text, createdAt, ...}]. */
 export const outbox = (accountId) => readJson(`rtchat.${accountId}.outbox`, []);
 export const setOutbox = (accountId, entries) =>

@@ -7,8 +7,8 @@
 // acks, broadcasts, change pushes and sync/history answers in any order.
 
 const BUFFER_LIMIT = 1000;
-const QUOTE_LENGTH = 100; // the server's quote of a replied-to message
-// The server names at most this many who gave one reaction.
+const QUOTE_LENGTH = 100; // the server's quote of a replied-to message (domain.models)
+// The server names at most this many who gave one reaction (domain.models).
 const REACTION_NAMES = 20;
 
 /** `msg` as it stands after `change` (a message-edited / -deleted / reaction-changed push). */
