@@ -115,6 +115,16 @@ async def test_the_main_screens_have_no_serious_violation(
         await screens.check(alice, "editing")
         await alice.keyboard.press("Escape")
 
+        # Search results, the words found marked.
+        if phone:
+            await alice.click("#sidebar-toggle")
+        await alice.fill("#search-input", "hello")
+        await alice.press("#search-input", "Enter")
+        await expect(alice.locator("#search-results .search-hit")).to_have_count(1)
+        await screens.check(alice, "search")
+        await alice.keyboard.press("Escape")
+        await expect(alice.locator("#search-panel")).to_be_hidden()
+
         await alice.click("#online-toggle")
         await expect(alice.locator("#online-list button[data-dm]")).to_have_count(1)
         await screens.check(alice, "online")

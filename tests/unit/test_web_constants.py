@@ -9,6 +9,7 @@ import pytest
 
 from rtchat.domain.models import QUOTE_LENGTH, REACTION_NAMES
 from rtchat.ports import UNREAD_CAP
+from rtchat.service.limits import SEARCH_PAGE
 
 WEB = Path(__file__).parents[2] / "src" / "rtchat" / "web"
 
@@ -25,6 +26,7 @@ def js_constant(module: str, name: str) -> int:
         ("rooms.js", "UNREAD_CAP", UNREAD_CAP),
         ("timeline.js", "QUOTE_LENGTH", QUOTE_LENGTH),
         ("timeline.js", "REACTION_NAMES", REACTION_NAMES),
+        ("search.js", "SEARCH_PAGE", SEARCH_PAGE),
     ],
 )
 def test_the_page_uses_the_servers_limit(module: str, name: str, server: int) -> None:

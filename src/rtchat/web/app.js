@@ -14,6 +14,7 @@ import { moderationText } from './moderation.js';
 import { newClientId, Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { ReadMarks } from './readmarks.js';
+import { wireSearch } from './search.js';
 import { GENERAL, Rooms } from './rooms.js';
 import { renderBrowse, renderRoomLists } from './sidebar.js';
 import { wireSidebarForms } from './sidebarforms.js';
@@ -58,7 +59,6 @@ const readMarks = new ReadMarks({
   request,
   rooms,
   invalidate: () => invalidate(),
-  isAccount: () => Boolean(state.user && !state.user.guest),
 });
 const myId = () => state.user?.accountId ?? null;
 const currentRoom = () => (state.current ? rooms.get(state.current) : null);
@@ -115,7 +115,8 @@ function render({ follow = false, prepended = false } = {}) {
 
 /** The reader has `room` in front of them: open, the tab shown, read down to the end. */
 function isViewing(room) {
-  return room.name === state.current && document.visibilityState === 'visible' && view.atBottom();
+  if (room.name !== state.current || !el.searchPanel.hidden) return false;
+  return document.visibilityState === 'visible' && view.atBottom();
 }
 
 /** Whether we may delete anyone's message in `room`: its owner or a moderator. */
@@ -208,6 +209,7 @@ async function enter(data, conn) {
   if (state.user?.accountId !== user.accountId) {
     rooms.load();
     readMarks.reset();
+    search.reset();
     outbox.load(user.accountId);
     typingNames.clear();
     state.current = null;
@@ -697,6 +699,15 @@ el.browse.addEventListener('toggle', () => {
   if (el.browse.open) refreshBrowse();
 });
 
+const search = wireSearch({
+  request,
+  rooms,
+  openRoom: (name) => openRoom(name),
+  afterOpen: (name, id) => {
+    if (state.current === name) view.reveal(id);
+  },
+});
+
 const forms = wireSidebarForms({
   request,
   rooms,
@@ -728,6 +739,7 @@ document.addEventListener('click', (event) => {
 });
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape') return;
+  if (search.close()) el.searchInput.focus();
   if (document.body.classList.contains('sidebar-open')) {
     ui.setSidebarOpen(false);
     el.sidebarToggle.focus();

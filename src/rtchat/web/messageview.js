@@ -13,6 +13,7 @@ const NEAR_BOTTOM_PX = 48;
 // Further up than this, the "jump to latest" button shows even with nothing new.
 const JUMP_SHOWN_PX = 400;
 const GROUP_MS = 5 * 60 * 1000;
+const FOUND_MS = 2000; // how long a search result stays marked in the timeline
 const timeOf = (iso) => new Date(iso).getTime() || Date.now();
 
 function timeNode(iso) {
@@ -236,6 +237,16 @@ export class MessageView {
   #distanceFromBottom() {
     const list = this.#list;
     return list.scrollHeight - list.scrollTop - list.clientHeight;
+  }
+
+  /** Scroll to the message `id` if it is shown, and mark it for a moment. */
+  reveal(id) {
+    const li = this.#nodes.get(`m:${id}`);
+    if (!li) return false;
+    li.scrollIntoView({ block: 'center' });
+    li.classList.add('msg--found');
+    setTimeout(() => li.classList.remove('msg--found'), FOUND_MS);
+    return true;
   }
 
   /** True when the newest message is in view. */

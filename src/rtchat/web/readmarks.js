@@ -9,21 +9,22 @@ export class ReadMarks {
   #lastSent = new Map(); // room name -> [seq, when]
   #unsent = new Map(); // room name -> room whose mark-read got no answer: sent on reconnect
 
-  /** deps: {request, rooms, invalidate, isAccount()}: guests have no markers. */
+  /** deps: {request, rooms, invalidate}. The page is always an account (it joins with
+   * `guest: false`), so it always has markers. */
   constructor(deps) {
     this.d = deps;
   }
 
   /** The reader sees `room` up to its newest. */
   seen(room) {
-    const { rooms, isAccount } = this.d;
+    const { rooms } = this.d;
     const seq = room.timeline.hi;
     if (!room.timeline.loaded || seq == null) return;
     if (rooms.unread(room) > 0 || rooms.mentions(room) > 0) {
       rooms.clearUnread(room);
       this.d.invalidate();
     }
-    if (!isAccount() || seq <= (room.readSeq ?? 0) || this.#timers.has(room.name)) return;
+    if (seq <= (room.readSeq ?? 0) || this.#timers.has(room.name)) return;
     const [sentSeq, sentAt] = this.#lastSent.get(room.name) ?? [0, 0];
     if (seq <= sentSeq) return;
     const wait = Math.max(0, sentAt + MARK_EVERY_MS - Date.now());

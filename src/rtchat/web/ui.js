@@ -55,6 +55,14 @@ export const el = {
   composerContext: $('composer-context'),
   composerContextText: $('composer-context-text'),
   composerContextCancel: $('composer-context-cancel'),
+  searchForm: $('search-form'),
+  searchInput: $('search-input'),
+  searchPanel: $('search-panel'),
+  searchHeading: $('search-heading'),
+  searchStatus: $('search-status'),
+  searchResults: $('search-results'),
+  searchMore: $('search-more'),
+  searchClose: $('search-close'),
 };
 
 /** The server's longest message, as the page was given it (index.html). */
