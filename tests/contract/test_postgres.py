@@ -24,6 +24,7 @@ from tests.contract.support import (
     T0,
     add_room,
     add_user,
+    check_everything_survives_a_restart,
     check_old_messages_join_the_log,
     check_upgraded_to_moderation,
     draft,
@@ -550,33 +551,7 @@ async def test_healthy_follows_the_last_request(url: str, proxy: CuttableProxy) 
 
 
 async def test_everything_survives_a_restart(url: str) -> None:
-    storage = await PostgresStorage.open(url)
-    try:
-        alice = await add_user(storage, "Alice")
-        bob = await add_user(storage, "Bob")
-        await add_room(storage, "general", alice, bob)
-        sent = [
-            (await storage.messages.append(draft("general", alice, f"m{i}")))[0] for i in range(3)
-        ]
-        retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
-        await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms("", 100)
-    finally:
-        await storage.close()
-
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await storage.messages.after("general", 0, 10) == [*sent, retried]
-        assert await storage.users.by_token("hash-alice") == alice
-        assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general", 100) == [alice]
-        assert await storage.rooms.list_rooms("", 100) == before
-        message, created = await storage.messages.append(draft("general", alice))
-        assert (message.seq, created) == (5, True)
-        again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
-        assert (again, created) == (retried, False)
-    finally:
-        await storage.close()
+    await check_everything_survives_a_restart(lambda: PostgresStorage.open(url))
 
 
 async def test_driver_errors_become_internal_and_spoil_only_their_append(url: str) -> None:
