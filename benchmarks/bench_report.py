@@ -12,6 +12,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -134,6 +135,16 @@ def environment(
         "somaxconn": Path("/proc/sys/net/core/somaxconn").read_text().strip(),
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
+
+
+def write_json(data: dict[str, Any], out_dir: Path, kind: str, started: float) -> Path:
+    """Write `data` to `<day>-<machine>-<kind>.json` in `out_dir` and return that path less
+    its suffix, which the run's other files (its Markdown, its plots) share."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    day = time.strftime("%Y-%m-%d", time.gmtime(started))
+    base = out_dir / f"{day}-{data['environment']['machine']}-{kind}"
+    base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    return base
 
 
 def scan_logs(log_dir: Path) -> dict[str, Any]:

@@ -538,10 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     data["summary"] = scale_report.summarize(data)
     out_dir = args.out or (bench.WORK if args.smoke else BENCH / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    day = time.strftime("%Y-%m-%d", time.gmtime(started))
-    base = out_dir / f"{day}-{data['environment']['machine']}-scale{'-smoke' if args.smoke else ''}"
-    base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    kind = "scale-smoke" if args.smoke else "scale"
+    base = bench_report.write_json(data, out_dir, kind, started)
     if not args.smoke:
         scale_report.plots(data, base)
     base.with_suffix(".md").write_text(scale_report.markdown(data, base.name))

@@ -42,7 +42,7 @@
 // Only 127.0.0.1 is connected to; every wait is bounded; progress goes to stderr.
 'use strict';
 
-const readline = require('readline');
+const { say, serveCommands } = require('./commandloop');
 const { RawWebSocket } = require('./wsclient');
 const rtchatws = require('./rtchatws');
 
@@ -56,7 +56,6 @@ const USER_CONNECTED = Buffer.from('user-connected');
 const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 const ADDRESSES = cfg.localAddresses;
 const log = (...a) => process.stderr.write(`[scalegen ${ADDRESSES[0]}] ${a.join(' ')}\n`);
-const say = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
 const clients = [];
 const errors = [];
@@ -306,10 +305,4 @@ const commands = {
   },
 };
 
-readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  const c = JSON.parse(line);
-  const f = commands[c.cmd];
-  if (f === undefined) say({ ev: 'error', error: `unknown command ${c.cmd}` });
-  else f(c);
-});
-process.stdin.on('end', () => process.exit(0)); // the runner went away: so do we
+serveCommands(commands);

@@ -528,11 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     data["summary"] = traffic_report.summarize(data)
     out_dir = args.out or (bench.WORK if args.smoke else BENCH / "results")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    day = time.strftime("%Y-%m-%d", time.gmtime(started))
     kind = "traffic-smoke" if args.smoke else "traffic"
-    base = out_dir / f"{day}-{data['environment']['machine']}-{kind}"
-    base.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n")
+    base = bench_report.write_json(data, out_dir, kind, started)
     base.with_suffix(".md").write_text(traffic_report.markdown(data))
     print(f"report: {base}.md / .json", file=sys.stderr)
     failed = [r for r in runs if not r["ok"] and r["server"] != "node-rooms"]

@@ -25,7 +25,7 @@
 // Only 127.0.0.1 is connected to; every wait is bounded; progress goes to stderr.
 'use strict';
 
-const readline = require('readline');
+const { say, serveCommands } = require('./commandloop');
 const { RawWebSocket } = require('./wsclient');
 
 const cfg = JSON.parse(process.argv[2]);
@@ -35,7 +35,6 @@ const TIMEOUT_MS = cfg.timeoutMs ?? 30000;
 const SYNC_ROUNDS = 10;
 const wallMs = () => performance.timeOrigin + performance.now();
 const log = (...a) => process.stderr.write(`[trafficgen ${cfg.gen}] ${a.join(' ')}\n`);
-const say = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`);
 
 const errors = [];
 const problem = (msg) => { if (errors.length < 20) errors.push(msg); };
@@ -459,10 +458,4 @@ const commands = {
   },
 };
 
-readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  const c = JSON.parse(line);
-  const f = commands[c.cmd];
-  if (f === undefined) say({ ev: 'error', error: `unknown command ${c.cmd}` });
-  else f(c);
-});
-process.stdin.on('end', () => process.exit(0)); // the runner went away: so do we
+serveCommands(commands);

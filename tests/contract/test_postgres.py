@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import asyncpg  # type: ignore[import-untyped]
@@ -23,6 +24,7 @@ from tests.contract.support import (
     T0,
     add_room,
     add_user,
+    check_everything_survives_a_restart,
     check_old_messages_join_the_log,
     check_upgraded_to_moderation,
     draft,
@@ -64,6 +66,30 @@ async def versions(url: str) -> list[int]:
     return [row[0] for row in rows]
 
 
+async def old_database(url: str, version: int, *rows: tuple[str, *tuple[object, ...]]) -> None:
+    """Bring the fresh database at `url` to schema `version` alone, then store `rows`
+    (each a statement and its arguments) the way that version kept them."""
+    pool = await PgPool.open(url)
+    try:
+        assert await pool.run(lambda connection: migrate(connection, target=version)) == 0
+    finally:
+        await pool.close()
+    assert await versions(url) == list(range(1, version + 1))
+    for statement, *args in rows:
+        await sql(url, statement, *args)
+
+
+@asynccontextmanager
+async def upgraded(url: str) -> AsyncIterator[PostgresStorage]:
+    """The storage opened on an old database, which opening has brought to the latest schema."""
+    storage = await PostgresStorage.open(url)
+    try:
+        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+        yield storage
+    finally:
+        await storage.close()
+
+
 async def stored(url: str, room: str) -> list[tuple[int, str | None]]:
     """(seq, client_id) of every row of `room`, as the database holds them."""
     rows = await sql(url, "SELECT seq, client_id FROM messages WHERE room = $1 ORDER BY seq", room)
@@ -86,33 +112,27 @@ async def test_a_fresh_database_is_migrated_and_reopening_changes_nothing(url: s
 
 
 async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
-    pool = await PgPool.open(url)
-    try:
-        assert await pool.run(lambda connection: migrate(connection, target=1)) == 0
-    finally:
-        await pool.close()
-    assert await versions(url) == [1]
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
-        await connection.execute("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)")  # released
-        await connection.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
-        await connection.execute("INSERT INTO members VALUES ('general', 'u1')")
-        await connection.execute("INSERT INTO members VALUES ('general', 'u0')")
-        for seq in (1, 2):
-            await connection.execute(
+    await old_database(
+        url,
+        1,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')",),
+        ("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)",),  # released
+        ("INSERT INTO rooms VALUES ('general', 'room', '')",),
+        ("INSERT INTO members VALUES ('general', 'u1')",),
+        ("INSERT INTO members VALUES ('general', 'u0')",),
+        *(
+            (
                 "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
                 " VALUES ('general', $1, $2, 'u1', 'Alice', 'old', $3)",
                 seq,
                 f"old-{seq}",
                 to_micros(T0),
             )
-    finally:
-        await connection.close()
+            for seq in (1, 2)
+        ),
+    )
 
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+    async with upgraded(url) as storage:
         assert await storage.messages.last_seq("general") == 2
         summary = await storage.rooms.summary("general")
         assert summary is not None
@@ -126,29 +146,23 @@ async def test_a_version_1_database_is_migrated_with_its_data(url: str) -> None:
         # Version 3: old messages name no connection; accounts count as seen at the upgrade.
         assert [(m.sent_from, m.author.guest) for m in latest[:2]] == [(None, False)] * 2
         assert await storage.users.dormant(datetime.now(UTC) - timedelta(minutes=5), 5) == []
-    finally:
-        await storage.close()
     # The released account kept so far is gone, with its membership.
     assert [tuple(r) for r in await sql(url, "SELECT id FROM users")] == [("u1",)]
     assert [tuple(r) for r in await sql(url, "SELECT user_id FROM members")] == [("u1",)]
 
 
 async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: str) -> None:
-    pool = await PgPool.open(url)
-    try:
-        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
-    finally:
-        await pool.close()
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute(
+    await old_database(
+        url,
+        3,
+        (
             "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0),"
-            " ('u2', 'Bob', 'bob', 'hash-bob', 0)"
-        )
-        await connection.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
-        await connection.execute("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')")
-        for seq, text in ((1, "an old needle"), (2, "@alice another")):
-            await connection.execute(
+            " ('u2', 'Bob', 'bob', 'hash-bob', 0)",
+        ),
+        ("INSERT INTO rooms VALUES ('general', 'room', '', 2)",),
+        ("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')",),
+        *(
+            (
                 "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
                 " VALUES ('general', $1, $2, 'u2', 'Bob', $3, $4)",
                 seq,
@@ -156,12 +170,11 @@ async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: s
                 text,
                 to_micros(T0) + seq,
             )
-    finally:
-        await connection.close()
+            for seq, text in ((1, "an old needle"), (2, "@alice another"))
+        ),
+    )
 
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+    async with upgraded(url) as storage:
         old = await storage.messages.latest("general", 5)
         assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
         found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
@@ -173,33 +186,25 @@ async def test_a_version_3_database_gets_read_markers_mentions_and_search(url: s
         for word, ids in (("needle", []), ("haystack", ["old-1"])):
             found = await storage.search.search(SearchQuery("u1", (word,), 5))
             assert [m.id for m in found] == ids
-    finally:
-        await storage.close()
 
 
 async def test_a_version_3_database_gains_moderation_with_no_owners(url: str) -> None:
     # Version 3 is the schema before moderation (6); the rooms it has keep no owner.
-    pool = await PgPool.open(url)
-    try:
-        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
-    finally:
-        await pool.close()
-    await sql(url, "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
-    await sql(url, "INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
-    await sql(url, "INSERT INTO members VALUES ('dev', 'u1')")
-    await sql(
+    await old_database(
         url,
-        "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
-        " VALUES ('dev', 1, 'old-1', 'u1', 'Alice', 'hi', $1)",
-        to_micros(T0),
+        3,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)",),
+        ("INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)",),
+        ("INSERT INTO members VALUES ('dev', 'u1')",),
+        (
+            "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us)"
+            " VALUES ('dev', 1, 'old-1', 'u1', 'Alice', 'hi', $1)",
+            to_micros(T0),
+        ),
     )
 
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+    async with upgraded(url) as storage:
         await check_upgraded_to_moderation(storage)
-    finally:
-        await storage.close()
 
 
 async def test_nodes_starting_together_migrate_once(url: str) -> None:
@@ -272,28 +277,24 @@ async def test_a_database_that_does_not_exist_is_named(url: str) -> None:
 
 
 async def test_a_version_3_database_becomes_a_log_with_its_messages(url: str) -> None:
-    pool = await PgPool.open(url)
-    try:
-        assert await pool.run(lambda connection: migrate(connection, target=3)) == 0
-    finally:
-        await pool.close()
-    await sql(url, "INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
-    await sql(url, "INSERT INTO rooms VALUES ('general', 'room', '', 2)")
-    for seq in (1, 2):
-        await sql(
-            url,
-            "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us, sent_from)"
-            " VALUES ('general', $1, $2, 'u1', 'Alice', 'old', $3, 'sid')",
-            seq,
-            f"old-{seq}",
-            to_micros(T0),
-        )
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await versions(url) == list(range(1, LATEST_VERSION + 1))
+    await old_database(
+        url,
+        3,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)",),
+        ("INSERT INTO rooms VALUES ('general', 'room', '', 2)",),
+        *(
+            (
+                "INSERT INTO messages (room, seq, id, author_id, author_name, text, ts_us,"
+                " sent_from) VALUES ('general', $1, $2, 'u1', 'Alice', 'old', $3, 'sid')",
+                seq,
+                f"old-{seq}",
+                to_micros(T0),
+            )
+            for seq in (1, 2)
+        ),
+    )
+    async with upgraded(url) as storage:
         await check_old_messages_join_the_log(storage)
-    finally:
-        await storage.close()
 
 
 async def test_two_nodes_changing_one_message_share_one_numbering(url: str) -> None:
@@ -550,33 +551,7 @@ async def test_healthy_follows_the_last_request(url: str, proxy: CuttableProxy) 
 
 
 async def test_everything_survives_a_restart(url: str) -> None:
-    storage = await PostgresStorage.open(url)
-    try:
-        alice = await add_user(storage, "Alice")
-        bob = await add_user(storage, "Bob")
-        await add_room(storage, "general", alice, bob)
-        sent = [
-            (await storage.messages.append(draft("general", alice, f"m{i}")))[0] for i in range(3)
-        ]
-        retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
-        await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms("", 100)
-    finally:
-        await storage.close()
-
-    storage = await PostgresStorage.open(url)
-    try:
-        assert await storage.messages.after("general", 0, 10) == [*sent, retried]
-        assert await storage.users.by_token("hash-alice") == alice
-        assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general", 100) == [alice]
-        assert await storage.rooms.list_rooms("", 100) == before
-        message, created = await storage.messages.append(draft("general", alice))
-        assert (message.seq, created) == (5, True)
-        again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
-        assert (again, created) == (retried, False)
-    finally:
-        await storage.close()
+    await check_everything_survives_a_restart(lambda: PostgresStorage.open(url))
 
 
 async def test_driver_errors_become_internal_and_spoil_only_their_append(url: str) -> None:

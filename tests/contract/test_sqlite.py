@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from contextlib import closing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from rtchat.domain.models import Room, User
 from rtchat.ports import SearchQuery
 from rtchat.storage import SqliteStorage
 from rtchat.storage._common import to_micros
-from rtchat.storage.sqlite_schema import LATEST_VERSION, MIGRATIONS, migrate, user_version
+from rtchat.storage.sqlite_schema import LATEST_VERSION, migrate, user_version
 from tests.contract.support import (
     T0,
     add_room,
     add_user,
+    check_everything_survives_a_restart,
     check_old_messages_join_the_log,
     check_upgraded_to_moderation,
     draft,
@@ -31,36 +33,31 @@ def version_of(path: Path) -> int:
         return user_version(conn)
 
 
-async def test_everything_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "chat.db"
+def old_file(path: Path, version: int, *rows: tuple[str, *tuple[object, ...]]) -> Path:
+    """Make `path` a file of schema `version` alone holding `rows` (each a statement and
+    its arguments) the way that version kept them."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        assert migrate(conn, target=version) == 0
+        for statement, *args in rows:
+            conn.execute(statement, args)
+    assert version_of(path) == version
+    return path
+
+
+@asynccontextmanager
+async def upgraded(path: Path) -> AsyncIterator[SqliteStorage]:
+    """The storage opened on an old file, which opening has brought to the latest schema."""
     storage = await SqliteStorage.open(path)
     try:
-        alice = await add_user(storage, "Alice")
-        bob = await add_user(storage, "Bob")
-        await add_room(storage, "general", alice, bob)
-        sent = [
-            (await storage.messages.append(draft("general", alice, f"m{i}")))[0] for i in range(3)
-        ]
-        retried, _ = await storage.messages.append(draft("general", bob, client_id="c1"))
-        await storage.users.release(bob.id)
-        before = await storage.rooms.list_rooms("", 100)
+        assert version_of(path) == LATEST_VERSION
+        yield storage
     finally:
         await storage.close()
 
-    storage = await SqliteStorage.open(path)
-    try:
-        assert await storage.messages.after("general", 0, 10) == [*sent, retried]
-        assert await storage.users.by_token("hash-alice") == alice
-        assert await storage.users.by_name("bob") is None
-        assert await storage.rooms.members("general", 100) == [alice]
-        assert await storage.rooms.list_rooms("", 100) == before
-        # Sequence numbers go on from where they were; a retry is still recognised.
-        message, created = await storage.messages.append(draft("general", alice))
-        assert (message.seq, created) == (5, True)
-        again, created = await storage.messages.append(draft("general", bob, client_id="c1"))
-        assert (again, created) == (retried, False)
-    finally:
-        await storage.close()
+
+async def test_everything_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    await check_everything_survives_a_restart(lambda: SqliteStorage.open(path))
 
 
 async def test_opening_records_the_version_and_reopening_changes_nothing(tmp_path: Path) -> None:
@@ -74,24 +71,26 @@ async def test_opening_records_the_version_and_reopening_changes_nothing(tmp_pat
 
 
 async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
-        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')")
-        conn.execute("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)")  # released
-        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '')")
-        conn.execute("INSERT INTO members VALUES ('general', 'u1')")
-        conn.execute("INSERT INTO members VALUES ('general', 'u0')")
-        for seq in (1, 2):
-            conn.execute(
+    path = old_file(
+        tmp_path / "old.db",
+        1,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice')",),
+        ("INSERT INTO users VALUES ('u0', NULL, NULL, NULL)",),  # released
+        ("INSERT INTO rooms VALUES ('general', 'room', '')",),
+        ("INSERT INTO members VALUES ('general', 'u1')",),
+        ("INSERT INTO members VALUES ('general', 'u0')",),
+        *(
+            (
                 "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL)",
-                (f"old-{seq}", seq, to_micros(T0)),
+                f"old-{seq}",
+                seq,
+                to_micros(T0),
             )
-    assert version_of(path) == 1
+            for seq in (1, 2)
+        ),
+    )
 
-    storage = await SqliteStorage.open(path)
-    try:
-        assert version_of(path) == LATEST_VERSION
+    async with upgraded(path) as storage:
         assert await storage.messages.last_seq("general") == 2
         summary = await storage.rooms.summary("general")
         assert summary is not None
@@ -104,8 +103,6 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
         # Version 3: old messages name no connection; accounts count as seen at the upgrade.
         assert [(m.sent_from, m.author.guest) for m in latest[:2]] == [(None, False)] * 2
         assert await storage.users.dormant(datetime.now(UTC) - timedelta(minutes=5), 5) == []
-    finally:
-        await storage.close()
     with closing(sqlite3.connect(path)) as conn:
         # The released account kept so far is gone, with its membership.
         assert conn.execute("SELECT id FROM users").fetchall() == [("u1",)]
@@ -113,23 +110,26 @@ async def test_a_version_1_file_is_migrated_with_its_data(tmp_path: Path) -> Non
 
 
 async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: Path) -> None:
-    path = tmp_path / "v3.db"
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        assert migrate(conn, target=3) == 0
-        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
-        conn.execute("INSERT INTO users VALUES ('u2', 'Bob', 'bob', 'hash-bob', 0)")
-        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
-        conn.execute("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')")
-        for seq, text in ((1, "an old needle"), (2, "@alice another")):
-            conn.execute(
+    path = old_file(
+        tmp_path / "v3.db",
+        3,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)",),
+        ("INSERT INTO users VALUES ('u2', 'Bob', 'bob', 'hash-bob', 0)",),
+        ("INSERT INTO rooms VALUES ('general', 'room', '', 2)",),
+        ("INSERT INTO members VALUES ('general', 'u1'), ('general', 'u2')",),
+        *(
+            (
                 "INSERT INTO messages VALUES (?, 'general', ?, 'u2', 'Bob', ?, ?, NULL, NULL, 0)",
-                (f"old-{seq}", seq, text, to_micros(T0) + seq),
+                f"old-{seq}",
+                seq,
+                text,
+                to_micros(T0) + seq,
             )
-    assert version_of(path) == 3
+            for seq, text in ((1, "an old needle"), (2, "@alice another"))
+        ),
+    )
 
-    storage = await SqliteStorage.open(path)
-    try:
-        assert version_of(path) == LATEST_VERSION
+    async with upgraded(path) as storage:
         old = await storage.messages.latest("general", 5)
         assert [(m.id, m.mentions) for m in old] == [("old-1", ()), ("old-2", ())]
         found = await storage.search.search(SearchQuery("u1", ("needle",), 5))
@@ -137,8 +137,6 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
         state = await storage.reads.states("u1", ["general"])
         assert (state["general"].seq, state["general"].unread) == (0, 2)
         assert (await storage.reads.mark("u1", "general", 1))[0].unread == 1
-    finally:
-        await storage.close()
     with closing(sqlite3.connect(path)) as conn:
         # The triggers keep the index in step with an edit of the text.
         conn.execute("UPDATE messages SET text = 'now a haystack' WHERE id = 'old-1'")
@@ -154,25 +152,21 @@ async def test_a_version_3_file_gets_read_markers_mentions_and_search(tmp_path: 
 
 async def test_a_version_3_file_gains_moderation_with_no_owners(tmp_path: Path) -> None:
     # Version 3 is the schema before moderation (6); the rooms it has keep no owner.
-    path = tmp_path / "v3.db"
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        migrate(conn, target=3)
-        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
-        conn.execute("INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)")
-        conn.execute("INSERT INTO members VALUES ('dev', 'u1')")
-        conn.execute(
+    path = old_file(
+        tmp_path / "v3.db",
+        3,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)",),
+        ("INSERT INTO rooms VALUES ('dev', 'room', 'old', 1)",),
+        ("INSERT INTO members VALUES ('dev', 'u1')",),
+        (
             "INSERT INTO messages VALUES ('old-1', 'dev', 1, 'u1', 'Alice', 'hi', ?, NULL,"
             " NULL, 0)",
-            (to_micros(T0),),
-        )
-    assert version_of(path) == 3
+            to_micros(T0),
+        ),
+    )
 
-    storage = await SqliteStorage.open(path)
-    try:
-        assert version_of(path) == LATEST_VERSION
+    async with upgraded(path) as storage:
         await check_upgraded_to_moderation(storage)
-    finally:
-        await storage.close()
 
 
 async def test_a_file_from_a_newer_rtchat_is_refused(tmp_path: Path) -> None:
@@ -287,20 +281,21 @@ async def test_a_broken_thread_fails_callers_instead_of_hanging(
 
 
 async def test_a_version_3_file_becomes_a_log_with_its_messages(tmp_path: Path) -> None:
-    path = tmp_path / "v3.db"
-    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        migrate(conn, target=3)
-        conn.execute("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)")
-        conn.execute("INSERT INTO rooms VALUES ('general', 'room', '', 2)")
-        for seq in (1, 2):
-            conn.execute(
+    path = old_file(
+        tmp_path / "v3.db",
+        3,
+        ("INSERT INTO users VALUES ('u1', 'Alice', 'alice', 'hash-alice', 0)",),
+        ("INSERT INTO rooms VALUES ('general', 'room', '', 2)",),
+        *(
+            (
                 "INSERT INTO messages VALUES (?, 'general', ?, 'u1', 'Alice', 'old', ?, NULL,"
                 " 'sid', 0)",
-                (f"old-{seq}", seq, to_micros(T0)),
+                f"old-{seq}",
+                seq,
+                to_micros(T0),
             )
-    storage = await SqliteStorage.open(path)
-    try:
-        assert version_of(path) == LATEST_VERSION
+            for seq in (1, 2)
+        ),
+    )
+    async with upgraded(path) as storage:
         await check_old_messages_join_the_log(storage)
-    finally:
-        await storage.close()

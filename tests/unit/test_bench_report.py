@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -127,3 +129,13 @@ def test_metrics_costing_more_than_the_noise_is_not_met(bench: dict[str, ModuleT
     assert rows["One node, S2 window 50 CPU per delivery: /metrics on / off"] == "not met"
     # Without rtchat-ws in the run, its columns are left out rather than shown empty.
     assert "/ws" not in bench["md"].variants_table(data).splitlines()[0]
+
+
+def test_a_report_is_written_under_its_day_machine_and_kind(
+    bench: dict[str, ModuleType], tmp_path: Path
+) -> None:
+    data = {"environment": {"machine": "box"}, "runs": [1]}
+    started = 1_780_000_000.0  # 2026-05-28 UTC
+    base = bench["report"].write_json(data, tmp_path / "out", "scale-smoke", started)
+    assert base == tmp_path / "out" / "2026-05-28-box-scale-smoke"
+    assert json.loads(base.with_suffix(".json").read_text()) == data

@@ -12,6 +12,14 @@ from rtchat.domain.models import REACTION_NAMES, Change, LogEntry, Message, Reac
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
+# A room with its member count, in the one SQL that PostgreSQL and SQLite both speak; the
+# caller adds its WHERE clause.
+SUMMARY_SELECT = """
+SELECT r.name, r.kind, r.topic, r.last_seq,
+       (SELECT count(*) FROM members m WHERE m.room = r.name)
+  FROM rooms r
+"""
+
 
 def to_micros(timestamp: datetime) -> int:
     """Microseconds since the Unix epoch; exact, unlike a float."""

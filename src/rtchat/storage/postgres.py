@@ -25,7 +25,7 @@ from rtchat.ports import (
     RoomStore,
     UserStore,
 )
-from rtchat.storage._common import to_seconds, window
+from rtchat.storage._common import SUMMARY_SELECT, to_seconds, window
 from rtchat.storage.postgres_messages import PostgresMessageStore
 from rtchat.storage.postgres_moderation import PostgresModerationStore
 from rtchat.storage.postgres_pool import (
@@ -39,12 +39,6 @@ from rtchat.storage.postgres_pool import (
 from rtchat.storage.postgres_reads import PostgresMessageSearch, PostgresReadMarkers
 from rtchat.storage.postgres_schema import migrate
 from rtchat.storage.postgres_writer import PgWriter
-
-_SUMMARY_SELECT = """
-SELECT r.name, r.kind, r.topic, r.last_seq,
-       (SELECT count(*) FROM members m WHERE m.room = r.name)
-  FROM rooms r
-"""
 
 _USER_CONFLICTS = {
     "users_name_key": lambda user: ChatError(ErrorCode.USERNAME_TAKEN),
@@ -286,7 +280,7 @@ class PostgresRoomStore:
 
     async def _summaries(self, where: str, params: tuple[object, ...]) -> list[RoomSummary]:
         async def job(connection: PgConnection) -> list[RoomSummary]:
-            rows = await connection.fetch(f"{_SUMMARY_SELECT} {where}", *params)
+            rows = await connection.fetch(f"{SUMMARY_SELECT} {where}", *params)
             return [_summary(row) for row in rows]
 
         return await self._writer.read(job)

@@ -27,17 +27,11 @@ from rtchat.ports import (
     RoomStore,
     UserStore,
 )
-from rtchat.storage._common import to_seconds, window
+from rtchat.storage._common import SUMMARY_SELECT, to_seconds, window
 from rtchat.storage.sqlite_messages import SqliteMessageStore
 from rtchat.storage.sqlite_moderation import SqliteModerationStore
 from rtchat.storage.sqlite_reads import SqliteMessageSearch, SqliteReadMarkers
 from rtchat.storage.sqlite_thread import SqliteThread
-
-_SUMMARY_SELECT = """
-SELECT r.name, r.kind, r.topic, r.last_seq,
-       (SELECT count(*) FROM members m WHERE m.room = r.name)
-  FROM rooms r
-"""
 
 
 def _summary(row: Sequence[Any]) -> RoomSummary:
@@ -234,7 +228,7 @@ class SqliteRoomStore:
 
     async def _summaries(self, where: str, params: tuple[object, ...]) -> list[RoomSummary]:
         def job(conn: sqlite3.Connection) -> list[RoomSummary]:
-            return [_summary(row) for row in conn.execute(f"{_SUMMARY_SELECT} {where}", params)]
+            return [_summary(row) for row in conn.execute(f"{SUMMARY_SELECT} {where}", params)]
 
         return await self._thread.run(job, writes=False)
 
