@@ -8,6 +8,7 @@ export class ReadMarks {
   #timers = new Map(); // room name -> timer of the next mark-read
   #lastSent = new Map(); // room name -> [seq, when]
   #unsent = new Map(); // room name -> room whose mark-read got no answer: sent on reconnect
+  #seenTo = new Map(); // room name -> the position the reader last saw it at
 
   /** deps: {request, rooms, invalidate}. The page is always an account (it joins with
    * `guest: false`), so it always has markers. */
@@ -20,6 +21,7 @@ export class ReadMarks {
     const { rooms } = this.d;
     const seq = room.timeline.hi;
     if (!room.timeline.loaded || seq == null) return;
+    this.#seenTo.set(room.name, seq);
     if (rooms.unread(room) > 0 || rooms.mentions(room) > 0) {
       rooms.clearUnread(room);
       this.d.invalidate();
@@ -51,7 +53,9 @@ export class ReadMarks {
   async #mark(room) {
     const { request, rooms, invalidate } = this.d;
     this.#timers.delete(room.name);
-    const seq = room.timeline.hi; // what has come meanwhile was seen too
+    // What came during the wait is read only if the reader saw it (seen() again).
+    const seq = this.#seenTo.get(room.name);
+    if (seq == null) return;
     this.#lastSent.set(room.name, [seq, Date.now()]);
     const res = await request('mark-read', { room: room.name, seq });
     if (!res.ok) {
@@ -69,5 +73,6 @@ export class ReadMarks {
     this.#timers.clear();
     this.#lastSent.clear();
     this.#unsent.clear();
+    this.#seenTo.clear();
   }
 }
