@@ -18,12 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from run import ensure_npm_deps
+
 BENCH = Path(__file__).resolve().parent
 SMOKES = ("run.py", "scale.py", "traffic.py")
 DEADLINE_S = 900
 
 
 def main() -> int:
+    # Once, before they start: three `npm ci` at once in one folder trip over each other.
+    ensure_npm_deps()
     failed = []
     with tempfile.TemporaryDirectory(prefix="rtchat-smoke-") as tmp:
         started = time.monotonic()
