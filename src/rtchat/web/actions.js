@@ -7,7 +7,7 @@ import { newClientId } from './outbox.js';
 import { el, node } from './ui.js';
 
 // A small fixed set to pick from; the server takes any single emoji.
-export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '🙏'];
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢', '👀', '🙏'];
 const QUOTE_SHOWN = 80;
 
 const clip = (text) => {

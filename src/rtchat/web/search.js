@@ -16,7 +16,7 @@ function wordsOf(query) {
 }
 
 /** `text` as nodes, each whole-word match of `words` in a <mark>. */
-export function marked(text, words) {
+function marked(text, words) {
   const out = [];
   let at = 0;
   for (const found of text.matchAll(WORD)) {

@@ -12,7 +12,7 @@ const QUOTE_LENGTH = 100; // the server's quote of a replied-to message (domain.
 const REACTION_NAMES = 20;
 
 /** `msg` as it stands after `change` (a message-edited / -deleted / reaction-changed push). */
-export function applyChange(msg, change) {
+function applyChange(msg, change) {
   switch (change.kind) {
     case 'edit':
       return { ...msg, message: change.message, editedAt: change.editedAt };
@@ -64,14 +64,6 @@ export class Timeline {
   get messages() {
     this.#sorted ??= [...this.#byId.values()].sort((a, b) => a.seq - b.seq);
     return this.#sorted;
-  }
-
-  get size() {
-    return this.#byId.size;
-  }
-
-  has(id) {
-    return this.#byId.has(id);
   }
 
   get(id) {
