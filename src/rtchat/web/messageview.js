@@ -73,7 +73,6 @@ function toolsNode(m, own, canDelete) {
 
 function quoteNode(q) {
   const quote = node('blockquote', 'msg__quote');
-  quote.dataset.replyTo = String(q.id);
   quote.append(node('span', 'msg__quote-author', q.username ?? ''));
   quote.append(document.createTextNode(' '));
   quote.append(node('span', 'msg__quote-text', q.deleted ? 'a deleted message' : String(q.message ?? '')));
