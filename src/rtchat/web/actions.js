@@ -17,9 +17,8 @@ const clip = (text) => {
 
 /**
  * deps: {request, currentRoom(), me() -> {accountId, username}, composer, onError(error|null),
- * focusComposer()}. Returns {context(), clear(), editLast()}: the composer's context
- * ({kind: 'reply'|'edit', room, id}) for the next send; forget it; edit the reader's last
- * message (ArrowUp in an empty box).
+ * focusComposer()}. Returns the composer's context for the next send (`context()`:
+ * {kind: 'reply'|'edit', room, id} or null) and what changes it (see each below).
  */
 export function wireMessageActions(deps) {
   let context = null;
@@ -43,10 +42,13 @@ export function wireMessageActions(deps) {
     return msg ? { li, room, msg } : null;
   };
 
+  // A change is not kept for later like a message: it goes now, or says why it did not.
   async function change(event, payload) {
     const res = await deps.request(event, { ...payload, clientId: newClientId() });
     if (res.ok) deps.onError(null);
-    else deps.onError(res.error ?? { code: 'timeout', message: 'No answer from the server; try again.' });
+    else if (res.error) deps.onError(res.error);
+    else if (res.offline) deps.onError({ code: 'offline', message: 'Not connected: nothing was changed. Try again.' });
+    else deps.onError({ code: 'timeout', message: 'No answer from the server: it may not be changed. Try again.' });
     return res.ok;
   }
 
@@ -165,6 +167,12 @@ export function wireMessageActions(deps) {
   return {
     context: () => context,
     clear,
+    /** Send the composer's `text` as the edit in progress; done, it leaves edit mode. */
+    async saveEdit(text) {
+      const editing = context;
+      const saved = await change('edit-message', { room: editing.room, id: editing.id, text });
+      if (saved && context === editing) clear();
+    },
     /** Escape in the composer: leave the reply or the edit. True if there was one. */
     cancel() {
       if (!context) return false;

@@ -11,7 +11,7 @@ import { ACK_TIMEOUT_MS, emitWithAck, watchConnection } from './connection.js';
 import { Delivery } from './delivery.js';
 import { MessageView, presenceText } from './messageview.js';
 import { moderationText } from './moderation.js';
-import { newClientId, Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
+import { Outbox, RETRY_PAUSE_MS, RETRYABLE } from './outbox.js';
 import { OnlineUsers } from './presence.js';
 import { ReadMarks } from './readmarks.js';
 import { wireSearch } from './search.js';
@@ -402,7 +402,7 @@ function send() {
   }
   const context = actions.context();
   if (context?.kind === 'edit') {
-    saveEdit(context, text);
+    actions.saveEdit(text);
     return;
   }
   ui.setSendError('');
@@ -412,25 +412,6 @@ function send() {
   outbox.add(room.name, text, context?.kind === 'reply' ? context.id : null);
   invalidate({ follow: true });
   delivery.flush();
-}
-
-/** An edit is no message to keep for later: it goes now, or says why it did not. */
-async function saveEdit(context, text) {
-  if (!socket.connected) {
-    setSendError({ code: 'offline', message: 'Not connected: the edit was not saved. Try again.' });
-    return;
-  }
-  const payload = { room: context.room, id: context.id, text, clientId: newClientId() };
-  const res = await request('edit-message', payload);
-  if (!res.ok) {
-    setSendError(res.error ?? { code: 'timeout', message: 'No answer: the edit may not be saved.' });
-    return;
-  }
-  setSendError(null);
-  if (actions.context() === context) {
-    actions.clear();
-    composer.clear();
-  }
 }
 
 function setSendError(error) {
