@@ -267,7 +267,10 @@ function post(c, room) {
   const text = `tf:${phase}:${sentUs}:${c.key}`;
   counts.sent += 1;
   traffic.pending += 1;
-  c.emit('send-message', { room, text, clientId: `${c.key}-${counts.sent}` }, (a) => {
+  // The phase is in the clientId: `counts` starts again at every window, and a clientId the
+  // server has seen is a retry, answered with the stored message (an old seq) and sent to no one.
+  const clientId = `${c.key}-${phase}-${counts.sent}`;
+  c.emit('send-message', { room, text, clientId }, (a) => {
     traffic.pending -= 1;
     if (!a?.ok) { counts.sendErrors += 1; problem(`send ${c.name}: ${JSON.stringify(a?.error ?? 'no answer')}`); return; }
     const s = traffic.sent[room] ?? (traffic.sent[room] = [a.data.seq, a.data.seq, 0]);
