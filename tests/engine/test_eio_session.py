@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from rtchat.engine import eio_session as es
+from rtchat.engine import outbuf
 from rtchat.engine.packets import PacketError
 from rtchat.engine.websocket import text_frame
 
@@ -52,8 +53,17 @@ def test_websocket_appends_frames_to_one_buffer() -> None:
     frame = text_frame("42[1]")
     session.send_prebuilt("42[1]", frame)
     session.send("2")
-    assert bytes(session.wbuf) == frame + text_frame("2")
+    assert session.wbuf is not None
+    assert outbuf.joined(session.wbuf) == frame + text_frame("2")
     assert marks.marked == [session]
+
+
+def test_a_broadcast_frame_is_queued_without_a_copy() -> None:
+    session = es.EioSession("sid", Marks(), websocket=True)
+    assert session.wbuf is None  # an idle session holds no buffer
+    frame = text_frame("42[1]")
+    session.send_prebuilt("42[1]", frame)
+    assert session.wbuf is frame
 
 
 def test_receive_classifies_packets() -> None:
@@ -80,7 +90,7 @@ def test_upgrade_moves_queued_packets_to_the_websocket() -> None:
     assert session.state == es.WEBSOCKET
     assert session.ws is probe
     assert session.polls == []
-    assert bytes(session.wbuf) == text_frame("42[1]")  # no noop on the WebSocket
+    assert session.wbuf == text_frame("42[1]")  # no noop on the WebSocket
     assert session.take_poll() is None
 
 
@@ -142,7 +152,7 @@ def test_write_out_sends_the_buffer_in_one_write_and_empties_it() -> None:
     session.send("42[2]")
     assert session.write_out() == 7
     assert link.transport.written == [text_frame("42[1]") + text_frame("42[2]")]
-    assert session.wbuf == bytearray()
+    assert session.wbuf is None
     assert session.write_out() == 0
     assert len(link.transport.written) == 1
 

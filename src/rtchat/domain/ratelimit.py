@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Shared, where `float("-inf")` in each bucket made a float per connection.
+_NEVER = float("-inf")
+
 
 @dataclass(slots=True)
 class TokenBucket:
@@ -14,13 +17,13 @@ class TokenBucket:
 
     def __post_init__(self) -> None:
         self.tokens = self.burst
-        self.updated = float("-inf")
+        self.updated = _NEVER
 
     def take(self, now: float) -> bool:
         """Spend one token if there is one; a rate of 0 means unlimited."""
         if self.rate <= 0:
             return True
-        if self.updated == float("-inf"):
+        if self.updated == _NEVER:
             self.updated = now
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now

@@ -5,8 +5,8 @@ A polling session upgrades through ``UPGRADING`` ("2probe" answered "3probe" on 
 WebSocket, then "5" over it) to ``WEBSOCKET``; anything to send meanwhile stays queued
 for polling and moves to the WebSocket when the upgrade completes. ``CLOSED`` is final.
 
-What the session sends accumulates here: WebSocket bytes in `wbuf` (frames already
-built), long-polling packets in `polls`. The driver is told a session has something to
+What the session sends accumulates here: WebSocket frames already built in `wbuf` (see
+outbuf.py), long-polling packets in `polls`. The driver is told a session has something to
 send through `Flusher.mark` and takes it out once per event-loop iteration, which is how
 several writes to one connection become one `transport.write`.
 """
@@ -18,7 +18,7 @@ from typing import Protocol
 
 import orjson
 
-from rtchat.engine import packets
+from rtchat.engine import outbuf, packets
 from rtchat.engine.packets import EioPacket, PacketError
 from rtchat.engine.websocket import BINARY, frame, text_frame
 
@@ -123,7 +123,7 @@ class EioSession:
         self.sid = sid
         self.flusher = flusher
         self.state = WEBSOCKET if websocket else POLLING
-        self.wbuf = bytearray()
+        self.wbuf: outbuf.Queued = None
         self.polls: list[EioPacket] = []
         self.cut = 0  # the first `cut` packets of `polls` end a long-polling response
         # The WebSocket carrying the session once on WEBSOCKET: `link`, for one opened there.
@@ -161,9 +161,10 @@ class EioSession:
         if self.state == CLOSED:
             return
         if self.state == WEBSOCKET:
-            if not self.wbuf:
+            if self.wbuf is None:
                 self.flusher.mark(self)
-            self.wbuf += text_frame(packet) if isinstance(packet, str) else frame(BINARY, packet)
+            built = text_frame(packet) if isinstance(packet, str) else frame(BINARY, packet)
+            self.wbuf = outbuf.add(self.wbuf, built)
         else:
             polls = self.polls
             if len(polls) % POLL_CHECK_EVERY == 0:  # first packet, or time to check the bound
@@ -173,9 +174,15 @@ class EioSession:
     def send_prebuilt(self, packet: str, ws_frame: bytes) -> None:
         """`send` for a packet whose WebSocket frame was built once for many sessions."""
         if self.state == WEBSOCKET:
-            if not self.wbuf:
+            # outbuf.add, inlined: this runs once per recipient of every broadcast.
+            queued = self.wbuf
+            if queued is None:
                 self.flusher.mark(self)
-            self.wbuf += ws_frame
+                self.wbuf = ws_frame
+            elif isinstance(queued, list):
+                queued.append(ws_frame)
+            else:
+                self.wbuf = [queued, ws_frame]
         elif self.state != CLOSED:
             polls = self.polls
             if len(polls) % POLL_CHECK_EVERY == 0:
@@ -185,12 +192,12 @@ class EioSession:
     def write_out(self) -> int:
         """On WEBSOCKET: write what is queued to the WebSocket in one write; the bytes its
         transport has not sent yet (0 if nothing was queued)."""
-        buf, ws = self.wbuf, self.ws
-        if not buf or ws is None:
+        queued, ws = self.wbuf, self.ws
+        if queued is None or ws is None:
             return 0
-        self.wbuf = bytearray()
+        self.wbuf = None
         transport = ws.transport
-        transport.write(buf)
+        transport.write(outbuf.joined(queued))
         return transport.get_write_buffer_size()
 
     def hold_get(self, get: Link) -> None:
@@ -221,7 +228,7 @@ class EioSession:
         self.cut = len(self.polls)
 
     def queued_bytes(self) -> int:
-        return len(self.wbuf) + sum(len(p) for p in self.polls)
+        return outbuf.size(self.wbuf) + sum(len(p) for p in self.polls)
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -285,4 +292,4 @@ class EioSession:
         self.state = CLOSED
         self.polls = []
         self.cut = 0
-        self.wbuf = bytearray()
+        self.wbuf = None

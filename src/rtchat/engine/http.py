@@ -42,6 +42,7 @@ from rtchat.engine.timers import DeadlineQueue
 log = logging.getLogger(__name__)
 
 _TEXT = "text/plain; charset=UTF-8"
+_UNTIMED = (0, IDLE)
 KEEP_ALIVE = 20.0  # seconds an idle keep-alive HTTP connection stays open
 LINGER = 10.0  # seconds a connection the server closed has to take its last bytes
 _TOO_MANY = (
@@ -152,7 +153,7 @@ class HttpConnection(asyncio.Protocol):
         self._gone: asyncio.Future[None] | None = None
         self._writable: asyncio.Future[None] | None = None
         self._address: str | None = None
-        self._timed = (0, IDLE)  # (request number, phase) the request clock runs for
+        self._timed = _UNTIMED  # (request number, phase) the request clock runs for
         self._tunnel: asyncio.StreamWriter | None = None  # a WebSocket passed to its owner
         self._hop: Hop | None = None  # a request passed to its session's owner
         self._plain: WsConn | None = None  # a plain WebSocket endpoint's connection
@@ -485,6 +486,7 @@ class HttpConnection(asyncio.Protocol):
             b"Sec-WebSocket-Accept: " + ws.accept_key(key).encode() + b"\r\n\r\n"
         )
         self._parser = None
+        self._timed = _UNTIMED  # no request clock runs on a WebSocket: nothing to keep
         self._ws = ws.WsParser(eio.options.max_payload)
         for queue in (handler.idle, handler.head_due, handler.body_due):
             queue.remove(self)

@@ -6,6 +6,9 @@ an idle connection has none. Steps marked `overlap` start in arrival order, each
 until it first waits before the next starts, and may then finish in any order; any other
 step waits for them all first. A client that sends faster than its steps finish is read
 no further (`reading(False)`) until they catch up: its requests wait here, bounded.
+
+An inbox holds only its owner (the connection) and, while there is work, its steps: one
+per connection, so every field here is paid for by every idle connection.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -25,19 +29,29 @@ PAUSE_AT, RESUME_AT = 256, 32
 OVERLAP_MAX = 64
 
 
-class Inbox:
-    __slots__ = ("_idle", "_items", "_reading", "_tasks")
+class Owner(Protocol):
+    """The connection an inbox belongs to."""
 
-    def __init__(
-        self,
-        reading: Callable[[bool], None],
-        tasks: set[asyncio.Task[None]],
-        idle: Callable[[], None] | None = None,
-    ) -> None:
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]:
+        """Where the inbox's task is kept while it runs, so that a shutdown can wait for it."""
+        ...
+
+    def reading(self, on: bool) -> None:
+        """Read the connection on (or pause it)."""
+        ...
+
+    def inbox_idle(self) -> None:
+        """Every step has finished."""
+        ...
+
+
+class Inbox:
+    __slots__ = ("_items", "_owner")
+
+    def __init__(self, owner: Owner) -> None:
         self._items: deque[tuple[Step, bool]] | None = None
-        self._reading = reading
-        self._tasks = tasks  # the owner's, so that its shutdown can wait for them
-        self._idle = idle  # told each time every step has finished
+        self._owner = owner
 
     @property
     def idle(self) -> bool:
@@ -52,12 +66,13 @@ class Inbox:
         if items is None:
             self._items = deque(((step, overlap),))
             task = asyncio.get_running_loop().create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            tasks = self._owner.tasks
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
             return
         items.append((step, overlap))
         if len(items) == PAUSE_AT:
-            self._reading(False)
+            self._owner.reading(False)
 
     async def _drain(self) -> None:
         items = self._items
@@ -80,13 +95,12 @@ class Inbox:
                     await _logged(step())
                     items.popleft()
                 if len(items) == RESUME_AT:
-                    self._reading(True)
+                    self._owner.reading(True)
             if not running:
                 break
             await asyncio.wait(running)
         self._items = None
-        if self._idle is not None:
-            self._idle()
+        self._owner.inbox_idle()
 
 
 async def _logged(step: Awaitable[None]) -> None:

@@ -22,6 +22,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from rtchat.engine import outbuf
 from rtchat.engine.backlog import Backlog
 from rtchat.engine.eio_session import BACKLOG
 from rtchat.engine.inbox import Inbox, Step
@@ -104,10 +105,10 @@ class WsConn:
         self._endpoint = endpoint
         self._link = link
         self._open = True
-        self._wbuf = bytearray()
+        self._wbuf: outbuf.Queued = None
         self.id = conn_id
         self.rooms: RoomSet = ()
-        self.inbox = Inbox(self._reading, endpoint.tasks, endpoint.inbox_idle)
+        self.inbox = Inbox(self)
         peer = link.transport.get_extra_info("peername")
         self.peer: str | None = peer[0] if isinstance(peer, tuple) and peer else None
 
@@ -127,9 +128,9 @@ class WsConn:
         """Send a frame built once for many connections."""
         if not self._open:
             return
-        if not self._wbuf:
+        if self._wbuf is None:
             self._endpoint.mark(self)
-        self._wbuf += built
+        self._wbuf = outbuf.add(self._wbuf, built)
 
     def enqueue(self, step: Step, *, overlap: bool = False) -> None:
         self.inbox.put(step, overlap=overlap)
@@ -152,9 +153,9 @@ class WsConn:
     def write_out(self) -> int:
         """Write what is queued; the bytes the transport has not sent yet."""
         transport = self._link.transport
-        if self._wbuf:
-            buf, self._wbuf = self._wbuf, bytearray()
-            transport.write(buf)
+        if self._wbuf is not None:
+            queued, self._wbuf = self._wbuf, None
+            transport.write(outbuf.joined(queued))
         return transport.get_write_buffer_size()
 
     def unsent(self) -> int:
@@ -172,10 +173,19 @@ class WsConn:
 
     def detach(self) -> None:
         self._open = False
-        self._wbuf = bytearray()
+        self._wbuf = None
         self.rooms = ()
 
-    def _reading(self, on: bool) -> None:
+    # --- for its inbox (inbox.Owner) -------------------------------------------------------
+
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]:
+        return self._endpoint.tasks
+
+    def inbox_idle(self) -> None:
+        self._endpoint.inbox_idle()
+
+    def reading(self, on: bool) -> None:
         transport = self._link.transport
         if not self._open or transport.is_closing():
             return

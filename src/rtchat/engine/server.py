@@ -107,13 +107,33 @@ class _SioSession:
         self.sockets: dict[str, Socket] = {}  # by namespace
         self.binary: _Partial | None = None  # a binary packet waiting for its attachments
         # Its handlers, one at a time in arrival order (events in `overlap` overlapping).
-        self.inbox = Inbox(partial(_reading, eio), server.tasks, server.inbox_idle)
+        self.inbox = Inbox(self)
 
     def received(self, data: str | bytes) -> None:
         self.server.received(self, data)
 
     def closed(self, reason: str) -> None:
         self.server.closed(self, reason)
+
+    # --- for its inbox (inbox.Owner) -------------------------------------------------------
+
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]:
+        return self.server.tasks
+
+    def inbox_idle(self) -> None:
+        self.server.inbox_idle()
+
+    def reading(self, on: bool) -> None:
+        session = self.eio
+        ws = session.ws
+        if ws is None or session.state == CLOSED:
+            return
+        transport = ws.transport
+        if on and not transport.is_reading():
+            transport.resume_reading()
+        elif not on and transport.is_reading():
+            transport.pause_reading()
 
 
 class _Namespace:
@@ -529,17 +549,6 @@ def _all_sent(session: EioSession) -> bool:
     if session.get is not None:
         return len(session.polls) < MAX_POLL_PACKETS  # room for them all and the close
     return not session.polls
-
-
-def _reading(session: EioSession, on: bool) -> None:
-    ws = session.ws
-    if ws is None or session.state == CLOSED:
-        return
-    transport = ws.transport
-    if on and not transport.is_reading():
-        transport.resume_reading()
-    elif not on and transport.is_reading():
-        transport.pause_reading()
 
 
 def _head(kind: int, namespace: str) -> str:

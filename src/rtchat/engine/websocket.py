@@ -85,15 +85,26 @@ class WsParser:
     __slots__ = ("_buf", "_frag", "_frag_op", "max_size")
 
     def __init__(self, max_size: int) -> None:
-        self._buf = bytearray()
+        # What is left of a frame cut between reads; None (no buffer) between whole frames,
+        # which is how an idle connection sits.
+        self._buf: bytearray | None = None
         self._frag: bytearray | None = None
         self._frag_op = 0
         self.max_size = max_size
 
     def feed(self, data: bytes) -> list[tuple[int, str | bytes]]:
-        buf = self._buf
-        buf += data
         out: list[tuple[int, str | bytes]] = []
+        buf = self._buf
+        if buf is None:
+            buf = self._buf = bytearray(data)
+        else:
+            buf += data
+        self._frames(buf, out)
+        if not buf:
+            self._buf = None
+        return out
+
+    def _frames(self, buf: bytearray, out: list[tuple[int, str | bytes]]) -> None:
         while True:
             size = len(buf)
             if size < 2:
@@ -123,7 +134,6 @@ class WsParser:
             payload = apply_mask(buf[head + 4 : head + 4 + n], mask)
             del buf[: head + 4 + n]
             self._frame(b0 & 0x80, b0 & 0x0F, payload, out)
-        return out
 
     def _frame(
         self, fin: int, opcode: int, payload: bytes, out: list[tuple[int, str | bytes]]
