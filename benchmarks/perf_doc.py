@@ -23,6 +23,7 @@ from typing import Any
 import bench_report
 import report_md
 import scale_report
+import traffic_report
 from report_md import cell, fmt
 
 BENCH = Path(__file__).resolve().parent
@@ -299,6 +300,9 @@ def render(text: str, results: Path) -> str:
         "scale": lambda a: scale_report.doc_block(
             scale_report.load(REPO / a["results"]), a["results"]
         ),
+        "traffic": lambda a: traffic_report.doc_block(
+            json.loads((REPO / a["results"]).read_text()), a["results"]
+        ),
     }
 
     def one(m: re.Match[str]) -> str:
@@ -307,6 +311,18 @@ def render(text: str, results: Path) -> str:
         return f"<!-- bench-{name}:start{raw}-->\n{body}\n<!-- bench-{name}:end -->"
 
     return BLOCK.sub(one, text)
+
+
+def point_doc_at(doc: Path, block: str, json_path: str) -> None:
+    """Make the doc's `block` name `json_path` as its results (it is rendered from there)."""
+    text = doc.read_text()
+    doc.write_text(
+        re.sub(
+            rf"<!-- bench-{block}:start results=\S+ -->",
+            f"<!-- bench-{block}:start results={json_path} -->",
+            text,
+        )
+    )
 
 
 def refresh(doc: Path, results: Path) -> None:

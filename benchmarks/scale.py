@@ -545,8 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     base.with_suffix(".md").write_text(scale_report.markdown(data, base.name))
     # Only a whole run replaces the doc's figures.
     if not args.smoke and args.out is None and args.servers == SERVERS:
-        scale_report.point_doc_at(
-            perf_doc.DOC, base.with_suffix(".json").relative_to(perf_doc.REPO).as_posix()
+        perf_doc.point_doc_at(
+            perf_doc.DOC, "scale", base.with_suffix(".json").relative_to(perf_doc.REPO).as_posix()
         )
         perf_doc.main([])
     print(f"report: {base}.md / .json", file=sys.stderr)

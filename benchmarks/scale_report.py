@@ -7,7 +7,6 @@ Node seed server's at the same step of the same run.
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -266,18 +265,6 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
         f"![p99 against offered load](../{base}-latency.png)",
     ]
     return "\n".join(lines)
-
-
-def point_doc_at(doc: Path, json_path: str) -> None:
-    """Make the doc's scale block name `json_path` (perf_doc renders it from there)."""
-    text = doc.read_text()
-    doc.write_text(
-        re.sub(
-            r"<!-- bench-scale:start results=\S+ -->",
-            f"<!-- bench-scale:start results={json_path} -->",
-            text,
-        )
-    )
 
 
 def targets_table(rows: list[dict[str, Any]], head: str = "target") -> list[str]:

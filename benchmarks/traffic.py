@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_report
+import perf_doc
 import procs
 import run as bench
 import scale
@@ -531,6 +532,13 @@ def main(argv: list[str] | None = None) -> int:
     kind = "traffic-smoke" if args.smoke else "traffic"
     base = bench_report.write_json(data, out_dir, kind, started)
     base.with_suffix(".md").write_text(traffic_report.markdown(data))
+    # Only a whole run replaces the doc's figures.
+    trial = args.smoke or args.users is not None or args.window is not None
+    if not trial and args.out is None and args.servers == SERVERS:
+        perf_doc.point_doc_at(
+            perf_doc.DOC, "traffic", base.with_suffix(".json").relative_to(perf_doc.REPO).as_posix()
+        )
+        perf_doc.main([])
     print(f"report: {base}.md / .json", file=sys.stderr)
     failed = [r for r in runs if not r["ok"] and r["server"] != "node-rooms"]
     for r in failed:

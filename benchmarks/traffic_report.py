@@ -282,3 +282,40 @@ def markdown(data: dict[str, Any]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+# The figures docs/PERFORMANCE.md shows; the report has them all.
+DOC_ROWS = ("p50_ms", "p99_ms", "room_p99_ms", "general_p99_ms", "server_cores", "rss_mb")
+
+
+def doc_block(data: dict[str, Any], json_path: str) -> str:
+    """docs/PERFORMANCE.md's traffic section: the targets and the main figures."""
+    s = data["summary"]
+    base = json_path.removesuffix(".json")
+    servers = [k for k in data["servers"] if k in s]
+    lines = [
+        f"From `{base}.md` ({data['plan']['reps']} windows of {data['plan']['window_s']:g} s, "
+        f"medians; {data['started_utc'][:10]}, rtchat at "
+        f"{data['environment']['git'].get('commit', '?')[:10]}).",
+        "",
+        *scale_report.targets_table(s["targets"], "target (issue #13)"),
+        "",
+        "| figure | " + " | ".join(servers) + " |",
+        "|---|" + "---:|" * len(servers),
+    ]
+    for key, label, fmt in ROWS:
+        if key in DOC_ROWS:
+            cells = [_f(s[k]["median"].get(key), fmt) for k in servers]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| lost (of what was acknowledged) | "
+        + " | ".join(_f(s[k]["median"].get("lost"), ",.0f") for k in servers)
+        + " |"
+    )
+    if any(s[k]["generator_limited"] for k in servers):
+        lines += [
+            "",
+            f"The generators used more than {GENERATOR_BUSY:.0%} of their core in some window: "
+            "latency there is partly theirs.",
+        ]
+    return "\n".join(lines)

@@ -38,7 +38,7 @@ class Owner(Protocol):
         ...
 
     def reading(self, on: bool) -> None:
-        """Read the connection on (or pause it)."""
+        """Resume reading the connection (`on`), or pause it."""
         ...
 
     def inbox_idle(self) -> None:
