@@ -18,6 +18,7 @@ BLOCKS = {
     "polling",
     "before-after",
     "scale",
+    "traffic",
 }
 
 
