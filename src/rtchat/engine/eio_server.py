@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -433,6 +434,10 @@ class EioServer:
         sid = f"{tag}.{secrets.token_urlsafe(15)}" if tag else secrets.token_urlsafe(15)
         peer = conn.transport.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) and peer and isinstance(peer[0], str) else None
+        if address is not None:
+            # Kept per session, and most sessions share a few addresses (a proxy's, a NAT's):
+            # one string each, not one per session. Interned strings go when unused.
+            address = sys.intern(address)
         session = EioSession(
             sid, self, websocket=websocket, link=conn if websocket else None, peer=address
         )

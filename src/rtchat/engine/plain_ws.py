@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import sys
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
@@ -110,7 +111,8 @@ class WsConn:
         self.rooms: RoomSet = ()
         self.inbox = Inbox(self)
         peer = link.transport.get_extra_info("peername")
-        self.peer: str | None = peer[0] if isinstance(peer, tuple) and peer else None
+        # Interned: connections share a few addresses, as in eio_server's `_open`.
+        self.peer: str | None = sys.intern(peer[0]) if isinstance(peer, tuple) and peer else None
 
     @property
     def open(self) -> bool:

@@ -77,13 +77,8 @@ class Operations:
         """A connection signs in with what its client presented (Socket.IO's `auth`, a
         `/ws` hello's data): the one sign-in both transports call, so a new kind of
         credential (a JWT) is read here for both. Raises `ChatError` to refuse it."""
-        self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
         token = auth.get("token") if isinstance(auth, dict) else None
-        try:
-            await self._chat.identity.connect(conn, token, address)
-        except ChatError:  # the store is away: refused, and the client may retry
-            self._floods.pop(conn, None)
-            raise
+        await self._chat.identity.connect(conn, token, address)
 
     async def disconnect(self, conn: ConnectionId) -> None:
         self._floods.pop(conn, None)
@@ -92,9 +87,16 @@ class Operations:
     async def answer(self, conn: ConnectionId, event: str, args: list[Any]) -> Answer:
         """Run one operation; its answer, a success or a failure."""
         try:
-            flood = self._floods.get(conn)
-            if flood is not None and not flood.take(self._clock.monotonic()):
-                raise ChatError(ErrorCode.RATE_LIMITED, "Too many events; slow down.")
+            if self._event_rate > 0:
+                # Made at a connection's first event, not at its sign-in: most connections
+                # sit idle, and each bucket costs one of them about 100 bytes. No event
+                # comes after `disconnect` (both run in the connection's inbox, in order),
+                # so none makes one that outlives its connection.
+                flood = self._floods.get(conn)
+                if flood is None:
+                    flood = self._floods[conn] = TokenBucket(self._event_rate, self._event_burst)
+                if not flood.take(self._clock.monotonic()):
+                    raise ChatError(ErrorCode.RATE_LIMITED, "Too many events; slow down.")
             handler = self._handlers.get(event)
             if handler is None:
                 raise ChatError(ErrorCode.UNKNOWN_EVENT, f"Unknown event {event[:64]!r}.")
