@@ -1,15 +1,17 @@
-"""A real engine on 127.0.0.1 and a free port, with an echo namespace, for the engine tests."""
+"""A real engine on 127.0.0.1 and a free port, with an echo namespace, for the engine tests;
+and a link that records what is written to it, for the tests of the engine's cores."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterator, MutableMapping
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
 from starlette.responses import FileResponse
 
 from rtchat.engine import ConnectRefused, EngineOptions, Server, SocketServer
+from rtchat.engine.eio_session import EioSession
 from rtchat.engine.plain_ws import WsEndpoint
 
 
@@ -83,3 +85,41 @@ async def running_engine(
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         await server.stop(grace=1)
+
+
+class RecordingTransport:
+    """What a write leaves behind, and how much of it the kernel has not taken; `on_write`
+    runs at each write (a test's clock can advance there)."""
+
+    def __init__(self, unsent: int = 0, on_write: Callable[[], None] | None = None) -> None:
+        self.written: list[bytes] = []
+        self.unsent = unsent
+        self._on_write = on_write
+
+    def write(self, data: bytes) -> None:
+        if self._on_write is not None:
+            self._on_write()
+        self.written.append(bytes(data))
+
+    def get_write_buffer_size(self) -> int:
+        return self.unsent
+
+
+class RecordingLink:
+    """An `eio_session.Link` over a `RecordingTransport`."""
+
+    def __init__(self, unsent: int = 0, on_write: Callable[[], None] | None = None) -> None:
+        self.transport = RecordingTransport(unsent, on_write)
+        self.session: EioSession | None = None
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "text/plain; charset=UTF-8",
+        headers: list[str] | None = None,
+    ) -> None:
+        self.transport.write(b"%d " % status + body)
+
+    def close_ws(self, code: int, reason: str) -> None:
+        pass

@@ -9,6 +9,7 @@ from rtchat.engine import eio_session as es
 from rtchat.engine import outbuf
 from rtchat.engine.packets import PacketError
 from rtchat.engine.websocket import text_frame
+from tests.engine.support import RecordingLink
 
 
 class Marks:
@@ -112,40 +113,8 @@ def test_a_poll_carries_at_most_16_packets() -> None:
     assert session.take_poll() == b"\x1e".join(f"42[{i}]".encode() for i in range(16, 20))
 
 
-class _Transport:
-    """What a write leaves behind, and how much of it the kernel has not taken."""
-
-    def __init__(self, unsent: int) -> None:
-        self.written: list[bytes] = []
-        self.unsent = unsent
-
-    def write(self, data: bytes) -> None:
-        self.written.append(bytes(data))
-
-    def get_write_buffer_size(self) -> int:
-        return self.unsent
-
-
-class _Link:
-    def __init__(self, unsent: int = 0) -> None:
-        self.transport = _Transport(unsent)
-        self.session: es.EioSession | None = None
-
-    def respond(
-        self,
-        status: int,
-        body: bytes,
-        content_type: str = "text/plain; charset=UTF-8",
-        headers: list[str] | None = None,
-    ) -> None:
-        self.transport.write(b"%d " % status + body)
-
-    def close_ws(self, code: int, reason: str) -> None:
-        pass
-
-
 def test_write_out_sends_the_buffer_in_one_write_and_empties_it() -> None:
-    link = _Link(unsent=7)
+    link = RecordingLink(unsent=7)
     session = es.EioSession("sid", Marks(), websocket=True, link=link)
     assert session.write_out() == 0  # nothing queued: no write
     session.send("42[1]")
@@ -159,7 +128,7 @@ def test_write_out_sends_the_buffer_in_one_write_and_empties_it() -> None:
 
 def test_a_pending_get_is_held_and_taken_once() -> None:
     session, _ = polling()
-    get = _Link()
+    get = RecordingLink()
     session.hold_get(get)
     assert session.get is get
     assert session.take_get() is get

@@ -9,6 +9,7 @@ from rtchat.engine import eio_server
 from rtchat.engine.eio_server import COALESCE_AT, EioServer
 from rtchat.engine.eio_session import EioSession
 from rtchat.engine.websocket import text_frame
+from tests.engine.support import RecordingLink
 
 WRITE_S = 10e-6  # what each write "takes" on the test's clock
 
@@ -20,33 +21,16 @@ class _Clock:
     def __call__(self) -> float:
         return self.now
 
-
-class _Transport:
-    def __init__(self, clock: _Clock) -> None:
-        self._clock = clock
-        self.written: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self._clock.now += WRITE_S
-        self.written.append(bytes(data))
-
-    def get_write_buffer_size(self) -> int:
-        return 0
+    def tick(self) -> None:
+        self.now += WRITE_S
 
 
-class _Link:
-    def __init__(self, clock: _Clock) -> None:
-        self.transport = _Transport(clock)
-        self.session: EioSession | None = None
-
-
-def _room(size: int) -> tuple[_Clock, list[_Link], list[EioSession]]:
+def _room(size: int) -> tuple[_Clock, list[RecordingLink], list[EioSession]]:
     clock = _Clock()
     server = EioServer(clock=clock)
-    links = [_Link(clock) for _ in range(size)]
+    links = [RecordingLink(on_write=clock.tick) for _ in range(size)]
     sessions = [
-        EioSession(f"s{i}", server, websocket=True, link=link)  # type: ignore[arg-type]
-        for i, link in enumerate(links)
+        EioSession(f"s{i}", server, websocket=True, link=link) for i, link in enumerate(links)
     ]
     return clock, links, sessions
 
