@@ -285,7 +285,15 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 # The figures docs/PERFORMANCE.md shows; the report has them all.
-DOC_ROWS = ("p50_ms", "p99_ms", "room_p99_ms", "general_p99_ms", "server_cores", "rss_mb")
+DOC_ROWS = (
+    "p50_ms",
+    "p99_ms",
+    "room_p99_ms",
+    "general_p99_ms",
+    "server_cores",
+    "rss_mb",
+    "lost",
+)
 
 
 def doc_block(data: dict[str, Any], json_path: str) -> str:
@@ -307,11 +315,6 @@ def doc_block(data: dict[str, Any], json_path: str) -> str:
         if key in DOC_ROWS:
             cells = [_f(s[k]["median"].get(key), fmt) for k in servers]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| lost (of what was acknowledged) | "
-        + " | ".join(_f(s[k]["median"].get("lost"), ",.0f") for k in servers)
-        + " |"
-    )
     if any(s[k]["generator_limited"] for k in servers):
         lines += [
             "",
