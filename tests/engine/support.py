@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable, MutableMapping
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 from starlette.responses import FileResponse
@@ -88,17 +88,13 @@ async def running_engine(
 
 
 class RecordingTransport:
-    """What a write leaves behind, and how much of it the kernel has not taken; `on_write`
-    runs at each write (a test's clock can advance there)."""
+    """What a write leaves behind, and how much of it the kernel has not taken."""
 
-    def __init__(self, unsent: int = 0, on_write: Callable[[], None] | None = None) -> None:
+    def __init__(self, unsent: int = 0) -> None:
         self.written: list[bytes] = []
         self.unsent = unsent
-        self._on_write = on_write
 
     def write(self, data: bytes) -> None:
-        if self._on_write is not None:
-            self._on_write()
         self.written.append(bytes(data))
 
     def get_write_buffer_size(self) -> int:
@@ -108,8 +104,8 @@ class RecordingTransport:
 class RecordingLink:
     """An `eio_session.Link` over a `RecordingTransport`."""
 
-    def __init__(self, unsent: int = 0, on_write: Callable[[], None] | None = None) -> None:
-        self.transport = RecordingTransport(unsent, on_write)
+    def __init__(self, unsent: int = 0) -> None:
+        self.transport = RecordingTransport(unsent)
         self.session: EioSession | None = None
 
     def respond(

@@ -54,11 +54,3 @@ def test_the_forwarding_figures_are_the_codes() -> None:
     text = " ".join(DOC.read_text().split())
     assert f"cached for {peers.CACHE_FOR:g} s" in text
     assert f"at most {forward.IDLE_PER_PEER} idle connections per peer" in text
-
-
-def test_the_coalescing_figures_are_the_codes() -> None:
-    from rtchat.engine import eio_server
-
-    text = " ".join(DOC.read_text().split())
-    assert f"at least `COALESCE_AT` ({eio_server.COALESCE_AT}) sessions" in text
-    assert f"`COALESCE_MAX_S`, {eio_server.COALESCE_MAX_S * 1000:g} ms" in text

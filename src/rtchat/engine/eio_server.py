@@ -19,7 +19,6 @@ import asyncio
 import logging
 import secrets
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,16 +51,6 @@ log = logging.getLogger(__name__)
 # One line per connection opened and closed, at info; a logger of its own so operators can
 # turn it down apart from the rest. Nothing is logged per message.
 connections_log = logging.getLogger("rtchat.connections")
-
-# Broadcasts that come back to back (a join storm: every join announced to everyone) are
-# written together. A flush to at least COALESCE_AT sessions that is due within the time
-# the last one that big took (at most COALESCE_MAX_S) after its end waits that long for
-# what follows it, so each connection gets one write for several frames instead of one
-# each: a write is most of a delivery's cost. The wait is never longer than the flush
-# before it took, so it at most doubles what a saturated server's writes cost in latency;
-# a lone broadcast, and every flush to fewer sessions, goes out at once.
-COALESCE_AT = 256
-COALESCE_MAX_S = 0.005
 
 Conn = Link
 Refusal = tuple[int, int, str]  # HTTP status, Engine.IO error code, message
@@ -141,20 +130,13 @@ class EioServer:
         options: EngineOptions | None = None,
         opened: Callable[[EioSession], Upper] | None = None,
         backlog: Backlog | None = None,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options or EngineOptions()
-        # The real clock, for how long a flush took: the loop's stands still within one.
-        self._clock = clock
         self._opened = opened
         self.sessions: dict[str, EioSession] = {}
         self._dirty: list[EioSession] = []
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # When the last flush to COALESCE_AT sessions or more ended, and how long it took.
-        self._last_big = float("-inf")
-        self._last_big_s = 0.0
-        self._waited = False  # the flush due has already waited
         o = self.options
         self._origins = OriginPolicy(o.cors_origins)
         # Connections (a WebSocket link, or a polling session) more than BACKLOG behind;
@@ -192,16 +174,6 @@ class EioServer:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        big = len(self._dirty) >= COALESCE_AT
-        if big:
-            started = self._clock()
-            wait = min(self._last_big_s, COALESCE_MAX_S)
-            if not self._waited and started - self._last_big < wait:
-                self._waited = True
-                assert self._loop is not None  # set by the mark that scheduled this flush
-                self._flush_handle = self._loop.call_later(wait, self._flush)
-                return
-        self._waited = False
         self._flush_handle = None
         dirty, self._dirty = self._dirty, []
         behind = BACKLOG
@@ -226,9 +198,6 @@ class EioServer:
                     size = session.queued_bytes()
                     if size > behind:
                         self._behind(session, session, size)
-        if big:
-            self._last_big = self._clock()
-            self._last_big_s = self._last_big - started
 
     def flush_now(self, session: EioSession) -> None:
         """Send what `session` has queued in a write (or long-polling response) of its own,
