@@ -100,6 +100,9 @@ class RecordingTransport:
     def get_write_buffer_size(self) -> int:
         return self.unsent
 
+    def get_extra_info(self, name: str) -> object:
+        return None
+
 
 class RecordingLink:
     """An `eio_session.Link` over a `RecordingTransport`."""
@@ -119,3 +122,7 @@ class RecordingLink:
 
     def close_ws(self, code: int, reason: str) -> None:
         pass
+
+    @property
+    def closing(self) -> bool:
+        return False

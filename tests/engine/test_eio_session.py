@@ -16,8 +16,13 @@ class Marks:
     def __init__(self) -> None:
         self.marked: list[es.EioSession] = []
 
+        self.later: list[es.EioSession] = []
+
     def mark(self, session: es.EioSession) -> None:
         self.marked.append(session)
+
+    def mark_later(self, session: es.EioSession) -> None:
+        self.later.append(session)
 
 
 def polling() -> tuple[es.EioSession, Marks]:
@@ -65,6 +70,31 @@ def test_a_broadcast_frame_is_queued_without_a_copy() -> None:
     frame = text_frame("42[1]")
     session.send_prebuilt("42[1]", frame)
     assert session.wbuf is frame
+
+
+def test_frames_sent_later_wait_until_something_else_is_sent() -> None:
+    marks = Marks()
+    session = es.EioSession("sid", marks, websocket=True)
+    first, second = text_frame("42[1]"), text_frame("42[2]")
+    session.send_later("42[1]", first)
+    session.send_later("42[2]", second)
+    assert marks.later == [session]  # once, for the later flush
+    assert marks.marked == []
+    session.send("3")  # goes now, and takes what waited along, first
+    assert marks.marked == [session]
+    assert session.wbuf is not None
+    assert outbuf.joined(session.wbuf) == first + second + text_frame("3")
+    session.send_later("42[4]", text_frame("42[4]"))  # rides along with the flush due
+    assert marks.later == [session]
+    assert marks.marked == [session]
+
+
+def test_a_frame_sent_later_to_a_polling_session_is_sent_now() -> None:
+    session, marks = polling()
+    session.send_later("42[1]", text_frame("42[1]"))
+    assert marks.marked == [session]
+    assert marks.later == []
+    assert session.take_poll() == b"42[1]"
 
 
 def test_receive_classifies_packets() -> None:

@@ -54,3 +54,11 @@ def test_the_forwarding_figures_are_the_codes() -> None:
     text = " ".join(DOC.read_text().split())
     assert f"cached for {peers.CACHE_FOR:g} s" in text
     assert f"at most {forward.IDLE_PER_PEER} idle connections per peer" in text
+
+
+def test_the_later_wait_is_the_codes() -> None:
+    from rtchat.engine import outbuf
+
+    text = " ".join(DOC.read_text().split())
+    assert f"`outbuf.LATER_S` ({round(outbuf.LATER_S * 1000)} ms)" in text
+    assert f"a write per {round(outbuf.LATER_S * 1000)} ms" in text

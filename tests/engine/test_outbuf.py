@@ -25,3 +25,18 @@ def test_frames_go_out_in_order_as_one_write(frames: list[bytes]) -> None:
     assert queued is not None
     assert outbuf.joined(queued) == b"".join(frames)
     assert outbuf.size(queued) == sum(map(len, frames))
+
+
+@given(st.lists(st.tuples(st.booleans(), st.binary(min_size=1, max_size=40)), max_size=20))
+def test_frames_sent_later_keep_their_place(sends: list[tuple[bool, bytes]]) -> None:
+    """Whatever mix of frames sent now and later: one write, in the order sent, and it waits
+    only while nothing but later frames is queued."""
+    queued: outbuf.Queued = None
+    for later, f in sends:
+        queued = outbuf.add_later(queued, f) if later else outbuf.add(queued, f)
+    if not sends:
+        assert queued is None
+        return
+    assert queued is not None
+    assert outbuf.joined(queued) == b"".join(f for _, f in sends)
+    assert outbuf.urgent(queued) == (not all(later for later, _ in sends))

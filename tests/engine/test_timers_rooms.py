@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from rtchat.engine.rooms import Rooms
-from rtchat.engine.timers import DeadlineQueue
+from rtchat.engine.timers import Batch, DeadlineQueue
 
 
 @pytest.mark.serial
@@ -41,3 +41,21 @@ def test_rooms_keep_join_order_and_forget_empty_rooms() -> None:
     rooms.discard("/", "lobby", "y")
     assert rooms.members("/", "lobby") is None
     assert len(rooms) == 1
+
+
+async def test_a_batch_hands_over_everything_added_once_after_the_first() -> None:
+    fired: list[list[str]] = []
+    batch = Batch[str](0.02, fired.append)
+    for key in ("a", "b", "c"):
+        batch.add(key)
+        await asyncio.sleep(0)
+    assert fired == []
+    for _ in range(50):  # bounded
+        if fired:
+            break
+        await asyncio.sleep(0.01)
+    assert fired == [["a", "b", "c"]]
+    batch.add("d")
+    batch.close()
+    await asyncio.sleep(0.05)
+    assert fired == [["a", "b", "c"]]  # closed: "d" is forgotten

@@ -7,6 +7,9 @@ health route stops counting its connection.
 
 from __future__ import annotations
 
+from typing import Any
+
+from tests.integration.conftest import OpenWs
 from tests.support import ChatClient, Connect, ok, sentinel, until_connections
 
 
@@ -152,3 +155,50 @@ async def test_list_online_counts_a_rooms_online_members(clients: Connect) -> No
     await alice.wait_for("user-disconnected", lambda d: d["username"] == "bob")
     assert await _online(alice, "dev") == ["alice"]
     assert await _online(carol) == ["alice", "carol"]
+
+
+async def test_announcements_never_come_after_what_follows_them(
+    clients: Connect, ws_clients: OpenWs
+) -> None:
+    """Announcements may wait for the recipient's next write (transport/delivery.py), so
+    each watcher must still see bob come online, join and leave `dev` before the messages
+    he sent after each, and see them without anything else sent to push them out."""
+    sio_watcher = await clients()
+    await sio_watcher.join("carol")
+    ws_watcher = await ws_clients()
+    await ws_watcher.join("dave")
+    ok(await sio_watcher.call("create-room", {"name": "dev"}))
+    ok(await ws_watcher.call("join-room", {"room": "dev"}))
+
+    bob = await clients()
+    await bob.join("bob")
+    ok(await bob.call("send-message", "after joining"))
+    ok(await bob.call("join-room", {"room": "dev"}))
+    ok(await bob.call("send-message", {"room": "dev", "text": "after entering"}))
+    ok(await bob.call("leave-room", {"room": "dev"}))
+    ok(await bob.call("send-message", "after leaving"))
+    await bob.close()
+
+    def bobs(event: str, data: Any) -> str | None:
+        if event == "receive-message" and data["username"] == "bob":
+            return str(data["message"])
+        if event in ("user-connected", "user-disconnected") and data["username"] == "bob":
+            return event
+        if event in ("member-joined", "member-left") and data["user"]["username"] == "bob":
+            return event
+        return None
+
+    expected = [
+        "user-connected",
+        "after joining",
+        "member-joined",
+        "after entering",
+        "member-left",
+        "after leaving",
+        "user-disconnected",
+    ]
+    for watcher in (sio_watcher, ws_watcher):
+        # The last announcement is followed by nothing: the later flush must send it.
+        await watcher.wait_for("user-disconnected", lambda d: d["username"] == "bob")
+        seen = [b for event, data in watcher.received if (b := bobs(event, data)) is not None]
+        assert seen == expected

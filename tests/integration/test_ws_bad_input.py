@@ -21,6 +21,9 @@ async def signed_in(server: str) -> AsyncIterator[tuple[WsClient, WsClient]]:
     alice, bob = await WsClient.open(server), await WsClient.open(server)
     await alice.join("alice")
     await bob.join("bob")
+    # Announcements may come after the answer (see `user-connected` in docs/protocol.md):
+    # the tests count alice's frames from here, so bob's must be in.
+    await alice.wait_for("user-connected", lambda d: d["username"] == "bob")
     yield alice, bob
     await alice.close()
     await bob.close()

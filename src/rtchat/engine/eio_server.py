@@ -43,8 +43,9 @@ from rtchat.engine.eio_session import (
     Upper,
 )
 from rtchat.engine.origins import OriginPolicy
+from rtchat.engine.outbuf import LATER_S
 from rtchat.engine.packets import EioPacket, PacketError
-from rtchat.engine.timers import DeadlineQueue
+from rtchat.engine.timers import Batch, DeadlineQueue
 from rtchat.engine.websocket import GOING_AWAY, NORMAL, POLICY, TOO_BIG, text_frame
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class EioServer:
         self._pong_due = DeadlineQueue[EioSession](o.ping_timeout, self._ping_timeout)
         self._connect_due = DeadlineQueue[EioSession](o.connect_timeout, self._connect_timeout)
         self._upgrade_due = DeadlineQueue[EioSession](o.upgrade_timeout, self._upgrade_timeout)
+        self._later = Batch[EioSession](LATER_S, self._flush_later)
         self.dropped: dict[str, int] = {}  # sessions dropped for being behind, by reason
 
     # --- life cycle ----------------------------------------------------------------------
@@ -153,6 +155,7 @@ class EioServer:
     def stop(self) -> None:
         for session in list(self.sessions.values()):
             self.close_session(session, "server shutting down", code=GOING_AWAY)
+        self._later.close()  # closed above: what waited is written
         self._flush()
         for queue in (self._ping_due, self._pong_due, self._connect_due, self._upgrade_due):
             queue.close()
@@ -172,6 +175,16 @@ class EioServer:
             if self._loop is None:
                 self._loop = asyncio.get_running_loop()
             self._flush_handle = self._loop.call_soon(self._flush)
+
+    def mark_later(self, session: EioSession) -> None:
+        self._later.add(session)
+
+    def _flush_later(self, sessions: list[EioSession]) -> None:
+        # Those that wrote meanwhile (something urgent took their frames along) find
+        # nothing to write.
+        self._dirty += sessions
+        if self._flush_handle is None:
+            self._flush()
 
     def _flush(self) -> None:
         self._flush_handle = None

@@ -8,7 +8,8 @@ for polling and moves to the WebSocket when the upgrade completes. ``CLOSED`` is
 What the session sends accumulates here: WebSocket frames already built in `wbuf` (see
 outbuf.py), long-polling packets in `polls`. The driver is told a session has something to
 send through `Flusher.mark` and takes it out once per event-loop iteration, which is how
-several writes to one connection become one `transport.write`.
+several writes to one connection become one `transport.write`; of frames that may wait
+(`send_later`), through `Flusher.mark_later`, and takes them out within `outbuf.LATER_S`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ PONG_RECEIVED, PROBE, UPGRADED, CLOSE_REQUESTED, NOTHING = range(5)
 class Flusher(Protocol):
     def mark(self, session: EioSession) -> None:
         """`session` has something to send; take it out before the loop sleeps."""
+        ...
+
+    def mark_later(self, session: EioSession) -> None:
+        """`session` has only frames that may wait; take them out within `outbuf.LATER_S`
+        (or with the session's next `mark`)."""
         ...
 
 
@@ -161,10 +167,11 @@ class EioSession:
         if self.state == CLOSED:
             return
         if self.state == WEBSOCKET:
-            if self.wbuf is None:
+            queued = self.wbuf
+            if not outbuf.urgent(queued):
                 self.flusher.mark(self)
             built = text_frame(packet) if isinstance(packet, str) else frame(BINARY, packet)
-            self.wbuf = outbuf.add(self.wbuf, built)
+            self.wbuf = outbuf.add(queued, built)
         else:
             polls = self.polls
             if len(polls) % POLL_CHECK_EVERY == 0:  # first packet, or time to check the bound
@@ -180,7 +187,11 @@ class EioSession:
                 self.flusher.mark(self)
                 self.wbuf = ws_frame
             elif isinstance(queued, list):
-                queued.append(ws_frame)
+                if queued.__class__ is outbuf.Later:  # what waited goes now, first
+                    self.flusher.mark(self)
+                    self.wbuf = [*queued, ws_frame]
+                else:
+                    queued.append(ws_frame)
             else:
                 self.wbuf = [queued, ws_frame]
         elif self.state != CLOSED:
@@ -188,6 +199,18 @@ class EioSession:
             if len(polls) % POLL_CHECK_EVERY == 0:
                 self.flusher.mark(self)
             polls.append(packet)
+
+    def send_later(self, packet: str, ws_frame: bytes) -> None:
+        """`send_prebuilt` for a frame that may wait up to `outbuf.LATER_S` for a write this
+        session makes anyway. Long-polling sends it at once: a response per announcement is
+        what polling costs already."""
+        if self.state == WEBSOCKET:
+            queued = self.wbuf
+            if queued is None:
+                self.flusher.mark_later(self)
+            self.wbuf = outbuf.add_later(queued, ws_frame)
+        else:
+            self.send_prebuilt(packet, ws_frame)
 
     def write_out(self) -> int:
         """On WEBSOCKET: write what is queued to the WebSocket in one write; the bytes its

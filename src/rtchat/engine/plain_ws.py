@@ -29,7 +29,7 @@ from rtchat.engine.eio_session import BACKLOG
 from rtchat.engine.inbox import Inbox, Step
 from rtchat.engine.origins import OriginPolicy
 from rtchat.engine.rooms import Rooms
-from rtchat.engine.timers import DeadlineQueue
+from rtchat.engine.timers import Batch, DeadlineQueue
 from rtchat.engine.websocket import GOING_AWAY, PING, TEXT, frame
 from rtchat.roomsets import RoomSet, with_room, without_room
 
@@ -130,9 +130,20 @@ class WsConn:
         """Send a frame built once for many connections."""
         if not self._open:
             return
-        if self._wbuf is None:
+        queued = self._wbuf
+        if not outbuf.urgent(queued):
             self._endpoint.mark(self)
-        self._wbuf = outbuf.add(self._wbuf, built)
+        self._wbuf = outbuf.add(queued, built)
+
+    def send_later(self, built: bytes) -> None:
+        """`send_frame` for a frame that may wait up to `outbuf.LATER_S` for a write this
+        connection makes anyway."""
+        if not self._open:
+            return
+        queued = self._wbuf
+        if queued is None:
+            self._endpoint.mark_later(self)
+        self._wbuf = outbuf.add_later(queued, built)
 
     def enqueue(self, step: Step, *, overlap: bool = False) -> None:
         self.inbox.put(step, overlap=overlap)
@@ -220,6 +231,7 @@ class WsEndpoint:
         self.delivered = 0  # events queued to connections, one per recipient (for /metrics)
         self._dirty: list[WsConn] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._later = Batch[WsConn](outbuf.LATER_S, self._flush_later)
         self._ping_due = DeadlineQueue[WsConn](o.ping_interval, self._ping)
         self._pong_due = DeadlineQueue[WsConn](o.ping_timeout, self._ping_timeout)
 
@@ -296,16 +308,19 @@ class WsEndpoint:
     def has_members(self, room: str) -> bool:
         return self.rooms.members(_NS, room) is not None
 
-    def to_room(self, room: str, built: bytes, skip: Collection[str] = ()) -> int:
+    def to_room(
+        self, room: str, built: bytes, skip: Collection[str] = (), *, later: bool = False
+    ) -> int:
         """Send one frame, built once, to every member of `room` but the ids in `skip`; how
-        many it went to."""
+        many it went to. `later`: see `WsConn.send_later`."""
         members = self.rooms.members(_NS, room)
         if members is None:
             return 0
+        send = WsConn.send_later if later else WsConn.send_frame
         sent = 0
         for conn in members:
             if not skip or conn.id not in skip:
-                conn.send_frame(built)
+                send(conn, built)
                 sent += 1
         self.delivered += sent
         return sent
@@ -316,6 +331,14 @@ class WsEndpoint:
         self._dirty.append(conn)
         if self._flush_handle is None:
             self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
+
+    def mark_later(self, conn: WsConn) -> None:
+        self._later.add(conn)
+
+    def _flush_later(self, conns: list[WsConn]) -> None:
+        self._dirty += conns  # as in eio_server: one that wrote meanwhile writes nothing
+        if self._flush_handle is None:
+            self._flush()
 
     def _flush(self) -> None:
         self._flush_handle = None
@@ -399,7 +422,8 @@ class WsEndpoint:
     def stop(self) -> None:
         """Close every connection `GOING_AWAY` (1001)."""
         for conn in list(self.conns.values()):
-            conn.close(GOING_AWAY, "server going away")
+            conn.close(GOING_AWAY, "server going away")  # writes what waits, first
+        self._later.close()
         for queue in (self._ping_due, self._pong_due):
             queue.close()
 

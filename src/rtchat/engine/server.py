@@ -238,17 +238,28 @@ class SocketServer:
         return self._emit_text(packets.event_text(event, args, namespace), targets, skip)
 
     def emit_encoded(
-        self, body: str, *, to: str, skip: Collection[str] = (), namespace: str = "/"
+        self,
+        body: str,
+        *,
+        to: str,
+        skip: Collection[str] = (),
+        namespace: str = "/",
+        later: bool = False,
     ) -> int:
         """Like `emit`, for an event already encoded as the JSON array `["name", ...args]`
-        (without binary data): what another node published, written as it came."""
+        (without binary data): what another node published, written as it came. `later`:
+        it may wait up to `outbuf.LATER_S` for a write each recipient makes anyway (never
+        behind what is sent after it)."""
         targets = self._targets(to, namespace)
         if not targets:
             return 0
         head = "42" if namespace == "/" else "42" + namespace + ","
-        return self._emit_text(head + body, targets, skip)
+        return self._emit_text(head + body, targets, skip, later)
 
-    def _emit_text(self, text: str, targets: Collection[Socket], skip: Collection[str]) -> int:
+    def _emit_text(
+        self, text: str, targets: Collection[Socket], skip: Collection[str], later: bool = False
+    ) -> int:
+        send = EioSession.send_later if later else EioSession.send_prebuilt
         frame = text_frame(text)
         skipping = bool(skip)
         if skipping and not isinstance(skip, set | frozenset):
@@ -260,7 +271,7 @@ class SocketServer:
                 continue
             held = sock.held
             if held is None:
-                sock.session.send_prebuilt(text, frame)
+                send(sock.session, text, frame)
             else:
                 held.append(text)
         # Counted once per emit, not per recipient: the loop above is the hot path.

@@ -73,3 +73,31 @@ class DeadlineQueue(Generic[K]):
         self._arm()
         for key in expired:
             self._expire(key)
+
+
+class Batch(Generic[K]):
+    """Entries gathered until `delay` after the first of them, then handed to `due` all at
+    once: one timer for a whole batch, however many join it."""
+
+    def __init__(self, delay: float, due: Callable[[list[K]], None]) -> None:
+        self.delay = delay
+        self._due = due
+        self._entries: list[K] = []
+        self._handle: asyncio.TimerHandle | None = None
+
+    def add(self, key: K) -> None:
+        self._entries.append(key)
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(self.delay, self._fire)
+
+    def close(self) -> None:
+        """Forget what waits, and fire no more."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._entries = []
+
+    def _fire(self) -> None:
+        self._handle = None
+        entries, self._entries = self._entries, []
+        self._due(entries)

@@ -22,6 +22,7 @@ from rtchat.domain.rules import (
     MAX_USERNAME_LENGTH,
 )
 from rtchat.domain.typing_state import TypingTracker
+from rtchat.engine.outbuf import LATER_S
 from rtchat.ports import UNREAD_CAP
 from rtchat.service import (
     HISTORY_PAGE,
@@ -449,11 +450,19 @@ CLIENT_EVENTS: tuple[EventSpec, ...] = (
     ),
 )
 
+# Announcements, written later (transport/delivery.py): with the recipient's next write,
+# or at most LATER_S after they happened.
+LATER_EVENTS = (USER_CONNECTED, USER_DISCONNECTED, MEMBER_JOINED, MEMBER_LEFT)
+_LATER = (
+    f" It may arrive up to {round(LATER_S * 1000)} ms late (sooner, with the next thing sent "
+    "to you), and never after anything sent after it."
+)
+
 SERVER_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(
         USER_CONNECTED,
         _PRESENCE,
-        "A user came online (their first connection: `userId`). Sent to every connection.",
+        "A user came online (their first connection: `userId`). Sent to every connection." + _LATER,
     ),
     EventSpec(
         RECEIVE_MESSAGE,
@@ -490,13 +499,13 @@ SERVER_EVENTS: tuple[EventSpec, ...] = (
         USER_DISCONNECTED,
         _PRESENCE,
         "A user went offline (their last connection closed: `userId`, `null` if their "
-        "node crashed). Sent to every connection.",
+        "node crashed). Sent to every connection." + _LATER,
     ),
-    EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room."),
+    EventSpec(MEMBER_JOINED, "`{room, user: User}`", "Someone joined the room." + _LATER),
     EventSpec(
         MEMBER_LEFT,
         "`{room, user: User, reason?: 'kick'|'ban', by?: User}`",
-        "Someone left the room, or a moderator (`by`) removed them (`reason`).",
+        "Someone left the room, or a moderator (`by`) removed them (`reason`)." + _LATER,
     ),
     EventSpec(ROOM_CREATED, "`{room: RoomInfo}`", "A public room was created. Sent to all."),
     EventSpec(

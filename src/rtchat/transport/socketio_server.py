@@ -31,8 +31,10 @@ class SocketIODelivery:
     def unsubscribe(self, conn: ConnectionId, room: str) -> None:
         self._sio.leave_room(conn, room)
 
-    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> int:
-        return self._sio.emit_encoded(event.decode(), to=room, skip=exclude)
+    def to_room(
+        self, room: str, event: bytes, exclude: Collection[ConnectionId], later: bool
+    ) -> int:
+        return self._sio.emit_encoded(event.decode(), to=room, skip=exclude, later=later)
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         self._sio.emit_encoded(event.decode(), to=conn)

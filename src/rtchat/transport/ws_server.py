@@ -54,11 +54,13 @@ class WsDelivery:
     def unsubscribe(self, conn: ConnectionId, room: str) -> None:
         self._endpoint.leave_room(conn, room)
 
-    def to_room(self, room: str, event: bytes, exclude: Collection[ConnectionId] = ()) -> int:
+    def to_room(
+        self, room: str, event: bytes, exclude: Collection[ConnectionId], later: bool
+    ) -> int:
         endpoint = self._endpoint
         if not endpoint.has_members(room):
             return 0
-        return endpoint.to_room(room, push_frame(event), exclude)
+        return endpoint.to_room(room, push_frame(event), exclude, later=later)
 
     def to_connection(self, conn: ConnectionId, event: bytes) -> None:
         found = self._endpoint.conns.get(conn)
