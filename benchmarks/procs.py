@@ -152,6 +152,18 @@ def cpu_jiffies(pid: int) -> int:
     return int(f[11]) + int(f[12]) if f is not None else 0
 
 
+def kernel_jiffies_and_writes(pid: int) -> tuple[int, int]:
+    """stime (clock ticks) and write system calls so far (`syscw` of /proc/<pid>/io) of one
+    process, all its threads; zeros if it is gone."""
+    f = _stat_fields(pid)
+    try:
+        io = Path(f"/proc/{pid}/io").read_text()
+    except OSError:
+        return 0, 0
+    writes = next((int(line.split()[1]) for line in io.splitlines() if line.startswith("syscw")), 0)
+    return (int(f[12]) if f is not None else 0), writes
+
+
 def machine_busy_jiffies() -> int:
     """Busy CPU time of the whole machine (all cores), in clock ticks."""
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]

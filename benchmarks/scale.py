@@ -335,6 +335,8 @@ class Stepper:
         for g in self.everyone:
             await g.ask(10, cmd="watch", phase=self.phase, messages=messages)
         groups = self.run.cpu_groups()
+        pids = server_pids(self.run)
+        kernel0 = {p: procs.kernel_jiffies_and_writes(p) for p in pids}
         cpu0 = bench.cpu_snapshot(groups)
         sent = await self.sender.ask(60, cmd="send", phase=self.phase, messages=messages)
         expected = members * messages
@@ -352,7 +354,11 @@ class Stepper:
                 break
             await asyncio.sleep(0.02)
         cpu = bench.cpu_seconds(cpu0, bench.cpu_snapshot(groups))
+        kernel1 = {p: procs.kernel_jiffies_and_writes(p) for p in pids}
         counted = sum(cpu[g["name"]] for g in groups if g["counted"])
+        # The server's own processes (not Redis): time in the kernel, and write calls.
+        kernel_s = sum(kernel1[p][0] - kernel0[p][0] for p in pids) / os.sysconf("SC_CLK_TCK")
+        writes = sum(kernel1[p][1] - kernel0[p][1] for p in pids)
         wall_s = (max(p["lastMs"] for p in ps) - sent["atMs"]) / 1000
         dups, gaps = sum(p["dups"] for p in ps), sum(p["gaps"] for p in ps)
         return {
@@ -369,6 +375,9 @@ class Stepper:
             "server_cpu_s": counted,
             "cpu_s_by_process": cpu,
             "server_cpu_us_per_delivery": 1e6 * counted / delivered if delivered else None,
+            "server_kernel_cpu_s": kernel_s,
+            "server_write_calls": writes,
+            "write_calls_per_delivery": writes / delivered if delivered else None,
             "ok": delivered == expected and dups == 0 and gaps == 0,
         }
 
