@@ -321,6 +321,8 @@ async def measure(
 ) -> dict[str, Any]:
     groups = run.cpu_groups()
     gen_pids = [g.proc.pid for g in gens]
+    server = scale.server_pids(run)
+    kernel0 = {p: procs.kernel_jiffies_and_writes(p) for p in server}
     cpu0 = bench.cpu_snapshot(groups)
     gen0 = sum(procs.cpu_jiffies(p) for p in gen_pids)
     busy0 = procs.machine_busy_jiffies()
@@ -350,7 +352,10 @@ async def measure(
     wall = time.monotonic() - t0
     clk = os.sysconf("SC_CLK_TCK")
     cpu = bench.cpu_seconds(cpu0, bench.cpu_snapshot(groups))
+    kernel1 = {p: procs.kernel_jiffies_and_writes(p) for p in server}
     server_s = sum(cpu[g["name"]] for g in groups if g["counted"])
+    kernel_s = sum(kernel1[p][0] - kernel0[p][0] for p in server) / clk
+    writes = sum(kernel1[p][1] - kernel0[p][1] for p in server)
     gen_s = (sum(procs.cpu_jiffies(p) for p in gen_pids) - gen0) / clk
     busy_s = (procs.machine_busy_jiffies() - busy0) / clk
     rss = scale.rss_kb(scale.server_pids(run))
@@ -370,6 +375,8 @@ async def measure(
             "drain_s": drain_s,
             "server_cpu_s": server_s,
             "server_cores": server_s / wall,
+            "server_kernel_cores": kernel_s / wall,
+            "server_write_calls_per_s": writes / wall,
             "cpu_s_by_process": cpu,
             "generator_cores": gen_s / wall,
             "other_cores": max(0.0, busy_s - server_s - gen_s) / wall,
